@@ -1,0 +1,51 @@
+"""Users and classes (named groups of users)."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, String
+from sqlmodel import Field, SQLModel
+
+from models.columns import UTCDateTime, utcnow
+
+
+class Weekday(StrEnum):
+    MONDAY = "MONDAY"
+    TUESDAY = "TUESDAY"
+    WEDNESDAY = "WEDNESDAY"
+    THURSDAY = "THURSDAY"
+    FRIDAY = "FRIDAY"
+    SATURDAY = "SATURDAY"
+    SUNDAY = "SUNDAY"
+
+    @property
+    def index(self) -> int:
+        """0 for Monday, as `date.weekday()` counts."""
+        return list(Weekday).index(self)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Stored lower-cased so the unique index is case-insensitive on every engine.
+    email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
+    name: str = Field(max_length=200)
+    time_zone: str = Field(default="UTC", max_length=64)
+    week_start: str = Field(default=Weekday.MONDAY.value, max_length=9)
+    is_admin: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class UserClass(SQLModel, table=True):
+    __tablename__ = "user_class"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+
+
+class ClassMember(SQLModel, table=True):
+    __tablename__ = "class_member"
+
+    class_id: int = Field(foreign_key="user_class.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE", index=True)

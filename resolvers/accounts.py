@@ -1,0 +1,74 @@
+"""Users and classes: creating them, and the admin's user list."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, insert, select
+
+from models import ClassMember, User, UserClass, Weekday
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Problems, UserErrors
+from resolvers.pagination import Page, paginate
+from resolvers.permissions import require_admin
+from resolvers.validation import clean_email, is_time_zone, required_text
+
+
+def like_pattern(search: str) -> str:
+    """A LIKE pattern matching `search` anywhere, with LIKE's wildcards taken literally."""
+    escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def create_user(ctx: Context, *, email: str, name: str, time_zone: str | None = None,
+                      week_start: Weekday | None = None, is_admin: bool | None = None) -> User:
+    require_admin(ctx)
+    problems = Problems()
+    email = clean_email(email, problems, "email")
+    name = required_text(name, problems, 200, "name")
+    if time_zone is not None and not is_time_zone(time_zone):
+        problems.add(ErrorCode.VALIDATION, f"{time_zone!r} is not an IANA time zone.", "timeZone")
+    problems.raise_if_any()
+    async with ctx.database.write() as db:
+        if await db.scalar(select(User.id).where(User.email == email)) is not None:
+            raise UserErrors.one(ErrorCode.DUPLICATE, f"A user with the email {email} exists.", "email")
+        user = User(email=email, name=name, time_zone=time_zone or "UTC",
+                    week_start=(week_start or Weekday.MONDAY).value, is_admin=bool(is_admin))
+        db.add(user)
+        await db.flush()
+    return user
+
+
+async def create_class(ctx: Context, *, name: str, member_ids: list[int]) -> UserClass:
+    require_admin(ctx)
+    problems = Problems()
+    name = required_text(name, problems, 200, "name")
+    problems.raise_if_any()
+    member_ids = list(dict.fromkeys(member_ids))
+    async with ctx.database.write() as db:
+        if await db.scalar(select(UserClass.id).where(UserClass.name == name)) is not None:
+            raise UserErrors.one(ErrorCode.DUPLICATE, f"A class named {name!r} exists.", "name")
+        await require_users_exist(db, member_ids, "memberIds")
+        user_class = UserClass(name=name)
+        db.add(user_class)
+        await db.flush()
+        if member_ids:
+            await db.execute(insert(ClassMember), [{"class_id": user_class.id, "user_id": u} for u in member_ids])
+    return user_class
+
+
+async def require_users_exist(db, user_ids: list[int], *field: str) -> None:
+    if not user_ids:
+        return
+    found = set((await db.scalars(select(User.id).where(User.id.in_(user_ids)))).all())
+    missing = [u for u in user_ids if u not in found]
+    if missing:
+        raise UserErrors.one(ErrorCode.NOT_FOUND, f"{len(missing)} of the users given do not exist.", *field)
+
+
+async def list_users(ctx: Context, *, search: str | None, first: int | None, after: str | None) -> Page[User]:
+    require_admin(ctx)
+    query = select(User)
+    if search:
+        pattern = like_pattern(search)
+        query = query.where((func.lower(User.name).like(pattern, escape="\\"))
+                            | (User.email.like(pattern, escape="\\")))
+    return await paginate(ctx, query, [User.name, User.id], lambda u: (u.name, u.id), first, after)

@@ -1,0 +1,52 @@
+"""What every resolver gets for one request (or one subscription event)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from models import User
+from sessiongraph.clock import Clock
+from sessiongraph.db import Database
+from sessiongraph.settings import Settings
+
+
+@dataclass(slots=True)
+class Actor:
+    """Who is asking. Roles beyond the admin flag come from the data, per object."""
+
+    user: User | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user is None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and self.user.is_admin
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user is not None else None
+
+
+@dataclass
+class Context:
+    database: Database
+    clock: Clock
+    settings: Settings
+    actor: Actor
+    request: Any = None
+    response: Any = None
+    loaders: dict[type, Any] = field(default_factory=dict)
+    # One instant per request, so every field of a response agrees on "now".
+    now: datetime = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.now is None:
+            self.now = self.clock.now()
+
+    def forget_loaded(self) -> None:
+        """Drop every cached load; a mutation has changed what they would answer."""
+        self.loaders.clear()

@@ -1,0 +1,56 @@
+"""Courses: creating them, and the list learners search for booking."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from models import Course
+from resolvers.accounts import like_pattern
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Problems, UserErrors
+from resolvers.pagination import Page, paginate
+from resolvers.permissions import require_admin, require_signed_in
+from resolvers.validation import required_text
+
+
+async def create_course(ctx: Context, *, code: str, title: str, bookable: bool | None = None,
+                        credit_cost: int | None = None, absence_requests_enabled: bool | None = None,
+                        join_lead_minutes: int | None = None,
+                        cancellation_notice_minutes: int | None = None) -> Course:
+    require_admin(ctx)
+    problems = Problems()
+    code = required_text(code, problems, 64, "code")
+    title = required_text(title, problems, 300, "title")
+    for value, name in ((credit_cost, "creditCost"), (join_lead_minutes, "joinLeadMinutes"),
+                        (cancellation_notice_minutes, "cancellationNoticeMinutes")):
+        if value is not None and value < 0:
+            problems.add(ErrorCode.VALIDATION, f"{name} must not be negative.", name)
+    problems.raise_if_any()
+    async with ctx.database.write() as db:
+        if await db.scalar(select(Course.id).where(func.lower(Course.code) == code.lower())) is not None:
+            raise UserErrors.one(ErrorCode.DUPLICATE, f"A course with the code {code!r} exists.", "code")
+        course = Course(code=code, title=title, bookable=bool(bookable))
+        if credit_cost is not None:
+            course.credit_cost = credit_cost
+        if absence_requests_enabled is not None:
+            course.absence_requests_enabled = absence_requests_enabled
+        if join_lead_minutes is not None:
+            course.join_lead_minutes = join_lead_minutes
+        if cancellation_notice_minutes is not None:
+            course.cancellation_notice_minutes = cancellation_notice_minutes
+        db.add(course)
+        await db.flush()
+    return course
+
+
+async def list_courses(ctx: Context, *, search: str | None, bookable: bool | None,
+                       first: int | None, after: str | None) -> Page[Course]:
+    require_signed_in(ctx)
+    query = select(Course)
+    if search:
+        pattern = like_pattern(search)
+        query = query.where(func.lower(Course.title).like(pattern, escape="\\")
+                            | func.lower(Course.code).like(pattern, escape="\\"))
+    if bookable is not None:
+        query = query.where(Course.bookable == bookable)
+    return await paginate(ctx, query, [Course.title, Course.id], lambda c: (c.title, c.id), first, after)

@@ -1,0 +1,1 @@
+"""Per-request DataLoaders, one module per area; `base` holds the registry."""

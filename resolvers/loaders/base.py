@@ -1,0 +1,57 @@
+"""The per-request loader registry.
+
+`SessionById(ctx).load(7)` returns the one `SessionById` of this request, so every
+resolver that asks for session 7 lands in the same batch. Each batch opens its own
+short-lived database session: Strawberry resolves sibling fields concurrently, and
+one shared session would fail with "concurrent operations are not permitted".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Loader(DataLoader[K, V], Generic[K, V]):
+    def __new__(cls, context: Context) -> Loader[K, V]:
+        loader = context.loaders.get(cls)
+        if loader is None:
+            loader = super().__new__(cls)
+            DataLoader.__init__(loader, load_fn=loader._load_batch)
+            loader.context = context
+            context.loaders[cls] = loader
+        return loader
+
+    def __init__(self, context: Context) -> None:
+        """Set up once, in __new__; constructing again only looks the loader up."""
+
+    async def _load_batch(self, keys: list[K]) -> Sequence[V]:
+        async with self.context.database.read() as db:
+            return await self.batch_load(db, keys)
+
+    async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[V]:
+        raise NotImplementedError
+
+
+def one_per_key(keys: Iterable[K], rows: Iterable[Any], key: Callable[[Any], K]) -> list[Any]:
+    """Rows in key order, None where a key has no row."""
+    found = {key(row): row for row in rows}
+    return [found.get(k) for k in keys]
+
+
+def many_per_key(keys: Iterable[K], rows: Iterable[Any], key: Callable[[Any], K]) -> list[list[Any]]:
+    """For each key, the list of its rows in the order the query returned them."""
+    grouped: dict[K, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[key(row)].append(row)
+    return [grouped.get(k, []) for k in keys]

@@ -1,0 +1,121 @@
+"""Cursor pagination by keyset: a page costs one statement however deep it is.
+
+The cursor is the sort key of the last row seen, so rows inserted or deleted
+elsewhere in the list do not shift the page the way offsets would. `totalCount` is
+one more statement, run only when the client selects it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
+
+from resolvers.context import Context
+from resolvers.errors import BadInput
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    total_count: Callable[[], Awaitable[int]]
+
+    def map(self, convert: Callable[[T], Any]) -> Page[Any]:
+        return Page([convert(item) for item in self.items], self.cursors, self.has_next_page,
+                    self.has_previous_page, self.total_count)
+
+
+def page_size(ctx: Context, first: int | None) -> int:
+    if first is None:
+        return ctx.settings.default_page_size
+    if first < 0:
+        raise BadInput("`first` must not be negative")
+    return min(first, ctx.settings.max_page_size)
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    tagged = []
+    for value in values:
+        if isinstance(value, datetime):
+            tagged.append(["dt", value.isoformat()])
+        elif isinstance(value, date):
+            tagged.append(["d", value.isoformat()])
+        else:
+            tagged.append(["v", value])
+    return base64.urlsafe_b64encode(json.dumps(tagged, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    try:
+        tagged = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        values = []
+        for tag, value in tagged:
+            if tag == "dt":
+                values.append(datetime.fromisoformat(value))
+            elif tag == "d":
+                values.append(date.fromisoformat(value))
+            else:
+                values.append(value)
+    except (ValueError, TypeError, json.JSONDecodeError) as error:
+        raise BadInput("`after` is not a cursor this list handed out") from error
+    if len(values) != width:
+        raise BadInput("`after` is not a cursor this list handed out")
+    return values
+
+
+async def paginate(
+    ctx: Context,
+    query: Select,
+    order_by: Sequence[ColumnElement],
+    sort_key: Callable[[Any], Sequence[Any]],
+    first: int | None,
+    after: str | None,
+    descending: bool = False,
+) -> Page[Any]:
+    """One page of `query`, ordered by `order_by` (which must end in a unique column).
+
+    `sort_key(row)` gives the values of `order_by` for a row; they become its cursor.
+    """
+    limit = page_size(ctx, first)
+    page_query = query
+    if after is not None:
+        values = decode_cursor(after, len(order_by))
+        row_key = tuple_(*order_by)
+        seen = tuple_(*(literal(v, type_=column.type) for v, column in zip(values, order_by, strict=True)))
+        page_query = page_query.where(row_key < seen if descending else row_key > seen)
+    ordering = [column.desc() if descending else column.asc() for column in order_by]
+    page_query = page_query.order_by(*ordering).limit(limit + 1)
+
+    async with ctx.database.read() as db:
+        result = await db.execute(page_query)
+        rows = list(result.scalars().all()) if _single_entity(query) else list(result.all())
+
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+
+    async def total_count() -> int:
+        count_query = select(func.count()).select_from(query.order_by(None).subquery())
+        async with ctx.database.read() as db:
+            return (await db.execute(count_query)).scalar_one()
+
+    return Page(
+        items=rows,
+        cursors=[encode_cursor(sort_key(row)) for row in rows],
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        total_count=total_count,
+    )
+
+
+def _single_entity(query: Select) -> bool:
+    return len(query.column_descriptions) == 1

@@ -1,0 +1,50 @@
+"""The GraphQL schema: every area's root fields merged into Query and Mutation."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
+
+from schema.accounts import AccountsMutation, AccountsQuery
+from schema.courses import CoursesMutation, CoursesQuery
+from schema.extensions import ErrorCodes
+from schema.relay import Node, resolve_node
+from schema.scalars import SCALARS
+from schema.sessions import SessionsMutation, SessionsQuery
+from schema.viewer import ViewerQuery
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global ID; null when the caller may not see it.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+
+@strawberry.type
+class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(AccountsMutation, CoursesMutation, SessionsMutation):
+    pass
+
+
+class SessiongraphSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Logging happens in ErrorCodes, with the error ID the client sees."""
+
+
+def build_schema(*, production: bool = False) -> strawberry.Schema:
+    return SessiongraphSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[ErrorCodes],
+        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
+    )
+
+
+schema = build_schema()

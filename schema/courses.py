@@ -1,0 +1,80 @@
+"""Courses on the wire."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+import models
+from resolvers import courses
+from resolvers.loaders.courses import CourseById
+from schema.errors import UserError, attempt
+from schema.relay import Connection, Node, node_fetcher, to_global_id
+
+
+@strawberry.type
+class Course(Node):
+    code: str
+    title: str
+    bookable: bool
+    credit_cost: int
+    absence_requests_enabled: bool
+    join_lead_minutes: int
+    cancellation_notice_minutes: int
+    db_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, course: models.Course) -> Course:
+        return cls(id=to_global_id("Course", course.id), code=course.code, title=course.title,
+                   bookable=course.bookable, credit_cost=course.credit_cost,
+                   absence_requests_enabled=course.absence_requests_enabled,
+                   join_lead_minutes=course.join_lead_minutes,
+                   cancellation_notice_minutes=course.cancellation_notice_minutes, db_id=course.id)
+
+
+async def load_course(info: Info, course_id: int) -> Course | None:
+    course = await CourseById(info.context).load(course_id)
+    return Course.from_model(course) if course is not None else None
+
+
+@node_fetcher("Course")
+async def fetch_course(info: Info, course_id: int) -> Course | None:
+    return await load_course(info, course_id)
+
+
+@strawberry.input
+class CreateCourseInput:
+    code: str
+    title: str
+    bookable: bool | None = None
+    credit_cost: int | None = None
+    absence_requests_enabled: bool | None = None
+    join_lead_minutes: int | None = None
+    cancellation_notice_minutes: int | None = None
+
+
+@strawberry.type
+class CreateCoursePayload:
+    course: Course | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class CoursesQuery:
+    @strawberry.field(description="Courses by title; any signed-in user.")
+    async def courses(self, info: Info, search: str | None = None, bookable: bool | None = None,
+                      first: int | None = None, after: str | None = None) -> Connection[Course]:
+        page = await courses.list_courses(info.context, search=search, bookable=bookable, first=first, after=after)
+        return Connection.from_page(page, Course.from_model)
+
+
+@strawberry.type
+class CoursesMutation:
+    @strawberry.mutation
+    async def create_course(self, info: Info, input: CreateCourseInput) -> CreateCoursePayload:
+        course, errors = await attempt(info, lambda: courses.create_course(
+            info.context, code=input.code, title=input.title, bookable=input.bookable,
+            credit_cost=input.credit_cost, absence_requests_enabled=input.absence_requests_enabled,
+            join_lead_minutes=input.join_lead_minutes,
+            cancellation_notice_minutes=input.cancellation_notice_minutes))
+        return CreateCoursePayload(course=Course.from_model(course) if course else None, errors=errors)

@@ -1,0 +1,67 @@
+"""How errors reach the client: expected ones with a code, unexpected ones masked.
+
+Every top-level error carries `extensions.code`. An exception the code did not
+expect becomes "Internal server error" with an error ID; the ID and the traceback
+go to the log, so support can find one from the other.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from resolvers.errors import BadInput, NotAllowed, NotAuthenticated
+from schema.scalars import InvalidScalar
+
+log = logging.getLogger("sessiongraph.errors")
+
+EXPECTED = {NotAuthenticated: "UNAUTHENTICATED", NotAllowed: "FORBIDDEN", BadInput: "BAD_USER_INPUT"}
+
+
+def _cause_chain(error: BaseException | None):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = getattr(error, "original_error", None) or error.__cause__ or error.__context__
+
+
+def error_code(error: GraphQLError) -> str | None:
+    """The code for an error the client can act on; None for one to mask."""
+    if error.extensions and "code" in error.extensions:
+        return error.extensions["code"]
+    for cause in _cause_chain(error.original_error):
+        for kind, code in EXPECTED.items():
+            if isinstance(cause, kind):
+                return code
+        if isinstance(cause, InvalidScalar):
+            return "BAD_USER_INPUT"
+    if error.original_error is None or isinstance(error.original_error, GraphQLError):
+        # Raised by graphql-core itself: the document or the variables are wrong.
+        if error.message.startswith("Variable") or "got invalid value" in error.message:
+            return "BAD_USER_INPUT"
+        return "GRAPHQL_VALIDATION_FAILED"
+    return None
+
+
+class ErrorCodes(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda error: error_code(error) is None,
+                         error_message="Internal server error")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        error_id = uuid.uuid4().hex
+        log.error("internal error %s at %s", error_id, error.path, exc_info=error.original_error)
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL", "errorId": error_id}
+        return masked
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            if not error.extensions or "code" not in error.extensions:
+                error.extensions = {**(error.extensions or {}), "code": error_code(error)}
+        return processed

@@ -1,0 +1,1 @@
+"""sessiongraph: the service shell (settings, database, app, auth, command line)."""

@@ -1,0 +1,129 @@
+"""The ASGI application: GraphQL at /graphql, health checks, and who is asking."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from models import User
+from resolvers.context import Actor, Context
+from schema import build_schema
+from sessiongraph import migrations
+from sessiongraph.auth import InvalidToken, bearer_token, user_id_from_token
+from sessiongraph.clock import Clock
+from sessiongraph.db import Database, create_engine
+from sessiongraph.settings import Settings, get_settings
+
+log = logging.getLogger("sessiongraph")
+
+
+class SessiongraphGraphQL(GraphQL):
+    def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, **options) -> None:
+        super().__init__(schema, **options)
+        self.database = database
+        self.clock = clock
+        self.settings = settings
+
+    async def get_context(self, request, response) -> Context:
+        user = request.scope.get("state", {}).get("user")
+        return Context(database=self.database, clock=self.clock, settings=self.settings,
+                       actor=Actor(user), request=request, response=response)
+
+
+class Authentication:
+    """Reads the bearer token before GraphQL sees the request.
+
+    No token is an anonymous request; a token that is expired, forged or names no
+    user is refused outright with HTTP 401, so a client never mistakes a broken
+    login for being signed out.
+    """
+
+    def __init__(self, app, *, database: Database, settings: Settings, clock: Clock) -> None:
+        self.app = app
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                scope.setdefault("state", {})["user"] = await self.user_of(scope)
+            except InvalidToken as refusal:
+                response = JSONResponse(
+                    {"data": None, "errors": [{"message": str(refusal), "extensions": {"code": "UNAUTHENTICATED"}}]},
+                    status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def user_of(self, scope: Scope) -> User | None:
+        headers = dict(scope.get("headers") or [])
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        token = bearer_token(authorization)
+        if token is None:
+            return None
+        user_id = user_id_from_token(token, self.settings, self.clock.now())
+        async with self.database.read() as db:
+            user = await db.get(User, user_id)
+        if user is None:
+            raise InvalidToken("the token's user does not exist")
+        return user
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               database: Database | None = None, check_migrations: bool = True) -> Starlette:
+    settings = settings or get_settings()
+    settings.check()
+    database = database or Database(create_engine(settings))
+    clock = clock or Clock()
+    graphql = SessiongraphGraphQL(
+        build_schema(production=settings.is_production),
+        database=database, clock=clock, settings=settings,
+        graphql_ide=None if settings.is_production else "graphiql",
+        multipart_uploads_enabled=True,
+    )
+    graphql_app = Authentication(graphql, database=database, settings=settings, clock=clock)
+
+    async def healthz(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> JSONResponse:
+        try:
+            async with database.read() as db:
+                await db.execute(text("SELECT 1"))
+            migrated = await migrations.is_up_to_date(database.engine)
+        except Exception as error:  # any failure to reach the database means not ready
+            log.warning("readiness check failed: %s", error)
+            return JSONResponse({"ready": False, "reason": "database unreachable"}, status_code=503)
+        if not migrated:
+            return JSONResponse({"ready": False, "reason": "database not migrated"}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        if check_migrations and not await migrations.is_up_to_date(database.engine):
+            raise RuntimeError("The database is behind this version of sessiongraph; run `sessiongraph migrate`.")
+        yield
+        await database.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.database = database
+    app.state.clock = clock
+    app.state.settings = settings
+    return app

@@ -1,0 +1,59 @@
+"""Every setting of the service, read once from the environment and an optional .env."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sessiongraph.db"
+DEVELOPMENT_JWT_SECRET = "sessiongraph-development-secret-change-me"
+
+
+def async_database_url(url: str) -> str:
+    """Map the plain URLs people type to the async drivers the service runs on."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    for plain in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain):]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    jwt_secret: str = DEVELOPMENT_JWT_SECRET
+    jwt_lifetime_hours: int = 24 * 30
+    environment: str = "development"
+    # Pool size per process; PostgreSQL only (SQLite serialises writers anyway).
+    database_pool_size: int = 10
+    # Largest page a connection field hands out, whatever `first` asks for.
+    max_page_size: int = 100
+    default_page_size: int = 20
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return async_database_url(value)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.lower() == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe to serve with."""
+        if self.is_production and self.jwt_secret == DEVELOPMENT_JWT_SECRET:
+            raise SystemExit("JWT_SECRET must be set when ENVIRONMENT=production")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

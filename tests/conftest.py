@@ -1,0 +1,192 @@
+"""Fixtures: a migrated database on the engine DATABASE_URL names, a frozen clock,
+the app behind a real HTTP client, and callers signed in as the roles tests need.
+
+With no DATABASE_URL the tests run on a SQLite file; with a PostgreSQL URL they
+create a database of their own beside it (so parallel runs never meet) and drop
+it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
+
+import models
+from sessiongraph import migrations
+from sessiongraph.app import create_app
+from sessiongraph.auth import issue_token
+from sessiongraph.clock import FrozenClock
+from sessiongraph.db import Database, create_engine
+from sessiongraph.settings import Settings, async_database_url
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory) -> AsyncIterator[str]:
+    given = os.environ.get("DATABASE_URL")
+    if not given or given.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    server_url = make_url(async_database_url(given))
+    name = f"sessiongraph_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def settings(database_url) -> Settings:
+    return Settings(database_url=database_url, jwt_secret="test-secret-of-at-least-thirty-two-bytes", environment="test",
+                    _env_file=None)
+
+
+@pytest.fixture(scope="session")
+async def database(settings) -> AsyncIterator[Database]:
+    database = Database(create_engine(settings))
+    await migrations.upgrade(database.engine)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables(request) -> AsyncIterator[None]:
+    """Each test starts from empty tables."""
+    yield
+    if "database" not in request.fixturenames:
+        return
+    database: Database = request.getfixturevalue("database")
+    tables = list(reversed(SQLModel.metadata.sorted_tables))
+    async with database.write() as db:
+        if database.dialect == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            await db.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await db.execute(table.delete())
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
+async def app(settings, database, clock):
+    return create_app(settings, clock=clock, database=database, check_migrations=False)
+
+
+@pytest.fixture
+async def http(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield client
+
+
+class GraphQLFailed(AssertionError):
+    pass
+
+
+@dataclass
+class Caller:
+    """Someone sending GraphQL requests: anonymous, or signed in as `user`."""
+
+    http: httpx.AsyncClient
+    settings: Settings
+    clock: FrozenClock
+    user: models.User | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self.user is None:
+            return {}
+        return {"Authorization": f"Bearer {issue_token(self.user.id, self.settings, self.clock.now())}"}
+
+    async def execute(self, query: str, **variables: Any) -> dict[str, Any]:
+        """The whole response body."""
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables},
+                                        headers=self.headers)
+        return response.json()
+
+    async def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
+        """The data of a response that must have no top-level errors."""
+        body = await self.execute(query, **variables)
+        if body.get("errors"):
+            raise GraphQLFailed(body["errors"])
+        return body["data"]
+
+
+@pytest.fixture
+def make_user(database):
+    async def make(name: str = "Learner", email: str | None = None, **fields: Any) -> models.User:
+        user = models.User(name=name, email=email or f"{uuid.uuid4().hex[:10]}@example.test", **fields)
+        async with database.write() as db:
+            db.add(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def caller(http, settings, clock):
+    def as_user(user: models.User | None = None) -> Caller:
+        return Caller(http, settings, clock, user)
+
+    return as_user
+
+
+@pytest.fixture
+async def admin(make_user, caller) -> Caller:
+    return caller(await make_user("Ada Admin", "admin@example.test", is_admin=True))
+
+
+@pytest.fixture
+def anonymous(caller) -> Caller:
+    return caller(None)
+
+
+@dataclass
+class StatementLog:
+    statements: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(database):
+    """`with count_statements() as log:` records every SQL statement the block sends."""
+
+    @contextmanager
+    def counting():
+        log = StatementLog([])
+
+        def record(_conn, _cursor, statement, *_args):
+            log.statements.append(statement)
+
+        engine = database.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield log
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting
