@@ -4,8 +4,16 @@ Importing this package registers every table on `SQLModel.metadata`, which is wh
 Alembic compares the migrations against.
 """
 
-from models.accounts import ClassMember, User, UserClass, Weekday
+from models.accounts import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
 from models.courses import Course
+from models.schedule import (
+    AttendanceReport,
+    AttendanceStatus,
+    Booking,
+    BookingStatus,
+    LiveSession,
+    LiveSessionStatus,
+)
 from models.sessions import (
     Enrollment,
     Session,
@@ -17,9 +25,17 @@ from models.sessions import (
 )
 
 __all__ = [
+    "AttendanceReport",
+    "AttendanceStatus",
+    "Booking",
+    "BookingStatus",
     "ClassMember",
     "Course",
     "Enrollment",
+    "GuardianLink",
+    "Instructor",
+    "LiveSession",
+    "LiveSessionStatus",
     "Session",
     "SessionCategory",
     "SessionCourse",

@@ -49,3 +49,24 @@ class ClassMember(SQLModel, table=True):
 
     class_id: int = Field(foreign_key="user_class.id", primary_key=True, ondelete="CASCADE")
     user_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE", index=True)
+
+
+class Instructor(SQLModel, table=True):
+    """A user who teaches: the profile learners see on their live sessions."""
+
+    __tablename__ = "instructor"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", unique=True, ondelete="CASCADE")
+    display_name: str = Field(max_length=200)
+    bio: str | None = None
+
+
+class GuardianLink(SQLModel, table=True):
+    """A guardian (a parent, say) who may read a learner's schedule and reports."""
+
+    __tablename__ = "guardian_link"
+
+    guardian_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE")
+    learner_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE", index=True)
+    linked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

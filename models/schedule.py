@@ -1,0 +1,162 @@
+"""Live sessions (one instructor-led class meeting), bookings on them, and attendance reports.
+
+Not to be confused with the administrative `Session` (models/sessions.py), which a
+live session may belong to.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, text
+from sqlmodel import Field, SQLModel
+
+from models.columns import UTCDateTime, utcnow
+from models.windows import DateWindow
+
+
+class LiveSessionStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class BookingStatus(StrEnum):
+    BOOKED = "BOOKED"
+    CANCELLED = "CANCELLED"
+
+
+class AttendanceStatus(StrEnum):
+    PRESENT = "PRESENT"
+    LATE = "LATE"
+    ABSENT = "ABSENT"
+    EXCUSED = "EXCUSED"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    is_virtual: bool
+    name: str | None = None
+    address: str | None = None
+    room: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    title: str
+    url: str
+
+
+class LiveSession(SQLModel, table=True):
+    __tablename__ = "live_session"
+    __table_args__ = (
+        # Schedules select by administrative session, teaching lists by instructor,
+        # course histories by course; each then by time.
+        Index("ix_live_session_session_starts", "session_id", "starts_at"),
+        Index("ix_live_session_instructor_starts", "instructor_id", "starts_at"),
+        Index("ix_live_session_course_starts", "course_id", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The "Session ID" people read off the screen: short, upper-case, unique.
+    code: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
+    course_id: int = Field(foreign_key="course.id")
+    session_id: int | None = Field(default=None, foreign_key="session.id", ondelete="SET NULL")
+    instructor_id: int = Field(foreign_key="instructor.id")
+    lesson_name: str | None = Field(default=None, max_length=300)
+    lesson_goal: str | None = None
+    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ends_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    virtual_classroom_url: str | None = Field(default=None, max_length=2000)
+    location_name: str | None = Field(default=None, max_length=200)
+    location_address: str | None = Field(default=None, max_length=500)
+    location_room: str | None = Field(default=None, max_length=100)
+    recording_url: str | None = Field(default=None, max_length=2000)
+    # [{"title": ..., "url": ...}] in the order given; read with every row, never on its own.
+    extra_links: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    capacity: int = Field(default=30)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancellation_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    def has_ended(self, now: datetime) -> bool:
+        return now >= self.ends_at
+
+    def status(self, now: datetime) -> LiveSessionStatus:
+        """CANCELLED once cancelled; otherwise COMPLETED from the end instant on."""
+        if self.is_cancelled:
+            return LiveSessionStatus.CANCELLED
+        if self.has_ended(now):
+            return LiveSessionStatus.COMPLETED
+        return LiveSessionStatus.SCHEDULED
+
+    def join_window(self, lead_minutes: int) -> DateWindow:
+        """[startsAt - lead, endsAt): open at its first instant, closed at the end instant."""
+        return DateWindow(self.starts_at - timedelta(minutes=lead_minutes), self.ends_at)
+
+    def joinable_at(self, now: datetime, lead_minutes: int) -> bool:
+        """The time and state half of the join rule; who may join is permissions' half."""
+        return (not self.is_cancelled and self.virtual_classroom_url is not None
+                and self.join_window(lead_minutes).contains(now))
+
+    @property
+    def location(self) -> Location | None:
+        has_place = any(v is not None for v in (self.location_name, self.location_address, self.location_room))
+        if self.virtual_classroom_url is None and not has_place:
+            return None
+        return Location(is_virtual=self.virtual_classroom_url is not None, name=self.location_name,
+                        address=self.location_address, room=self.location_room)
+
+    @property
+    def links(self) -> list[Link]:
+        return [Link(title=link["title"], url=link["url"]) for link in self.extra_links or []]
+
+
+class Booking(SQLModel, table=True):
+    """A learner's place on a live session. Credits and slots come with the booking rules."""
+
+    __tablename__ = "booking"
+    __table_args__ = (
+        # At most one live booking per learner and live session; cancelled ones are history.
+        Index("ux_booking_learner_live_session_booked", "learner_id", "live_session_id", unique=True,
+              sqlite_where=text("status = 'BOOKED'"), postgresql_where=text("status = 'BOOKED'")),
+        Index("ix_booking_learner_status", "learner_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="app_user.id", ondelete="CASCADE")
+    live_session_id: int = Field(foreign_key="live_session.id", ondelete="CASCADE", index=True)
+    status: str = Field(default=BookingStatus.BOOKED.value, max_length=16)
+    booked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AttendanceReport(SQLModel, table=True):
+    """What the instructor recorded for one learner at one live session."""
+
+    __tablename__ = "attendance_report"
+
+    live_session_id: int = Field(foreign_key="live_session.id", primary_key=True, ondelete="CASCADE")
+    learner_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE", index=True)
+    status: str = Field(max_length=16)
+    feedback: str | None = None
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    recorded_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+
+
+ATTENDED = (AttendanceStatus.PRESENT, AttendanceStatus.LATE)
+
+
+def attendance_rate(present: int, late: int, absent: int) -> float | None:
+    """Share of the reported meetings a learner came to (late counts as came); excused
+    absences count neither way. None while nothing counts."""
+    due = present + late + absent
+    if due == 0:
+        return None
+    return (present + late) / due
