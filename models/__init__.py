@@ -6,9 +6,8 @@ Alembic compares the migrations against.
 
 from models.accounts import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
 from models.courses import Course
+from models.reports import AttendanceReport, AttendanceStatus
 from models.schedule import (
-    AttendanceReport,
-    AttendanceStatus,
     Booking,
     BookingStatus,
     LiveSession,

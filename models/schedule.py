@@ -1,4 +1,4 @@
-"""Live sessions (one instructor-led class meeting), bookings on them, and attendance reports.
+"""Live sessions (one instructor-led class meeting) and the bookings on them.
 
 Not to be confused with the administrative `Session` (models/sessions.py), which a
 live session may belong to.
@@ -25,13 +25,6 @@ class LiveSessionStatus(StrEnum):
 class BookingStatus(StrEnum):
     BOOKED = "BOOKED"
     CANCELLED = "CANCELLED"
-
-
-class AttendanceStatus(StrEnum):
-    PRESENT = "PRESENT"
-    LATE = "LATE"
-    ABSENT = "ABSENT"
-    EXCUSED = "EXCUSED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,28 +128,3 @@ class Booking(SQLModel, table=True):
     status: str = Field(default=BookingStatus.BOOKED.value, max_length=16)
     booked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-class AttendanceReport(SQLModel, table=True):
-    """What the instructor recorded for one learner at one live session."""
-
-    __tablename__ = "attendance_report"
-
-    live_session_id: int = Field(foreign_key="live_session.id", primary_key=True, ondelete="CASCADE")
-    learner_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE", index=True)
-    status: str = Field(max_length=16)
-    feedback: str | None = None
-    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    recorded_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
-
-
-ATTENDED = (AttendanceStatus.PRESENT, AttendanceStatus.LATE)
-
-
-def attendance_rate(present: int, late: int, absent: int) -> float | None:
-    """Share of the reported meetings a learner came to (late counts as came); excused
-    absences count neither way. None while nothing counts."""
-    due = present + late + absent
-    if due == 0:
-        return None
-    return (present + late) / due
