@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, insert, select
 
-from models import ClassMember, User, UserClass, Weekday
+from models import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.pagination import Page, paginate
-from resolvers.permissions import require_admin
+from resolvers.permissions import require_admin, require_signed_in
 from resolvers.validation import clean_email, is_time_zone, required_text
 
 
@@ -18,14 +20,26 @@ def like_pattern(search: str) -> str:
     return f"%{escaped}%"
 
 
+@dataclass(frozen=True, slots=True)
+class InstructorProfile:
+    display_name: str
+    bio: str | None = None
+
+
 async def create_user(ctx: Context, *, email: str, name: str, time_zone: str | None = None,
-                      week_start: Weekday | None = None, is_admin: bool | None = None) -> User:
+                      week_start: Weekday | None = None, is_admin: bool | None = None,
+                      instructor_profile: InstructorProfile | None = None) -> User:
     require_admin(ctx)
     problems = Problems()
     email = clean_email(email, problems, "email")
     name = required_text(name, problems, 200, "name")
     if time_zone is not None and not is_time_zone(time_zone):
         problems.add(ErrorCode.VALIDATION, f"{time_zone!r} is not an IANA time zone.", "timeZone")
+    if instructor_profile is not None:
+        instructor_profile = InstructorProfile(
+            display_name=required_text(instructor_profile.display_name, problems, 200,
+                                       "instructorProfile", "displayName"),
+            bio=(instructor_profile.bio or "").strip() or None)
     problems.raise_if_any()
     async with ctx.database.write() as db:
         if await db.scalar(select(User.id).where(User.email == email)) is not None:
@@ -34,6 +48,9 @@ async def create_user(ctx: Context, *, email: str, name: str, time_zone: str | N
                     week_start=(week_start or Weekday.MONDAY).value, is_admin=bool(is_admin))
         db.add(user)
         await db.flush()
+        if instructor_profile is not None:
+            db.add(Instructor(user_id=user.id, display_name=instructor_profile.display_name,
+                              bio=instructor_profile.bio))
     return user
 
 
@@ -72,3 +89,33 @@ async def list_users(ctx: Context, *, search: str | None, first: int | None, aft
         query = query.where((func.lower(User.name).like(pattern, escape="\\"))
                             | (User.email.like(pattern, escape="\\")))
     return await paginate(ctx, query, [User.name, User.id], lambda u: (u.name, u.id), first, after)
+
+
+# --- guardians -----------------------------------------------------------------------------
+
+async def link_guardian(ctx: Context, *, guardian_id: int, learner_id: int) -> tuple[User, User]:
+    """Lets the guardian read the learner's schedule and reports; linking twice is a no-op."""
+    require_admin(ctx)
+    if guardian_id == learner_id:
+        raise UserErrors.one(ErrorCode.VALIDATION, "A user cannot be their own guardian.", "learnerId")
+    async with ctx.database.write() as db:
+        guardian = await db.get(User, guardian_id)
+        learner = await db.get(User, learner_id)
+        problems = Problems()
+        if guardian is None:
+            problems.add(ErrorCode.NOT_FOUND, "No such user for the guardian.", "guardianId")
+        if learner is None:
+            problems.add(ErrorCode.NOT_FOUND, "No such user for the learner.", "learnerId")
+        problems.raise_if_any()
+        if await db.get(GuardianLink, (guardian_id, learner_id)) is None:
+            db.add(GuardianLink(guardian_id=guardian_id, learner_id=learner_id, linked_at=ctx.now))
+    return guardian, learner
+
+
+async def children(ctx: Context) -> list[User]:
+    """The learners the viewer is a guardian of, by name."""
+    user = require_signed_in(ctx)
+    query = (select(User).join(GuardianLink, GuardianLink.learner_id == User.id)
+             .where(GuardianLink.guardian_id == user.id).order_by(User.name, User.id))
+    async with ctx.database.read() as db:
+        return list((await db.scalars(query)).all())

@@ -7,10 +7,12 @@ here; a "no" for reading another user's data looks like the data is not there.
 
 from __future__ import annotations
 
-from models import Session, User
+from models import Booking, BookingStatus, Course, LiveSession, Session, User
 from resolvers.context import Context
 from resolvers.errors import NotAllowed, NotAuthenticated
-from resolvers.loaders.sessions import CoachedSessionIds, CoachesLearner, EnrollmentByLearnerSession
+from resolvers.loaders.accounts import ChildIdsByGuardian, InstructorByUser
+from resolvers.loaders.schedule import BookingByLearnerLiveSession, OnLearnerSchedule, TeachesLearner
+from resolvers.loaders.sessions import CoachedSessionIds, CoachesLearner, EnrollmentByLearnerSession, SessionById
 
 
 def require_signed_in(ctx: Context) -> User:
@@ -53,15 +55,96 @@ async def can_follow_session(ctx: Context, session: Session) -> bool:
 
 
 async def can_see_user(ctx: Context, user_id: int) -> bool:
-    """Themselves, admins, and the people who coach them."""
+    """Themselves, admins, and the people who coach, teach or guard them."""
     viewer_id = ctx.actor.user_id
     if viewer_id is None:
         return False
     if viewer_id == user_id or ctx.actor.is_admin:
         return True
-    return await CoachesLearner(ctx).load((viewer_id, user_id))
+    if await guards(ctx, user_id):
+        return True
+    if await CoachesLearner(ctx).load((viewer_id, user_id)):
+        return True
+    return await TeachesLearner(ctx).load((viewer_id, user_id))
 
 
 def can_see_email(ctx: Context, user_id: int) -> bool:
     """Other people see a name only."""
     return ctx.actor.is_admin or ctx.actor.user_id == user_id
+
+
+# --- guardians, instructors and the schedule -----------------------------------------------
+
+async def guards(ctx: Context, learner_id: int) -> bool:
+    """True when the viewer is a guardian of the learner."""
+    if ctx.actor.user_id is None:
+        return False
+    return learner_id in await ChildIdsByGuardian(ctx).load(ctx.actor.user_id)
+
+
+async def can_read_schedule(ctx: Context, learner_id: int) -> bool:
+    """A learner's schedule and reports: the learner, and (read-only) their guardians."""
+    return ctx.actor.user_id == learner_id or await guards(ctx, learner_id)
+
+
+async def teaches(ctx: Context, live_session: LiveSession) -> bool:
+    """True when the viewer is the live session's instructor."""
+    if ctx.actor.user_id is None:
+        return False
+    profile = await InstructorByUser(ctx).load(ctx.actor.user_id)
+    return profile is not None and profile.id == live_session.instructor_id
+
+
+async def can_manage_live_session(ctx: Context, live_session: LiveSession) -> bool:
+    """Its bookings, its reports, and recording attendance: admins, its instructor, and the
+    coaches of its administrative session inside their coach access window."""
+    if ctx.actor.is_anonymous:
+        return False
+    if ctx.actor.is_admin or await teaches(ctx, live_session):
+        return True
+    if live_session.session_id is None:
+        return False
+    session = await SessionById(ctx).load(live_session.session_id)
+    return session is not None and await can_follow_session(ctx, session)
+
+
+async def can_see_live_session(ctx: Context, live_session: LiveSession) -> bool:
+    """Those who manage it, the learners it is on the schedule of, and their guardians."""
+    if ctx.actor.is_anonymous:
+        return False
+    if await OnLearnerSchedule(ctx).load((ctx.actor.user_id, live_session.id)):
+        return True
+    if await can_manage_live_session(ctx, live_session):
+        return True
+    children = await ChildIdsByGuardian(ctx).load(ctx.actor.user_id)
+    return any(await OnLearnerSchedule(ctx).load_many([(child, live_session.id) for child in children]))
+
+
+async def can_see_booking(ctx: Context, booking: Booking, live_session: LiveSession) -> bool:
+    """The booking's learner, their guardians, and those who manage the live session."""
+    if ctx.actor.is_anonymous:
+        return False
+    if booking.learner_id == ctx.actor.user_id or await guards(ctx, booking.learner_id):
+        return True
+    return await can_manage_live_session(ctx, live_session)
+
+
+async def may_join(ctx: Context, live_session: LiveSession, course: Course) -> bool:
+    """Who may use the Join action (the when is the live session's rule): its instructor;
+    a learner booked on it; a learner enrolled in its session while they may use the
+    session, where the course needs no booking. Guardians and admins only look."""
+    viewer_id = ctx.actor.user_id
+    if viewer_id is None:
+        return False
+    if await teaches(ctx, live_session):
+        return True
+    booking = await BookingByLearnerLiveSession(ctx).load((viewer_id, live_session.id))
+    if booking is not None and booking.status == BookingStatus.BOOKED.value:
+        return True
+    if live_session.session_id is None or course.bookable:
+        return False
+    enrollment = await EnrollmentByLearnerSession(ctx).load((viewer_id, live_session.session_id))
+    if enrollment is None:
+        return False
+    session = await SessionById(ctx).load(live_session.session_id)
+    return session is not None and session.usable_by_learner(ctx.now, enrollment.first_access_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
@@ -33,3 +34,27 @@ def required_text(value: str | None, problems: Problems, max_length: int, *field
     elif len(text) > max_length:
         problems.add(ErrorCode.VALIDATION, f"{field[-1]} must be at most {max_length} characters.", *field)
     return text
+
+
+def http_url(value: str | None, problems: Problems, *field: str) -> str | None:
+    """An absolute http(s) URL, stripped; None for none (a blank value is none too)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        problems.add(ErrorCode.VALIDATION, f"{field[-1]} must be an http or https URL.", *field)
+    elif len(text) > 2000:
+        problems.add(ErrorCode.VALIDATION, f"{field[-1]} must be at most 2000 characters.", *field)
+    return text
+
+
+def optional_text(value: str | None, problems: Problems, max_length: int | None, *field: str) -> str | None:
+    """The text stripped, None when blank."""
+    text = (value or "").strip()
+    if max_length is not None and len(text) > max_length:
+        problems.add(ErrorCode.VALIDATION, f"{field[-1]} must be at most {max_length} characters.", *field)
+    return text or None

@@ -11,7 +11,9 @@ from schema.accounts import AccountsMutation, AccountsQuery
 from schema.courses import CoursesMutation, CoursesQuery
 from schema.extensions import ErrorCodes
 from schema.relay import Node, resolve_node
+from schema.reports import ReportsMutation
 from schema.scalars import SCALARS
+from schema.schedule import ScheduleMutation
 from schema.sessions import SessionsMutation, SessionsQuery
 from schema.viewer import ViewerQuery
 
@@ -29,7 +31,7 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 
 @strawberry.type
-class Mutation(AccountsMutation, CoursesMutation, SessionsMutation):
+class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ScheduleMutation, ReportsMutation):
     pass
 
 

@@ -7,9 +7,9 @@ from strawberry.types import Info
 
 import models
 from resolvers import accounts, permissions
-from resolvers.loaders.accounts import MemberCountByClass, UserById, UserClassById
+from resolvers.loaders.accounts import InstructorById, InstructorByUser, MemberCountByClass, UserById, UserClassById
 from schema.errors import UserError, attempt
-from schema.relay import Connection, Node, decode_ids, node_fetcher, to_global_id
+from schema.relay import Connection, Node, decode_id, decode_ids, node_fetcher, to_global_id
 
 Weekday = strawberry.enum(models.Weekday, name="Weekday")
 
@@ -26,6 +26,11 @@ class User(Node):
     @strawberry.field(description="Only for the user themselves and admins.")
     def email(self, info: Info) -> str | None:
         return self._email if permissions.can_see_email(info.context, self.db_id) else None
+
+    @strawberry.field(description="Their instructor profile; null when they do not teach.")
+    async def instructor(self, info: Info) -> Instructor | None:
+        profile = await InstructorByUser(info.context).load(self.db_id)
+        return Instructor.from_model(profile) if profile is not None else None
 
     @classmethod
     def from_model(cls, user: models.User) -> User:
@@ -47,6 +52,33 @@ async def fetch_user(info: Info, user_id: int) -> User | None:
     if not await permissions.can_see_user(info.context, user_id):
         return None
     return await load_user(info, user_id)
+
+
+@strawberry.type(description="A user who teaches live sessions, as learners see them.")
+class Instructor(Node):
+    display_name: str
+    bio: str | None
+    user_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def user(self, info: Info) -> User:
+        return await load_user(info, self.user_id)
+
+    @classmethod
+    def from_model(cls, profile: models.Instructor) -> Instructor:
+        return cls(id=to_global_id("Instructor", profile.id), display_name=profile.display_name, bio=profile.bio,
+                   user_id=profile.user_id)
+
+
+async def load_instructor(info: Info, instructor_id: int) -> Instructor | None:
+    profile = await InstructorById(info.context).load(instructor_id)
+    return Instructor.from_model(profile) if profile is not None else None
+
+
+@node_fetcher("Instructor")
+async def fetch_instructor(info: Info, instructor_id: int) -> Instructor | None:
+    """Instructors are public to signed-in users, as learners choose them."""
+    return await load_instructor(info, instructor_id)
 
 
 @strawberry.type
@@ -71,6 +103,12 @@ async def fetch_user_class(info: Info, class_id: int) -> UserClass | None:
     return UserClass.from_model(user_class) if user_class is not None else None
 
 
+@strawberry.input(description="Makes the new user an instructor.")
+class InstructorProfileInput:
+    display_name: str
+    bio: str | None = None
+
+
 @strawberry.input
 class CreateUserInput:
     email: str
@@ -78,6 +116,7 @@ class CreateUserInput:
     time_zone: str | None = None
     week_start: Weekday | None = None
     is_admin: bool | None = None
+    instructor_profile: InstructorProfileInput | None = None
 
 
 @strawberry.type
@@ -98,6 +137,19 @@ class CreateClassPayload:
     errors: list[UserError]
 
 
+@strawberry.input
+class LinkGuardianInput:
+    guardian_id: strawberry.ID
+    learner_id: strawberry.ID
+
+
+@strawberry.type
+class LinkGuardianPayload:
+    guardian: User | None
+    learner: User | None
+    errors: list[UserError]
+
+
 @strawberry.type
 class AccountsQuery:
     @strawberry.field(description="Every user, by name; admins only.")
@@ -113,7 +165,10 @@ class AccountsMutation:
     async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
         user, errors = await attempt(info, lambda: accounts.create_user(
             info.context, email=input.email, name=input.name, time_zone=input.time_zone,
-            week_start=input.week_start, is_admin=input.is_admin))
+            week_start=input.week_start, is_admin=input.is_admin,
+            instructor_profile=accounts.InstructorProfile(input.instructor_profile.display_name,
+                                                          input.instructor_profile.bio)
+            if input.instructor_profile is not None else None))
         return CreateUserPayload(user=User.from_model(user) if user else None, errors=errors)
 
     @strawberry.mutation
@@ -122,3 +177,13 @@ class AccountsMutation:
             info.context, name=input.name, member_ids=decode_ids(input.member_ids or [], "User", "memberIds")))
         return CreateClassPayload(user_class=UserClass.from_model(user_class) if user_class else None,
                                   errors=errors)
+
+    @strawberry.mutation(description="Lets a guardian read a learner's schedule and reports; "
+                                     "linking twice changes nothing.")
+    async def link_guardian(self, info: Info, input: LinkGuardianInput) -> LinkGuardianPayload:
+        linked, errors = await attempt(info, lambda: accounts.link_guardian(
+            info.context, guardian_id=decode_id(input.guardian_id, "User", "guardianId"),
+            learner_id=decode_id(input.learner_id, "User", "learnerId")))
+        guardian, learner = linked or (None, None)
+        return LinkGuardianPayload(guardian=User.from_model(guardian) if guardian else None,
+                                   learner=User.from_model(learner) if learner else None, errors=errors)

@@ -26,6 +26,7 @@ from schema.accounts import User, load_user
 from schema.courses import Course, load_course
 from schema.errors import UserError, attempt
 from schema.relay import Connection, Node, decode_id, decode_ids, id_of, node_fetcher, to_global_id
+from schema.reports import SessionTracking
 
 SessionVisibility = strawberry.enum(models.SessionVisibility, name="SessionVisibility")
 SessionStatus = strawberry.enum(models.SessionStatus, name="SessionStatus")
@@ -153,6 +154,12 @@ class Session(Node):
         page = await paginate(ctx, query, [models.User.name, models.User.id], lambda u: (u.name, u.id),
                               first, after)
         return Connection.from_page(page, User.from_model)
+
+    @strawberry.field(description="Attendance per enrolled learner by name, and the session's totals; admins "
+                                  "and the session's coaches (inside the coach access window) only, empty "
+                                  "for others.")
+    async def tracking(self, info: Info, first: int | None = None, after: str | None = None) -> SessionTracking:
+        return await SessionTracking.of(info, self.model, first, after)
 
 
 @node_fetcher("Session")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
 import models
-from resolvers import sessions
+from resolvers import accounts, schedule, sessions
 from schema.accounts import User
+from schema.relay import Connection
+from schema.schedule import LearnerSchedule, LiveSession, connection
 from schema.sessions import Session
 
 
@@ -16,6 +21,19 @@ class MySessions:
     current: list[Session]
     upcoming: list[Session]
     past: list[Session]
+
+
+@strawberry.type(description="A learner as their guardian sees them: read-only.")
+class Learner:
+    model: strawberry.Private[models.User]
+
+    @strawberry.field
+    def user(self) -> User:
+        return User.from_model(self.model)
+
+    @strawberry.field(description="The child's schedule; myBooking and myReport on it are the child's.")
+    def schedule(self) -> LearnerSchedule:
+        return LearnerSchedule(learner_id=self.model.id)
 
 
 @strawberry.type
@@ -33,6 +51,22 @@ class Viewer:
         return MySessions(current=[Session.from_model(s) for s in mine.current],
                           upcoming=[Session.from_model(s) for s in mine.upcoming],
                           past=[Session.from_model(s) for s in mine.past])
+
+    @strawberry.field(description="The viewer's own live sessions.")
+    def schedule(self) -> LearnerSchedule:
+        return LearnerSchedule(learner_id=self.model.id)
+
+    @strawberry.field(description="The learners the viewer is a guardian of, by name.")
+    async def children(self, info: Info) -> list[Learner]:
+        return [Learner(model=child) for child in await accounts.children(info.context)]
+
+    @strawberry.field(description="The live sessions the viewer teaches, starting in [from, to), ascending; "
+                                  "empty for those who do not teach.")
+    async def teaching(self, info: Info, first: int | None = None, after: str | None = None,
+                       from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+                       to: datetime | None = None) -> Connection[LiveSession]:
+        page = await schedule.teaching(info.context, starts_from=from_, starts_before=to, first=first, after=after)
+        return connection(page, LiveSession.from_model)
 
 
 @strawberry.type

@@ -1,7 +1,7 @@
 from sqlalchemy import func, select
 
-from models import ClassMember, User, UserClass
-from resolvers.loaders.base import Loader, one_per_key
+from models import ClassMember, GuardianLink, Instructor, User, UserClass
+from resolvers.loaders.base import Loader, many_per_key, one_per_key
 
 
 class UserById(Loader[int, User | None]):
@@ -22,3 +22,26 @@ class MemberCountByClass(Loader[int, int]):
                  .group_by(ClassMember.class_id))
         counts = dict((await db.execute(query)).all())
         return [counts.get(k, 0) for k in keys]
+
+
+class InstructorById(Loader[int, Instructor | None]):
+    async def batch_load(self, db, keys):
+        rows = (await db.execute(select(Instructor).where(Instructor.id.in_(keys)))).scalars()
+        return one_per_key(keys, rows, lambda i: i.id)
+
+
+class InstructorByUser(Loader[int, Instructor | None]):
+    """Key: user ID; the user's instructor profile, None when they do not teach."""
+
+    async def batch_load(self, db, keys):
+        rows = (await db.execute(select(Instructor).where(Instructor.user_id.in_(keys)))).scalars()
+        return one_per_key(keys, rows, lambda i: i.user_id)
+
+
+class ChildIdsByGuardian(Loader[int, frozenset[int]]):
+    """Key: user ID; the learners that user is the guardian of."""
+
+    async def batch_load(self, db, keys):
+        rows = (await db.execute(select(GuardianLink.guardian_id, GuardianLink.learner_id)
+                                 .where(GuardianLink.guardian_id.in_(keys)))).all()
+        return [frozenset(r[1] for r in group) for group in many_per_key(keys, rows, lambda r: r[0])]

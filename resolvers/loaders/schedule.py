@@ -1,0 +1,88 @@
+from sqlalchemy import ColumnElement, func, or_, select, tuple_, union
+
+from models import Booking, BookingStatus, Enrollment, Instructor, LiveSession
+from resolvers.loaders.base import Loader, many_per_key, one_per_key
+
+
+def on_schedule_of(learner_id: int) -> ColumnElement[bool]:
+    """True for the live sessions on a learner's schedule: those they hold a booking on,
+    and those of the administrative sessions they are enrolled in (no booking needed)."""
+    return or_(
+        LiveSession.id.in_(select(Booking.live_session_id).where(
+            Booking.learner_id == learner_id, Booking.status == BookingStatus.BOOKED.value)),
+        LiveSession.session_id.in_(select(Enrollment.session_id).where(Enrollment.user_id == learner_id)),
+    )
+
+
+class LiveSessionById(Loader[int, LiveSession | None]):
+    async def batch_load(self, db, keys):
+        rows = (await db.execute(select(LiveSession).where(LiveSession.id.in_(keys)))).scalars()
+        return one_per_key(keys, rows, lambda s: s.id)
+
+
+class BookingById(Loader[int, Booking | None]):
+    async def batch_load(self, db, keys):
+        rows = (await db.execute(select(Booking).where(Booking.id.in_(keys)))).scalars()
+        return one_per_key(keys, rows, lambda b: b.id)
+
+
+class BookingByLearnerLiveSession(Loader[tuple[int, int], Booking | None]):
+    """Key: (learner ID, live session ID); their live booking, else their latest cancelled one."""
+
+    async def batch_load(self, db, keys):
+        query = (select(Booking).where(tuple_(Booking.learner_id, Booking.live_session_id).in_(keys))
+                 .order_by(Booking.id))
+        grouped = many_per_key(keys, (await db.scalars(query)), lambda b: (b.learner_id, b.live_session_id))
+        return [_current(bookings) for bookings in grouped]
+
+
+def _current(bookings: list[Booking]) -> Booking | None:
+    booked = [b for b in bookings if b.status == BookingStatus.BOOKED.value]
+    if booked:
+        return booked[0]
+    return bookings[-1] if bookings else None
+
+
+class BookedCountByLiveSession(Loader[int, int]):
+    async def batch_load(self, db, keys):
+        query = (select(Booking.live_session_id, func.count())
+                 .where(Booking.live_session_id.in_(keys), Booking.status == BookingStatus.BOOKED.value)
+                 .group_by(Booking.live_session_id))
+        counts = dict((await db.execute(query)).all())
+        return [counts.get(k, 0) for k in keys]
+
+
+class OnLearnerSchedule(Loader[tuple[int, int], bool]):
+    """Key: (learner ID, live session ID); True when it is on that learner's schedule."""
+
+    async def batch_load(self, db, keys):
+        booked = select(Booking.learner_id, Booking.live_session_id).where(
+            tuple_(Booking.learner_id, Booking.live_session_id).in_(keys),
+            Booking.status == BookingStatus.BOOKED.value)
+        enrolled = (select(Enrollment.user_id, LiveSession.id)
+                    .join(LiveSession, LiveSession.session_id == Enrollment.session_id)
+                    .where(tuple_(Enrollment.user_id, LiveSession.id).in_(keys)))
+        found = {tuple(row) for row in (await db.execute(union(booked, enrolled))).all()}
+        return [key in found for key in keys]
+
+
+class TeachesLearner(Loader[tuple[int, int], bool]):
+    """Key: (instructor's user ID, learner ID); True when a live session the first teaches
+    is on the learner's schedule."""
+
+    async def batch_load(self, db, keys):
+        teacher_ids = {k[0] for k in keys}
+        learner_ids = {k[1] for k in keys}
+        booked = (select(Instructor.user_id, Booking.learner_id)
+                  .select_from(Booking)
+                  .join(LiveSession, LiveSession.id == Booking.live_session_id)
+                  .join(Instructor, Instructor.id == LiveSession.instructor_id)
+                  .where(Booking.status == BookingStatus.BOOKED.value, Instructor.user_id.in_(teacher_ids),
+                         Booking.learner_id.in_(learner_ids)))
+        enrolled = (select(Instructor.user_id, Enrollment.user_id)
+                    .select_from(LiveSession)
+                    .join(Instructor, Instructor.id == LiveSession.instructor_id)
+                    .join(Enrollment, Enrollment.session_id == LiveSession.session_id)
+                    .where(Instructor.user_id.in_(teacher_ids), Enrollment.user_id.in_(learner_ids)))
+        found = {tuple(row) for row in (await db.execute(union(booked, enrolled))).all()}
+        return [key in found for key in keys]

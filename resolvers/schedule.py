@@ -1,0 +1,410 @@
+"""The learner's schedule (up next, today, upcoming, past, calendar, course history), an
+instructor's teaching list, and the admin's changes to live sessions.
+
+Whose live sessions are on a schedule is `on_schedule_of`: booked ones, and those of
+the administrative sessions the learner is enrolled in. Cancelled ones stay on it
+(clients strike them through); only `up_next` skips them. Local days are the zone's.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Booking, BookingStatus, Course, Instructor, LiveSession, LiveSessionStatus, Session, Weekday
+from models.calendar import CalendarView, calendar_days, local_date, local_midnight
+from models.sessions import SessionCourse
+from resolvers.context import Context
+from resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
+from resolvers.loaders.accounts import InstructorByUser
+from resolvers.loaders.courses import CourseById
+from resolvers.loaders.schedule import on_schedule_of
+from resolvers.pagination import Page, paginate
+from resolvers.permissions import (
+    can_manage_live_session,
+    can_read_schedule,
+    may_join,
+    require_admin,
+    require_signed_in,
+)
+from resolvers.validation import http_url, optional_text
+
+# --- time zones -----------------------------------------------------------------------------
+
+
+def viewer_zone(ctx: Context, time_zone: str | None = None) -> ZoneInfo:
+    """The zone a request's local days are in: `timeZone` when given, else the viewer's setting."""
+    if time_zone is not None:
+        try:
+            return ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise BadInput(f"{time_zone!r} is not an IANA time zone name (like 'Europe/Paris').") from error
+    setting = ctx.actor.user.time_zone if ctx.actor.user is not None else "UTC"
+    try:
+        return ZoneInfo(setting)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def viewer_week_start(ctx: Context, week_start: Weekday | None = None) -> Weekday:
+    if week_start is not None:
+        return Weekday(week_start)
+    setting = ctx.actor.user.week_start if ctx.actor.user is not None else None
+    return Weekday(setting) if setting in Weekday.__members__ else Weekday.MONDAY
+
+
+# --- the learner's views ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSessionFilter:
+    course_id: int | None = None
+    instructor_id: int | None = None
+
+    def apply(self, query: Select) -> Select:
+        if self.course_id is not None:
+            query = query.where(LiveSession.course_id == self.course_id)
+        if self.instructor_id is not None:
+            query = query.where(LiveSession.instructor_id == self.instructor_id)
+        return query
+
+
+def _by_start(ls: LiveSession) -> tuple[datetime, int]:
+    return ls.starts_at, ls.id
+
+
+async def _schedule(ctx: Context, learner_id: int, filter: LiveSessionFilter | None = None) -> Select | None:
+    """The learner's live sessions as a query; None when the viewer may not read them."""
+    if not await can_read_schedule(ctx, learner_id):
+        return None
+    return (filter or LiveSessionFilter()).apply(select(LiveSession).where(on_schedule_of(learner_id)))
+
+
+async def _all(ctx: Context, query: Select) -> list[LiveSession]:
+    async with ctx.database.read() as db:
+        return list((await db.scalars(query)).all())
+
+
+async def up_next(ctx: Context, learner_id: int) -> LiveSession | None:
+    """The next live session that has not ended (one under way counts), cancelled ones skipped."""
+    query = await _schedule(ctx, learner_id)
+    if query is None:
+        return None
+    query = (query.where(LiveSession.ends_at > ctx.now, LiveSession.cancelled_at.is_(None))
+             .order_by(LiveSession.starts_at, LiveSession.id).limit(1))
+    found = await _all(ctx, query)
+    return found[0] if found else None
+
+
+async def today(ctx: Context, learner_id: int, zone: ZoneInfo, filter: LiveSessionFilter) -> list[LiveSession]:
+    """Every live session starting on the current local day, ended and cancelled ones included."""
+    query = await _schedule(ctx, learner_id, filter)
+    if query is None:
+        return []
+    day = local_date(ctx.now, zone)
+    query = (query.where(LiveSession.starts_at >= local_midnight(day, zone),
+                         LiveSession.starts_at < local_midnight(day + timedelta(days=1), zone))
+             .order_by(LiveSession.starts_at, LiveSession.id))
+    return await _all(ctx, query)
+
+
+async def upcoming(ctx: Context, learner_id: int, zone: ZoneInfo, filter: LiveSessionFilter,
+                   first: int | None, after: str | None) -> Page[LiveSession] | None:
+    """From the next local midnight on, ascending."""
+    query = await _schedule(ctx, learner_id, filter)
+    if query is None:
+        return None
+    tomorrow = local_date(ctx.now, zone) + timedelta(days=1)
+    query = query.where(LiveSession.starts_at >= local_midnight(tomorrow, zone))
+    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after)
+
+
+async def past(ctx: Context, learner_id: int, filter: LiveSessionFilter,
+               first: int | None, after: str | None) -> Page[LiveSession] | None:
+    """Every live session whose end has passed, cancelled ones included, newest first."""
+    query = await _schedule(ctx, learner_id, filter)
+    if query is None:
+        return None
+    query = query.where(LiveSession.ends_at <= ctx.now)
+    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
+                          descending=True)
+
+
+async def course_history(ctx: Context, learner_id: int, course_id: int, *, code: str | None,
+                         status: LiveSessionStatus | None, first: int | None,
+                         after: str | None) -> Page[LiveSession] | None:
+    """A course's live sessions on the schedule that have ended or were cancelled, newest first."""
+    query = await _schedule(ctx, learner_id, LiveSessionFilter(course_id=course_id))
+    if query is None or status is LiveSessionStatus.SCHEDULED:
+        return None
+    ended = LiveSession.ends_at <= ctx.now
+    cancelled = LiveSession.cancelled_at.is_not(None)
+    if status is LiveSessionStatus.COMPLETED:
+        query = query.where(ended, LiveSession.cancelled_at.is_(None))
+    elif status is LiveSessionStatus.CANCELLED:
+        query = query.where(cancelled)
+    else:
+        query = query.where(ended | cancelled)
+    if code is not None:
+        query = query.where(LiveSession.code == code.strip().upper())
+    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
+                          descending=True)
+
+
+@dataclass(slots=True)
+class CalendarDay:
+    date: date
+    is_today: bool
+    sessions: list[LiveSession] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Calendar:
+    view: CalendarView
+    zone: ZoneInfo
+    week_start: Weekday
+    start: date
+    end: date
+    days: list[CalendarDay]
+
+
+async def calendar(ctx: Context, learner_id: int, view: CalendarView, day: date, zone: ZoneInfo,
+                   week_start: Weekday) -> Calendar:
+    """The days of the view, each with the live sessions starting on it (local time), in
+    one statement whatever the view holds."""
+    span = calendar_days(view, day, week_start, zone)
+    today_here = local_date(ctx.now, zone)
+    days = {d: CalendarDay(date=d, is_today=d == today_here) for d in span.dates}
+    query = await _schedule(ctx, learner_id)
+    if query is not None:
+        query = (query.where(LiveSession.starts_at >= span.starts_at, LiveSession.starts_at < span.ends_at)
+                 .order_by(LiveSession.starts_at, LiveSession.id))
+        for live_session in await _all(ctx, query):
+            days[local_date(live_session.starts_at, zone)].sessions.append(live_session)
+    return Calendar(view=view, zone=zone, week_start=week_start, start=span.first, end=span.last,
+                    days=list(days.values()))
+
+
+# --- one live session -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JoinState:
+    opens_at: datetime
+    closes_at: datetime
+    is_open: bool
+    url: str | None
+
+
+async def join_availability(ctx: Context, live_session: LiveSession) -> JoinState:
+    """The join window, whether the viewer can join now, and the classroom URL only then."""
+    course = await CourseById(ctx).load(live_session.course_id)
+    window = live_session.join_window(course.join_lead_minutes)
+    is_open = live_session.joinable_at(ctx.now, course.join_lead_minutes) and await may_join(ctx, live_session, course)
+    return JoinState(opens_at=window.start, closes_at=window.end, is_open=is_open,
+                     url=live_session.virtual_classroom_url if is_open else None)
+
+
+# --- the instructor's view ----------------------------------------------------------------
+
+
+async def teaching(ctx: Context, *, starts_from: datetime | None, starts_before: datetime | None,
+                   first: int | None, after: str | None) -> Page[LiveSession] | None:
+    """The viewer's own live sessions as instructor, starting in [from, to), ascending."""
+    user = require_signed_in(ctx)
+    profile = await InstructorByUser(ctx).load(user.id)
+    if profile is None:
+        return None
+    query = select(LiveSession).where(LiveSession.instructor_id == profile.id)
+    if starts_from is not None:
+        query = query.where(LiveSession.starts_at >= starts_from)
+    if starts_before is not None:
+        query = query.where(LiveSession.starts_at < starts_before)
+    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after)
+
+
+async def live_session_bookings(ctx: Context, live_session: LiveSession, first: int | None,
+                                after: str | None) -> Page[Booking] | None:
+    """Every booking on a live session, cancelled ones included, for those who manage it."""
+    if not await can_manage_live_session(ctx, live_session):
+        return None
+    query = select(Booking).where(Booking.live_session_id == live_session.id)
+    return await paginate(ctx, query, [Booking.booked_at, Booking.id], lambda b: (b.booked_at, b.id), first, after)
+
+
+# --- the admin's changes ------------------------------------------------------------------
+
+CODE_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{1,31}")
+# No 0/O or 1/I: codes are read aloud and typed from screens.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+DEFAULT_CAPACITY = 30
+RESCHEDULING = ("starts_at", "ends_at", "instructor_id")
+
+
+@dataclass
+class LiveSessionChange:
+    """The fields an input sets, in the model's terms; a field absent is left as it is.
+
+    `location` is a (name, address, room) triple or None; `extra_links` a list of
+    (title, URL) pairs.
+    """
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+
+async def create_live_session(ctx: Context, change: LiveSessionChange) -> LiveSession:
+    require_admin(ctx)
+    live_session = LiveSession(code="", course_id=0, instructor_id=0, capacity=DEFAULT_CAPACITY,
+                               starts_at=ctx.now, ends_at=ctx.now, created_at=ctx.now, updated_at=ctx.now)
+    problems = Problems()
+    _apply(live_session, change, problems)
+    code = change.values.get("code")
+    if code is not None:
+        live_session.code = code.strip().upper()
+        if not CODE_PATTERN.fullmatch(live_session.code):
+            problems.add(ErrorCode.VALIDATION, "code must be 2 to 32 letters, digits or dashes.", "code")
+    async with ctx.database.write() as db:
+        await _validate(db, live_session, problems)
+        if code is not None and await _code_taken(db, live_session.code):
+            raise UserErrors.one(ErrorCode.DUPLICATE, f"A live session has the code {live_session.code}.", "code")
+        if code is None:
+            live_session.code = await _new_code(db)
+        db.add(live_session)
+        await db.flush()
+    return live_session
+
+
+async def update_live_session(ctx: Context, live_session_id: int, change: LiveSessionChange) -> LiveSession:
+    """Reschedules, re-links or completes a live session. Once it has ended, its time and
+    instructor are history (SESSION_ENDED); its recording and links can still change."""
+    require_admin(ctx)
+    async with ctx.database.write() as db:
+        live_session = await _get(db, live_session_id, "id")
+        if live_session.is_cancelled:
+            raise UserErrors.one(ErrorCode.LIVE_SESSION_CANCELLED, "A cancelled live session cannot change.", "id")
+        before = {name: getattr(live_session, name) for name in RESCHEDULING}
+        problems = Problems()
+        for name in RESCHEDULING + ("capacity",):
+            if name in change and change.values[name] is None:
+                problems.add(ErrorCode.VALIDATION, f"{_input_name(name)} cannot be null.", _input_name(name))
+        problems.raise_if_any()
+        _apply(live_session, change, problems)
+        rescheduled = [name for name in RESCHEDULING if getattr(live_session, name) != before[name]]
+        if rescheduled and ctx.now >= before["ends_at"]:
+            raise UserErrors.one(ErrorCode.SESSION_ENDED, "This live session has ended; it cannot be rescheduled.",
+                                 _input_name(rescheduled[0]))
+        if ("ends_at" in rescheduled or "starts_at" in rescheduled) and live_session.ends_at <= ctx.now:
+            problems.add(ErrorCode.VALIDATION, "A live session cannot be moved to end in the past.", "endsAt")
+        await _validate(db, live_session, problems)
+        if "capacity" in change:
+            booked = await db.scalar(select(func.count()).select_from(Booking).where(
+                Booking.live_session_id == live_session.id, Booking.status == BookingStatus.BOOKED.value))
+            if live_session.capacity < booked:
+                raise UserErrors.one(ErrorCode.VALIDATION,
+                                     f"capacity cannot go below the {booked} learners booked.", "capacity")
+        live_session.updated_at = ctx.now
+    return live_session
+
+
+async def cancel_live_session(ctx: Context, live_session_id: int, reason: str | None) -> LiveSession:
+    """Cancels it for everyone; cancelling again changes nothing. Bookings stay as they are."""
+    require_admin(ctx)
+    async with ctx.database.write() as db:
+        live_session = await _get(db, live_session_id, "id")
+        if live_session.is_cancelled:
+            return live_session
+        if live_session.has_ended(ctx.now):
+            raise UserErrors.one(ErrorCode.SESSION_ENDED, "This live session has ended; it cannot be cancelled.",
+                                 "id")
+        live_session.cancelled_at = ctx.now
+        live_session.cancellation_reason = (reason or "").strip() or None
+        live_session.updated_at = ctx.now
+    return live_session
+
+
+def _input_name(name: str) -> str:
+    """The input's camelCase name of a model field, for error paths."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _apply(live_session: LiveSession, change: LiveSessionChange, problems: Problems) -> None:
+    values = change.values
+    for name in ("course_id", "session_id", "instructor_id", "starts_at", "ends_at", "capacity"):
+        if name in values and values[name] is not None:
+            setattr(live_session, name, values[name])
+    if "session_id" in values and values["session_id"] is None:
+        live_session.session_id = None
+    if "lesson_name" in values:
+        live_session.lesson_name = optional_text(values["lesson_name"], problems, 300, "lessonName")
+    if "lesson_goal" in values:
+        live_session.lesson_goal = optional_text(values["lesson_goal"], problems, 5000, "lessonGoal")
+    for name in ("virtual_classroom_url", "recording_url"):
+        if name in values:
+            setattr(live_session, name, http_url(values[name], problems, _input_name(name)))
+    if "location" in values:
+        name, address, room = values["location"] or (None, None, None)
+        live_session.location_name = optional_text(name, problems, 200, "location", "name")
+        live_session.location_address = optional_text(address, problems, 500, "location", "address")
+        live_session.location_room = optional_text(room, problems, 100, "location", "room")
+    if "extra_links" in values:
+        links = []
+        for position, (title, url) in enumerate(values["extra_links"] or []):
+            title = optional_text(title, problems, 200, "extraLinks", str(position), "title")
+            if title is None:
+                problems.add(ErrorCode.VALIDATION, "title must not be blank.", "extraLinks", str(position), "title")
+            url = http_url(url, problems, "extraLinks", str(position), "url")
+            if url is None:
+                problems.add(ErrorCode.VALIDATION, "url must be an http or https URL.",
+                             "extraLinks", str(position), "url")
+            links.append({"title": title, "url": url})
+        live_session.extra_links = links
+
+
+async def _validate(db: AsyncSession, live_session: LiveSession, problems: Problems) -> None:
+    """Refuses what cannot be saved, every problem at once."""
+    if live_session.ends_at <= live_session.starts_at:
+        problems.add(ErrorCode.INVALID_WINDOW, "endsAt must be after startsAt.", "endsAt")
+    if live_session.capacity < 1:
+        problems.add(ErrorCode.VALIDATION, "capacity must be at least 1.", "capacity")
+    if live_session.lesson_goal is not None and live_session.lesson_name is None:
+        problems.add(ErrorCode.VALIDATION, "A lesson goal needs a lesson name.", "lessonName")
+    if await db.get(Course, live_session.course_id) is None:
+        problems.add(ErrorCode.NOT_FOUND, "No such course.", "courseId")
+    if await db.get(Instructor, live_session.instructor_id) is None:
+        problems.add(ErrorCode.NOT_FOUND, "No such instructor.", "instructorId")
+    if live_session.session_id is not None:
+        if await db.get(Session, live_session.session_id) is None:
+            problems.add(ErrorCode.NOT_FOUND, "No such session.", "sessionId")
+        elif await db.get(SessionCourse, (live_session.session_id, live_session.course_id)) is None:
+            problems.add(ErrorCode.VALIDATION, "The course is not one of the session's courses.", "sessionId")
+    problems.raise_if_any()
+
+
+async def _get(db: AsyncSession, live_session_id: int, *field: str) -> LiveSession:
+    live_session = await db.get(LiveSession, live_session_id)
+    if live_session is None:
+        raise UserErrors.one(ErrorCode.NOT_FOUND, "No such live session.", *field)
+    return live_session
+
+
+async def _code_taken(db: AsyncSession, code: str) -> bool:
+    return await db.scalar(select(LiveSession.id).where(LiveSession.code == code)) is not None
+
+
+async def _new_code(db: AsyncSession) -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if not await _code_taken(db, code):
+            return code

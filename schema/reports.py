@@ -1,0 +1,173 @@
+"""Attendance reports and session tracking on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+import models
+from models.reports import AttendanceFigures
+from resolvers import reports
+from resolvers.loaders.reports import FiguresByEnrollment, FiguresBySession
+from resolvers.loaders.sessions import LearnerCountBySession
+from schema.accounts import User, load_user
+from schema.errors import UserError, attempt
+from schema.relay import Connection, decode_id
+
+if TYPE_CHECKING:
+    from schema.schedule import LiveSession
+
+AttendanceStatus = strawberry.enum(models.AttendanceStatus, name="AttendanceStatus")
+
+
+@strawberry.type(description="What the instructor recorded for one learner at one live session.")
+class SessionReport:
+    attendance: AttendanceStatus
+    feedback: str | None
+    recorded_at: datetime
+    learner_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def learner(self, info: Info) -> User:
+        return await load_user(info, self.learner_id)
+
+    @classmethod
+    def from_model(cls, report: models.AttendanceReport) -> SessionReport:
+        return cls(attendance=models.AttendanceStatus(report.status), feedback=report.feedback,
+                   recorded_at=report.recorded_at, learner_id=report.learner_id)
+
+
+@strawberry.type(description="Attendance figures: `booked` counts the live sessions expected of the "
+                             "learner (cancelled ones left out); `attended`, `late`, `absent` and "
+                             "`excused` count reports by status; `attendanceRate` is (attended + late) / "
+                             "(attended + late + absent), null while that is 0/0.")
+class LearnerTracking:
+    session_id: strawberry.Private[int]
+    learner_id: strawberry.Private[int]
+
+    async def _figures(self, info: Info) -> AttendanceFigures:
+        return await FiguresByEnrollment(info.context).load((self.session_id, self.learner_id))
+
+    @strawberry.field
+    async def learner(self, info: Info) -> User:
+        return await load_user(info, self.learner_id)
+
+    @strawberry.field
+    async def booked(self, info: Info) -> int:
+        return (await self._figures(info)).booked
+
+    @strawberry.field(description="Reports with PRESENT.")
+    async def attended(self, info: Info) -> int:
+        return (await self._figures(info)).attended
+
+    @strawberry.field
+    async def late(self, info: Info) -> int:
+        return (await self._figures(info)).late
+
+    @strawberry.field
+    async def absent(self, info: Info) -> int:
+        return (await self._figures(info)).absent
+
+    @strawberry.field
+    async def excused(self, info: Info) -> int:
+        return (await self._figures(info)).excused
+
+    @strawberry.field
+    async def attendance_rate(self, info: Info) -> float | None:
+        return (await self._figures(info)).attendance_rate
+
+    @strawberry.field(description="Start of the last live session they attended (present or late).")
+    async def last_attended_at(self, info: Info) -> datetime | None:
+        return (await self._figures(info)).last_attended_at
+
+
+@strawberry.type(description="Chamilo's tracking for a session: per enrolled learner, and its totals. "
+                             "Admins and the session's coaches (inside the coach access window) only; "
+                             "empty for others.")
+class SessionTracking:
+    learners: Connection[LearnerTracking]
+    session_id: strawberry.Private[int | None]
+
+    async def _totals(self, info: Info) -> AttendanceFigures:
+        if self.session_id is None:
+            return AttendanceFigures()
+        return await FiguresBySession(info.context).load(self.session_id)
+
+    @strawberry.field
+    async def learner_count(self, info: Info) -> int:
+        if self.session_id is None:
+            return 0
+        return await LearnerCountBySession(info.context).load(self.session_id)
+
+    @strawberry.field(description="Over every learner's reports together.")
+    async def attendance_rate(self, info: Info) -> float | None:
+        return (await self._totals(info)).attendance_rate
+
+    @strawberry.field
+    async def booked(self, info: Info) -> int:
+        return (await self._totals(info)).booked
+
+    @strawberry.field
+    async def attended(self, info: Info) -> int:
+        return (await self._totals(info)).attended
+
+    @strawberry.field
+    async def late(self, info: Info) -> int:
+        return (await self._totals(info)).late
+
+    @strawberry.field
+    async def absent(self, info: Info) -> int:
+        return (await self._totals(info)).absent
+
+    @strawberry.field
+    async def excused(self, info: Info) -> int:
+        return (await self._totals(info)).excused
+
+    @classmethod
+    async def of(cls, info: Info, session: models.Session, first: int | None, after: str | None) -> SessionTracking:
+        page = await reports.tracking_learners(info.context, session, first, after)
+        if page is None:
+            return cls(learners=Connection.empty(), session_id=None)
+        return cls(learners=Connection.from_page(
+            page, lambda user: LearnerTracking(session_id=session.id, learner_id=user.id)), session_id=session.id)
+
+
+@strawberry.input
+class AttendanceEntryInput:
+    learner_id: strawberry.ID
+    status: AttendanceStatus
+    feedback: str | None = None
+
+
+@strawberry.input
+class RecordAttendanceInput:
+    live_session_id: strawberry.ID
+    entries: list[AttendanceEntryInput]
+
+
+@strawberry.type
+class RecordAttendancePayload:
+    live_session: Annotated[LiveSession, strawberry.lazy("schema.schedule")] | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ReportsMutation:
+    @strawberry.mutation(description="The instructor (or an admin, or a coach of its session) records each "
+                                     "learner's attendance and feedback, from the live session's start on; "
+                                     "recording again for a learner corrects their report.")
+    async def record_attendance(self, info: Info, input: RecordAttendanceInput) -> RecordAttendancePayload:
+        from schema.schedule import LiveSession
+
+        def entries() -> list[reports.AttendanceEntry]:
+            return [reports.AttendanceEntry(learner_id=decode_id(e.learner_id, "User", "entries", str(n), "learnerId"),
+                                            status=models.AttendanceStatus(e.status), feedback=e.feedback)
+                    for n, e in enumerate(input.entries)]
+
+        live_session, errors = await attempt(info, lambda: reports.record_attendance(
+            info.context, decode_id(input.live_session_id, "LiveSession", "liveSessionId"), entries()))
+        return RecordAttendancePayload(
+            live_session=LiveSession.from_model(live_session) if live_session else None, errors=errors)
