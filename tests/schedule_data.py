@@ -38,6 +38,10 @@ class ScheduleData:
         await self.add(user)
         return user
 
+    async def user_of(self, instructor: models.Instructor) -> models.User:
+        async with self.database.read() as db:
+            return await db.get(models.User, instructor.user_id)
+
     async def course(self, code: str | None = None, **fields: Any) -> models.Course:
         code = code or f"C{next(_codes)}"
         course = models.Course(code=code, title=fields.pop("title", f"Course {code}"), **fields)
