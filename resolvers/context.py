@@ -18,6 +18,11 @@ class Actor:
 
     user: User | None = None
 
+    @classmethod
+    def command_line(cls) -> Actor:
+        """The operator at the command line: an administrator who is no stored user."""
+        return cls(User(name="sessiongraph command line", email="operator@localhost", is_admin=True))
+
     @property
     def is_anonymous(self) -> bool:
         return self.user is None
