@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
@@ -23,6 +24,7 @@ from sessiongraph.auth import InvalidToken, bearer_token, user_id_from_token
 from sessiongraph.broker import LocalFanout, create_broker
 from sessiongraph.clock import Clock
 from sessiongraph.db import Database, create_engine
+from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
 from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings, get_settings
 
@@ -168,10 +170,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
+        middleware=[Middleware(RequestIds)],
         lifespan=lifespan,
     )
+    app.add_route("/metrics", metrics_endpoint(app.state))
     app.state.database = database
     app.state.clock = clock
     app.state.settings = settings
     app.state.broker = broker
     return app
+
+
+def serve_app() -> Starlette:
+    """The factory uvicorn workers call: logging set up as the settings say, then the app."""
+    settings = get_settings()
+    configure_logging(as_json=settings.logs_as_json)
+    return create_app(settings)
