@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
@@ -78,12 +80,13 @@ async def create_session(ctx: Context, change: SessionChange, course_ids: list[i
     session = Session(name="")
     _apply(session, change)
     course_ids = list(dict.fromkeys(course_ids))
-    async with ctx.database.write() as db:
-        warnings = await _validate(db, session, check_name=True)
-        await _require_courses(db, course_ids, "courseIds")
-        db.add(session)
-        await db.flush()
-        await _replace_courses(db, session.id, course_ids)
+    with _name_taken_is_duplicate(session):
+        async with ctx.database.write() as db:
+            warnings = await _validate(db, session, check_name=True)
+            await _require_courses(db, course_ids, "courseIds")
+            db.add(session)
+            await db.flush()
+            await _replace_courses(db, session.id, course_ids)
     return session, warnings
 
 
@@ -94,6 +97,8 @@ async def update_session(ctx: Context, session_id: int, change: SessionChange) -
         renamed = "name" in change and change.values["name"] != session.name
         _apply(session, change)
         warnings = await _validate(db, session, check_name=renamed)
+        with _name_taken_is_duplicate(session):
+            await db.flush()
     return session, warnings
 
 
@@ -107,6 +112,17 @@ async def delete_session(ctx: Context, session_id: int) -> int:
             await db.execute(delete(table).where(table.session_id == session_id))
         await db.execute(delete(Session).where(Session.id == session_id))
     return session_id
+
+
+@contextmanager
+def _name_taken_is_duplicate(session: Session):
+    """Two admins saving the same name at once: the unique index decides, the loser gets DUPLICATE."""
+    try:
+        yield
+    except IntegrityError as error:
+        if "name" not in str(error.orig).lower():
+            raise
+        raise UserErrors.one(ErrorCode.DUPLICATE, f"A session named {session.name!r} exists.", "name") from error
 
 
 def _apply(session: Session, change: SessionChange) -> None:
@@ -129,12 +145,18 @@ def _apply(session: Session, change: SessionChange) -> None:
 
 async def _validate(db: AsyncSession, session: Session, *, check_name: bool) -> list[Problem]:
     """Refuses what cannot be saved (all problems at once); returns the warnings."""
+    with db.no_autoflush:  # the checks must not write the unchecked row
+        return await _check(db, session, check_name=check_name)
+
+
+async def _check(db: AsyncSession, session: Session, *, check_name: bool) -> list[Problem]:
     problems = Problems()
     if not session.name:
         problems.add(ErrorCode.VALIDATION, "name must not be blank.", "name")
     elif len(session.name) > 200:
         problems.add(ErrorCode.VALIDATION, "name must be at most 200 characters.", "name")
-    elif check_name and await db.scalar(select(Session.id).where(Session.name == session.name)) is not None:
+    elif check_name and await db.scalar(select(Session.id).where(
+            Session.name == session.name, Session.id.is_distinct_from(session.id))) is not None:
         problems.add(ErrorCode.DUPLICATE, f"A session named {session.name!r} exists.", "name")
     for key, (_, _, input_name) in WINDOW_FIELDS.items():
         if not getattr(session, key).is_valid:
@@ -345,5 +367,6 @@ async def my_sessions(ctx: Context) -> MySessions:
 
     mine.current.sort(key=by_start)
     mine.upcoming.sort(key=by_start)
-    mine.past.sort(key=lambda s: (s.access_end or OPEN_START, s.name), reverse=True)
+    mine.past.sort(key=lambda s: s.name)
+    mine.past.sort(key=lambda s: s.access_end or OPEN_START, reverse=True)  # newest end first, stable on name
     return mine

@@ -10,6 +10,7 @@ from strawberry.types import ExecutionContext, Info
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.courses import CoursesMutation, CoursesQuery
 from schema.extensions import ErrorCodes
+from sessiongraph.observability import OperationMetrics
 from schema.relay import Node, resolve_node
 from schema.reports import ReportsMutation
 from schema.scalars import SCALARS
@@ -44,7 +45,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     return SessiongraphSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[ErrorCodes],
+        extensions=[ErrorCodes, OperationMetrics],
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
     )
 

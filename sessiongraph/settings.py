@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # Largest page a connection field hands out, whatever `first` asks for.
     max_page_size: int = 100
     default_page_size: int = 20
+    # "json" for one JSON object per log line (the default in production), "text" for people.
+    log_format: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -43,6 +45,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment.lower() == "production"
+
+    @property
+    def logs_as_json(self) -> bool:
+        return (self.log_format or ("json" if self.is_production else "text")).lower() == "json"
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,0 +1,26 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: demo test install contract
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# Installs, migrates a fresh SQLite database, loads the demo data and serves on :8000.
+demo: install
+	$(BIN)/sessiongraph serve --demo --host 127.0.0.1 --port 8000
+
+# Installs what the tests need and runs them on the engine DATABASE_URL names (SQLite when unset).
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Holds the exported schema against ../shared/DESIGN.md's contract.
+contract: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python ../shared/tools/contract_check.py

@@ -1,0 +1,178 @@
+"""`sessiongraph`: serve, migrate, load demo data, create users, print tokens, export the schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from sqlalchemy import func, select
+
+from models import User
+from sessiongraph import migrations
+from sessiongraph.clock import Clock
+from sessiongraph.db import Database, create_engine
+from sessiongraph.settings import Settings, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sessiongraph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service (migrates an empty database first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="load the demo data into an empty database")
+
+    commands.add_parser("migrate", help="upgrade the database to this version's schema")
+    commands.add_parser("demo", help="load the demo data (migrating an empty database first)")
+
+    create_user = commands.add_parser("create-user", help="create a local user")
+    create_user.add_argument("email")
+    create_user.add_argument("--name", required=True)
+    create_user.add_argument("--admin", action="store_true")
+    create_user.add_argument("--time-zone", default=None)
+
+    token = commands.add_parser("token", help="print a bearer token for a local user")
+    token.add_argument("email")
+
+    commands.add_parser("export-schema", help="print the GraphQL SDL")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    try:
+        return COMMANDS[args.command](args, settings)
+    except CommandFailed as failure:
+        print(f"sessiongraph {args.command}: {failure}", file=sys.stderr)
+        return 1
+
+
+class CommandFailed(Exception):
+    pass
+
+
+def _with_database(settings: Settings, work):
+    async def run():
+        database = Database(create_engine(settings))
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+async def _prepare(database: Database, *, migrate_empty: bool) -> None:
+    """Migrate an empty database; refuse one that holds data but is behind."""
+    current = await migrations.current_revision(database.engine)
+    if current == migrations.head_revision():
+        return
+    if current is None and migrate_empty:
+        await migrations.upgrade(database.engine)
+        return
+    raise CommandFailed(f"the database is at revision {current}, this version needs "
+                        f"{migrations.head_revision()}: run `sessiongraph migrate` first")
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    settings.check()
+
+    async def prepare(database: Database) -> None:
+        await _prepare(database, migrate_empty=True)
+        if args.demo:
+            await _load_demo_if_empty(database)
+
+    _with_database(settings, prepare)
+    uvicorn.run("sessiongraph.app:serve_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_config=None, timeout_graceful_shutdown=10)
+    return 0
+
+
+def cmd_migrate(_args, settings: Settings) -> int:
+    async def migrate(database: Database) -> None:
+        before = await migrations.current_revision(database.engine)
+        await migrations.upgrade(database.engine)
+        print(f"database migrated from {before or 'empty'} to {migrations.head_revision()}")
+
+    _with_database(settings, migrate)
+    return 0
+
+
+async def _load_demo_if_empty(database: Database) -> None:
+    from sessiongraph.demo import load_demo
+
+    async with database.read() as db:
+        users = await db.scalar(select(func.count()).select_from(User))
+    if users:
+        print("the database already has users; demo data not loaded")
+        return
+    summary = await load_demo(database, Clock().now())
+    print(summary)
+
+
+def cmd_demo(_args, settings: Settings) -> int:
+    async def demo(database: Database) -> None:
+        await _prepare(database, migrate_empty=True)
+        await _load_demo_if_empty(database)
+
+    _with_database(settings, demo)
+    return 0
+
+
+def cmd_create_user(args, settings: Settings) -> int:
+    from resolvers.accounts import create_user
+    from resolvers.context import Actor, Context
+    from resolvers.errors import UserErrors
+
+    async def create(database: Database) -> User:
+        await _prepare(database, migrate_empty=True)
+        ctx = Context(database=database, clock=Clock(), settings=settings, actor=Actor.command_line())
+        try:
+            return await create_user(ctx, email=args.email, name=args.name, time_zone=args.time_zone,
+                                     is_admin=args.admin)
+        except UserErrors as refusal:
+            raise CommandFailed(str(refusal)) from refusal
+
+    user = _with_database(settings, create)
+    print(f"created user {user.id} <{user.email}>{' (admin)' if user.is_admin else ''}")
+    return 0
+
+
+def cmd_token(args, settings: Settings) -> int:
+    from sessiongraph.auth import issue_token
+
+    async def find(database: Database) -> User | None:
+        await _prepare(database, migrate_empty=False)
+        async with database.read() as db:
+            return await db.scalar(select(User).where(User.email == args.email.strip().lower()))
+
+    user = _with_database(settings, find)
+    if user is None:
+        raise CommandFailed(f"no user has the email {args.email}")
+    print(issue_token(user.id, settings, Clock().now()))
+    return 0
+
+
+def cmd_export_schema(_args, _settings: Settings) -> int:
+    from schema import schema
+
+    print(schema.as_str())
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "demo": cmd_demo,
+    "create-user": cmd_create_user,
+    "token": cmd_token,
+    "export-schema": cmd_export_schema,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The service's plumbing: health checks, migrations, scalars, error masking."""
+
+import logging
+
+import pytest
+import strawberry
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from schema.extensions import ErrorCodes
+from schema.scalars import SCALARS
+from sessiongraph import migrations
+
+
+async def test_healthz_answers_while_the_process_is_up(http):
+    response = await http.get("/healthz")
+
+    assert response.status_code == 200
+
+
+async def test_readyz_answers_200_when_the_database_is_migrated(http):
+    response = await http.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"ready": True}
+
+
+async def test_the_migrations_create_exactly_the_tables_the_models_describe(database):
+    def differences(connection):
+        return compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+
+    async with database.engine.connect() as connection:
+        diff = await connection.run_sync(differences)
+
+    assert diff == []
+    assert await migrations.current_revision(database.engine) == migrations.head_revision()
+
+
+async def test_a_naive_datetime_is_a_bad_user_input_error(admin):
+    body = await admin.execute(
+        'mutation($w: DateWindowInput) { createSession(input: {name: "S", accessWindow: $w}) { session { id } } }',
+        w={"start": "2026-03-01T09:00:00"})
+
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "offset" in body["errors"][0]["message"]
+    assert (await admin("{ sessions { totalCount } }"))["sessions"]["totalCount"] == 0
+
+
+async def test_a_naive_datetime_literal_is_a_bad_user_input_error(admin):
+    body = await admin.execute(
+        'mutation { createSession(input: {name: "S", accessWindow: {end: "2026-03-01T09:00:00"}}) { session { id } } }')
+
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_datetimes_come_back_in_utc_with_an_offset(admin):
+    data = await admin(
+        'mutation { createSession(input: {name: "S", accessWindow: {start: "2026-03-01T09:00:00+09:00"}}) '
+        '{ session { accessWindow { start end } } } }')
+
+    assert data["createSession"]["session"]["accessWindow"] == {"start": "2026-03-01T00:00:00+00:00", "end": None}
+
+
+async def test_an_invalid_query_is_a_validation_error_with_a_code(admin):
+    body = await admin.execute("{ sessions { nope } }")
+
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+def test_an_unexpected_exception_is_masked_with_an_error_id_that_is_logged(caplog):
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def broken(self) -> int:
+            raise RuntimeError("secret database password in this message")
+
+    schema = strawberry.Schema(query=Query, extensions=[ErrorCodes],
+                               config=strawberry.schema.config.StrawberryConfig(scalar_map=SCALARS))
+
+    with caplog.at_level(logging.ERROR, logger="sessiongraph.errors"):
+        result = schema.execute_sync("{ broken }")
+
+    error = result.errors[0]
+    assert error.message == "Internal server error"
+    assert error.extensions["code"] == "INTERNAL"
+    assert "secret" not in str(error.formatted)
+    assert error.extensions["errorId"] in caplog.text
+    assert "secret database password" in caplog.text
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("sqlite:///./x.db", "sqlite+aiosqlite:///./x.db"),
+    ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+])
+def test_plain_database_urls_are_mapped_to_the_async_drivers(url, expected):
+    from sessiongraph.settings import async_database_url
+
+    assert async_database_url(url) == expected
