@@ -24,6 +24,7 @@ from models.sessions import SessionCourse
 from resolvers.context import Context
 from resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
 from resolvers.loaders.accounts import InstructorByUser
+from resolvers.loaders.base import answered_together
 from resolvers.loaders.courses import CourseById
 from resolvers.loaders.schedule import on_schedule_of
 from resolvers.pagination import Page, paginate
@@ -92,6 +93,7 @@ async def _all(ctx: Context, query: Select) -> list[LiveSession]:
         return list((await db.scalars(query)).all())
 
 
+@answered_together
 async def up_next(ctx: Context, learner_id: int) -> LiveSession | None:
     """The next live session that has not ended (one under way counts), cancelled ones skipped."""
     query = await _schedule(ctx, learner_id)
@@ -103,6 +105,7 @@ async def up_next(ctx: Context, learner_id: int) -> LiveSession | None:
     return found[0] if found else None
 
 
+@answered_together
 async def today(ctx: Context, learner_id: int, zone: ZoneInfo, filter: LiveSessionFilter) -> list[LiveSession]:
     """Every live session starting on the current local day, ended and cancelled ones included."""
     query = await _schedule(ctx, learner_id, filter)
@@ -115,6 +118,7 @@ async def today(ctx: Context, learner_id: int, zone: ZoneInfo, filter: LiveSessi
     return await _all(ctx, query)
 
 
+@answered_together
 async def upcoming(ctx: Context, learner_id: int, zone: ZoneInfo, filter: LiveSessionFilter,
                    first: int | None, after: str | None) -> Page[LiveSession] | None:
     """From the next local midnight on, ascending."""
@@ -126,6 +130,7 @@ async def upcoming(ctx: Context, learner_id: int, zone: ZoneInfo, filter: LiveSe
     return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after)
 
 
+@answered_together
 async def past(ctx: Context, learner_id: int, filter: LiveSessionFilter,
                first: int | None, after: str | None) -> Page[LiveSession] | None:
     """Every live session whose end has passed, cancelled ones included, newest first."""
@@ -137,6 +142,7 @@ async def past(ctx: Context, learner_id: int, filter: LiveSessionFilter,
                           descending=True)
 
 
+@answered_together
 async def course_history(ctx: Context, learner_id: int, course_id: int, *, code: str | None,
                          status: LiveSessionStatus | None, first: int | None,
                          after: str | None) -> Page[LiveSession] | None:
@@ -175,6 +181,7 @@ class Calendar:
     days: list[CalendarDay]
 
 
+@answered_together
 async def calendar(ctx: Context, learner_id: int, view: CalendarView, day: date, zone: ZoneInfo,
                    week_start: Weekday) -> Calendar:
     """The days of the view, each with the live sessions starting on it (local time), in

@@ -11,6 +11,7 @@ from strawberry.types import Info
 import models
 from models.reports import AttendanceFigures
 from resolvers import reports
+from resolvers.loaders.accounts import UserById
 from resolvers.loaders.reports import FiguresByEnrollment, FiguresBySession
 from resolvers.loaders.sessions import LearnerCountBySession
 from schema.accounts import User, load_user
@@ -131,6 +132,7 @@ class SessionTracking:
         page = await reports.tracking_learners(info.context, session, first, after)
         if page is None:
             return cls(learners=Connection.empty(), session_id=None)
+        UserById(info.context).prime_many({user.id: user for user in page.items})
         return cls(learners=Connection.from_page(
             page, lambda user: LearnerTracking(session_id=session.id, learner_id=user.id)), session_id=session.id)
 

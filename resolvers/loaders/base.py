@@ -8,8 +8,10 @@ one shared session would fail with "concurrent operations are not permitted".
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +43,32 @@ class Loader(DataLoader[K, V], Generic[K, V]):
 
     async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[V]:
         raise NotImplementedError
+
+
+class Together(Loader[tuple[Any, ...], Any]):
+    """Runs the lists a request asks for at the same time together, and answers them at once.
+
+    Sibling lists (a dashboard's upNext, today and upcoming, say) each finish their
+    query at a different moment, so their rows' fields would load in one batch per
+    list, or not, as the timing falls; answered together, the rows of every list load
+    in one batch per loader, and the request costs the same statements whatever the
+    lists hold. Key: (function, positional arguments, sorted keyword arguments).
+    """
+
+    async def _load_batch(self, keys):
+        return await asyncio.gather(*(function(self.context, *args, **dict(kwargs)) for function, args, kwargs in keys),
+                                    return_exceptions=True)
+
+
+def answered_together(function: Callable[..., Awaitable[V]]) -> Callable[..., Awaitable[V]]:
+    """Makes `function(ctx, ...)` (hashable arguments only) answer together with the
+    request's other calls of such functions; see `Together`."""
+
+    @functools.wraps(function)
+    async def together(context: Context, *args: Hashable, **kwargs: Hashable) -> V:
+        return await Together(context).load((function, args, tuple(sorted(kwargs.items()))))
+
+    return together
 
 
 def one_per_key(keys: Iterable[K], rows: Iterable[Any], key: Callable[[Any], K]) -> list[Any]:
