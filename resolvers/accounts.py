@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from models import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
 from resolvers.context import Context
@@ -98,17 +99,27 @@ async def link_guardian(ctx: Context, *, guardian_id: int, learner_id: int) -> t
     require_admin(ctx)
     if guardian_id == learner_id:
         raise UserErrors.one(ErrorCode.VALIDATION, "A user cannot be their own guardian.", "learnerId")
-    async with ctx.database.write() as db:
-        guardian = await db.get(User, guardian_id)
-        learner = await db.get(User, learner_id)
-        problems = Problems()
-        if guardian is None:
-            problems.add(ErrorCode.NOT_FOUND, "No such user for the guardian.", "guardianId")
-        if learner is None:
-            problems.add(ErrorCode.NOT_FOUND, "No such user for the learner.", "learnerId")
-        problems.raise_if_any()
-        if await db.get(GuardianLink, (guardian_id, learner_id)) is None:
-            db.add(GuardianLink(guardian_id=guardian_id, learner_id=learner_id, linked_at=ctx.now))
+    try:
+        async with ctx.database.write() as db:
+            guardian, learner = await _guardian_and_learner(db, guardian_id, learner_id)
+            if await db.get(GuardianLink, (guardian_id, learner_id)) is None:
+                db.add(GuardianLink(guardian_id=guardian_id, learner_id=learner_id, linked_at=ctx.now))
+    except IntegrityError:
+        # Linked by a concurrent request in the meantime: the link is there, as asked.
+        async with ctx.database.read() as db:
+            guardian, learner = await _guardian_and_learner(db, guardian_id, learner_id)
+    return guardian, learner
+
+
+async def _guardian_and_learner(db, guardian_id: int, learner_id: int) -> tuple[User, User]:
+    guardian = await db.get(User, guardian_id)
+    learner = await db.get(User, learner_id)
+    problems = Problems()
+    if guardian is None:
+        problems.add(ErrorCode.NOT_FOUND, "No such user for the guardian.", "guardianId")
+    if learner is None:
+        problems.add(ErrorCode.NOT_FOUND, "No such user for the learner.", "learnerId")
+    problems.raise_if_any()
     return guardian, learner
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from models import AttendanceReport, AttendanceStatus, Enrollment, LiveSession, Session, User
 from resolvers.context import Context
@@ -61,19 +62,29 @@ async def record_attendance(ctx: Context, live_session_id: int, entries: list[At
                          "entries", str(position), "learnerId")
     problems.raise_if_any()
 
+    try:
+        await _save_reports(ctx, live_session, entries, feedback, user.id)
+    except IntegrityError:
+        # A concurrent recording inserted one of these reports first: this one corrects it.
+        await _save_reports(ctx, live_session, entries, feedback, user.id)
+    return live_session
+
+
+async def _save_reports(ctx: Context, live_session: LiveSession, entries: list[AttendanceEntry],
+                        feedback: dict[int, str | None], recorded_by_id: int) -> None:
     async with ctx.database.write() as db:
+        learner_ids = [entry.learner_id for entry in entries]
         existing = {report.learner_id: report for report in (await db.scalars(select(AttendanceReport).where(
             AttendanceReport.live_session_id == live_session.id,
-            AttendanceReport.learner_id.in_(list(seen))))).all()}
+            AttendanceReport.learner_id.in_(learner_ids)))).all()}
         for entry in entries:
             report = existing.get(entry.learner_id) or AttendanceReport(
                 live_session_id=live_session.id, learner_id=entry.learner_id, status=entry.status.value)
             report.status = AttendanceStatus(entry.status).value
             report.feedback = feedback[entry.learner_id]
             report.recorded_at = ctx.now
-            report.recorded_by_id = user.id
+            report.recorded_by_id = recorded_by_id
             db.add(report)
-    return live_session
 
 
 async def tracking_learners(ctx: Context, session: Session, first: int | None,

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Booking, BookingStatus, Course, Instructor, LiveSession, LiveSessionStatus, Session, Weekday
@@ -281,15 +282,25 @@ async def create_live_session(ctx: Context, change: LiveSessionChange) -> LiveSe
         live_session.code = code.strip().upper()
         if not CODE_PATTERN.fullmatch(live_session.code):
             problems.add(ErrorCode.VALIDATION, "code must be 2 to 32 letters, digits or dashes.", "code")
-    async with ctx.database.write() as db:
-        await _validate(db, live_session, problems)
-        if code is not None and await _code_taken(db, live_session.code):
-            raise UserErrors.one(ErrorCode.DUPLICATE, f"A live session has the code {live_session.code}.", "code")
-        if code is None:
-            live_session.code = await _new_code(db)
-        db.add(live_session)
-        await db.flush()
+    try:
+        async with ctx.database.write() as db:
+            await _validate(db, live_session, problems)
+            if code is not None and await _code_taken(db, live_session.code):
+                raise _code_is_taken(live_session.code)
+            if code is None:
+                live_session.code = await _new_code(db)
+            db.add(live_session)
+            await db.flush()
+    except IntegrityError as error:
+        # Two admins giving the same code at once: the unique index decides.
+        if "code" not in str(error.orig).lower():
+            raise
+        raise _code_is_taken(live_session.code) from error
     return live_session
+
+
+def _code_is_taken(code: str) -> UserErrors:
+    return UserErrors.one(ErrorCode.DUPLICATE, f"A live session has the code {code}.", "code")
 
 
 async def update_live_session(ctx: Context, live_session_id: int, change: LiveSessionChange) -> LiveSession:
@@ -381,6 +392,11 @@ def _apply(live_session: LiveSession, change: LiveSessionChange, problems: Probl
 
 async def _validate(db: AsyncSession, live_session: LiveSession, problems: Problems) -> None:
     """Refuses what cannot be saved, every problem at once."""
+    with db.no_autoflush:  # the checks must not write the unchecked row
+        await _check(db, live_session, problems)
+
+
+async def _check(db: AsyncSession, live_session: LiveSession, problems: Problems) -> None:
     if live_session.ends_at <= live_session.starts_at:
         problems.add(ErrorCode.INVALID_WINDOW, "endsAt must be after startsAt.", "endsAt")
     if live_session.capacity < 1:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, or_, select
+from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from models import (
     ClassMember,
     Course,
     Enrollment,
+    LiveSession,
     Session,
     SessionCategory,
     SessionCourse,
@@ -110,6 +111,8 @@ async def delete_session(ctx: Context, session_id: int) -> int:
         # SQLite only honours on connections that enabled foreign keys.
         for table in (SessionCourseCoach, SessionCourse, Enrollment):
             await db.execute(delete(table).where(table.session_id == session_id))
+        # Its live sessions stay, with their bookings and reports, outside any session.
+        await db.execute(update(LiveSession).where(LiveSession.session_id == session_id).values(session_id=None))
         await db.execute(delete(Session).where(Session.id == session_id))
     return session_id
 

@@ -283,3 +283,16 @@ async def test_create_user_with_an_instructor_profile(admin):
     assert plain["createUser"]["user"]["instructor"] is None
     assert blank["createUser"] == {"user": None, "errors": [
         {"field": ["instructorProfile", "displayName"], "code": "VALIDATION"}]}
+
+
+async def test_deleting_a_session_keeps_its_live_sessions_outside_any_session(data, admin):
+    given, course, _ = await basics(data)
+    session = await data.session("Doomed", courses=[course])
+    ls = (await admin(CREATE, input={**given, "sessionId": gid("Session", session.id)}))["createLiveSession"]
+
+    await admin("mutation($id: ID!) { deleteSession(input: {id: $id}) { deletedId } }",
+                id=gid("Session", session.id))
+    after = await admin("query($id: ID!) { node(id: $id) { ... on LiveSession { code session { name } } } }",
+                        id=ls["liveSession"]["id"])
+
+    assert after["node"] == {"code": ls["liveSession"]["code"], "session": None}
