@@ -119,3 +119,13 @@ async def paginate(
 
 def _single_entity(query: Select) -> bool:
     return len(query.column_descriptions) == 1
+
+
+def first_page(rows: list[T], limit: int, sort_key: Callable[[T], Sequence[Any]],
+               total_count: Callable[[], Awaitable[int]]) -> Page[T]:
+    """The first page of a connection from rows fetched elsewhere (a loader's batch for every
+    parent of a list): `rows` holds the first `limit + 1` in order, the extra one telling
+    whether there is a next page. Its cursors continue with `paginate` like any other."""
+    items = rows[:limit]
+    return Page(items=items, cursors=[encode_cursor(sort_key(row)) for row in items],
+                has_next_page=len(rows) > limit, has_previous_page=False, total_count=total_count)

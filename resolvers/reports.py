@@ -11,7 +11,8 @@ from models import AttendanceReport, AttendanceStatus, Enrollment, LiveSession, 
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
 from resolvers.loaders.schedule import LiveSessionById, OnLearnerSchedule
-from resolvers.pagination import Page, paginate
+from resolvers.loaders.reports import ReportCountByLiveSession, ReportsByLiveSession
+from resolvers.pagination import Page, first_page, page_size, paginate
 from resolvers.permissions import (
     can_follow_session,
     can_manage_live_session,
@@ -98,8 +99,17 @@ async def tracking_learners(ctx: Context, session: Session, first: int | None,
 
 async def live_session_reports(ctx: Context, live_session: LiveSession, first: int | None,
                                after: str | None) -> Page[AttendanceReport] | None:
-    """Every learner's report on a live session, for those who manage it."""
+    """Every learner's report on a live session, by learner, for those who manage it; the
+    first page from a loader, as for its bookings."""
     if not await can_manage_live_session(ctx, live_session):
         return None
+    if after is None:
+        limit = page_size(ctx, first)
+        rows = await ReportsByLiveSession(ctx).load((live_session.id, limit + 1))
+        return first_page(rows, limit, _by_learner, lambda: ReportCountByLiveSession(ctx).load(live_session.id))
     query = select(AttendanceReport).where(AttendanceReport.live_session_id == live_session.id)
-    return await paginate(ctx, query, [AttendanceReport.learner_id], lambda r: (r.learner_id,), first, after)
+    return await paginate(ctx, query, [AttendanceReport.learner_id], _by_learner, first, after)
+
+
+def _by_learner(report: AttendanceReport) -> tuple[int]:
+    return (report.learner_id,)

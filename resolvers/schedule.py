@@ -27,8 +27,8 @@ from resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
 from resolvers.loaders.accounts import InstructorByUser
 from resolvers.loaders.base import answered_together
 from resolvers.loaders.courses import CourseById
-from resolvers.loaders.schedule import on_schedule_of
-from resolvers.pagination import Page, paginate
+from resolvers.loaders.schedule import BookingCountByLiveSession, BookingsByLiveSession, on_schedule_of
+from resolvers.pagination import Page, first_page, page_size, paginate
 from resolvers.permissions import (
     can_manage_live_session,
     can_read_schedule,
@@ -240,11 +240,23 @@ async def teaching(ctx: Context, *, starts_from: datetime | None, starts_before:
 
 async def live_session_bookings(ctx: Context, live_session: LiveSession, first: int | None,
                                 after: str | None) -> Page[Booking] | None:
-    """Every booking on a live session, cancelled ones included, for those who manage it."""
+    """Every booking on a live session, cancelled ones included, for those who manage it. The
+    first page comes from a loader, so a list of live sessions with their bookings costs the
+    same statements whatever its length."""
     if not await can_manage_live_session(ctx, live_session):
         return None
+    order = [Booking.booked_at, Booking.id]
+    if after is None:
+        limit = page_size(ctx, first)
+        rows = await BookingsByLiveSession(ctx).load((live_session.id, limit + 1))
+        return first_page(rows, limit, _by_booking_time,
+                          lambda: BookingCountByLiveSession(ctx).load(live_session.id))
     query = select(Booking).where(Booking.live_session_id == live_session.id)
-    return await paginate(ctx, query, [Booking.booked_at, Booking.id], lambda b: (b.booked_at, b.id), first, after)
+    return await paginate(ctx, query, order, _by_booking_time, first, after)
+
+
+def _by_booking_time(booking: Booking) -> tuple[datetime, int]:
+    return booking.booked_at, booking.id
 
 
 # --- the admin's changes ------------------------------------------------------------------

@@ -196,3 +196,26 @@ async def test_teaching_lists_the_instructor_s_own_sessions(data, caller):
     assert everything["edges"][0]["node"]["instructor"] == {"displayName": "Ines"}
     assert [e["node"]["code"] for e in ranged["viewer"]["teaching"]["edges"]] == ["INES1"]
     assert nothing == {"totalCount": 0, "edges": []}
+
+
+async def test_a_live_session_s_bookings_page_on_from_the_first_page(data, caller):
+    course = await data.course()
+    teacher = await data.instructor("Ines")
+    ls = await data.live_session(course, teacher, NOW + timedelta(days=1))
+    for n in range(5):
+        await data.book(await data.user(f"Learner {n}"), ls)
+    query = """query($id: ID!, $after: String) { node(id: $id) { ... on LiveSession {
+      bookings(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { learner { name } } } }
+    } } }"""
+    ines = caller(await data.user_of(teacher))
+
+    names, after = [], None
+    while True:
+        page = (await ines(query, id=gid("LiveSession", ls.id), after=after))["node"]["bookings"]
+        names += [edge["node"]["learner"]["name"] for edge in page["edges"]]
+        assert page["totalCount"] == 5
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+
+    assert names == [f"Learner {n}" for n in range(5)]

@@ -124,6 +124,43 @@ async def test_session_tracking_runs_a_fixed_number_of_statements(data, admin, c
     assert log.count == TRACKING_STATEMENTS, log_hint(log)
 
 
+TEACHING = """
+{ viewer { teaching(first: 100) { totalCount edges { node {
+  code status course { code } seatsLeft
+  bookings(first: 2) { totalCount pageInfo { hasNextPage } edges { node { status learner { name } } } }
+  reports(first: 2) { totalCount edges { node { attendance learner { name } } } }
+} } } } }
+"""
+
+
+@pytest.mark.parametrize("count", [5, 50])
+async def test_an_instructor_s_classes_with_their_bookings_run_a_fixed_number_of_statements(
+        data, caller, count_statements, count):
+    # given: classes with three bookings each (one cancelled), two of them reported
+    course = await data.course()
+    teacher = await data.instructor()
+    learners = [await data.user(f"Learner {n}") for n in range(3)]
+    for n in range(count):
+        live_session = await data.live_session(course, teacher, NOW - timedelta(days=n))
+        for learner in learners:
+            await data.book(learner, live_session, models.BookingStatus.CANCELLED if learner is learners[2]
+                            else models.BookingStatus.BOOKED)
+        for learner in learners[:2]:
+            await data.report(live_session, learner, models.AttendanceStatus.PRESENT)
+
+    # when
+    with count_statements() as log:
+        body = await caller(await data.user_of(teacher)).execute(TEACHING)
+
+    # then
+    assert "errors" not in body, body
+    classes = [edge["node"] for edge in body["data"]["viewer"]["teaching"]["edges"]]
+    assert len(classes) == count
+    assert all(c["bookings"]["totalCount"] == 3 and c["bookings"]["pageInfo"]["hasNextPage"] for c in classes)
+    assert all(len(c["reports"]["edges"]) == 2 for c in classes)
+    assert log.count == TEACHING_STATEMENTS, log_hint(log)
+
+
 def log_hint(log) -> str:
     return f"{log.count} statements:\n" + "\n".join(" ".join(s.split())[:160] for s in log.statements)
 
@@ -139,3 +176,7 @@ MONTH_STATEMENTS = 9
 # Tracking: the signed-in user, the session, the page of learners, its totalCount, the
 # learner count, the per-learner figures and the session's totals.
 TRACKING_STATEMENTS = 7
+# Teaching: the signed-in user, the list and its totalCount, the viewer's instructor profile,
+# course, booked count, first bookings, their count, first reports, their count, and the
+# learners' names (once for the bookings' learners, once for the reports').
+TEACHING_STATEMENTS = 12

@@ -4,7 +4,7 @@ from models import AttendanceReport, AttendanceStatus, Booking, BookingStatus, E
 from models.columns import UTCDateTime
 from models.reports import ATTENDED, AttendanceFigures
 from models.sessions import SessionCourse
-from resolvers.loaders.base import Loader, one_per_key
+from resolvers.loaders.base import Loader, first_rows_per_key, one_per_key
 
 
 class ReportByLearnerLiveSession(Loader[tuple[int, int], AttendanceReport | None]):
@@ -14,6 +14,25 @@ class ReportByLearnerLiveSession(Loader[tuple[int, int], AttendanceReport | None
         query = select(AttendanceReport).where(
             tuple_(AttendanceReport.learner_id, AttendanceReport.live_session_id).in_(keys))
         return one_per_key(keys, (await db.scalars(query)), lambda r: (r.learner_id, r.live_session_id))
+
+
+class ReportsByLiveSession(Loader[tuple[int, int], list[AttendanceReport]]):
+    """Key: (live session ID, n); its first n reports by learner."""
+
+    async def batch_load(self, db, keys):
+        parents = sorted({k for k, _ in keys})
+        pages = await first_rows_per_key(db, AttendanceReport, AttendanceReport.live_session_id, parents,
+                                         (AttendanceReport.learner_id,), max(n for _, n in keys))
+        by_id = dict(zip(parents, pages, strict=True))
+        return [by_id[k][:n] for k, n in keys]
+
+
+class ReportCountByLiveSession(Loader[int, int]):
+    async def batch_load(self, db, keys):
+        query = (select(AttendanceReport.live_session_id, func.count())
+                 .where(AttendanceReport.live_session_id.in_(keys)).group_by(AttendanceReport.live_session_id))
+        counts = dict((await db.execute(query)).all())
+        return [counts.get(k, 0) for k in keys]
 
 
 def _tracked(enrollments: ColumnElement[bool]):

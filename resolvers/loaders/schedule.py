@@ -1,7 +1,7 @@
 from sqlalchemy import ColumnElement, func, or_, select, tuple_, union
 
 from models import Booking, BookingStatus, Enrollment, Instructor, LiveSession
-from resolvers.loaders.base import Loader, many_per_key, one_per_key
+from resolvers.loaders.base import Loader, first_rows_per_key, many_per_key, one_per_key
 
 
 def on_schedule_of(learner_id: int) -> ColumnElement[bool]:
@@ -47,6 +47,30 @@ class BookedCountByLiveSession(Loader[int, int]):
     async def batch_load(self, db, keys):
         query = (select(Booking.live_session_id, func.count())
                  .where(Booking.live_session_id.in_(keys), Booking.status == BookingStatus.BOOKED.value)
+                 .group_by(Booking.live_session_id))
+        counts = dict((await db.execute(query)).all())
+        return [counts.get(k, 0) for k in keys]
+
+
+BOOKING_ORDER = (Booking.booked_at, Booking.id)
+
+
+class BookingsByLiveSession(Loader[tuple[int, int], list[Booking]]):
+    """Key: (live session ID, n); its first n bookings by time booked, cancelled ones included."""
+
+    async def batch_load(self, db, keys):
+        parents = sorted({k for k, _ in keys})
+        pages = await first_rows_per_key(db, Booking, Booking.live_session_id, parents, BOOKING_ORDER,
+                                         max(n for _, n in keys))
+        by_id = dict(zip(parents, pages, strict=True))
+        return [by_id[k][:n] for k, n in keys]
+
+
+class BookingCountByLiveSession(Loader[int, int]):
+    """Every booking, cancelled ones included (BookedCountByLiveSession counts the seats taken)."""
+
+    async def batch_load(self, db, keys):
+        query = (select(Booking.live_session_id, func.count()).where(Booking.live_session_id.in_(keys))
                  .group_by(Booking.live_session_id))
         counts = dict((await db.execute(query)).all())
         return [counts.get(k, 0) for k in keys]

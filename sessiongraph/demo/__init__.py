@@ -10,13 +10,16 @@ import random
 from datetime import datetime
 
 from sessiongraph.db import Database
-from sessiongraph.demo import sessions
+from sessiongraph.demo import schedule, sessions
 
 
 async def load_demo(database: Database, now: datetime, seed: int = 2026) -> str:
     rng = random.Random(seed)
     async with database.write() as db:
         people = await sessions.load(db, rng, now)
+        classes = await schedule.load(db, rng, now, people)
     return (f"demo data loaded: {len(people.learners)} learners, {len(people.coaches)} coaches, "
-            f"{people.session_count} sessions; sign in as {', '.join(people.logins)} "
+            f"{people.session_count} sessions, {len(classes.instructors)} instructors, "
+            f"{len(classes.live_sessions)} live sessions; "
+            f"sign in as {', '.join(people.logins + classes.logins)} "
             f"(`sessiongraph token EMAIL` prints a token)")
