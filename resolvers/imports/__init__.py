@@ -25,6 +25,7 @@ from resolvers.imports.problems import Counts, RowError, RowErrors
 from resolvers.imports.reading import open_csv, refuse_file, size_of
 from resolvers.permissions import require_admin
 from resolvers.validation import is_time_zone
+from sessiongraph.limits import human_size
 
 __all__ = ["ImportFormat", "ImportReport", "RowError", "import_csv"]
 
@@ -55,7 +56,7 @@ async def import_csv(ctx: Context, source: BinaryIO) -> ImportReport:
     size, limit = size_of(source), ctx.settings.max_upload_bytes
     if size > limit:
         raise refuse_file(ErrorCode.FILE_TOO_LARGE,
-                          f"The file is {_megabytes(size)}; the largest file accepted is {_megabytes(limit)}.")
+                          f"The file is {human_size(size)}; the largest file accepted is {human_size(limit)}.")
     errors = RowErrors()
     file_format, plan = await asyncio.to_thread(_read, source, errors, _zone_of(ctx.actor.user))
     if plan is None:  # the header is unusable: there are no rows to speak of
@@ -115,7 +116,3 @@ def _zone_of(user: User | None) -> ZoneInfo:
     """Dates in a file are the importing admin's local times."""
     name = user.time_zone if user is not None and user.time_zone else "UTC"
     return ZoneInfo(name if is_time_zone(name) else "UTC")
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1_048_576:.1f} MB"
