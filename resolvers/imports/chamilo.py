@@ -97,6 +97,7 @@ class SessionRow:
     access: DateWindow
     display: DateWindow
     coach_window: DateWindow
+    own_windows: set[str]  # the display and coach windows the row dates itself (not copied from access)
     coach: str | None = None
     sets_coach: bool = False
     visibility: SessionVisibility | None = None  # None: the column is left out
@@ -185,14 +186,19 @@ def _read_row(cells: _Row) -> SessionRow:
         cells.fail("SessionName", ErrorCode.VALIDATION, "the session name is blank.")
     access = DateWindow(cells.moment("DateStart", is_end=False), cells.moment("DateEnd", is_end=True))
 
-    def window(start_column: str, end_column: str) -> DateWindow:
+    own_windows = set()
+
+    def window(start_column: str, end_column: str, field_name: str) -> DateWindow:
         start = cells.moment(start_column, is_end=False)
         end = cells.moment(end_column, is_end=True)
+        if start or end:
+            own_windows.add(field_name)
         return DateWindow(start or access.start, end or access.end)
 
     row = SessionRow(line=cells.line, name=name, access=access,
-                     display=window("DisplayStartDate", "DisplayEndDate"),
-                     coach_window=window("CoachStartDate", "CoachEndDate"))
+                     display=window("DisplayStartDate", "DisplayEndDate", "displayWindow"),
+                     coach_window=window("CoachStartDate", "CoachEndDate", "coachAccessWindow"),
+                     own_windows=own_windows)
 
     coach = cells.text("Coach")
     if coach is not None:
@@ -399,6 +405,8 @@ def _check(row: SessionRow, found: _Found, errors: RowErrors, warnings: list[Row
     for problem in session_rule_problems(candidate):
         if problem.field == ("name",) and not row.name:
             continue  # reported as blank when read
+        if problem.field[0] in ("displayWindow", "coachAccessWindow") and problem.field[0] not in row.own_windows:
+            continue  # a copy of the access window, which is reported itself
         column, detail = _RULE_COLUMNS.get(problem.field[0], ("SessionName", f"the session {problem.message}"))
         errors.add(line, column, problem.code, detail)
         ok = False
