@@ -110,25 +110,26 @@ def report(path: Path, payload: dict[str, Any], out: TextIO) -> int:
     kind = {"ENROLLMENTS": "enrollments", "CHAMILO_SESSIONS": "Chamilo sessions"}.get(payload.get("format"))
     what = f"{path.name} ({kind} file)" if kind else path.name
     if payload["errors"]:
-        print(f"Refused {what}: nothing was imported.", file=out)
+        print(f"Refused {what}:", file=out)
         for error in payload["errors"]:
-            print(f"  {error['code']}: {error['message']}", file=out)
-        _problems("Errors", payload["rowErrors"], out)
-        shown, total = len(payload["rowErrors"]), payload["rowErrorCount"]
-        if total > shown:
-            print(f"({total - shown} more errors not listed: fix these and import again.)", file=out)
+            print(f"  {error['message']}", file=out)
+        if payload["rowErrors"]:
+            print(file=out)
+            _problems(payload["rowErrors"], out)
+        not_listed = payload["rowErrorCount"] - len(payload["rowErrors"])
+        if not_listed > 0:
+            print(f"({not_listed:,} more not listed: fix these and import again to see them.)", file=out)
         return REFUSED
     print(f"Imported {what}.", file=out)
     _table(["", "ROWS"], [["created", f"{payload['created']:,}"], ["updated", f"{payload['updated']:,}"],
                           ["already enrolled", f"{payload['alreadyEnrolled']:,}"]], out, right=[1])
-    _problems("Warnings", payload["warnings"], out)
+    if payload["warnings"]:
+        print("\nImported, but worth a look:", file=out)
+        _problems(payload["warnings"], out)
     return IMPORTED
 
 
-def _problems(title: str, problems: list[dict[str, Any]], out: TextIO) -> None:
-    if not problems:
-        return
-    print(f"\n{title}:", file=out)
+def _problems(problems: list[dict[str, Any]], out: TextIO) -> None:
     rows = [[str(p["line"]), p["column"] or "", p["code"], _detail(p)] for p in problems]
     _table(["LINE", "COLUMN", "CODE", "PROBLEM"], rows, out, right=[0])
 

@@ -105,10 +105,10 @@ def _read(source: BinaryIO, errors: RowErrors,
 
 def _refused(file_format: ImportFormat | None, errors: RowErrors) -> ImportReport:
     listed = errors.listed()
-    shown = "it is listed" if errors.count == 1 else (
-        "they are listed" if errors.count == len(listed) else f"the first {len(listed)} are listed")
-    summary = Problem(ErrorCode.VALIDATION, f"The file has {errors.count} error{'s' if errors.count != 1 else ''} "
-                      f"({shown} in rowErrors); nothing was imported.", ("file",))
+    errors_ = f"{errors.count} error{'s' if errors.count != 1 else ''}"
+    if errors.count > len(listed):
+        errors_ += f" (the first {len(listed)} are listed)"
+    summary = Problem(ErrorCode.VALIDATION, f"The file has {errors_}; nothing was imported.", ("file",))
     return ImportReport(file_format, row_errors=listed, row_error_count=errors.count, refusal=[summary])
 
 
