@@ -305,3 +305,10 @@ async def test_lookups_are_batched_not_per_row(admin, database, count_statements
     # insert per table: seven statements for 900 rows (the transaction's BEGIN/COMMIT aside)
     sent = [" ".join(s.split()[:4]) for s in log.statements if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))]
     assert len(sent) <= 8, sent
+
+
+async def test_trailing_separators_from_a_spreadsheet_are_ignored(admin, database, ids):
+    payload = await import_csv(admin, "session;email;role;;\nAutumn;ana@example.org;;;\nAutumn;bo@example.org;;x;\n")
+
+    assert [(e["line"], e["code"], e["message"]) for e in payload["rowErrors"]] == [
+        (3, "VALIDATION", "Line 3: the line has 5 fields but the header has 3; quote a field that holds a ';'.")]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain
 from datetime import datetime
+from itertools import chain
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -119,4 +119,6 @@ def open_csv(stream: BinaryIO) -> CsvFile:
         header = [cell.strip() for cell in next(reader)]
     except csv.Error as error:
         raise refuse_file(ErrorCode.VALIDATION, f"The header (line 1) is not well-formed CSV: {error}.") from None
+    while header and not header[-1]:  # spreadsheets leave trailing separators; cells there must stay blank
+        header.pop()
     return CsvFile(header=header, delimiter=delimiter, _reader=reader)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -62,12 +62,3 @@ async def insert_new(db: AsyncSession, table: Table, rows: Iterable[dict[str, An
         result = await db.execute(statement, chunk)
         inserted.update(result.scalars().all())
     return inserted
-
-
-def first_line_of(lines: dict[T, int], key: T, line: int) -> int:
-    """The line where `key` first appeared (recording `line` if it is new)."""
-    return lines.setdefault(key, line)
-
-
-def unique(values: Sequence[T]) -> list[T]:
-    return list(dict.fromkeys(values))
