@@ -212,6 +212,8 @@ async def test_a_file_with_only_a_header_imports_nothing(admin, ids):
     pytest.param(b"session,email\nAutumn,ana@exa\x00mple.org\n", "NOT_TEXT",
                  "The file is not text: line 2 holds a NUL byte.", id="a NUL byte"),
     pytest.param(b"", "VALIDATION", "The file is empty: its first line must be the header.", id="empty"),
+    pytest.param(b"\r\nsession,email\r\n", "VALIDATION", "The first line is blank: it must be the header.",
+                 id="blank first line"),
     pytest.param(b"Autumn,ana@example.org\n", "VALIDATION",
                  "The first line must be a header, either session,email[,role] for enrollments or Chamilo's "
                  "SessionName;Coach;DateStart;DateEnd;…; it is 'Autumn,ana@example.org'.", id="no header"),

@@ -106,8 +106,10 @@ def open_csv(stream: BinaryIO) -> CsvFile:
     """Reads the header; the records follow through `CsvFile.records`."""
     lines = text_lines(stream)
     first = next(lines, None)
-    if first is None or not first.strip():
+    if first is None:
         raise refuse_file(ErrorCode.VALIDATION, "The file is empty: its first line must be the header.")
+    if not first.strip():
+        raise refuse_file(ErrorCode.VALIDATION, "The first line is blank: it must be the header.")
     delimiter = sniff_delimiter(first)
 
     def again() -> Iterator[str]:
