@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from models import User
+from sessiongraph.broker import InProcessBroker, LocalFanout
 from sessiongraph.clock import Clock
 from sessiongraph.db import Database
+from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings
 
 
@@ -42,8 +44,12 @@ class Context:
     clock: Clock
     settings: Settings
     actor: Actor
+    broker: LocalFanout = field(default_factory=InProcessBroker)
+    scheduler: Scheduler | None = None
     request: Any = None
     response: Any = None
+    # What a WebSocket client sent in `connection_init`.
+    connection_params: dict[str, Any] | None = None
     loaders: dict[type, Any] = field(default_factory=dict)
     # One instant per request, so every field of a response agrees on "now".
     now: datetime = None  # type: ignore[assignment]
@@ -51,6 +57,16 @@ class Context:
     def __post_init__(self) -> None:
         if self.now is None:
             self.now = self.clock.now()
+        if self.scheduler is None:
+            self.scheduler = Scheduler(self.clock)
+
+    def fresh(self) -> Context:
+        """A context for one subscription event: the same caller, empty loaders, a new "now".
+
+        Over WebSocket the connection's context lives as long as the socket; its
+        loaders would answer every event with what they cached for the first.
+        """
+        return replace(self, loaders={}, now=self.clock.now())
 
     def forget_loaded(self) -> None:
         """Drop every cached load; a mutation has changed what they would answer."""

@@ -384,5 +384,6 @@ async def my_sessions(ctx: Context) -> MySessions:
 
     mine.current.sort(key=by_start)
     mine.upcoming.sort(key=by_start)
-    mine.past.sort(key=lambda s: (s.access_end or OPEN_START, s.name), reverse=True)
+    mine.past.sort(key=lambda s: s.name)
+    mine.past.sort(key=lambda s: s.access_end or OPEN_START, reverse=True)  # newest end first, stable on name
     return mine

@@ -11,6 +11,7 @@ from schema.accounts import AccountsMutation, AccountsQuery
 from schema.courses import CoursesMutation, CoursesQuery
 from schema.extensions import ErrorCodes
 from schema.imports import ImportsMutation
+from sessiongraph.observability import OperationMetrics
 from schema.relay import Node, resolve_node
 from schema.scalars import SCALARS
 from schema.sessions import SessionsMutation, SessionsQuery
@@ -43,7 +44,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     return SessiongraphSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[ErrorCodes],
+        extensions=[ErrorCodes, OperationMetrics],
         config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
     )
 

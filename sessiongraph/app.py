@@ -7,36 +7,81 @@ import logging
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from models import User
 from resolvers.context import Actor, Context
 from schema import build_schema
 from sessiongraph import migrations
 from sessiongraph.auth import InvalidToken, bearer_token, user_id_from_token
+from sessiongraph.broker import LocalFanout, create_broker
 from sessiongraph.clock import Clock
 from sessiongraph.db import Database, create_engine
 from sessiongraph.limits import MULTIPART_ENVELOPE_BYTES, BodyLimit
+from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
+from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings, get_settings
 
 log = logging.getLogger("sessiongraph")
 
 
+class LegacyWebSocketHandler(BaseGraphQLWSHandler):
+    """The legacy graphql-ws protocol, refusing a bad token with 4403 as graphql-transport-ws does."""
+
+    async def handle_connection_init(self, message) -> None:
+        try:
+            await self.view.authenticate_connection(self.context, message.get("payload"))
+        except ConnectionRejectionError:
+            await self.send_message({"type": "connection_error", "payload": {"message": "Forbidden"}})
+            await self.websocket.close(code=4403, reason="Forbidden")
+            return
+        await super().handle_connection_init(message)
+
+
 class SessiongraphGraphQL(GraphQL):
-    def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, **options) -> None:
+    graphql_ws_handler_class = LegacyWebSocketHandler
+
+    def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: LocalFanout,
+                 **options) -> None:
         super().__init__(schema, **options)
         self.database = database
         self.clock = clock
         self.settings = settings
+        self.broker = broker
+        self.scheduler = Scheduler(clock)
 
     async def get_context(self, request, response) -> Context:
         user = request.scope.get("state", {}).get("user")
-        return Context(database=self.database, clock=self.clock, settings=self.settings,
-                       actor=Actor(user), request=request, response=response)
+        return Context(database=self.database, clock=self.clock, settings=self.settings, actor=Actor(user),
+                       broker=self.broker, scheduler=self.scheduler, request=request, response=response)
+
+    async def on_ws_connect(self, context: Context):
+        if context.actor.is_anonymous:  # the legacy handler has signed the connection in already
+            await self.authenticate_connection(context, context.connection_params)
+        return await super().on_ws_connect(context)
+
+    async def authenticate_connection(self, context: Context, params: dict | None) -> None:
+        """A WebSocket client signs in through `connection_init`; without a valid token it is refused."""
+        authorization = (params or {}).get("authorization") or (params or {}).get("Authorization")
+        try:
+            token = bearer_token(authorization if isinstance(authorization, str) else None)
+            if token is None:
+                raise InvalidToken("no token in connection_init")
+            user_id = user_id_from_token(token, self.settings, self.clock.now())
+            async with self.database.read() as db:
+                user = await db.get(User, user_id)
+        except InvalidToken as refusal:
+            raise ConnectionRejectionError({"message": str(refusal)}) from refusal
+        if user is None:
+            raise ConnectionRejectionError({"message": "the token's user does not exist"})
+        context.actor = Actor(user)
 
 
 class Authentication:
@@ -85,9 +130,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings.check()
     database = database or Database(create_engine(settings))
     clock = clock or Clock()
+    broker = create_broker(settings.redis_url)
     graphql = SessiongraphGraphQL(
         build_schema(production=settings.is_production),
-        database=database, clock=clock, settings=settings,
+        database=database, clock=clock, settings=settings, broker=broker,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
     )
@@ -113,7 +159,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     async def lifespan(_app):
         if check_migrations and not await migrations.is_up_to_date(database.engine):
             raise RuntimeError("The database is behind this version of sessiongraph; run `sessiongraph migrate`.")
+        await broker.start()
         yield
+        await graphql.scheduler.close()
+        await broker.close()
         await database.dispose()
 
     app = Starlette(
@@ -123,9 +172,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
+        middleware=[Middleware(RequestIds)],
         lifespan=lifespan,
     )
+    app.add_route("/metrics", metrics_endpoint(app.state))
     app.state.database = database
     app.state.clock = clock
     app.state.settings = settings
+    app.state.broker = broker
     return app
+
+
+def serve_app() -> Starlette:
+    """The factory uvicorn workers call: logging set up as the settings say, then the app."""
+    settings = get_settings()
+    configure_logging(as_json=settings.logs_as_json)
+    return create_app(settings)

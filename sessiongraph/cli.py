@@ -88,8 +88,8 @@ def cmd_serve(args, settings: Settings) -> int:
             await _load_demo_if_empty(database)
 
     _with_database(settings, prepare)
-    uvicorn.run("sessiongraph.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info")
+    uvicorn.run("sessiongraph.app:serve_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_config=None, timeout_graceful_shutdown=10)
     return 0
 
 

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     # Largest file `importCsv` accepts (MAX_UPLOAD_BYTES); larger ones are refused unread.
     max_upload_bytes: int = 20 * 1024 * 1024
+    # "json" for one JSON object per log line (the default in production), "text" for people.
+    log_format: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -45,6 +47,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment.lower() == "production"
+
+    @property
+    def logs_as_json(self) -> bool:
+        return (self.log_format or ("json" if self.is_production else "text")).lower() == "json"
 
     @property
     def is_sqlite(self) -> bool:

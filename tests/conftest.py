@@ -190,3 +190,23 @@ def count_statements(database):
             event.remove(engine, "before_cursor_execute", record)
 
     return counting
+
+
+@pytest.fixture
+async def live_server(app) -> AsyncIterator[str]:
+    """The app served by a real uvicorn on a free loopback port; yields its base URL."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    await task

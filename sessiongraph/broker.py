@@ -1,0 +1,176 @@
+"""Domain events between service instances: Redis pub/sub, or in-process for one process.
+
+Every instance publishes to Redis and delivers what Redis sends to its own
+subscribers, so a booking made on instance A reaches a subscriber connected to B.
+Each subscriber has a bounded queue: one that cannot keep up is closed with
+`SubscriberOverflow` instead of buffering without bound. If the Redis connection
+drops, the listener reconnects with backoff and sends every subscriber `RESYNC`,
+since events may have been missed meanwhile: the subscriber answers with the
+current state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from typing import Any
+
+import redis.asyncio as redis
+from redis.backoff import ExponentialWithJitterBackoff
+
+log = logging.getLogger("sessiongraph.broker")
+
+RESYNC: dict[str, Any] = {"kind": "RESYNC"}
+
+
+class SubscriberOverflow(Exception):
+    """The subscriber fell too far behind; its subscription is closed."""
+
+
+class Subscription:
+    def __init__(self, fanout: LocalFanout, channels: tuple[str, ...], max_queued: int) -> None:
+        self._fanout = fanout
+        self.channels = channels
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(max_queued)
+        self._overflowed = False
+
+    async def __aenter__(self) -> Subscription:
+        self._fanout._attach(self)
+        return self
+
+    async def __aexit__(self, *_exc) -> None:
+        self._fanout._detach(self)
+
+    def offer(self, message: dict[str, Any]) -> None:
+        if self._overflowed:
+            return
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self._overflowed = True
+            self._fanout._detach(self)
+            # Wake the reader so it learns at once rather than after the backlog.
+            self._queue.get_nowait()
+            self._queue.put_nowait({"kind": "OVERFLOW"})
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        message = await self._queue.get()
+        if message.get("kind") == "OVERFLOW" and self._overflowed:
+            raise SubscriberOverflow("too many events were waiting for this subscriber; subscribe again")
+        return message
+
+
+class LocalFanout:
+    """Delivers messages to this process's subscribers by channel."""
+
+    def __init__(self, max_queued: int = 256) -> None:
+        self.max_queued = max_queued
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+
+    def subscribe(self, *channels: str) -> Subscription:
+        return Subscription(self, channels, self.max_queued)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len({s for subs in self._subscribers.values() for s in subs})
+
+    def deliver(self, channel: str, message: dict[str, Any]) -> None:
+        for subscription in list(self._subscribers.get(channel, ())):
+            subscription.offer(message)
+
+    def resync_all(self) -> None:
+        for subscription in {s for subs in self._subscribers.values() for s in subs}:
+            subscription.offer(RESYNC)
+
+    def _attach(self, subscription: Subscription) -> None:
+        for channel in subscription.channels:
+            self._subscribers[channel].add(subscription)
+
+    def _detach(self, subscription: Subscription) -> None:
+        for channel in subscription.channels:
+            subscribers = self._subscribers.get(channel)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[channel]
+
+    async def start(self) -> None:
+        """Nothing to connect for one process."""
+
+    async def close(self) -> None:
+        """Nothing to disconnect for one process."""
+
+
+class InProcessBroker(LocalFanout):
+    """For a single process: publishing is delivering."""
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        self.deliver(channel, message)
+
+
+class RedisBroker(LocalFanout):
+    def __init__(self, url: str, *, prefix: str = "sessiongraph:", max_queued: int = 256) -> None:
+        super().__init__(max_queued)
+        self.url = url
+        self.prefix = prefix
+        self._publisher = redis.Redis.from_url(url)
+        self._listener: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self.reconnects = 0
+
+    async def start(self) -> None:
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="redis-broker-listener")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        await self._publisher.aclose()
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        try:
+            await self._publisher.publish(self.prefix + channel, json.dumps(message))
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            # The change itself is committed; subscribers catch up on their next resync.
+            log.warning("could not publish to %s: %s", channel, error)
+
+    async def _listen(self) -> None:
+        backoff = ExponentialWithJitterBackoff(base=0.05, cap=5.0)
+        failures = 0
+        while True:
+            client = redis.Redis.from_url(self.url)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.psubscribe(self.prefix + "*")
+                    if failures:
+                        self.reconnects += 1
+                        log.info("reconnected to Redis after %d failed attempts", failures)
+                        self.resync_all()
+                    failures = 0
+                    self._ready.set()
+                    async for message in pubsub.listen():
+                        if message["type"] != "pmessage":
+                            continue
+                        channel = message["channel"].decode()[len(self.prefix):]
+                        self.deliver(channel, json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+                failures += 1
+                delay = backoff.compute(failures)
+                log.warning("Redis listener lost its connection (%s); retrying in %.2fs", error, delay)
+                await asyncio.sleep(delay)
+            finally:
+                await client.aclose()
+
+
+def create_broker(redis_url: str | None) -> LocalFanout:
+    return RedisBroker(redis_url) if redis_url else InProcessBroker()

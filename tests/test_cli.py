@@ -1,0 +1,73 @@
+"""The command line, run as a user would: a subprocess in a folder of its own."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jwt
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(tmp_path, *args, env_extra=None):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "JWT_SECRET": "cli-secret-" + "x" * 32}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "sessiongraph.cli", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    # The subprocess must import this checkout, whichever folder it runs in.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return tmp_path
+
+
+def test_create_user_then_token_prints_a_token_for_that_user_alone_on_one_line(cli_env):
+    created = run(cli_env, "create-user", "Ops@Example.com", "--name", "Ops", "--admin", "--time-zone", "Asia/Tokyo")
+    token = run(cli_env, "token", "ops@example.com")
+
+    assert created.returncode == 0, created.stderr
+    assert "(admin)" in created.stdout
+    assert token.returncode == 0, token.stderr
+    lines = token.stdout.splitlines()
+    assert len(lines) == 1
+    claims = jwt.decode(lines[0], "cli-secret-" + "x" * 32, algorithms=["HS256"])
+    assert claims["sub"] == "1"
+
+
+def test_token_for_an_unknown_email_fails_clearly(cli_env):
+    run(cli_env, "migrate")
+
+    result = run(cli_env, "token", "nobody@example.com")
+
+    assert result.returncode == 1
+    assert "no user has the email" in result.stderr
+
+
+def test_create_user_refuses_a_duplicate(cli_env):
+    run(cli_env, "create-user", "a@example.com", "--name", "A")
+
+    result = run(cli_env, "create-user", "a@example.com", "--name", "A")
+
+    assert result.returncode == 1
+    assert "exists" in result.stderr
+
+
+def test_export_schema_prints_the_sdl(cli_env):
+    result = run(cli_env, "export-schema")
+
+    assert result.returncode == 0
+    assert "type Query" in result.stdout and "scalar DateTime" in result.stdout
+
+
+def test_demo_loads_a_platform_with_the_advertised_logins(cli_env):
+    result = run(cli_env, "demo")
+    again = run(cli_env, "demo")
+
+    assert result.returncode == 0, result.stderr
+    assert "300 learners" in result.stdout and "learner@example.com" in result.stdout
+    assert "already has users" in again.stdout
+    assert run(cli_env, "token", "learner@example.com").returncode == 0
