@@ -314,3 +314,15 @@ async def test_trailing_separators_from_a_spreadsheet_are_ignored(admin, databas
 
     assert [(e["line"], e["code"], e["message"]) for e in payload["rowErrors"]] == [
         (3, "VALIDATION", "Line 3: the line has 5 fields but the header has 3; quote a field that holds a ';'.")]
+
+
+async def test_an_upload_spooled_to_disk_reads_the_same(admin, database, ids):
+    # over the 1 MB that Starlette keeps in memory: blank rows of separators, then two rows
+    padding = ",,\r\n" * 300_000
+    content = f"session,email\r\n{padding}Autumn,ana@example.org\r\nAutumn,bo@example.org\r\n"
+
+    payload = await import_csv(admin, content)
+
+    assert (payload["created"], payload["errors"]) == (2, [])
+    refused = await import_csv(admin, f"session,email\r\n{padding}Winter,ana@example.org\r\n")
+    assert [e["line"] for e in refused["rowErrors"]] == [300_002]
