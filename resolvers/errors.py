@@ -30,6 +30,11 @@ class ErrorCode(StrEnum):
     SESSION_ENDED = "SESSION_ENDED"
     LIVE_SESSION_CANCELLED = "LIVE_SESSION_CANCELLED"
     LIVE_SESSION_NOT_STARTED = "LIVE_SESSION_NOT_STARTED"
+    # CSV import: the file as a whole, then its header.
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    NOT_TEXT = "NOT_TEXT"
+    MISSING_COLUMN = "MISSING_COLUMN"
+    UNKNOWN_COLUMN = "UNKNOWN_COLUMN"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from strawberry.types import ExecutionContext, Info
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.courses import CoursesMutation, CoursesQuery
 from schema.extensions import ErrorCodes
+from schema.imports import ImportsMutation
 from sessiongraph.observability import OperationMetrics
 from schema.relay import Node, resolve_node
 from schema.reports import ReportsMutation
@@ -32,7 +33,8 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 
 @strawberry.type
-class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ScheduleMutation, ReportsMutation):
+class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
+               ReportsMutation):
     pass
 
 

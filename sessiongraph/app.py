@@ -24,6 +24,7 @@ from sessiongraph.auth import InvalidToken, bearer_token, user_id_from_token
 from sessiongraph.broker import LocalFanout, create_broker
 from sessiongraph.clock import Clock
 from sessiongraph.db import Database, create_engine
+from sessiongraph.limits import MULTIPART_ENVELOPE_BYTES, BodyLimit
 from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
 from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings, get_settings
@@ -136,7 +137,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
     )
-    graphql_app = Authentication(graphql, database=database, settings=settings, clock=clock)
+    graphql_app = BodyLimit(Authentication(graphql, database=database, settings=settings, clock=clock),
+                            max_bytes=settings.max_upload_bytes + MULTIPART_ENVELOPE_BYTES)
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")

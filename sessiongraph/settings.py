@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # Largest page a connection field hands out, whatever `first` asks for.
     max_page_size: int = 100
     default_page_size: int = 20
+    # Largest file `importCsv` accepts (MAX_UPLOAD_BYTES); larger ones are refused unread.
+    max_upload_bytes: int = 20 * 1024 * 1024
     # "json" for one JSON object per log line (the default in production), "text" for people.
     log_format: str | None = None
 
