@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     ABSENCE_TOO_LATE = "ABSENCE_TOO_LATE"
     ABSENCE_ALREADY_REQUESTED = "ABSENCE_ALREADY_REQUESTED"
     SESSION_ENDED = "SESSION_ENDED"
+    # Live sessions: recording attendance, changing one.
     LIVE_SESSION_CANCELLED = "LIVE_SESSION_CANCELLED"
     LIVE_SESSION_NOT_STARTED = "LIVE_SESSION_NOT_STARTED"
     # CSV import: the file as a whole, then its header.
