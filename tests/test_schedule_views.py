@@ -243,3 +243,18 @@ async def test_time_zone_argument_overrides_the_setting_and_an_unknown_zone_is_r
 async def test_anonymous_callers_have_no_viewer(anonymous):
     body = await anonymous.execute("{ viewer { schedule { upNext { code } } } }")
     assert body == {"data": {"viewer": None}}
+
+
+async def test_a_bad_cursor_is_the_client_s_error(data, caller):
+    learner = await data.user()
+    course = await data.course()
+    teacher = await data.instructor()
+    await data.book(learner, await data.live_session(course, teacher, at(days=1), code="SOON"))
+
+    body = await caller(learner).execute("""{ viewer { schedule {
+      upNext { code } upcoming(after: "not-a-cursor") { totalCount }
+    } } }""")
+
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["errors"][0]["path"] == ["viewer", "schedule", "upcoming"]
+    assert body["data"] == {"viewer": None}  # non-null fields up to the nullable viewer
