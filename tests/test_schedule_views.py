@@ -258,3 +258,32 @@ async def test_a_bad_cursor_is_the_client_s_error(data, caller):
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert body["errors"][0]["path"] == ["viewer", "schedule", "upcoming"]
     assert body["data"] == {"viewer": None}  # non-null fields up to the nullable viewer
+
+
+async def test_session_details_as_the_learner_sees_them(data, caller):
+    learner = await data.user()
+    course = await data.course("ART", title="Drawing")
+    teacher = await data.instructor("Ines")
+    in_person = await data.live_session(
+        course, teacher, at(days=1), code="ROOM", lesson_name="Perspective", lesson_goal="Draw a street",
+        location_name="Studio", location_address="1 Art Lane", location_room="B2",
+        recording_url="https://videos.test/1", extra_links=[{"title": "Brief", "url": "https://docs.test/b"}])
+    nowhere = await data.live_session(course, teacher, at(days=2), code="NOWHERE")
+    for ls in (in_person, nowhere):
+        await data.book(learner, ls)
+    query = """{ viewer { schedule { upcoming { edges { node {
+      code lesson { name goal } location { isVirtual name address room } recordingUrl extraLinks { title url }
+      instructor { displayName } course { title } canRequestAbsence capacity seatsLeft
+      joinAvailability { isOpen url } myBooking { status bookedAt } myReport { attendance }
+    } } } } } }"""
+
+    nodes = [e["node"] for e in (await caller(learner)(query))["viewer"]["schedule"]["upcoming"]["edges"]]
+
+    assert nodes[0] == {
+        "code": "ROOM", "lesson": {"name": "Perspective", "goal": "Draw a street"},
+        "location": {"isVirtual": False, "name": "Studio", "address": "1 Art Lane", "room": "B2"},
+        "recordingUrl": "https://videos.test/1", "extraLinks": [{"title": "Brief", "url": "https://docs.test/b"}],
+        "instructor": {"displayName": "Ines"}, "course": {"title": "Drawing"}, "canRequestAbsence": False,
+        "capacity": 30, "seatsLeft": 29, "joinAvailability": {"isOpen": False, "url": None},
+        "myBooking": {"status": "BOOKED", "bookedAt": nodes[0]["myBooking"]["bookedAt"]}, "myReport": None}
+    assert nodes[1]["lesson"] is None and nodes[1]["location"] is None and nodes[1]["extraLinks"] == []
