@@ -90,11 +90,12 @@ class LiveSession(Node):
     @classmethod
     def from_model(cls, live_session: models.LiveSession, learner_id: int | None = None) -> LiveSession:
         ls = live_session
+        place = ls.location
         return cls(
             id=to_global_id("LiveSession", ls.id), code=ls.code, starts_at=ls.starts_at, ends_at=ls.ends_at,
             lesson=Lesson(name=ls.lesson_name, goal=ls.lesson_goal) if ls.lesson_name is not None else None,
-            location=Location(is_virtual=ls.location.is_virtual, name=ls.location.name,
-                              address=ls.location.address, room=ls.location.room) if ls.location else None,
+            location=Location(is_virtual=place.is_virtual, name=place.name, address=place.address,
+                              room=place.room) if place is not None else None,
             recording_url=ls.recording_url, extra_links=[Link(title=k.title, url=k.url) for k in ls.links],
             capacity=ls.capacity, cancelled_at=ls.cancelled_at, cancellation_reason=ls.cancellation_reason,
             model=ls, learner_id=learner_id)
