@@ -42,52 +42,38 @@ class SessionReport:
 
 
 @strawberry.type(description="Attendance figures: `booked` counts the live sessions expected of the "
-                             "learner (cancelled ones left out); `attended`, `late`, `absent` and "
+                             "learner (cancelled ones left out); `attended` (PRESENT), `late`, `absent` and "
                              "`excused` count reports by status; `attendanceRate` is (attended + late) / "
-                             "(attended + late + absent), null while that is 0/0.")
-class LearnerTracking:
-    session_id: strawberry.Private[int]
-    learner_id: strawberry.Private[int]
+                             "(attended + late + absent), null while that is 0/0; `lastAttendedAt` is the "
+                             "start of the last live session attended (present or late).")
+class AttendanceTotals:
+    booked: int
+    attended: int
+    late: int
+    absent: int
+    excused: int
+    attendance_rate: float | None
+    last_attended_at: datetime | None
 
-    async def _figures(self, info: Info) -> AttendanceFigures:
-        return await FiguresByEnrollment(info.context).load((self.session_id, self.learner_id))
+    @staticmethod
+    def figures(figures: AttendanceFigures) -> dict:
+        return dict(booked=figures.booked, attended=figures.attended, late=figures.late, absent=figures.absent,
+                    excused=figures.excused, attendance_rate=figures.attendance_rate,
+                    last_attended_at=figures.last_attended_at)
+
+
+@strawberry.type(description="One enrolled learner's attendance in the session.")
+class LearnerTracking(AttendanceTotals):
+    learner_id: strawberry.Private[int]
 
     @strawberry.field
     async def learner(self, info: Info) -> User:
         return await load_user(info, self.learner_id)
 
-    @strawberry.field
-    async def booked(self, info: Info) -> int:
-        return (await self._figures(info)).booked
 
-    @strawberry.field(description="Reports with PRESENT.")
-    async def attended(self, info: Info) -> int:
-        return (await self._figures(info)).attended
-
-    @strawberry.field
-    async def late(self, info: Info) -> int:
-        return (await self._figures(info)).late
-
-    @strawberry.field
-    async def absent(self, info: Info) -> int:
-        return (await self._figures(info)).absent
-
-    @strawberry.field
-    async def excused(self, info: Info) -> int:
-        return (await self._figures(info)).excused
-
-    @strawberry.field
-    async def attendance_rate(self, info: Info) -> float | None:
-        return (await self._figures(info)).attendance_rate
-
-    @strawberry.field(description="Start of the last live session they attended (present or late).")
-    async def last_attended_at(self, info: Info) -> datetime | None:
-        return (await self._figures(info)).last_attended_at
-
-
-@strawberry.type(description="Chamilo's tracking for a session: per enrolled learner, and its totals. "
-                             "Admins and the session's coaches (inside the coach access window) only; "
-                             "empty for others.")
+@strawberry.type(description="Chamilo's tracking for a session: per enrolled learner by name, and its "
+                             "totals. Admins and the session's coaches (inside the coach access window) "
+                             "only; empty for others.")
 class SessionTracking:
     learners: Connection[LearnerTracking]
     session_id: strawberry.Private[int | None]
@@ -107,34 +93,21 @@ class SessionTracking:
     async def attendance_rate(self, info: Info) -> float | None:
         return (await self._totals(info)).attendance_rate
 
-    @strawberry.field
-    async def booked(self, info: Info) -> int:
-        return (await self._totals(info)).booked
-
-    @strawberry.field
-    async def attended(self, info: Info) -> int:
-        return (await self._totals(info)).attended
-
-    @strawberry.field
-    async def late(self, info: Info) -> int:
-        return (await self._totals(info)).late
-
-    @strawberry.field
-    async def absent(self, info: Info) -> int:
-        return (await self._totals(info)).absent
-
-    @strawberry.field
-    async def excused(self, info: Info) -> int:
-        return (await self._totals(info)).excused
+    @strawberry.field(description="Every learner's figures added up.")
+    async def totals(self, info: Info) -> AttendanceTotals:
+        return AttendanceTotals(**AttendanceTotals.figures(await self._totals(info)))
 
     @classmethod
     async def of(cls, info: Info, session: models.Session, first: int | None, after: str | None) -> SessionTracking:
-        page = await reports.tracking_learners(info.context, session, first, after)
+        ctx = info.context
+        page = await reports.tracking_learners(ctx, session, first, after)
         if page is None:
             return cls(learners=Connection.empty(), session_id=None)
-        UserById(info.context).prime_many({user.id: user for user in page.items})
-        return cls(learners=Connection.from_page(
-            page, lambda user: LearnerTracking(session_id=session.id, learner_id=user.id)), session_id=session.id)
+        UserById(ctx).prime_many({user.id: user for user in page.items})
+        figures = await FiguresByEnrollment(ctx).load_many([(session.id, user.id) for user in page.items])
+        by_learner = {user.id: f for user, f in zip(page.items, figures, strict=True)}
+        return cls(learners=Connection.from_page(page, lambda user: LearnerTracking(
+            learner_id=user.id, **AttendanceTotals.figures(by_learner[user.id]))), session_id=session.id)
 
 
 @strawberry.input

@@ -38,7 +38,7 @@ MONTH = LIVE_SESSION + """
 
 TRACKING = """
 query($id: ID!) { node(id: $id) { ... on Session { tracking(first: 100) {
-  learnerCount attendanceRate booked
+  learnerCount attendanceRate totals { booked }
   learners { totalCount edges { node { learner { name } booked attended late absent excused attendanceRate
                                        lastAttendedAt } } }
 } } } }
