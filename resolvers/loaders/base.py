@@ -57,22 +57,35 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         answer = asyncio.get_running_loop().create_future()
         self._waiting.append((keys, answer))
         if len(self._waiting) == 1:
+            await self._answer_waiting()
+        return await answer
+
+    async def _answer_waiting(self) -> None:
+        waiting: list[tuple[list[K], asyncio.Future]] = []
+        try:
             for _ in range(SETTLE_TURNS):
                 await asyncio.sleep(0)
+            # Batches arriving from here on wait for the next query.
             waiting, self._waiting = self._waiting, []
-            every_key = [key for batch, _ in waiting for key in batch]
-            try:
-                async with self.context.database.read() as db:
-                    values = list(await self.batch_load(db, every_key))
-            except Exception as error:  # each waiting batch fails as its own query would have
-                for _, waiter in waiting:
+            async with self.context.database.read() as db:
+                values = list(await self.batch_load(db, [key for batch, _ in waiting for key in batch]))
+        except BaseException as error:
+            if not waiting:
+                waiting, self._waiting = self._waiting, []
+            for _, waiter in waiting:  # each batch fails as its own query would have
+                if waiter.done():
+                    continue
+                if isinstance(error, Exception):
                     waiter.set_exception(error)
-            else:
-                start = 0
-                for batch, waiter in waiting:
-                    waiter.set_result(values[start:start + len(batch)])
-                    start += len(batch)
-        return await answer
+                else:
+                    waiter.cancel()
+            if not isinstance(error, Exception):
+                raise
+            return
+        start = 0
+        for batch, waiter in waiting:
+            waiter.set_result(values[start:start + len(batch)])
+            start += len(batch)
 
     async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[V]:
         raise NotImplementedError
