@@ -10,11 +10,13 @@ from strawberry.types import ExecutionContext, Info
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.courses import CoursesMutation, CoursesQuery
 from schema.extensions import ErrorCodes
+from schema.limits import QueryLimits, limit_extensions
 from sessiongraph.observability import OperationMetrics
 from schema.relay import Node, resolve_node
 from schema.scalars import SCALARS
 from schema.sessions import SessionsMutation, SessionsQuery
 from schema.viewer import ViewerQuery
+from sessiongraph.settings import Settings
 
 
 @strawberry.type
@@ -39,12 +41,22 @@ class SessiongraphSchema(strawberry.Schema):
         """Logging happens in ErrorCodes, with the error ID the client sees."""
 
 
-def build_schema(*, production: bool = False) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema as the settings configure it; without settings, development defaults (for the SDL)."""
+    production = settings is not None and settings.is_production
+    limits = QueryLimits.from_settings(settings) if settings is not None else QueryLimits()
     return SessiongraphSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[ErrorCodes, OperationMetrics],
-        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
+        extensions=[
+            ErrorCodes,
+            OperationMetrics,
+            *limit_extensions(limits, introspection=not production),
+        ],
+        config=StrawberryConfig(
+            scalar_map=SCALARS,
+            disable_field_suggestions=production,
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
 from resolvers.errors import BadInput, NotAllowed, NotAuthenticated
@@ -39,6 +39,8 @@ def error_code(error: GraphQLError) -> str | None:
                 return code
         if isinstance(cause, InvalidScalar):
             return "BAD_USER_INPUT"
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
     if error.original_error is None or isinstance(error.original_error, GraphQLError):
         # Raised by graphql-core itself: the document or the variables are wrong.
         if error.message.startswith("Variable") or "got invalid value" in error.message:

@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     clock = clock or Clock()
     broker = create_broker(settings.redis_url)
     graphql = SessiongraphGraphQL(
-        build_schema(production=settings.is_production),
+        build_schema(settings),
         database=database, clock=clock, settings=settings, broker=broker,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,

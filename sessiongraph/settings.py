@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     # "json" for one JSON object per log line (the default in production), "text" for people.
     log_format: str | None = None
 
+    # Abuse limits on one GraphQL operation (see schema/limits.py for how each is counted).
+    max_query_depth: int = 12
+    max_query_tokens: int = 5_000
+    max_query_aliases: int = 30
+    max_query_directives: int = 50
+    max_query_cost: int = 50_000
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
