@@ -45,6 +45,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema as the settings configure it; without settings, development defaults (for the SDL)."""
     production = settings is not None and settings.is_production
     limits = QueryLimits.from_settings(settings) if settings is not None else QueryLimits()
+    batching = settings is not None and settings.batching_enabled
     return SessiongraphSchema(
         query=Query,
         mutation=Mutation,
@@ -56,6 +57,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(
             scalar_map=SCALARS,
             disable_field_suggestions=production,
+            batching_config={"max_operations": settings.max_batch_operations} if batching else None,
         ),
     )
 

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
@@ -24,6 +23,7 @@ from sessiongraph.auth import InvalidToken, bearer_token, user_id_from_token
 from sessiongraph.broker import LocalFanout, create_broker
 from sessiongraph.clock import Clock
 from sessiongraph.db import Database, create_engine
+from sessiongraph.graphql_http import GraphQLOverHTTP, RequestSizeLimit
 from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
 from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings, get_settings
@@ -44,7 +44,7 @@ class LegacyWebSocketHandler(BaseGraphQLWSHandler):
         await super().handle_connection_init(message)
 
 
-class SessiongraphGraphQL(GraphQL):
+class SessiongraphGraphQL(GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: LocalFanout,
@@ -136,7 +136,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
     )
-    graphql_app = Authentication(graphql, database=database, settings=settings, clock=clock)
+    graphql_app = RequestSizeLimit(
+        Authentication(graphql, database=database, settings=settings, clock=clock),
+        max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -165,7 +167,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            # Every method reaches the view, which refuses all but GET and POST with a GraphQL error.
+            Route("/graphql", graphql_app),
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_query_aliases: int = 30
     max_query_directives: int = 50
     max_query_cost: int = 50_000
+    # Request bodies: JSON (and GET) requests, and multipart file uploads (the CSV import).
+    max_request_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
+    # Several operations in one JSON array; off unless enabled, and then only a few.
+    batching_enabled: bool = False
+    max_batch_operations: int = 5
 
     @field_validator("database_url")
     @classmethod
