@@ -16,6 +16,7 @@ from schema.relay import Node, resolve_node
 from schema.scalars import SCALARS
 from schema.sessions import SessionsMutation, SessionsQuery
 from schema.viewer import ViewerQuery
+from sessiongraph.ratelimit import MutationRateLimiter
 from sessiongraph.settings import Settings
 
 
@@ -41,7 +42,8 @@ class SessiongraphSchema(strawberry.Schema):
         """Logging happens in ErrorCodes, with the error ID the client sees."""
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None, *,
+                 rate_limiter: MutationRateLimiter | None = None) -> strawberry.Schema:
     """The schema as the settings configure it; without settings, development defaults (for the SDL)."""
     production = settings is not None and settings.is_production
     limits = QueryLimits.from_settings(settings) if settings is not None else QueryLimits()
@@ -52,7 +54,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=[
             ErrorCodes,
             OperationMetrics,
-            *limit_extensions(limits, introspection=not production),
+            *limit_extensions(limits, introspection=not production, rate_limiter=rate_limiter),
         ],
         config=StrawberryConfig(
             scalar_map=SCALARS,

@@ -77,6 +77,7 @@ from strawberry.extensions.max_aliases import create_validator as alias_limit_ru
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.types.graphql import OperationType
 
+from sessiongraph.ratelimit import MutationRateLimiter
 from sessiongraph.settings import Settings
 
 PARSE_CACHE_SIZE = 256
@@ -307,7 +308,60 @@ class _CostCounter:
         return None
 
 
-def limit_extensions(limits: QueryLimits, *, introspection: bool) -> list[Callable[[], SchemaExtension]]:
+class MutationRateLimit(SchemaExtension):
+    """Takes one token per mutation field from the caller's buckets, or refuses the operation.
+
+    The refusal carries `extensions.retryAfter` (whole seconds); the HTTP layer
+    turns a request refused whole into 429 with a Retry-After header.
+    """
+
+    def __init__(self, limiter: MutationRateLimiter) -> None:
+        super().__init__()
+        self.limiter = limiter
+
+    async def on_execute(self) -> Any:
+        context = self.execution_context
+        if context.result is None and context.operation_type is OperationType.MUTATION:
+            fields = root_field_count(context.graphql_document, context.provided_operation_name)
+            actor = getattr(context.context, "actor", None)
+            decision = await self.limiter.take(user_id=getattr(actor, "user_id", None),
+                                               ip=client_ip(context.context), cost=fields)
+            if not decision.allowed:
+                context.result = ExecutionResult(data=None, errors=[GraphQLError(
+                    f"Too many changes in a short time; try again in {decision.retry_after} seconds.",
+                    extensions={"code": "RATE_LIMITED", "retryAfter": decision.retry_after})])
+        yield
+
+
+def root_field_count(document: DocumentNode | None, operation_name: str | None) -> int:
+    operation = get_operation_ast(document, operation_name) if document else None
+    if operation is None:
+        return 1
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+    def count(selection_set: SelectionSetNode, spreading: frozenset[str]) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += 0 if selection.name.value == "__typename" else 1
+            elif isinstance(selection, InlineFragmentNode):
+                total += count(selection.selection_set, spreading)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in spreading:
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    total += count(fragment.selection_set, spreading | {selection.name.value})
+        return total
+
+    return max(1, count(operation.selection_set, frozenset()))
+
+
+def client_ip(context: object) -> str | None:
+    client = getattr(getattr(context, "request", None), "client", None)
+    return getattr(client, "host", None)
+
+
+def limit_extensions(limits: QueryLimits, *, introspection: bool,
+                     rate_limiter: MutationRateLimiter | None) -> list[Callable[[], SchemaExtension]]:
     """The schema's extensions for the limits, as factories (Strawberry builds them per request)."""
     rules = list(validation_rules(limits, introspection=introspection))
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -317,4 +371,6 @@ def limit_extensions(limits: QueryLimits, *, introspection: bool) -> list[Callab
         lambda: SmallDocumentValidationCache(maxsize=VALIDATION_CACHE_SIZE),
         lambda: QueryCostLimit(limits),
     ]
+    if rate_limiter is not None:
+        extensions.append(lambda: MutationRateLimit(rate_limiter))
     return extensions

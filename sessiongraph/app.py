@@ -25,6 +25,7 @@ from sessiongraph.clock import Clock
 from sessiongraph.db import Database, create_engine
 from sessiongraph.graphql_http import GraphQLOverHTTP, RequestSizeLimit
 from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
+from sessiongraph.ratelimit import create_rate_limiter
 from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings, get_settings
 
@@ -130,8 +131,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     database = database or Database(create_engine(settings))
     clock = clock or Clock()
     broker = create_broker(settings.redis_url)
+    rate_limiter = create_rate_limiter(settings, clock)
     graphql = SessiongraphGraphQL(
-        build_schema(settings),
+        build_schema(settings, rate_limiter=rate_limiter),
         database=database, clock=clock, settings=settings, broker=broker,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
@@ -162,6 +164,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await broker.start()
         yield
         await graphql.scheduler.close()
+        if rate_limiter is not None:
+            await rate_limiter.close()
         await broker.close()
         await database.dispose()
 
@@ -181,6 +185,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.clock = clock
     app.state.settings = settings
     app.state.broker = broker
+    app.state.rate_limiter = rate_limiter
     return app
 
 

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     # Several operations in one JSON array; off unless enabled, and then only a few.
     batching_enabled: bool = False
     max_batch_operations: int = 5
+    # Mutations per user and per client IP: a token bucket holding `burst` mutations,
+    # refilled at `per_minute`. Shared through Redis when REDIS_URL is set.
+    rate_limit_enabled: bool = True
+    rate_limit_user_burst: int = 100
+    rate_limit_user_per_minute: float = 100
+    rate_limit_ip_burst: int = 1_000
+    rate_limit_ip_per_minute: float = 1_000
+    rate_limit_key_prefix: str = "sessiongraph:ratelimit:"
 
     @field_validator("database_url")
     @classmethod
@@ -71,6 +79,10 @@ class Settings(BaseSettings):
         """Refuse settings that would be unsafe to serve with."""
         if self.is_production and self.jwt_secret == DEVELOPMENT_JWT_SECRET:
             raise SystemExit("JWT_SECRET must be set when ENVIRONMENT=production")
+        if self.rate_limit_enabled and min(self.rate_limit_user_burst, self.rate_limit_ip_burst,
+                                           self.rate_limit_user_per_minute, self.rate_limit_ip_per_minute) <= 0:
+            raise SystemExit("Rate limit bursts and per-minute rates must be positive "
+                             "(or set RATE_LIMIT_ENABLED=false)")
 
 
 @lru_cache

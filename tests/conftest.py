@@ -229,3 +229,5 @@ async def client_with(settings, database, clock) -> AsyncIterator[Any]:
     for client in clients:
         await client.aclose()
         await client.app.state.broker.close()
+        if client.app.state.rate_limiter is not None:
+            await client.app.state.rate_limiter.close()
