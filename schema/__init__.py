@@ -41,6 +41,12 @@ class SessiongraphSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Logging happens in ErrorCodes, with the error ID the client sees."""
 
+    @staticmethod
+    def remove_field_suggestion(error: GraphQLError) -> None:
+        """Drop every "Did you mean …?" (fields, arguments, types, enum values), not only the fields' ones."""
+        if " Did you mean" in error.message:
+            error.message = error.message.split(" Did you mean")[0].rstrip()
+
 
 def build_schema(settings: Settings | None = None, *,
                  rate_limiter: MutationRateLimiter | None = None) -> strawberry.Schema:

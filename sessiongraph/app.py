@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         database=database, clock=clock, settings=settings, broker=broker,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
+        allowed_origins=settings.allowed_origins,
     )
     graphql_app = RequestSizeLimit(
         Authentication(graphql, database=database, settings=settings, clock=clock),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sessiongraph.db"
 DEVELOPMENT_JWT_SECRET = "sessiongraph-development-secret-change-me"
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     # Several operations in one JSON array; off unless enabled, and then only a few.
     batching_enabled: bool = False
     max_batch_operations: int = 5
+    # Browser pages on these origins may open a WebSocket (comma-separated; "*" for any).
+    # Same-origin pages and clients that send no Origin (mobile apps) are always let in.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # Mutations per user and per client IP: a token bucket holding `burst` mutations,
     # refilled at `per_minute`. Shared through Redis when REDIS_URL is set.
     rate_limit_enabled: bool = True
@@ -62,6 +66,13 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return async_database_url(value)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
 
     @property
     def is_production(self) -> bool:
