@@ -44,7 +44,8 @@ class Decision:
 
     @classmethod
     def wait(cls, seconds: float) -> Decision:
-        return cls(False, max(1, math.ceil(seconds)))
+        # Rounded up to whole seconds, ignoring float noise (10.000000001 is 10).
+        return cls(False, max(1, math.ceil(round(seconds, 6))))
 
 
 ALLOWED = Decision(True)

@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as redis
 
 from sessiongraph.auth import issue_token
-from sessiongraph.ratelimit import Bucket, InProcessBuckets, RedisBuckets
+from sessiongraph.ratelimit import Bucket, Decision, InProcessBuckets, RedisBuckets
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CREATE = 'mutation($name: String!) { createSessionCategory(input: {name: $name}) { errors { code } } }'
@@ -187,3 +187,8 @@ async def test_without_redis_the_limit_is_not_enforced_rather_than_refusing_ever
 
     assert decision.allowed
     assert "rate limit not enforced" in caplog.text
+
+
+@pytest.mark.parametrize("seconds,expected", [(0.2, 1), (1.0, 1), (2.5, 3), (10.000000001, 10)])
+def test_retry_after_is_whole_seconds_rounded_up(seconds, expected):
+    assert Decision.wait(seconds).retry_after == expected
