@@ -28,6 +28,11 @@ class ErrorCode(StrEnum):
     ABSENCE_TOO_LATE = "ABSENCE_TOO_LATE"
     ABSENCE_ALREADY_REQUESTED = "ABSENCE_ALREADY_REQUESTED"
     SESSION_ENDED = "SESSION_ENDED"
+    # CSV import: the file as a whole, then its header.
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    NOT_TEXT = "NOT_TEXT"
+    MISSING_COLUMN = "MISSING_COLUMN"
+    UNKNOWN_COLUMN = "UNKNOWN_COLUMN"
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,13 +151,32 @@ async def _validate(db: AsyncSession, session: Session, *, check_name: bool) -> 
 
 async def _check(db: AsyncSession, session: Session, *, check_name: bool) -> list[Problem]:
     problems = Problems()
-    if not session.name:
-        problems.add(ErrorCode.VALIDATION, "name must not be blank.", "name")
-    elif len(session.name) > 200:
-        problems.add(ErrorCode.VALIDATION, "name must be at most 200 characters.", "name")
-    elif check_name and await db.scalar(select(Session.id).where(
+    problems.items.extend(session_rule_problems(session))
+    if check_name and _name_is_well_formed(session) and await db.scalar(select(Session.id).where(
             Session.name == session.name, Session.id.is_distinct_from(session.id))) is not None:
         problems.add(ErrorCode.DUPLICATE, f"A session named {session.name!r} exists.", "name")
+    if session.category_id is not None and await db.get(SessionCategory, session.category_id) is None:
+        problems.add(ErrorCode.NOT_FOUND, "No such session category.", "categoryId")
+    if session.coach_id is not None and await db.get(User, session.coach_id) is None:
+        problems.add(ErrorCode.NOT_FOUND, "No such user for the session coach.", "coachId")
+    problems.raise_if_any()
+    return session_warnings(session)
+
+
+def _name_is_well_formed(session: Session) -> bool:
+    return bool(session.name) and len(session.name) <= 200
+
+
+def session_rule_problems(session: Session) -> list[Problem]:
+    """What makes a session unsavable that needs no database: its name, windows and duration.
+
+    Shared with the CSV import, which checks thousands of rows without a query each.
+    """
+    problems = Problems()
+    if not session.name:
+        problems.add(ErrorCode.VALIDATION, "name must not be blank.", "name")
+    elif not _name_is_well_formed(session):
+        problems.add(ErrorCode.VALIDATION, "name must be at most 200 characters.", "name")
     for key, (_, _, input_name) in WINDOW_FIELDS.items():
         if not getattr(session, key).is_valid:
             problems.add(ErrorCode.INVALID_WINDOW, f"{input_name} ends before it starts.", input_name, "end")
@@ -168,19 +187,17 @@ async def _check(db: AsyncSession, session: Session, *, check_name: bool) -> lis
             problems.add(ErrorCode.VALIDATION,
                          "A session with durationDays has no access dates: give one or the other.",
                          "durationDays")
-    if session.category_id is not None and await db.get(SessionCategory, session.category_id) is None:
-        problems.add(ErrorCode.NOT_FOUND, "No such session category.", "categoryId")
-    if session.coach_id is not None and await db.get(User, session.coach_id) is None:
-        problems.add(ErrorCode.NOT_FOUND, "No such user for the session coach.", "coachId")
-    problems.raise_if_any()
+    return problems.items
 
-    warnings = []
-    if not session.coach_access_window.covers(session.access_window):
-        warnings.append(Problem(ErrorCode.COACH_WINDOW_NOT_COVERING,
-                                "The coach access window does not cover the learners' access window; "
-                                "coaches will be locked out while learners are in.",
-                                ("coachAccessWindow",)))
-    return warnings
+
+def session_warnings(session: Session) -> list[Problem]:
+    """What is saved but worth telling the admin about."""
+    if session.coach_access_window.covers(session.access_window):
+        return []
+    return [Problem(ErrorCode.COACH_WINDOW_NOT_COVERING,
+                    "The coach access window does not cover the learners' access window; "
+                    "coaches will be locked out while learners are in.",
+                    ("coachAccessWindow",))]
 
 
 async def _get_session(db: AsyncSession, session_id: int, *field: str) -> Session:

@@ -10,6 +10,7 @@ from strawberry.types import ExecutionContext, Info
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.courses import CoursesMutation, CoursesQuery
 from schema.extensions import ErrorCodes
+from schema.imports import ImportsMutation
 from schema.limits import QueryLimits, limit_extensions
 from sessiongraph.observability import OperationMetrics
 from schema.relay import Node, resolve_node
@@ -33,7 +34,7 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 
 @strawberry.type
-class Mutation(AccountsMutation, CoursesMutation, SessionsMutation):
+class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation):
     pass
 
 

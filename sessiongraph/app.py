@@ -23,7 +23,8 @@ from sessiongraph.auth import InvalidToken, bearer_token, user_id_from_token
 from sessiongraph.broker import LocalFanout, create_broker
 from sessiongraph.clock import Clock
 from sessiongraph.db import Database, create_engine
-from sessiongraph.graphql_http import GraphQLOverHTTP, RequestSizeLimit
+from sessiongraph.graphql_http import GraphQLOverHTTP
+from sessiongraph.limits import BodyLimit
 from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
 from sessiongraph.ratelimit import create_rate_limiter
 from sessiongraph.scheduler import Scheduler
@@ -139,9 +140,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
     )
-    graphql_app = RequestSizeLimit(
-        Authentication(graphql, database=database, settings=settings, clock=clock),
-        max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
+    graphql_app = BodyLimit(Authentication(graphql, database=database, settings=settings, clock=clock),
+                            max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")

@@ -25,9 +25,7 @@ What `GraphQLOverHTTP` adds:
   BATCHING_DISABLED and BATCH_TOO_LARGE (400).
 - A request whose every operation was refused by the rate limit answers 429 with
   Retry-After.
-- `RequestSizeLimit` refuses a body over the limit with 413 before anything
-  parses it: at once when Content-Length says so, else as soon as the streamed
-  body passes the limit.
+(sessiongraph/limits.py refuses a body over its size limit with 413 before any of this.)
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -240,63 +238,3 @@ class GraphQLOverHTTP(GraphQL):
         if sub_response.background:
             response.background = sub_response.background
         return response
-
-
-class RequestTooLarge(Exception):
-    pass
-
-
-class RequestSizeLimit:
-    """ASGI middleware: refuses a request body over the limit with 413, before it is parsed.
-
-    File uploads (multipart/form-data) have their own, larger limit.
-    """
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_upload_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.max_upload_bytes = max_upload_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Request(scope).headers
-        content_type, _ = parse_content_type(headers.get("content-type") or "")
-        if content_type == "multipart/form-data":
-            limit, what = self.max_upload_bytes, "A file upload's body is over {} bytes (MAX_UPLOAD_BYTES)."
-        else:
-            limit, what = self.max_bytes, "The request body is over {} bytes (MAX_REQUEST_BYTES)."
-        refusal = Refusal(413, "REQUEST_TOO_LARGE", what.format(limit), headers={"Connection": "close"})
-        accept = headers.get("accept")
-        try:
-            declared = int(headers.get("content-length", "0"))
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            await refusal_response(refusal, accept)(scope, receive, send)
-            return
-
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise RequestTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except RequestTooLarge:
-            if started:
-                raise
-            await refusal_response(refusal, accept)(scope, receive, send)

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # Largest page a connection field hands out, whatever `first` asks for.
     max_page_size: int = 100
     default_page_size: int = 20
+    # Largest file `importCsv` accepts (MAX_UPLOAD_BYTES); larger ones are refused unread.
+    max_upload_bytes: int = 20 * 1024 * 1024
     # "json" for one JSON object per log line (the default in production), "text" for people.
     log_format: str | None = None
 
@@ -44,9 +46,8 @@ class Settings(BaseSettings):
     max_query_aliases: int = 30
     max_query_directives: int = 50
     max_query_cost: int = 50_000
-    # Request bodies: JSON (and GET) requests, and multipart file uploads (the CSV import).
+    # The largest body of a request that is not a file upload (uploads: MAX_UPLOAD_BYTES above).
     max_request_bytes: int = 1024 * 1024
-    max_upload_bytes: int = 50 * 1024 * 1024
     # Several operations in one JSON array; off unless enabled, and then only a few.
     batching_enabled: bool = False
     max_batch_operations: int = 5

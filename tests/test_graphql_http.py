@@ -6,6 +6,7 @@ import pytest
 
 from sessiongraph.auth import issue_token
 from sessiongraph.graphql_http import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, response_media_type
+from sessiongraph.limits import MULTIPART_ENVELOPE_BYTES
 from sessiongraph.settings import Settings
 
 GRAPHQL = {"Accept": GRAPHQL_RESPONSE_JSON}
@@ -20,7 +21,7 @@ def test_the_defaults_are_the_documented_ones():
     settings = Settings(_env_file=None)
 
     assert settings.max_request_bytes == 1024 * 1024
-    assert settings.max_upload_bytes == 50 * 1024 * 1024
+    assert settings.max_upload_bytes == 20 * 1024 * 1024
     assert (settings.batching_enabled, settings.max_batch_operations) == (False, 5)
 
 
@@ -207,16 +208,17 @@ async def test_a_streamed_body_is_cut_off_at_the_limit_before_parsing(client_wit
 
 
 async def test_file_uploads_have_their_own_larger_limit(client_with):
-    http = await client_with(max_request_bytes=1000, max_upload_bytes=5000)
+    http = await client_with(max_request_bytes=1000, max_upload_bytes=1000)
     operations = json.dumps({"query": "mutation($f: Upload!) { __typename }", "variables": {"f": None}})
 
     def upload(size):
         return http.post("/graphql", data={"operations": operations, "map": '{"0": ["variables.f"]}'},
                          files={"0": ("rows.csv", b"x" * size, "text/csv")})
 
-    under = await upload(3000)
-    over = await upload(6000)
+    over_the_json_limit = await upload(3000)  # the resolver, not the transport, judges the file itself
+    over_the_upload_limit = await upload(MULTIPART_ENVELOPE_BYTES + 2000)
 
-    assert under.status_code == 200  # it reached GraphQL
-    assert over.status_code == 413
-    assert "MAX_UPLOAD_BYTES" in over.json()["errors"][0]["message"]
+    assert over_the_json_limit.status_code == 200  # it reached GraphQL
+    assert over_the_upload_limit.status_code == 413
+    assert code_of(over_the_upload_limit) == "REQUEST_TOO_LARGE"
+    assert "MAX_UPLOAD_BYTES" in over_the_upload_limit.json()["errors"][0]["message"]

@@ -1,0 +1,5 @@
+import sys
+
+from clients.admin.cli import main
+
+sys.exit(main())

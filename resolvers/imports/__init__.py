@@ -1,0 +1,118 @@
+"""CSV import (DESIGN.md, "CSV import"): an enrollments file or Chamilo's session file,
+told apart by the header, checked whole and applied in one transaction.
+
+Nothing is written unless every row is good: the file is read and each row checked
+on its own first (off the event loop), then everything the rows name is looked up
+with one query per chunk of distinct names, and only when nothing is missing do the
+bulk inserts run. Re-importing a file finds everything already there and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+from models import User
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Problem
+from resolvers.imports.chamilo import ChamiloPlan, apply_sessions, read_sessions
+from resolvers.imports.enrollments import EnrollmentPlan, apply_enrollments, read_enrollments
+from resolvers.imports.problems import Counts, RowError, RowErrors
+from resolvers.imports.reading import open_csv, refuse_file, size_of
+from resolvers.permissions import require_admin
+from resolvers.validation import is_time_zone
+from sessiongraph.limits import human_size
+
+__all__ = ["ImportFormat", "ImportReport", "RowError", "import_csv"]
+
+
+class ImportFormat(StrEnum):
+    ENROLLMENTS = "ENROLLMENTS"
+    CHAMILO_SESSIONS = "CHAMILO_SESSIONS"
+
+
+@dataclass
+class ImportReport:
+    format: ImportFormat | None
+    counts: Counts = field(default_factory=Counts)
+    row_errors: list[RowError] = field(default_factory=list)  # the first ones, by line
+    row_error_count: int = 0
+    warnings: list[RowError] = field(default_factory=list)
+    refusal: list[Problem] = field(default_factory=list)  # empty when the file was imported
+
+
+class _Refused(Exception):
+    """Leaves the transaction (rolling it back) when a row names what does not exist."""
+
+
+async def import_csv(ctx: Context, source: BinaryIO) -> ImportReport:
+    """Imports an uploaded file. A file that is too large, not text or of neither format
+    raises UserErrors; bad rows come back in the report, with nothing written."""
+    require_admin(ctx)
+    size, limit = size_of(source), ctx.settings.max_upload_bytes
+    if size > limit:
+        raise refuse_file(ErrorCode.FILE_TOO_LARGE,
+                          f"The file is {human_size(size)}; the largest file accepted is {human_size(limit)}.")
+    errors = RowErrors()
+    file_format, plan = await asyncio.to_thread(_read, source, errors, _zone_of(ctx.actor.user))
+    if plan is None:  # the header is unusable: there are no rows to speak of
+        return _refused(file_format, errors)
+    # Rows with malformed cells are refused already, but what their other cells name is
+    # still looked up, so the admin sees every error at once.
+    try:
+        async with ctx.database.write() as db:
+            if isinstance(plan, EnrollmentPlan):
+                counts = await apply_enrollments(db, plan, errors, ctx.now)
+            else:
+                counts = await apply_sessions(db, plan, errors, ctx.now)
+            if errors:
+                raise _Refused()
+    except _Refused:
+        return _refused(file_format, errors)
+    warnings = plan.warnings if isinstance(plan, ChamiloPlan) else []
+    return ImportReport(file_format, counts, warnings=warnings)
+
+
+def detect_format(header: list[str]) -> ImportFormat | None:
+    names = {name.replace(" ", "").lower() for name in header}
+    if "sessionname" in names:
+        return ImportFormat.CHAMILO_SESSIONS
+    if names & {"session", "email"}:
+        return ImportFormat.ENROLLMENTS
+    return None
+
+
+def _read(source: BinaryIO, errors: RowErrors,
+          zone: ZoneInfo) -> tuple[ImportFormat, EnrollmentPlan | ChamiloPlan | None]:
+    """Reads and checks every row on its own; runs in a worker thread."""
+    source.seek(0)
+    csv_file = open_csv(source)
+    file_format = detect_format(csv_file.header)
+    if file_format is None:
+        shown = csv_file.delimiter.join(csv_file.header)
+        raise refuse_file(ErrorCode.VALIDATION, (
+            f"The first line must be a header, either session,email[,role] for enrollments or Chamilo's "
+            f"SessionName;Coach;DateStart;DateEnd;…; it is {shown[:200]!r}."))
+    records = csv_file.records(errors)
+    if file_format is ImportFormat.ENROLLMENTS:
+        return file_format, read_enrollments(csv_file.header, records, errors)
+    return file_format, read_sessions(csv_file.header, records, errors, zone)
+
+
+def _refused(file_format: ImportFormat | None, errors: RowErrors) -> ImportReport:
+    listed = errors.listed()
+    errors_ = f"{errors.count} error{'s' if errors.count != 1 else ''}"
+    if errors.count > len(listed):
+        errors_ += f" (the first {len(listed)} are listed)"
+    summary = Problem(ErrorCode.VALIDATION, f"The file has {errors_}; nothing was imported.", ("file",))
+    return ImportReport(file_format, row_errors=listed, row_error_count=errors.count, refusal=[summary])
+
+
+def _zone_of(user: User | None) -> ZoneInfo:
+    """Dates in a file are the importing admin's local times."""
+    name = user.time_zone if user is not None and user.time_zone else "UTC"
+    return ZoneInfo(name if is_time_zone(name) else "UTC")

@@ -1,0 +1,64 @@
+"""Batched reads and writes: one query per chunk of distinct names, never one per row."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import SessionCourse, User
+
+T = TypeVar("T")
+
+# Bound parameters per statement stay far below SQLite's 32,766 and asyncpg's 32,767.
+CHUNK = 5_000
+
+
+def chunked(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+async def lookup(db: AsyncSession, key: ColumnElement, value: ColumnElement, wanted: Iterable[Any]) -> dict:
+    """{key: value} for the rows whose `key` is among `wanted`."""
+    found: dict = {}
+    for chunk in chunked({w for w in wanted if w is not None}):
+        found.update((await db.execute(select(key, value).where(key.in_(chunk)))).all())
+    return found
+
+
+async def user_ids_by_email(db: AsyncSession, emails: Iterable[str]) -> dict[str, int]:
+    return await lookup(db, User.email, User.id, emails)
+
+
+async def session_course_pairs(db: AsyncSession, session_ids: Iterable[int]) -> set[tuple[int, int]]:
+    """(session ID, course ID) for every course of those sessions."""
+    pairs: set[tuple[int, int]] = set()
+    for chunk in chunked(set(session_ids)):
+        query = select(SessionCourse.session_id, SessionCourse.course_id).where(SessionCourse.session_id.in_(chunk))
+        pairs.update((await db.execute(query)).all())
+    return pairs
+
+
+async def insert_new(db: AsyncSession, table: Table, rows: Iterable[dict[str, Any]],
+                     counted_by: str) -> Counter:
+    """Inserts the rows that are not there yet (by primary key) and counts those inserted
+    per value of the column `counted_by`.
+
+    ON CONFLICT DO NOTHING rather than a check first: a row another request added
+    meanwhile is "already there", not a failure.
+    """
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing().returning(table.c[counted_by])
+    inserted: Counter = Counter()
+    for chunk in chunked(rows):
+        result = await db.execute(statement, chunk)
+        inserted.update(result.scalars().all())
+    return inserted

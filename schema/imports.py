@@ -1,0 +1,73 @@
+"""CSV import on the wire: `importCsv` takes a file by the GraphQL multipart request spec."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.file_uploads import Upload
+from strawberry.types import Info
+
+from resolvers import imports, permissions
+from resolvers.errors import BadInput
+from schema.errors import UserError, attempt
+
+ImportFormat = strawberry.enum(imports.ImportFormat, name="CsvFormat",
+                               description="Which of the two file formats a file was read as.")
+
+
+@strawberry.type(description="One problem with one line of an imported file; the header is line 1.")
+class CsvRowError:
+    line: int
+    column: str | None = strawberry.field(description="The header's name for the column, when one is at fault.")
+    code: str
+    message: str = strawberry.field(description="Names the line and column, for showing as it is.")
+
+    @classmethod
+    def from_row_error(cls, error: imports.RowError) -> CsvRowError:
+        return cls(line=error.line, column=error.column, code=error.code.value, message=error.message)
+
+
+@strawberry.input
+class ImportCsvInput:
+    file: Upload = strawberry.field(description="UTF-8 CSV: `session,email[,role]` or Chamilo's session file.")
+
+
+@strawberry.type(description="A refused file lists its errors and changes nothing; "
+                             "a good one is applied whole and counted.")
+class ImportCsvPayload:
+    created: int = strawberry.field(description="New enrollments and course coaches (and new sessions, "
+                                                "for Chamilo's format).")
+    updated: int = strawberry.field(description="Existing sessions whose fields changed or that gained a course.")
+    already_enrolled: int = strawberry.field(description="Rows that changed nothing.")
+    row_errors: list[CsvRowError] = strawberry.field(description="The first 100 errors, by line.")
+    row_error_count: int = strawberry.field(description="Every error, including those not listed.")
+    warnings: list[CsvRowError] = strawberry.field(
+        description="Imported, but worth a look (a coach window that does not cover the access window).")
+    format: ImportFormat | None = strawberry.field(description="Null when the file could not be read.")
+    errors: list[UserError]
+
+
+@strawberry.type
+class ImportsMutation:
+    @strawberry.mutation(description="Imports a CSV file of enrollments or Chamilo sessions; admins only.")
+    async def import_csv(self, info: Info, input: ImportCsvInput) -> ImportCsvPayload:
+        permissions.require_admin(info.context)  # before judging the file part, so strangers learn nothing
+        report, errors = await attempt(info, lambda: imports.import_csv(info.context, _stream_of(input.file)))
+        if report is None:
+            return ImportCsvPayload(created=0, updated=0, already_enrolled=0, row_errors=[], row_error_count=0,
+                                    warnings=[], format=None, errors=errors)
+        return ImportCsvPayload(
+            created=report.counts.created, updated=report.counts.updated,
+            already_enrolled=report.counts.already_enrolled,
+            row_errors=[CsvRowError.from_row_error(e) for e in report.row_errors],
+            row_error_count=report.row_error_count,
+            warnings=[CsvRowError.from_row_error(w) for w in report.warnings],
+            format=report.format,
+            errors=[UserError.from_problem(p) for p in report.refusal])
+
+
+def _stream_of(upload):
+    """The uploaded file's bytes as a stream (Starlette's UploadFile spools them to disk)."""
+    stream = getattr(upload, "file", None)
+    if stream is None or not hasattr(stream, "seek"):
+        raise BadInput("`file` must be an uploaded file part (GraphQL multipart request spec), not a value.")
+    return stream
