@@ -16,9 +16,11 @@ What `GraphQLOverHTTP` adds:
   with `data` (even null, from a field error) answers 200. In `application/json`
   every well-formed request answers 200, as the spec asks for legacy clients.
 - A mutation over GET answers 405 with `Allow: POST`.
-- A body that is JSON but not an object, or a non-string `operationName`, answers
-  400 instead of 500; a POST that is neither JSON nor multipart answers 415; an
-  operation that cannot be chosen (unknown `operationName`) is a GraphQL error.
+- A body that is JSON but not an object answers 400 (it was a 500), and so does a
+  non-string `operationName`; a POST that is neither JSON nor multipart answers
+  415 (it was 400); an operation that cannot be chosen (an unknown
+  `operationName`) is a GraphQL request error, OPERATION_RESOLUTION_FAILURE,
+  instead of a plain-text 400.
 - Refusals are GraphQL-shaped JSON, `{"errors": [{"message", "extensions": {"code"}}]}`,
   with codes: BAD_REQUEST (400), NOT_FOUND (404), METHOD_NOT_ALLOWED (405),
   NOT_ACCEPTABLE (406), REQUEST_TOO_LARGE (413), UNSUPPORTED_MEDIA_TYPE (415),
