@@ -19,7 +19,7 @@ from schema.scalars import InvalidScalar
 log = logging.getLogger("sessiongraph.errors")
 
 # graphql-core's words for a variable whose value is wrong (the document itself may be fine).
-VARIABLE_VALUE_PROBLEMS = ("got invalid value", "was not provided", "must not be null")
+VARIABLE_VALUE_PROBLEMS = ("got invalid value", "has invalid value", "was not provided", "must not be null")
 
 EXPECTED = {NotAuthenticated: "UNAUTHENTICATED", NotAllowed: "FORBIDDEN", BadInput: "BAD_USER_INPUT"}
 
