@@ -11,6 +11,7 @@ from schema.accounts import AccountsMutation, AccountsQuery
 from schema.courses import CoursesMutation, CoursesQuery
 from schema.extensions import ErrorCodes
 from schema.imports import ImportsMutation
+from schema.limits import QueryLimits, limit_extensions
 from sessiongraph.observability import OperationMetrics
 from schema.relay import Node, resolve_node
 from schema.reports import ReportsMutation
@@ -18,6 +19,8 @@ from schema.scalars import SCALARS
 from schema.schedule import ScheduleMutation
 from schema.sessions import SessionsMutation, SessionsQuery
 from schema.viewer import ViewerQuery
+from sessiongraph.ratelimit import MutationRateLimiter
+from sessiongraph.settings import Settings
 
 
 @strawberry.type
@@ -42,13 +45,32 @@ class SessiongraphSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Logging happens in ErrorCodes, with the error ID the client sees."""
 
+    @staticmethod
+    def remove_field_suggestion(error: GraphQLError) -> None:
+        """Drop every "Did you mean …?" (fields, arguments, types, enum values), not only the fields' ones."""
+        if " Did you mean" in error.message:
+            error.message = error.message.split(" Did you mean")[0].rstrip()
 
-def build_schema(*, production: bool = False) -> strawberry.Schema:
+
+def build_schema(settings: Settings | None = None, *,
+                 rate_limiter: MutationRateLimiter | None = None) -> strawberry.Schema:
+    """The schema as the settings configure it; without settings, development defaults (for the SDL)."""
+    production = settings is not None and settings.is_production
+    limits = QueryLimits.from_settings(settings) if settings is not None else QueryLimits()
+    batching = settings is not None and settings.batching_enabled
     return SessiongraphSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[ErrorCodes, OperationMetrics],
-        config=StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=production),
+        extensions=[
+            ErrorCodes,
+            OperationMetrics,
+            *limit_extensions(limits, introspection=not production, rate_limiter=rate_limiter),
+        ],
+        config=StrawberryConfig(
+            scalar_map=SCALARS,
+            disable_field_suggestions=production,
+            batching_config={"max_operations": settings.max_batch_operations} if batching else None,
+        ),
     )
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import uuid
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
 from resolvers.errors import BadInput, NotAllowed, NotAuthenticated
 from schema.scalars import InvalidScalar
 
 log = logging.getLogger("sessiongraph.errors")
+
+# graphql-core's words for a variable whose value is wrong (the document itself may be fine).
+VARIABLE_VALUE_PROBLEMS = ("got invalid value", "has invalid value", "was not provided", "must not be null")
 
 EXPECTED = {NotAuthenticated: "UNAUTHENTICATED", NotAllowed: "FORBIDDEN", BadInput: "BAD_USER_INPUT"}
 
@@ -39,9 +42,11 @@ def error_code(error: GraphQLError) -> str | None:
                 return code
         if isinstance(cause, InvalidScalar):
             return "BAD_USER_INPUT"
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
     if error.original_error is None or isinstance(error.original_error, GraphQLError):
         # Raised by graphql-core itself: the document or the variables are wrong.
-        if error.message.startswith("Variable") or "got invalid value" in error.message:
+        if any(phrase in error.message for phrase in VARIABLE_VALUE_PROBLEMS):
             return "BAD_USER_INPUT"
         return "GRAPHQL_VALIDATION_FAILED"
     return None

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
@@ -24,8 +23,10 @@ from sessiongraph.auth import InvalidToken, bearer_token, user_id_from_token
 from sessiongraph.broker import LocalFanout, create_broker
 from sessiongraph.clock import Clock
 from sessiongraph.db import Database, create_engine
-from sessiongraph.limits import MULTIPART_ENVELOPE_BYTES, BodyLimit
+from sessiongraph.graphql_http import GraphQLOverHTTP
+from sessiongraph.limits import BodyLimit
 from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
+from sessiongraph.ratelimit import create_rate_limiter
 from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings, get_settings
 
@@ -45,7 +46,7 @@ class LegacyWebSocketHandler(BaseGraphQLWSHandler):
         await super().handle_connection_init(message)
 
 
-class SessiongraphGraphQL(GraphQL):
+class SessiongraphGraphQL(GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: LocalFanout,
@@ -131,14 +132,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     database = database or Database(create_engine(settings))
     clock = clock or Clock()
     broker = create_broker(settings.redis_url)
+    rate_limiter = create_rate_limiter(settings, clock)
     graphql = SessiongraphGraphQL(
-        build_schema(production=settings.is_production),
+        build_schema(settings, rate_limiter=rate_limiter),
         database=database, clock=clock, settings=settings, broker=broker,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
+        allowed_origins=settings.allowed_origins,
     )
     graphql_app = BodyLimit(Authentication(graphql, database=database, settings=settings, clock=clock),
-                            max_bytes=settings.max_upload_bytes + MULTIPART_ENVELOPE_BYTES)
+                            max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -162,12 +165,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await broker.start()
         yield
         await graphql.scheduler.close()
+        if rate_limiter is not None:
+            await rate_limiter.close()
         await broker.close()
         await database.dispose()
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            # Every method reaches the view, which refuses all but GET and POST with a GraphQL error.
+            Route("/graphql", graphql_app),
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -180,6 +186,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.clock = clock
     app.state.settings = settings
     app.state.broker = broker
+    app.state.rate_limiter = rate_limiter
     return app
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sessiongraph.db"
 DEVELOPMENT_JWT_SECRET = "sessiongraph-development-secret-change-me"
@@ -39,10 +40,40 @@ class Settings(BaseSettings):
     # "json" for one JSON object per log line (the default in production), "text" for people.
     log_format: str | None = None
 
+    # Abuse limits on one GraphQL operation (see schema/limits.py for how each is counted).
+    max_query_depth: int = 12
+    max_query_tokens: int = 5_000
+    max_query_aliases: int = 30
+    max_query_directives: int = 50
+    max_query_cost: int = 50_000
+    # The largest body of a request that is not a file upload (uploads: MAX_UPLOAD_BYTES above).
+    max_request_bytes: int = 1024 * 1024
+    # Several operations in one JSON array; off unless enabled, and then only a few.
+    batching_enabled: bool = False
+    max_batch_operations: int = 5
+    # Browser pages on these origins may open a WebSocket (comma-separated; "*" for any).
+    # Same-origin pages and clients that send no Origin (mobile apps) are always let in.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # Mutations per user and per client IP: a token bucket holding `burst` mutations,
+    # refilled at `per_minute`. Shared through Redis when REDIS_URL is set.
+    rate_limit_enabled: bool = True
+    rate_limit_user_burst: int = 100
+    rate_limit_user_per_minute: float = 100
+    rate_limit_ip_burst: int = 1_000
+    rate_limit_ip_per_minute: float = 1_000
+    rate_limit_key_prefix: str = "sessiongraph:ratelimit:"
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return async_database_url(value)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
 
     @property
     def is_production(self) -> bool:
@@ -60,6 +91,10 @@ class Settings(BaseSettings):
         """Refuse settings that would be unsafe to serve with."""
         if self.is_production and self.jwt_secret == DEVELOPMENT_JWT_SECRET:
             raise SystemExit("JWT_SECRET must be set when ENVIRONMENT=production")
+        if self.rate_limit_enabled and min(self.rate_limit_user_burst, self.rate_limit_ip_burst,
+                                           self.rate_limit_user_per_minute, self.rate_limit_ip_per_minute) <= 0:
+            raise SystemExit("Rate limit bursts and per-minute rates must be positive "
+                             "(or set RATE_LIMIT_ENABLED=false)")
 
 
 @lru_cache

@@ -270,7 +270,7 @@ async def test_a_request_far_over_the_limit_is_cut_off_before_it_is_read(small_l
         files={"0": ("big.csv", content.encode(), "text/csv")})
 
     assert response.status_code == 413
-    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
     assert await enrollments(database) == set()
 
 

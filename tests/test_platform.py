@@ -99,3 +99,11 @@ def test_plain_database_urls_are_mapped_to_the_async_drivers(url, expected):
     from sessiongraph.settings import async_database_url
 
     assert async_database_url(url) == expected
+
+
+async def test_an_unused_variable_is_a_validation_error_and_a_missing_one_bad_input(admin):
+    unused = await admin.execute("query($x: Int) { viewer { user { name } } }")
+    missing = await admin.execute("query($id: ID!) { node(id: $id) { id } }")
+
+    assert unused["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert missing["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

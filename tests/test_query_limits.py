@@ -1,0 +1,235 @@
+"""Abuse limits on one operation, each tried at its edge: allowed at the limit, refused one past it.
+
+Most run at the default settings, so they also pin the defaults the README lists.
+"""
+
+import pathlib
+import uuid
+from collections.abc import AsyncGenerator
+
+import pytest
+import strawberry
+from graphql import parse, specified_rules, validate
+from strawberry.extensions import ParserCache, ValidationCache
+
+from schema import build_schema
+from schema.limits import (
+    CACHEABLE_QUERY_CHARS,
+    PARSE_CACHE_SIZE,
+    VALIDATION_CACHE_SIZE,
+    QueryCostLimit,
+    QueryLimits,
+    operation_cost,
+    validation_rules,
+)
+from sessiongraph.auth import issue_token
+from sessiongraph.settings import Settings
+
+
+async def ask(http, query, variables=None, headers=None):
+    response = await http.post("/graphql", json={"query": query, "variables": variables or {}},
+                               headers=headers or {})
+    return response.json()
+
+
+def codes(body):
+    return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+
+
+# Depth counts the levels below the root fields: `coach` sits at 3, its `id` at 4.
+DEPTH_4 = "{ viewer { mySessions { current { coach { id } } } } }"
+DEPTH_5 = "{ viewer { mySessions { current { courses { coaches { id } } } } } }"
+
+
+def test_the_defaults_are_the_documented_ones():
+    settings = Settings(_env_file=None)
+
+    assert (settings.max_query_depth, settings.max_query_tokens, settings.max_query_aliases,
+            settings.max_query_directives, settings.max_query_cost) == (12, 5_000, 30, 50, 50_000)
+
+
+async def test_depth_at_the_limit_is_allowed_and_one_deeper_is_refused(client_with):
+    # The schema has no cycle deep enough for the default 12 yet; the edge is the same at any limit.
+    http = await client_with(max_query_depth=4)
+
+    at_limit = await ask(http, DEPTH_4)
+    too_deep = await ask(http, DEPTH_5)
+
+    assert at_limit == {"data": {"viewer": None}}
+    assert codes(too_deep) == ["QUERY_TOO_DEEP"]
+    assert "maximum operation depth of 4" in too_deep["errors"][0]["message"]
+
+
+async def test_depth_counts_through_fragments(client_with):
+    http = await client_with(max_query_depth=4)
+    query = "{ viewer { ...Mine } } fragment Mine on Viewer { mySessions { current { courses { coaches { id } } } } }"
+
+    body = await ask(http, query)
+
+    assert codes(body) == ["QUERY_TOO_DEEP"]
+
+
+async def test_tokens_at_the_limit_are_allowed_and_one_more_is_refused(http):
+    # `query Qn { __typename }` is five tokens; a thousand small operations make 5,000.
+    # (One operation with thousands of fields would be refused by graphql-core's own
+    # budget for comparing overlapping fields.)
+    operations = " ".join(f"query Q{n} {{ __typename }}" for n in range(1_000))
+
+    at_limit = (await http.post("/graphql", json={"query": operations, "operationName": "Q7"})).json()
+    too_many = await ask(http, operations.replace("{ __typename }", "{ __typename __typename }", 1))
+
+    assert at_limit == {"data": {"__typename": "Query"}}
+    assert codes(too_many) == ["TOO_MANY_TOKENS"]
+    assert "5000 tokens" in too_many["errors"][0]["message"]
+
+
+async def test_aliases_at_the_limit_are_allowed_and_one_more_is_refused(http):
+    def with_aliases(count):
+        return "{ " + " ".join(f"a{n}: __typename" for n in range(count)) + " }"
+
+    at_limit = await ask(http, with_aliases(30))
+    too_many = await ask(http, with_aliases(31))
+
+    assert "errors" not in at_limit and len(at_limit["data"]) == 30
+    assert codes(too_many) == ["TOO_MANY_ALIASES"]
+
+
+async def test_directives_at_the_limit_are_allowed_and_one_more_is_refused(http):
+    def with_directives(count):
+        return "{ " + "__typename @include(if: true) " * count + "}"
+
+    at_limit = await ask(http, with_directives(50))
+    too_many = await ask(http, with_directives(51))
+
+    assert at_limit == {"data": {"__typename": "Query"}}
+    assert codes(too_many) == ["TOO_MANY_DIRECTIVES"]
+
+
+SESSION_PAGE = "query($first: Int) { sessions(first: $first) { edges { node { id } } } }"
+# sessions (1) + edges (1) + first x (node (1) + id (1))
+
+
+def test_the_cost_of_a_page_is_its_size_times_what_each_row_selects():
+    schema = build_schema()._schema
+    limits = QueryLimits()
+
+    def cost(query, **variables):
+        return operation_cost(schema, parse(query), None, variables, limits)
+
+    assert cost(SESSION_PAGE, first=10) == 2 + 2 * 10
+    assert cost(SESSION_PAGE) == 2 + 2 * limits.default_page_size
+    assert cost(SESSION_PAGE, first=10_000) == 2 + 2 * limits.max_page_size  # as capped by the resolvers
+    assert cost("{ sessions(first: 5) { totalCount pageInfo { hasNextPage } } }") == 1 + 1 + 2
+    assert cost("{ viewer { mySessions { current { id name } } } }") == 1 + 1 + 1 + limits.default_page_size * 2
+    learners = "{ sessions(first: 10) { edges { node { learners(first: 10) { edges { node { id } } } } } } }"
+    assert cost(learners) == 2 + 10 * (1 + 1 + 1 + 10 * 2)
+
+
+async def test_cost_at_the_limit_is_allowed_and_one_more_is_refused(client_with, make_user, settings, clock):
+    http = await client_with(max_query_cost=2 + 2 * 100)
+    admin = await make_user("Ada", is_admin=True)
+    headers = {"Authorization": f"Bearer {issue_token(admin.id, settings, clock.now())}"}
+
+    at_limit = await ask(http, SESSION_PAGE, {"first": 100}, headers)
+    one_more = await ask(http, SESSION_PAGE.replace("{ id }", "{ id __typename }"), {"first": 1}, headers)
+    one_more_row = await ask(http, SESSION_PAGE.replace("edges {", "totalCount edges {"), {"first": 100}, headers)
+
+    assert at_limit == {"data": {"sessions": {"edges": []}}}
+    assert "errors" not in one_more
+    assert codes(one_more_row) == ["QUERY_TOO_COMPLEX"]
+    assert one_more_row["errors"][0]["extensions"]["cost"] == 203
+    assert one_more_row["data"] is None
+
+
+async def test_a_request_for_millions_of_nodes_is_refused_before_anything_runs(http, count_statements):
+    page = "sessions(first: 100) { edges { node { learners(first: 100) { edges { node { id name email } } } } } }"
+    query = "{ " + " ".join(f"a{n}: {page}" for n in range(30)) + " }"
+
+    with count_statements() as log:
+        body = await ask(http, query)
+
+    assert codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert body["errors"][0]["extensions"]["cost"] > 1_000_000
+    assert log.count == 0
+
+
+async def test_the_parser_and_validation_caches_hit_for_a_repeated_document(http):
+    parsed = ParserCache(maxsize=PARSE_CACHE_SIZE).cached_parse_document
+    validated = ValidationCache(maxsize=VALIDATION_CACHE_SIZE).cached_validate_document
+    query = f"query Probe_{uuid.uuid4().hex} {{ viewer {{ user {{ id }} }} }}"
+
+    await ask(http, query)
+    after_first = parsed.cache_info(), validated.cache_info()
+    second = await ask(http, query)
+    after_second = parsed.cache_info(), validated.cache_info()
+
+    assert second == {"data": {"viewer": None}}
+    assert after_second[0].hits == after_first[0].hits + 1
+    assert after_second[0].misses == after_first[0].misses
+    assert after_second[1].hits == after_first[1].hits + 1
+    assert after_second[1].misses == after_first[1].misses
+
+
+def test_the_limit_rules_are_built_once_so_validation_results_can_be_cached():
+    limits = QueryLimits.from_settings(Settings(_env_file=None))
+
+    assert validation_rules(limits, introspection=True) is validation_rules(QueryLimits(), introspection=True)
+    assert validation_rules(limits, introspection=False) != validation_rules(limits, introspection=True)
+
+
+async def test_a_huge_document_is_answered_but_not_cached(http):
+    parsed = ParserCache(maxsize=PARSE_CACHE_SIZE).cached_parse_document
+    query = "# " + "x" * CACHEABLE_QUERY_CHARS + "\n{ __typename }"
+    before = parsed.cache_info()
+
+    body = await ask(http, query)
+
+    assert body == {"data": {"__typename": "Query"}}
+    assert parsed.cache_info().currsize == before.currsize and parsed.cache_info().misses == before.misses
+
+
+async def test_a_syntax_error_is_a_parse_failure(http):
+    body = await ask(http, "{ viewer ")
+
+    assert codes(body) == ["GRAPHQL_PARSE_FAILED"]
+
+
+CLIENT_OPERATIONS = sorted(pathlib.Path(__file__).parent.parent.joinpath("clients").rglob("*.graphql"))
+
+
+@pytest.mark.parametrize("path", CLIENT_OPERATIONS, ids=lambda path: str(path.relative_to(path.parents[2])))
+def test_every_client_operation_is_within_the_limits(path):
+    schema = build_schema()._schema
+    limits = QueryLimits()
+    document = parse(path.read_text(), max_tokens=limits.max_tokens)
+
+    assert validate(schema, document, (*specified_rules, *validation_rules(limits, introspection=False))) == []
+    for operation in document.definitions:
+        if getattr(operation, "operation", None) is not None:
+            name = operation.name.value if operation.name else None
+            assert operation_cost(schema, document, name, {}, limits) <= limits.max_cost
+
+
+async def test_the_cost_limit_also_refuses_a_subscription():
+    @strawberry.type
+    class Item:
+        name: str
+
+    @strawberry.type
+    class Query:
+        ok: bool = True
+
+    @strawberry.type
+    class Subscription:
+        @strawberry.subscription
+        async def items(self) -> AsyncGenerator[list[Item], None]:
+            yield [Item(name="never sent")]
+
+    schema = strawberry.Schema(Query, subscription=Subscription,
+                               extensions=[lambda: QueryCostLimit(QueryLimits(max_cost=1 + 20 * 1))])
+
+    allowed = [result async for result in await schema.subscribe("subscription { items { name } }")]
+    refused = [result async for result in await schema.subscribe("subscription { items { name __typename } }")]
+
+    assert allowed[0].data == {"items": [{"name": "never sent"}]}
+    assert [error.extensions["code"] for error in refused[0].errors] == ["QUERY_TOO_COMPLEX"]
