@@ -23,6 +23,7 @@ from models import Booking, BookingStatus, Course, Instructor, LiveSession, Live
 from models.calendar import CalendarView, calendar_days, local_date, local_midnight
 from models.sessions import SessionCourse
 from resolvers.context import Context
+from resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
 from resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
 from resolvers.loaders.accounts import InstructorByUser
 from resolvers.loaders.base import answered_together
@@ -344,6 +345,9 @@ async def update_live_session(ctx: Context, live_session_id: int, change: LiveSe
                 raise UserErrors.one(ErrorCode.VALIDATION,
                                      f"capacity cannot go below the {booked} learners booked.", "capacity")
         live_session.updated_at = ctx.now
+        told = await people_on(db, live_session)
+    kind = ScheduleEventKind.RESCHEDULED if rescheduled else ScheduleEventKind.UPDATED
+    await publish_schedule_change(ctx, kind, live_session.id, told)
     return live_session
 
 
@@ -360,6 +364,8 @@ async def cancel_live_session(ctx: Context, live_session_id: int, reason: str | 
         live_session.cancelled_at = ctx.now
         live_session.cancellation_reason = (reason or "").strip() or None
         live_session.updated_at = ctx.now
+        told = await people_on(db, live_session)
+    await publish_schedule_change(ctx, ScheduleEventKind.CANCELLED, live_session.id, told)
     return live_session
 
 

@@ -112,6 +112,10 @@ class InProcessBroker(LocalFanout):
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         self.deliver(channel, message)
 
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        for channel, message in messages:
+            self.deliver(channel, message)
+
 
 class RedisBroker(LocalFanout):
     def __init__(self, url: str, *, prefix: str = "sessiongraph:", max_queued: int = 256) -> None:
@@ -141,6 +145,16 @@ class RedisBroker(LocalFanout):
         except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
             # The change itself is committed; subscribers catch up on their next resync.
             log.warning("could not publish to %s: %s", channel, error)
+
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """One round trip for a change that concerns many people."""
+        try:
+            async with self._publisher.pipeline(transaction=False) as pipe:
+                for channel, message in messages:
+                    pipe.publish(self.prefix + channel, json.dumps(message))
+                await pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            log.warning("could not publish %d events: %s", len(messages), error)
 
     async def _listen(self) -> None:
         backoff = ExponentialWithJitterBackoff(base=0.05, cap=5.0)

@@ -67,3 +67,12 @@ async def test_after_redis_drops_the_listener_reconnects_resyncs_and_delivers_ag
         assert await next_message(subscriber) == {"kind": "BOOKED"}
     assert instance_b.reconnects >= 1
     await admin.aclose()
+
+
+async def test_publish_many_reaches_each_channel_across_instances(redis_brokers):
+    instance_a, instance_b = redis_brokers
+    async with instance_b.subscribe("user:1") as one, instance_b.subscribe("user:2") as two:
+        await instance_a.publish_many([("user:1", {"n": 1}), ("user:2", {"n": 2})])
+
+        assert await next_message(one) == {"n": 1}
+        assert await next_message(two) == {"n": 2}
