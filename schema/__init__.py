@@ -9,6 +9,7 @@ from strawberry.types import ExecutionContext, Info
 
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.courses import CoursesMutation, CoursesQuery
+from schema.credits import CreditsMutation
 from schema.extensions import ErrorCodes
 from schema.imports import ImportsMutation
 from schema.limits import QueryLimits, limit_extensions
@@ -37,7 +38,7 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 @strawberry.type
 class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
-               ReportsMutation):
+               ReportsMutation, CreditsMutation):
     pass
 
 
