@@ -8,6 +8,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from schema.accounts import AccountsMutation, AccountsQuery
+from schema.booking import BookingMutation
 from schema.courses import CoursesMutation, CoursesQuery
 from schema.credits import CreditsMutation
 from schema.extensions import ErrorCodes
@@ -38,7 +39,7 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 @strawberry.type
 class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
-               ReportsMutation, CreditsMutation):
+               ReportsMutation, BookingMutation, CreditsMutation):
     pass
 
 
