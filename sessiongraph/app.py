@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings.check()
     database = database or Database(create_engine(settings))
     clock = clock or Clock()
-    broker = create_broker(settings.redis_url)
+    broker = create_broker(settings.redis_url, settings.redis_prefix)
     rate_limiter = create_rate_limiter(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
