@@ -7,6 +7,8 @@ here; a "no" for reading another user's data looks like the data is not there.
 
 from __future__ import annotations
 
+import asyncio
+
 from models import Booking, BookingStatus, Course, Instructor, LiveSession, Session, User
 from resolvers.context import Context
 from resolvers.errors import NotAllowed, NotAuthenticated
@@ -110,17 +112,25 @@ async def can_manage_live_session(ctx: Context, live_session: LiveSession) -> bo
 
 
 async def can_see_live_session(ctx: Context, live_session: LiveSession) -> bool:
-    """Those who manage it, the learners it is on the schedule of, and their guardians."""
+    """Those who manage it, the learners it is on the schedule of, and their guardians. A
+    learner who booked it and cancelled still sees it (through their booking, their credit
+    transactions and the CANCELLED event), though it is no longer on their schedule."""
     if ctx.actor.is_anonymous:
         return False
     if ctx.actor.is_admin:
         return True
-    if await OnLearnerSchedule(ctx).load((ctx.actor.user_id, live_session.id)):
+    if await _on_schedule_or_booked(ctx, ctx.actor.user_id, live_session):
         return True
     if await can_manage_live_session(ctx, live_session):
         return True
     children = await ChildIdsByGuardian(ctx).load(ctx.actor.user_id)
-    return any(await OnLearnerSchedule(ctx).load_many([(child, live_session.id) for child in children]))
+    return any(await asyncio.gather(*(_on_schedule_or_booked(ctx, child, live_session) for child in children)))
+
+
+async def _on_schedule_or_booked(ctx: Context, learner_id: int, live_session: LiveSession) -> bool:
+    if await OnLearnerSchedule(ctx).load((learner_id, live_session.id)):
+        return True
+    return await BookingByLearnerLiveSession(ctx).load((learner_id, live_session.id)) is not None
 
 
 async def can_see_booking(ctx: Context, booking: Booking, live_session: LiveSession) -> bool:

@@ -97,7 +97,7 @@ async def test_no_absence_on_a_cancelled_booking_or_a_cancelled_live_session(dat
     await admin("mutation($input: CancelLiveSessionInput!) { cancelLiveSession(input: $input) { errors { code } } }",
                 input={"id": other_id})
 
-    assert codes((await ask(caller, lea, live_session_id))["errors"]) == [(["liveSessionId"], "NOT_FOUND")]
+    assert codes((await ask(caller, lea, live_session_id))["errors"]) == [(["liveSessionId"], "NOT_BOOKED")]
     assert codes((await ask(caller, max_, other_id))["errors"]) == [(["liveSessionId"], "LIVE_SESSION_CANCELLED")]
     assert (await caller(max_)(DETAILS, id=other_id))["node"]["canRequestAbsence"] is False
 

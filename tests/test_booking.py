@@ -403,3 +403,20 @@ async def test_booking_and_cancelling_are_published_to_the_learner_and_the_instr
         assert [await next_event(learners) for _ in expected] == expected
         assert [await next_event(teachers) for _ in expected] == expected
         assert learners._queue.empty() and teachers._queue.empty()
+
+
+async def test_a_learner_still_sees_a_live_session_they_cancelled_as_do_their_guardians(data, given, caller):
+    course, _, slot, lea = await a_slot(data, given)
+    gina, stan = await data.user("Gina"), await data.user("Stan")
+    await data.guardian_of(gina, lea)
+    booked = (await book(caller, lea, slot))["booking"]
+    await caller(lea)(CANCEL, input={"bookingId": booked["id"]})
+    query = "query($id: ID!) { node(id: $id) { ... on LiveSession { code myBooking { status } } } }"
+
+    mine = (await caller(lea)(query, id=booked["liveSession"]["id"]))["node"]
+    guardians = (await caller(gina)(query, id=booked["liveSession"]["id"]))["node"]
+    strangers = (await caller(stan)(query, id=booked["liveSession"]["id"]))["node"]
+
+    assert mine == {"code": booked["liveSession"]["code"], "myBooking": {"status": "CANCELLED"}}
+    assert guardians == {"code": booked["liveSession"]["code"], "myBooking": None}
+    assert strangers is None
