@@ -32,7 +32,8 @@ query($id: ID!, $from: DateTime!, $to: DateTime!) { node(id: $id) { ... on Cours
 LEDGER = """
 { viewer { credits { balance transactions(first: 100) { totalCount edges { node {
   kind amount balanceAfter description createdAt
-  liveSession { code startsAt course { title } instructor { displayName } myBooking { status } }
+  liveSession { code startsAt course { title } instructor { displayName } canRequestAbsence
+                myBooking { status absenceRequest { status } } }
 } } } } } }
 """
 
@@ -103,6 +104,43 @@ async def test_a_credit_ledger_runs_a_fixed_number_of_statements(data, given, ca
     assert log.count == LEDGER_STATEMENTS, log_hint(log)
 
 
+HISTORY = """
+query($courseId: ID!) { viewer { schedule { courseHistory(courseId: $courseId, first: 50) { totalCount edges { node {
+  code startsAt status canRequestAbsence
+  myBooking { status creditTransaction { kind amount balanceAfter } refundTransaction { amount }
+              absenceRequest { reason status reviewedAt } }
+} } } } } }
+"""
+
+
+@pytest.mark.parametrize("count", [4, 30])
+async def test_a_course_history_with_credits_and_absences_runs_a_fixed_number_of_statements(
+        data, given, caller, count_statements, clock, count):
+    # given: booked live sessions of a course, a third with an absence request, a third cancelled
+    course = await given.course(credit_cost=1, absence_requests_enabled=True)
+    teacher = await data.instructor()
+    learner = await given.learner(course, credits=count)
+    for n in range(count):
+        slot = await given.slot(course, teacher, NOW + timedelta(hours=1 + 2 * n))
+        booked = (await caller(learner)(BOOK, input={"slotId": gid("BookableSlot", slot.id)}))["bookSlot"]["booking"]
+        if n % 3 == 1:
+            await caller(learner)("""mutation($id: ID!) { requestAbsence(input: {liveSessionId: $id, reason: "Away"})
+                { errors { code } } }""", id=booked["liveSession"]["id"])
+        elif n % 3 == 2:
+            await caller(learner)("""mutation($id: ID!) { cancelBooking(input: {bookingId: $id}) {
+                errors { code } } }""", id=booked["id"])
+    clock.set(NOW + timedelta(days=30))
+
+    with count_statements() as log:
+        body = await caller(learner).execute(HISTORY, courseId=gid("Course", course.id))
+
+    assert "errors" not in body, body
+    edges = body["data"]["viewer"]["schedule"]["courseHistory"]["edges"]
+    assert len(edges) == count - count // 3
+    assert all(e["node"]["myBooking"]["creditTransaction"]["amount"] == -1 for e in edges)
+    assert log.count == HISTORY_STATEMENTS, log_hint(log)
+
+
 # Measured on SQLite and PostgreSQL; the point is that few and many rows cost the same.
 # Search: the signed-in user, the page of courses, its totalCount, the viewer's access to
 # every course, every course's slots, their instructors, and the viewer's bookings on them.
@@ -110,5 +148,9 @@ SEARCH_STATEMENTS = 7
 # Slots: the signed-in user, the course, the access, the slots, instructors, bookings.
 SLOTS_STATEMENTS = 6
 # Ledger: the signed-in user, the balance, the page, its totalCount, then one per loader:
-# live sessions, courses, instructors, the learner's bookings.
-LEDGER_STATEMENTS = 8
+# live sessions, courses, instructors, the learner's bookings, their absence requests.
+LEDGER_STATEMENTS = 9
+# History: the signed-in user, the page, its totalCount, then one per loader: the learner's
+# bookings, their transactions, their absence requests (the course is not needed once a live
+# session has started: no absence can be requested).
+HISTORY_STATEMENTS = 6
