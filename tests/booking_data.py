@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 import models
 from tests.conftest import NOW
-from tests.schedule_data import ScheduleData, data, gid  # noqa: F401
+from tests.schedule_data import ScheduleData, data  # noqa: F401
 
 BOOK = """
 mutation($input: BookSlotInput!) { bookSlot(input: $input) {
@@ -27,7 +27,8 @@ mutation($input: BookSlotInput!) { bookSlot(input: $input) {
 
 CANCEL = """
 mutation($input: CancelBookingInput!) { cancelBooking(input: $input) {
-  booking { id status cancelledAt creditTransaction { amount } refundTransaction { kind amount balanceAfter description } }
+  booking { id status cancelledAt creditTransaction { amount }
+            refundTransaction { kind amount balanceAfter description } }
   errors { field code message }
 } }
 """

@@ -41,7 +41,8 @@ async def test_a_booking_its_absence_decision_and_its_cancellation_are_pushed_to
     gina = await data.user("Gina")
     await data.guardian_of(gina, lea)
     teacher_user = await data.user_of(teacher)
-    sockets = {"learner": await connect(lea), "guardian": await connect(gina), "instructor": await connect(teacher_user)}
+    sockets = {"learner": await connect(lea), "guardian": await connect(gina),
+               "instructor": await connect(teacher_user)}
 
     # when: booked
     booked = (await caller(lea)(BOOK, input={"slotId": gid("BookableSlot", slot.id)}))["bookSlot"]["booking"]

@@ -130,7 +130,7 @@ async def test_balances_replay_from_the_transactions_whatever_happened(data, giv
                 booked.setdefault(learner.id, []).append(result["booking"])
     await caller(learners[0])(CANCEL, input={"bookingId": booked[learners[0].id][0]["id"]})
     await deposit(admin, learners[1], -1, kind="ADJUSTMENT")
-    await admin("""mutation($input: CancelLiveSessionInput!) { cancelLiveSession(input: $input) { errors { code } } }""",
+    await admin("mutation($input: CancelLiveSessionInput!) { cancelLiveSession(input: $input) { errors { code } } }",
                 input={"id": booked[learners[2].id][0]["liveSession"]["id"]})
     await deposit(admin, learners[2], 2)
 
