@@ -99,11 +99,11 @@ async def run(args) -> int:
             tokens = {user_id: issue_token(user_id, settings, now) for user_id in learners}
 
             print(f"{'round':<14}{'bookings':>9}{'seconds':>9}{'per second':>12}{'p50 ms':>9}{'p95 ms':>9}"
-                  f"{'p99 ms':>9}  outcomes")
+                  f"{'p99 ms':>9}{'server CPU ms':>15}  outcomes")
             spread = [(learner, slots[n // SEATS]) for n, learner in enumerate(learners)]
-            await measure("spread", base, tokens, spread, args.clients)
+            await measure("spread", base, tokens, spread, args.clients, server.pid)
             hot = [(learner, hot_slot) for learner in learners[:args.hot_bookings]]
-            await measure("one hot slot", base, tokens, hot, args.clients)
+            await measure("one hot slot", base, tokens, hot, args.clients, server.pid)
         finally:
             if server is not None:
                 server.terminate()
@@ -116,7 +116,9 @@ async def run(args) -> int:
 
 
 async def measure(label: str, base: str, tokens: dict[int, str], work: list[tuple[int, int]],
-                  clients: int) -> None:
+                  clients: int, server_pid: int) -> None:
+    """Runs the round and prints one line; "server CPU ms" is the server process's CPU time
+    per booking (the clients share the machine, so this is the figure that scales)."""
     queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
     for item in work:
         queue.put_nowait(item)
@@ -141,13 +143,21 @@ async def measure(label: str, base: str, tokens: dict[int, str], work: list[tupl
                 else:
                     outcomes[body["data"]["bookSlot"]["errors"][0]["code"]] += 1
 
+    cpu_before = cpu_seconds(server_pid)
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     seconds = time.perf_counter() - started
+    cpu_per_booking = (cpu_seconds(server_pid) - cpu_before) / len(work) * 1000
     cuts = statistics.quantiles(latencies, n=100)
     print(f"{label:<14}{len(work):>9,}{seconds:>9.2f}{outcomes['BOOKED'] / seconds:>12.0f}"
-          f"{cuts[49] * 1000:>9.0f}{cuts[94] * 1000:>9.0f}{cuts[98] * 1000:>9.0f}  "
+          f"{cuts[49] * 1000:>9.0f}{cuts[94] * 1000:>9.0f}{cuts[98] * 1000:>9.0f}{cpu_per_booking:>15.1f}  "
           + ", ".join(f"{code} {count:,}" for code, count in outcomes.most_common()))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- the database ---------------------------------------------------------------------------------
