@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import func, select
 
 import models
-from tests.booking_data import BOOK, CANCEL, data, given  # noqa: F401
+from tests.booking_data import BOOK, CANCEL, PUBLISH, data, given  # noqa: F401
 from tests.conftest import NOW, Caller
 from tests.schedule_data import gid
 
@@ -120,3 +120,22 @@ async def test_the_same_booking_cancelled_ten_times_at_once_is_refunded_once(dat
     assert [t.kind for t in await given.ledger(lea)] == ["DEPOSIT", "BOOKING", "REFUND"]
     assert await given.balance(lea) == 2 and (await given.fresh(slot)).booked == 0
     await given.check_ledgers()
+
+
+async def test_overlapping_publications_at_once_keep_one(data, given, client_with, settings, clock):
+    course = await given.course()
+    teacher = await data.instructor("Ines")
+    ines = Caller(await client_with(rate_limit_enabled=False), settings, clock, await data.user_of(teacher))
+    starts = [NOW + timedelta(days=1, minutes=10 * n) for n in range(6)]  # each overlaps the next
+
+    results = await asyncio.gather(*(ines(PUBLISH, input={
+        "instructorId": gid("Instructor", teacher.id), "courseId": gid("Course", course.id),
+        "slots": [{"startsAt": start.isoformat(), "endsAt": (start + timedelta(hours=1)).isoformat(), "seats": 3}]})
+        for start in starts))
+
+    published = [r["publishAvailability"] for r in results if r["publishAvailability"]["slots"]]
+    refused = [r["publishAvailability"]["errors"][0]["code"] for r in results if not r["publishAvailability"]["slots"]]
+    async with data.database.read() as db:
+        slots = (await db.scalars(select(models.BookableSlot).order_by(models.BookableSlot.starts_at))).all()
+    assert len(slots) == len(published) >= 1 and set(refused) <= {"SLOT_OVERLAP"}
+    assert all(a.ends_at <= b.starts_at for a, b in zip(slots, slots[1:]))
