@@ -1,0 +1,225 @@
+"""Every client operation runs against the demo data, as its client's user, with no error and real data.
+
+Each operation is sent as its client sends it: the document from clients/ (the
+operation and its fragments), by name, with the variables a screen would pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+import models
+from clients.admin.cli import import_file
+from clients.documents import Operation, load_operations
+from schema.relay import to_global_id
+from sessiongraph.auth import issue_token
+from sessiongraph.demo import load_demo
+
+LEARNER, GUARDIAN, INSTRUCTOR, ADMIN = ("learner@example.com", "guardian@example.com", "instructor@example.com",
+                                        "admin@example.com")
+
+
+@dataclass
+class Demo:
+    """The demo platform, and what earlier operations of a run have found or made."""
+
+    http: httpx.AsyncClient
+    tokens: dict[str, str]
+    found: dict[str, Any] = field(default_factory=dict)
+
+    async def send(self, operation: Operation, variables: dict[str, Any], login: str) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql", json={"query": operation.document, "operationName": operation.name, "variables": variables},
+            headers={"Authorization": f"Bearer {self.tokens[login]}"})
+        return response.json()
+
+
+@dataclass
+class Run:
+    """How a screen uses an operation: as whom, with which variables, and what it must get."""
+
+    login: str
+    variables: Callable[[Demo], dict[str, Any]] | dict[str, Any]
+    expect: Callable[[dict[str, Any], Demo], Any]
+
+
+def edges(connection: dict[str, Any]) -> list[dict[str, Any]]:
+    return [edge["node"] for edge in connection["edges"]]
+
+
+def schedule(data: dict[str, Any]) -> dict[str, Any]:
+    return data["viewer"]["schedule"]
+
+
+def remember(demo: Demo, **found: Any) -> bool:
+    demo.found.update(found)
+    return True
+
+
+def window(demo: Demo, start_days: int, end_days: int) -> dict[str, str]:
+    now = demo.found["now"]
+    return {"start": (now + timedelta(days=start_days)).isoformat(), "end": (now + timedelta(days=end_days)).isoformat()}
+
+
+WEB: dict[str, Run] = {
+    "Dashboard": Run(LEARNER, {}, lambda d, demo: remember(
+        demo, liveSessionId=schedule(d)["upNext"]["id"]) and schedule(d)["upNext"]["lesson"]["goal"]),
+    "UpcomingTab": Run(LEARNER, {"first": 5}, lambda d, _: len(schedule(d)["today"]) >= 3
+                       and len(edges(schedule(d)["upcoming"])) == 5 and schedule(d)["upcoming"]["pageInfo"]["hasNextPage"]),
+    "PastTab": Run(LEARNER, {"first": 5}, lambda d, _: schedule(d)["past"]["totalCount"] > 5
+                   and edges(schedule(d)["past"])[0]["course"]["title"]),
+    "CalendarTab": Run(LEARNER, lambda demo: {"view": "MONTH", "date": demo.found["today"]},
+                       lambda d, _: sum(day["count"] for day in schedule(d)["calendar"]["days"]) > 3
+                       and any(day["isToday"] for day in schedule(d)["calendar"]["days"])),
+    "SessionDetails": Run(LEARNER, lambda demo: {"id": demo.found["liveSessionId"]},
+                          lambda d, _: d["node"]["code"] and d["node"]["myBooking"]["status"] == "BOOKED"),
+    "CourseSessionHistory": Run(LEARNER, lambda demo: {"courseId": demo.found["courseId"]},
+                                lambda d, _: d["course"]["title"] and schedule(d)["courseHistory"]["totalCount"] > 0),
+    "MySessions": Run(LEARNER, {}, lambda d, _: all(d["viewer"]["mySessions"][part]
+                                                   for part in ("current", "upcoming", "past"))),
+    "Children": Run(GUARDIAN, {}, lambda d, _: len(d["viewer"]["children"]) == 2
+                    and all(child["schedule"]["upcoming"]["totalCount"] for child in d["viewer"]["children"])),
+    "ChildPastSessions": Run(GUARDIAN, {}, lambda d, _: any(
+        node["myReport"] for child in d["viewer"]["children"] for node in edges(child["schedule"]["past"]))),
+    "ChildCalendar": Run(GUARDIAN, lambda demo: {"view": "WEEK", "date": demo.found["today"]},
+                         lambda d, _: all(len(c["schedule"]["calendar"]["days"]) == 7 for c in d["viewer"]["children"])),
+    "Teaching": Run(INSTRUCTOR, lambda demo: {"from": demo.found["now"].isoformat()},
+                    lambda d, _: d["viewer"]["teaching"]["totalCount"] > 0
+                    and edges(d["viewer"]["teaching"])[0]["bookings"]["totalCount"] > 0),
+}
+
+MOBILE: dict[str, Run] = {
+    "MobileUpNext": Run(LEARNER, {}, lambda d, demo: remember(
+        demo, liveSessionId=schedule(d)["upNext"]["id"]) and schedule(d)["upNext"]["joinAvailability"]["isOpen"]),
+    "MobileToday": Run(LEARNER, {}, lambda d, _: len(schedule(d)["today"]) >= 3),
+    "MobileUpcoming": Run(LEARNER, {}, lambda d, _: len(edges(schedule(d)["upcoming"])) == 10),
+    "MobilePast": Run(LEARNER, {}, lambda d, _: len(edges(schedule(d)["past"])) == 10),
+    "MobileCalendarMonth": Run(LEARNER, lambda demo: {"date": demo.found["today"]},
+                               lambda d, _: len(schedule(d)["calendar"]["days"]) in (28, 35, 42)),
+    "MobileCalendarDay": Run(LEARNER, lambda demo: {"date": demo.found["today"]},
+                             lambda d, _: len(schedule(d)["calendar"]["days"][0]["sessions"]) >= 3),
+    "MobileSessionDetails": Run(LEARNER, lambda demo: {"id": demo.found["liveSessionId"]},
+                                lambda d, _: d["node"]["lesson"]["name"]),
+    "MobileCourseHistory": Run(LEARNER, lambda demo: {"courseId": demo.found["courseId"]},
+                               lambda d, _: edges(schedule(d)["courseHistory"])),
+    "MobileMySessions": Run(LEARNER, {}, lambda d, _: d["viewer"]["mySessions"]["current"]),
+    "MobileChildren": Run(GUARDIAN, {}, lambda d, _: any(c["schedule"]["upNext"] for c in d["viewer"]["children"])),
+}
+
+# In the order an admin works: find, create, edit, enroll, track, import, delete.
+ADMIN_RUNS: dict[str, Run] = {
+    "SessionList": Run(ADMIN, {"filter": {"status": "ACTIVE"}}, lambda d, demo: remember(
+        demo, sessionId=edges(d["sessions"])[0]["id"]) and d["sessions"]["totalCount"] >= 2
+        and all(s["status"] == "ACTIVE" for s in edges(d["sessions"]))),
+    "SessionEditor": Run(ADMIN, lambda demo: {"id": demo.found["sessionId"]},
+                         lambda d, _: d["session"]["courses"] and d["session"]["learners"]["totalCount"] > 10),
+    "SessionTracking": Run(ADMIN, lambda demo: {"id": demo.found["sessionId"]},
+                           lambda d, _: d["session"]["tracking"]["learnerCount"] > 10),
+    "CourseSearch": Run(ADMIN, {"search": "English"}, lambda d, demo: remember(
+        demo, courseIds=[c["id"] for c in edges(d["courses"])]) and len(edges(d["courses"])) == 2),
+    "UserSearch": Run(ADMIN, {"search": "Coach"}, lambda d, demo: remember(
+        demo, coachId=edges(d["users"])[0]["id"]) and d["users"]["totalCount"] >= 1),
+    "CreateSession": Run(ADMIN, lambda demo: {"input": {
+        "name": "Summer English", "courseIds": demo.found["courseIds"], "coachId": demo.found["coachId"],
+        "accessWindow": window(demo, 10, 40), "coachAccessWindow": window(demo, 5, 50)}},
+        lambda d, demo: not d["createSession"]["errors"] and remember(
+            demo, newSessionId=d["createSession"]["session"]["id"])
+        and d["createSession"]["session"]["courseCount"] == 2),
+    "UpdateSession": Run(ADMIN, lambda demo: {"input": {"id": demo.found["newSessionId"], "visibility": "VISIBLE",
+                                                         "displayWindow": window(demo, 0, 60)}},
+                         lambda d, _: not d["updateSession"]["errors"]
+                         and d["updateSession"]["session"]["visibility"] == "VISIBLE"),
+    "SetSessionCourses": Run(ADMIN, lambda demo: {"input": {"sessionId": demo.found["newSessionId"],
+                                                            "courseIds": demo.found["courseIds"][::-1]}},
+                             lambda d, demo: not d["setSessionCourses"]["errors"]
+                             and d["setSessionCourses"]["session"]["courses"][0]["course"]["id"]
+                             == demo.found["courseIds"][-1]),
+    "SetCourseCoaches": Run(ADMIN, lambda demo: {"input": {"sessionId": demo.found["newSessionId"],
+                                                           "courseId": demo.found["courseIds"][0],
+                                                           "coachIds": [demo.found["coachId"]]}},
+                            lambda d, _: not d["setCourseCoaches"]["errors"]
+                            and any(c["coaches"] for c in d["setCourseCoaches"]["session"]["courses"])),
+    "EnrollLearners": Run(ADMIN, lambda demo: {"input": {"sessionId": demo.found["newSessionId"],
+                                                         "userIds": [demo.found["learnerId"]]}},
+                          lambda d, _: not d["enrollLearners"]["errors"] and d["enrollLearners"]["enrolledCount"] == 1),
+    "UnenrollLearners": Run(ADMIN, lambda demo: {"input": {"sessionId": demo.found["newSessionId"],
+                                                           "userIds": [demo.found["learnerId"]]}},
+                            lambda d, _: not d["unenrollLearners"]["errors"]
+                            and d["unenrollLearners"]["unenrolledCount"] == 1),
+    "DeleteSession": Run(ADMIN, lambda demo: {"input": {"id": demo.found["newSessionId"]}},
+                         lambda d, demo: d["deleteSession"]["deletedId"] == demo.found["newSessionId"]),
+}
+
+RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
+# Run by other means below: a multipart upload through the admin command-line client.
+RUN_ELSEWHERE = {"ImportCsv"}
+
+
+@pytest.mark.parametrize("client", RUNS)
+def test_every_operation_of_a_client_has_a_run(client):
+    names = {op.name for op in load_operations(client)} - RUN_ELSEWHERE
+
+    assert names == set(RUNS[client])
+
+
+@pytest.fixture
+async def demo(database, clock, settings, http) -> Demo:
+    await load_demo(database, clock.now())
+    async with database.read() as db:
+        users = (await db.scalars(select(models.User).where(
+            models.User.email.in_([LEARNER, GUARDIAN, INSTRUCTOR, ADMIN])))).all()
+    tokens = {user.email: issue_token(user.id, settings, clock.now()) for user in users}
+    learner = next(user for user in users if user.email == LEARNER)
+    async with database.read() as db:
+        # A course the learner has had booked classes of (the course screen they open its history from).
+        course_id = await db.scalar(
+            select(models.LiveSession.course_id).join(models.Booking).where(
+                models.Booking.learner_id == learner.id, models.LiveSession.ends_at < clock.now()).limit(1))
+    return Demo(http, tokens, found={"now": clock.now(), "today": clock.now().date().isoformat(),
+                                     "learnerId": to_global_id("User", learner.id),
+                                     "courseId": to_global_id("Course", course_id)})
+
+
+async def run_all(demo: Demo, client: str) -> list[str]:
+    """Runs the client's operations in order; the problems found, by operation."""
+    operations = {op.name: op for op in load_operations(client)}
+    problems = []
+    for name, run in RUNS[client].items():
+        variables = run.variables(demo) if callable(run.variables) else run.variables
+        body = await demo.send(operations[name], variables, run.login)
+        if body.get("errors"):
+            problems.append(f"{name} as {run.login}: {body['errors']}")
+            continue
+        try:
+            ok = run.expect(body["data"], demo)
+        except (KeyError, IndexError, TypeError) as error:
+            ok, body = False, {**body, "exception": repr(error)}
+        if not ok:
+            problems.append(f"{name} as {run.login}: not the data the screen needs: {body}")
+    return problems
+
+
+@pytest.mark.parametrize("client", ["web", "mobile"])
+async def test_the_learner_clients_operations_run_on_the_demo_data(demo, client):
+    problems = await run_all(demo, client)
+
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_admin_clients_operations_run_on_the_demo_data(demo, app, tmp_path):
+    problems = await run_all(demo, "admin")
+    csv = tmp_path / "enrollments.csv"
+    csv.write_text("session,email\nLeadership cohort 4,learner@example.com\nLeadership cohort 4,learner2@example.com\n")
+
+    payload = await import_file(csv, url="http://test/graphql", token=demo.tokens[ADMIN],
+                                transport=httpx.ASGITransport(app=app))
+
+    assert not problems, "\n".join(problems)
+    assert payload["errors"] == [] and payload["created"] + payload["alreadyEnrolled"] == 2
