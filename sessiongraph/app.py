@@ -25,6 +25,12 @@ from sessiongraph.clock import Clock
 from sessiongraph.db import Database, create_engine
 from sessiongraph.graphql_http import GraphQLOverHTTP
 from sessiongraph.limits import BodyLimit
+from sessiongraph.persisted import (
+    PersistedDocuments,
+    PersistedDocumentsView,
+    PersistedTransportWSHandler,
+    resolve_legacy_start,
+)
 from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
 from sessiongraph.ratelimit import create_rate_limiter
 from sessiongraph.scheduler import Scheduler
@@ -45,17 +51,24 @@ class LegacyWebSocketHandler(BaseGraphQLWSHandler):
             return
         await super().handle_connection_init(message)
 
+    async def handle_start(self, message) -> None:
+        message = await resolve_legacy_start(self, message)
+        if message is not None:
+            await super().handle_start(message)
 
-class SessiongraphGraphQL(GraphQLOverHTTP):
+
+class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
+    graphql_transport_ws_handler_class = PersistedTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: LocalFanout,
-                 **options) -> None:
+                 persisted: PersistedDocuments, **options) -> None:
         super().__init__(schema, **options)
         self.database = database
         self.clock = clock
         self.settings = settings
         self.broker = broker
+        self.persisted = persisted
         self.scheduler = Scheduler(clock)
 
     async def get_context(self, request, response) -> Context:
@@ -133,9 +146,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     clock = clock or Clock()
     broker = create_broker(settings.redis_url)
     rate_limiter = create_rate_limiter(settings, clock)
+    persisted = PersistedDocuments.from_settings(settings)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
-        database=database, clock=clock, settings=settings, broker=broker,
+        database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
@@ -167,6 +181,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await graphql.scheduler.close()
         if rate_limiter is not None:
             await rate_limiter.close()
+        await persisted.close()
         await broker.close()
         await database.dispose()
 
@@ -187,6 +202,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.settings = settings
     app.state.broker = broker
     app.state.rate_limiter = rate_limiter
+    app.state.persisted = persisted
     return app
 
 

@@ -229,5 +229,6 @@ async def client_with(settings, database, clock) -> AsyncIterator[Any]:
     for client in clients:
         await client.aclose()
         await client.app.state.broker.close()
+        await client.app.state.persisted.close()
         if client.app.state.rate_limiter is not None:
             await client.app.state.rate_limiter.close()

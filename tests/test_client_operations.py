@@ -33,11 +33,16 @@ class Demo:
     http: httpx.AsyncClient
     tokens: dict[str, str]
     found: dict[str, Any] = field(default_factory=dict)
+    by_hash: bool = False  # send the document's hash alone, as a trusted-documents client does
 
     async def send(self, operation: Operation, variables: dict[str, Any], login: str) -> dict[str, Any]:
-        response = await self.http.post(
-            "/graphql", json={"query": operation.document, "operationName": operation.name, "variables": variables},
-            headers={"Authorization": f"Bearer {self.tokens[login]}"})
+        request = {"operationName": operation.name, "variables": variables}
+        if self.by_hash:
+            request["extensions"] = {"persistedQuery": {"version": 1, "sha256Hash": operation.sha256}}
+        else:
+            request["query"] = operation.document
+        response = await self.http.post("/graphql", json=request,
+                                        headers={"Authorization": f"Bearer {self.tokens[login]}"})
         return response.json()
 
 
@@ -223,3 +228,18 @@ async def test_the_admin_clients_operations_run_on_the_demo_data(demo, app, tmp_
 
     assert not problems, "\n".join(problems)
     assert payload["errors"] == [] and payload["created"] + payload["alreadyEnrolled"] == 2
+
+
+async def test_every_operation_runs_by_hash_alone_on_a_service_running_trusted_documents_only(demo, client_with,
+                                                                                          tmp_path):
+    trusted = await client_with(trusted_documents_only=True)
+    demo.http, demo.by_hash = trusted, True
+    csv = tmp_path / "enrollments.csv"
+    csv.write_text("session,email\nLeadership cohort 4,learner@example.com\n")
+
+    problems = [problem for client in RUNS for problem in await run_all(demo, client)]
+    payload = await import_file(csv, url="http://test/graphql", token=demo.tokens[ADMIN],
+                                transport=httpx.ASGITransport(app=trusted.app))
+
+    assert not problems, "\n".join(problems)
+    assert payload["errors"] == []
