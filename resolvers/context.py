@@ -68,6 +68,12 @@ class Context:
         """
         return replace(self, loaders={}, now=self.clock.now())
 
+    def refresh(self) -> None:
+        """Forget every load and take a new "now": the connection's context, before each event
+        it serves, so the event's fields are read as they are now."""
+        self.loaders = {}
+        self.now = self.clock.now()
+
     def forget_loaded(self) -> None:
         """Drop every cached load; a mutation has changed what they would answer."""
         self.loaders.clear()

@@ -86,3 +86,7 @@ class NotAllowed(Exception):
 
 class BadInput(Exception):
     """A malformed argument the client should never have sent (an unknown time zone, say)."""
+
+
+class NotFound(Exception):
+    """Asked for something that is not there, or that the caller may not see (which looks the same)."""

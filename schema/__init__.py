@@ -18,6 +18,7 @@ from schema.reports import ReportsMutation
 from schema.scalars import SCALARS
 from schema.schedule import ScheduleMutation
 from schema.sessions import SessionsMutation, SessionsQuery
+from schema.subscriptions import Subscription
 from schema.viewer import ViewerQuery
 from sessiongraph.ratelimit import MutationRateLimiter
 from sessiongraph.settings import Settings
@@ -61,6 +62,7 @@ def build_schema(settings: Settings | None = None, *,
     return SessiongraphSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             ErrorCodes,
             OperationMetrics,

@@ -13,7 +13,7 @@ import uuid
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
-from resolvers.errors import BadInput, NotAllowed, NotAuthenticated
+from resolvers.errors import BadInput, NotAllowed, NotAuthenticated, NotFound
 from schema.scalars import InvalidScalar
 
 log = logging.getLogger("sessiongraph.errors")
@@ -21,7 +21,8 @@ log = logging.getLogger("sessiongraph.errors")
 # graphql-core's words for a variable whose value is wrong (the document itself may be fine).
 VARIABLE_VALUE_PROBLEMS = ("got invalid value", "has invalid value", "was not provided", "must not be null")
 
-EXPECTED = {NotAuthenticated: "UNAUTHENTICATED", NotAllowed: "FORBIDDEN", BadInput: "BAD_USER_INPUT"}
+EXPECTED = {NotAuthenticated: "UNAUTHENTICATED", NotAllowed: "FORBIDDEN", BadInput: "BAD_USER_INPUT",
+            NotFound: "NOT_FOUND"}
 
 
 def _cause_chain(error: BaseException | None):

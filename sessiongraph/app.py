@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings.check()
     database = database or Database(create_engine(settings))
     clock = clock or Clock()
-    broker = create_broker(settings.redis_url)
+    broker = create_broker(settings.redis_url, settings.redis_prefix)
     rate_limiter = create_rate_limiter(settings, clock)
     persisted = PersistedDocuments.from_settings(settings)
     graphql = SessiongraphGraphQL(

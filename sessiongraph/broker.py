@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import uuid
 from collections import defaultdict
 from typing import Any
 
@@ -126,6 +128,7 @@ class RedisBroker(LocalFanout):
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self.reconnects = 0
+        self.listener_name = f"{prefix.rstrip(':')}-listener-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     async def start(self) -> None:
         if self._listener is None:
@@ -160,7 +163,8 @@ class RedisBroker(LocalFanout):
         backoff = ExponentialWithJitterBackoff(base=0.05, cap=5.0)
         failures = 0
         while True:
-            client = redis.Redis.from_url(self.url)
+            # Named, so an operator (or a test) can find this process's listener in CLIENT LIST.
+            client = redis.Redis.from_url(self.url, client_name=self.listener_name)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.psubscribe(self.prefix + "*")
@@ -186,5 +190,5 @@ class RedisBroker(LocalFanout):
                 await client.aclose()
 
 
-def create_broker(redis_url: str | None) -> LocalFanout:
-    return RedisBroker(redis_url) if redis_url else InProcessBroker()
+def create_broker(redis_url: str | None, prefix: str = "sessiongraph:") -> LocalFanout:
+    return RedisBroker(redis_url, prefix=prefix) if redis_url else InProcessBroker()

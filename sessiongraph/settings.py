@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    # Every Redis channel and key of this deployment starts with this; deployments sharing
+    # one Redis server keep apart by it.
+    redis_prefix: str = "sessiongraph:"
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_lifetime_hours: int = 24 * 30
     environment: str = "development"

@@ -37,6 +37,13 @@ async def test_a_subscriber_that_falls_behind_is_closed_not_buffered_without_bou
         assert broker.subscriber_count == 0
 
 
+async def kill_listeners(admin, name):
+    """Drops the named listener's connection only, not other processes' on this Redis server."""
+    for client in (await admin.client_list(_type="pubsub")):
+        if client["name"] == name:
+            await admin.client_kill_filter(_id=client["id"])
+
+
 @pytest.fixture
 async def redis_brokers():
     prefix = f"sessiongraph-test-{uuid.uuid4().hex[:8]}:"
@@ -60,7 +67,7 @@ async def test_after_redis_drops_the_listener_reconnects_resyncs_and_delivers_ag
     instance_a, instance_b = redis_brokers
     admin = redis.Redis.from_url(REDIS_URL)
     async with instance_b.subscribe("user:5") as subscriber:
-        await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await kill_listeners(admin, instance_b.listener_name)
 
         assert await next_message(subscriber) == RESYNC
         await instance_a.publish("user:5", {"kind": "BOOKED"})
