@@ -6,9 +6,11 @@ operation and its fragments), by name, with the variables a screen would pass.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +23,7 @@ from clients.documents import Operation, load_operations
 from schema.relay import to_global_id
 from sessiongraph.auth import issue_token
 from sessiongraph.demo import load_demo
+from tests.ws_client import TRANSPORT_WS, GraphQLSocket
 
 LEARNER, GUARDIAN, INSTRUCTOR, ADMIN = ("learner@example.com", "guardian@example.com", "instructor@example.com",
                                         "admin@example.com")
@@ -163,8 +166,11 @@ ADMIN_RUNS: dict[str, Run] = {
 }
 
 RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
-# Run by other means below: a multipart upload through the admin command-line client.
-RUN_ELSEWHERE = {"ImportCsv"}
+# Run by other means below: a multipart upload through the admin command-line client, and the
+# subscriptions over a WebSocket.
+SUBSCRIPTIONS = {"web": ("JoinAvailability", "ScheduleChanged"),
+                 "mobile": ("MobileJoinAvailability", "MobileScheduleChanged")}
+RUN_ELSEWHERE = {"ImportCsv", *SUBSCRIPTIONS["web"], *SUBSCRIPTIONS["mobile"]}
 
 
 @pytest.mark.parametrize("client", RUNS)
@@ -228,6 +234,55 @@ async def test_the_admin_clients_operations_run_on_the_demo_data(demo, app, tmp_
 
     assert not problems, "\n".join(problems)
     assert payload["errors"] == [] and payload["created"] + payload["alreadyEnrolled"] == 2
+
+
+async def subscribe(socket: GraphQLSocket, operation: Operation, by_hash: bool, **variables: Any) -> None:
+    payload: dict[str, Any] = {"operationName": operation.name, "variables": variables}
+    if by_hash:
+        payload["extensions"] = {"persistedQuery": {"version": 1, "sha256Hash": operation.sha256}}
+    else:
+        payload["query"] = operation.document
+    await socket.socket.send(json.dumps({"id": operation.name, "type": "subscribe", "payload": payload}))
+
+
+@pytest.mark.parametrize("client", SUBSCRIPTIONS)
+@pytest.mark.parametrize("by_hash", [False, True], ids=["text", "hash"])
+async def test_the_subscriptions_run_on_the_demo_data(demo, live_server, client, by_hash):
+    operations = {op.name: op for op in load_operations(client)}
+    join, changes = (operations[name] for name in SUBSCRIPTIONS[client])
+    up_next = await demo.send(operations["Dashboard" if client == "web" else "MobileUpNext"], {}, LEARNER)
+    live_session = up_next["data"]["viewer"]["schedule"]["upNext"]
+    socket = await GraphQLSocket.connect(live_server, TRANSPORT_WS, demo.tokens[LEARNER])
+    try:
+        # The Join window of the class starting in ten minutes is open.
+        await subscribe(socket, join, by_hash, liveSessionId=live_session["id"])
+        joined = await socket.next_data()
+        # An admin moves it by five minutes: it is on the learner's schedule, so they hear of it.
+        await subscribe(socket, changes, by_hash)
+        await asyncio.sleep(0.1)
+        starts_at = datetime.fromisoformat(live_session["startsAt"]) + timedelta(minutes=5)
+        moved = await demo.http.post("/graphql", json={"query": RESCHEDULE, "variables": {
+            "id": live_session["id"], "startsAt": starts_at.isoformat(),
+            "endsAt": (starts_at + timedelta(hours=1)).isoformat()}},
+            headers={"Authorization": f"Bearer {demo.tokens[ADMIN]}"})
+        assert moved.json()["data"]["updateLiveSession"]["errors"] == []
+        heard = {}
+        while len(heard) < 2:
+            message = await socket.next_message()
+            assert message["type"] == "next" and not message["payload"].get("errors"), message
+            heard[message["id"]] = message["payload"]["data"]
+    finally:
+        await socket.close()
+
+    assert joined["joinAvailability"]["isOpen"] is True and joined["joinAvailability"]["url"]
+    assert heard[changes.name]["scheduleChanged"]["kind"] == "RESCHEDULED"
+    assert heard[changes.name]["scheduleChanged"]["liveSession"]["startsAt"] == starts_at.isoformat()
+    assert heard[join.name]["joinAvailability"]["isOpen"] is True  # still open: it starts in 15 minutes now
+
+
+RESCHEDULE = """mutation Reschedule($id: ID!, $startsAt: DateTime!, $endsAt: DateTime!) {
+  updateLiveSession(input: {id: $id, startsAt: $startsAt, endsAt: $endsAt}) { errors { code message } }
+}"""
 
 
 async def test_every_operation_runs_by_hash_alone_on_a_service_running_trusted_documents_only(demo, client_with,

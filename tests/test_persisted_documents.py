@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis.asyncio as redis
@@ -14,11 +15,13 @@ import websockets
 from clients.documents import document_hash, load_operations
 from sessiongraph.auth import issue_token
 from sessiongraph.persisted import InProcessDocuments, RedisDocuments, load_manifest
+from tests.schedule_data import data, gid  # noqa: F401
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 AD_HOC = "query Me { viewer { user { name } } }"
 AD_HOC_HASH = document_hash(AD_HOC)
 DASHBOARD = next(op for op in load_operations("web") if op.name == "Dashboard")
+JOIN = next(op for op in load_operations("web") if op.name == "JoinAvailability")
 GRAPHQL_RESPONSE = {"Accept": "application/graphql-response+json"}
 
 
@@ -288,10 +291,20 @@ async def test_over_websocket_a_trusted_server_refuses_text(trusted_server, lear
     assert errors[0]["extensions"]["code"] == "PERSISTED_QUERY_ID_REQUIRED"
 
 
-async def test_over_websocket_a_trusted_server_runs_a_manifest_hash(trusted_server, learner):
-    async with await signed_in_socket(trusted_server, "graphql-transport-ws", learner["Authorization"]) as socket:
-        await socket.send(json.dumps({"id": "2", "type": "subscribe", "payload": {
-            "extensions": persisted(DASHBOARD.sha256), "variables": {}}}))
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_over_websocket_a_trusted_server_runs_a_manifest_hash(trusted_server, data, settings, clock, protocol):
+    learner = await data.user("Lena")
+    live_session = await data.live_session(await data.course(), await data.instructor(),
+                                           clock.now() + timedelta(minutes=5),
+                                           virtual_classroom_url="https://classroom.example.test/1")
+    await data.book(learner, live_session)
+    token = f"Bearer {issue_token(learner.id, settings, clock.now())}"
+    start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+
+    async with await signed_in_socket(trusted_server, protocol, token) as socket:
+        await socket.send(json.dumps({"id": "2", "type": start, "payload": {
+            "extensions": persisted(JOIN.sha256), "variables": {"liveSessionId": gid("LiveSession", live_session.id)}}}))
         served = json.loads(await asyncio.wait_for(socket.recv(), 5))
 
-    assert served["id"] == "2" and served["payload"]["data"]["viewer"]["user"]["name"] == "Lena Learner"
+    assert served["id"] == "2" and served["type"] in ("next", "data"), served
+    assert served["payload"]["data"]["joinAvailability"]["isOpen"] is True
