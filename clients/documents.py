@@ -37,6 +37,7 @@ CLIENTS_DIR = Path(__file__).resolve().parent
 CLIENTS = ("web", "mobile", "admin")
 SCHEMA_PATH = CLIENTS_DIR / "schema.graphql"
 MANIFEST_PATH = CLIENTS_DIR / "trusted-documents.json"
+WEB_APP_DIR = CLIENTS_DIR / "web" / "app"  # the web client's page, served at /app
 SCHEMA_COMMAND = "sessiongraph export-schema > clients/schema.graphql"
 MANIFEST_COMMAND = "sessiongraph trusted-documents > clients/trusted-documents.json"
 
@@ -165,6 +166,12 @@ def manifest(operations: Iterable[Operation] | None = None) -> dict[str, str]:
 
 def manifest_json(operations: Iterable[Operation] | None = None) -> str:
     return json.dumps(manifest(operations), indent=2, ensure_ascii=False) + "\n"
+
+
+def operations_by_name(client: str) -> dict[str, dict[str, str]]:
+    """What a client page needs to send its operations: name -> its hash, document and kind."""
+    return {operation.name: {"sha256": operation.sha256, "document": operation.document, "kind": operation.kind}
+            for operation in load_operations(client)}
 
 
 def main() -> int:

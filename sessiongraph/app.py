@@ -1,4 +1,4 @@
-"""The ASGI application: GraphQL at /graphql, health checks, and who is asking."""
+"""The ASGI application: GraphQL at /graphql, health checks, the web client at /app, and who is asking."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from clients.documents import WEB_APP_DIR, operations_by_name
 from models import User
 from resolvers.context import Actor, Context
 from schema import build_schema
@@ -157,6 +159,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     graphql_app = BodyLimit(Authentication(graphql, database=database, settings=settings, clock=clock),
                             max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
 
+    web_operations = {"operations": operations_by_name("web")}
+
+    async def web_client_operations(_: Request) -> JSONResponse:
+        """The web page's operations (clients/web), so that it sends exactly the committed documents."""
+        return JSONResponse(web_operations)
+
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
@@ -192,6 +200,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            # The web client: plain HTML and JavaScript from clients/web/app, no build step.
+            Route("/app/operations.json", web_client_operations),
+            Mount("/app", StaticFiles(directory=WEB_APP_DIR, html=True), name="app"),
         ],
         middleware=[Middleware(RequestIds)],
         lifespan=lifespan,
