@@ -78,8 +78,9 @@ async def test_trusted_documents_only_serves_a_manifest_hash(client_with, learne
     by_document_id = await http.post("/graphql", json={"documentId": f"sha256:{DASHBOARD.sha256}"}, headers=learner)
     by_get = await http.get("/graphql", params={"extensions": json.dumps(persisted(DASHBOARD.sha256))},
                             headers=learner)
+    by_get_document_id = await http.get("/graphql", params={"documentId": DASHBOARD.sha256}, headers=learner)
 
-    for response in (by_extension, by_document_id, by_get):
+    for response in (by_extension, by_document_id, by_get, by_get_document_id):
         assert response.status_code == 200, response.text
         assert response.json()["data"]["viewer"]["user"]["name"] == "Lena Learner"
 

@@ -123,6 +123,17 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     await page.locator("#up-next button.join:not([disabled])").wait_for(timeout=5000)
     assert await join.text_content() == "Join now"
     await page.screenshot(path=ARTIFACTS / "web-client.png", full_page=True)
+
+    # and View Details opens the session's details window
+    code = await page.locator("#up-next .facts code").text_content()
+    await page.locator("#up-next button.secondary").click()
+    await page.locator("#details-body .facts").wait_for()
+    details = await page.locator("#details-body").text_content()
+    assert code in details and "Lesson goal" in details
+    shown = await page.locator("body").inner_text()
+    assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+    assert await page.locator("#details-body button.join:not([disabled])").count() == 1
+    await page.screenshot(path=ARTIFACTS / "web-client-details.png")
     assert problems == []
     # and every request named a committed document by hash, none sent query text
     assert graphql_bodies and all("query" not in body and body["extensions"]["persistedQuery"]["sha256Hash"]

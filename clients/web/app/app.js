@@ -52,6 +52,11 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+// replaceChildren, leaving out what is absent (null would be shown as "null").
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+}
+
 // ---------- signing in ----------
 
 function takeTokenFromUrl() {
@@ -182,7 +187,7 @@ function renderUpNext(session) {
     return;
   }
   remember(session);
-  body.append(
+  fill(body,
     el("div", { class: "up-next-course" }, session.course.title),
     el("div", { class: "up-next-when" }, fmtDate(session.startsAt), " · ", timeRange(session)),
     el("dl", { class: "facts" },
@@ -385,7 +390,7 @@ async function openDetails(id) {
     return;
   }
   const links = s.extraLinks.map((l) => el("li", {}, el("a", { href: l.url, target: "_blank", rel: "noopener" }, l.title)));
-  body.replaceChildren(
+  fill(body,
     el("div", { class: "up-next-course" }, s.course.title),
     s.status === "CANCELLED" ? el("p", { class: "badge cancelled" }, `Cancelled${s.cancellationReason ? ": " + s.cancellationReason : ""}`) : null,
     el("dl", { class: "facts" },
