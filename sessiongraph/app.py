@@ -27,13 +27,13 @@ from sessiongraph.clock import Clock
 from sessiongraph.db import Database, create_engine
 from sessiongraph.graphql_http import GraphQLOverHTTP
 from sessiongraph.limits import BodyLimit
+from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
 from sessiongraph.persisted import (
     PersistedDocuments,
     PersistedDocumentsView,
     PersistedTransportWSHandler,
     resolve_legacy_start,
 )
-from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
 from sessiongraph.ratelimit import create_rate_limiter
 from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings, get_settings

@@ -51,7 +51,7 @@ def test_the_committed_sdl_is_the_exported_one():
     committed = SCHEMA_PATH.read_text(encoding="utf-8")
 
     assert committed == export_sdl(), (
-        f"clients/schema.graphql is not the schema the code serves: run `{SCHEMA_COMMAND}` "
+        f"clients/schema.graphql is not the schema the code serves: run `{SCHEMA_COMMAND}` (or `make clients`) "
         f"(after checking that no client operation breaks) and commit it")
 
 
@@ -62,7 +62,8 @@ def test_no_breaking_change_since_the_committed_sdl_touches_a_client_operation()
     broken = broken_operations(changes, OPERATIONS, committed)
 
     assert not broken, ("the schema breaks client operations:\n" + "\n".join(f"  {b}" for b in broken)
-                        + f"\nKeep what they use, or change the clients; then run `{SCHEMA_COMMAND}`.")
+                        + f"\nKeep what they use, or change the clients; then run `{SCHEMA_COMMAND}` "
+                          f"(or `make clients`).")
 
 
 def test_the_breaking_change_check_names_the_operations_that_use_what_changed():
@@ -99,7 +100,7 @@ def test_the_committed_manifest_is_up_to_date():
 
     assert committed == manifest_json(), (
         f"clients/trusted-documents.json is not the manifest of the operations in clients/: "
-        f"run `{MANIFEST_COMMAND}` and commit it")
+        f"run `{MANIFEST_COMMAND}` (or `make clients`) and commit it")
 
 
 def test_the_manifest_maps_each_hash_to_its_document():

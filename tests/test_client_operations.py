@@ -73,14 +73,16 @@ def remember(demo: Demo, **found: Any) -> bool:
 
 def window(demo: Demo, start_days: int, end_days: int) -> dict[str, str]:
     now = demo.found["now"]
-    return {"start": (now + timedelta(days=start_days)).isoformat(), "end": (now + timedelta(days=end_days)).isoformat()}
+    return {"start": (now + timedelta(days=start_days)).isoformat(),
+            "end": (now + timedelta(days=end_days)).isoformat()}
 
 
 WEB: dict[str, Run] = {
     "Dashboard": Run(LEARNER, {}, lambda d, demo: remember(
         demo, liveSessionId=schedule(d)["upNext"]["id"]) and schedule(d)["upNext"]["lesson"]["goal"]),
     "UpcomingTab": Run(LEARNER, {"first": 5}, lambda d, _: len(schedule(d)["today"]) >= 3
-                       and len(edges(schedule(d)["upcoming"])) == 5 and schedule(d)["upcoming"]["pageInfo"]["hasNextPage"]),
+                       and len(edges(schedule(d)["upcoming"])) == 5
+                       and schedule(d)["upcoming"]["pageInfo"]["hasNextPage"]),
     "PastTab": Run(LEARNER, {"first": 5}, lambda d, _: schedule(d)["past"]["totalCount"] > 5
                    and edges(schedule(d)["past"])[0]["course"]["title"]),
     "CalendarTab": Run(LEARNER, lambda demo: {"view": "MONTH", "date": demo.found["today"]},
@@ -97,7 +99,8 @@ WEB: dict[str, Run] = {
     "ChildPastSessions": Run(GUARDIAN, {}, lambda d, _: any(
         node["myReport"] for child in d["viewer"]["children"] for node in edges(child["schedule"]["past"]))),
     "ChildCalendar": Run(GUARDIAN, lambda demo: {"view": "WEEK", "date": demo.found["today"]},
-                         lambda d, _: all(len(c["schedule"]["calendar"]["days"]) == 7 for c in d["viewer"]["children"])),
+                         lambda d, _: all(len(child["schedule"]["calendar"]["days"]) == 7
+                                          for child in d["viewer"]["children"])),
     "Teaching": Run(INSTRUCTOR, lambda demo: {"from": demo.found["now"].isoformat()},
                     lambda d, _: d["viewer"]["teaching"]["totalCount"] > 0
                     and edges(d["viewer"]["teaching"])[0]["bookings"]["totalCount"] > 0),

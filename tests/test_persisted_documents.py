@@ -304,7 +304,8 @@ async def test_over_websocket_a_trusted_server_runs_a_manifest_hash(trusted_serv
 
     async with await signed_in_socket(trusted_server, protocol, token) as socket:
         await socket.send(json.dumps({"id": "2", "type": start, "payload": {
-            "extensions": persisted(JOIN.sha256), "variables": {"liveSessionId": gid("LiveSession", live_session.id)}}}))
+            "extensions": persisted(JOIN.sha256),
+            "variables": {"liveSessionId": gid("LiveSession", live_session.id)}}}))
         served = json.loads(await asyncio.wait_for(socket.recv(), 5))
 
     assert served["id"] == "2" and served["type"] in ("next", "data"), served
