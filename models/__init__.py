@@ -5,7 +5,9 @@ Alembic compares the migrations against.
 """
 
 from models.accounts import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
+from models.booking import AbsenceRequest, AbsenceRequestStatus, BookableSlot
 from models.courses import Course
+from models.credits import CreditAccount, CreditTransaction, CreditTransactionKind
 from models.reports import AttendanceReport, AttendanceStatus
 from models.schedule import (
     Booking,
@@ -24,12 +26,18 @@ from models.sessions import (
 )
 
 __all__ = [
+    "AbsenceRequest",
+    "AbsenceRequestStatus",
+    "BookableSlot",
     "AttendanceReport",
     "AttendanceStatus",
     "Booking",
     "BookingStatus",
     "ClassMember",
     "Course",
+    "CreditAccount",
+    "CreditTransaction",
+    "CreditTransactionKind",
     "Enrollment",
     "GuardianLink",
     "Instructor",

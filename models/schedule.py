@@ -112,7 +112,8 @@ class LiveSession(SQLModel, table=True):
 
 
 class Booking(SQLModel, table=True):
-    """A learner's place on a live session. Credits and slots come with the booking rules."""
+    """A learner's place on a live session. Learners book slots (models/booking.py); the
+    credits a booking costs are credit transactions (models/credits.py)."""
 
     __tablename__ = "booking"
     __table_args__ = (
@@ -120,6 +121,8 @@ class Booking(SQLModel, table=True):
         Index("ux_booking_learner_live_session_booked", "learner_id", "live_session_id", unique=True,
               sqlite_where=text("status = 'BOOKED'"), postgresql_where=text("status = 'BOOKED'")),
         Index("ix_booking_learner_status", "learner_id", "status"),
+        # A retried bookSlot with the same key finds the booking its first try made.
+        Index("ux_booking_learner_idempotency_key", "learner_id", "idempotency_key", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -128,3 +131,5 @@ class Booking(SQLModel, table=True):
     status: str = Field(default=BookingStatus.BOOKED.value, max_length=16)
     booked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The client's key for the bookSlot request that made it, when it sent one.
+    idempotency_key: str | None = Field(default=None, max_length=200)

@@ -28,6 +28,9 @@ class ErrorCode(StrEnum):
     ABSENCE_TOO_LATE = "ABSENCE_TOO_LATE"
     ABSENCE_ALREADY_REQUESTED = "ABSENCE_ALREADY_REQUESTED"
     SESSION_ENDED = "SESSION_ENDED"
+    # Booking: a bookSlot retry whose key named another booking; an absence without a booking.
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    NOT_BOOKED = "NOT_BOOKED"
     # Live sessions: recording attendance, changing one.
     LIVE_SESSION_CANCELLED = "LIVE_SESSION_CANCELLED"
     LIVE_SESSION_NOT_STARTED = "LIVE_SESSION_NOT_STARTED"

@@ -7,10 +7,13 @@ here; a "no" for reading another user's data looks like the data is not there.
 
 from __future__ import annotations
 
-from models import Booking, BookingStatus, Course, LiveSession, Session, User
+import asyncio
+
+from models import Booking, BookingStatus, Course, Instructor, LiveSession, Session, User
 from resolvers.context import Context
 from resolvers.errors import NotAllowed, NotAuthenticated
 from resolvers.loaders.accounts import ChildIdsByGuardian, InstructorByUser
+from resolvers.loaders.booking import CourseSessionsOfLearner
 from resolvers.loaders.schedule import BookingByLearnerLiveSession, OnLearnerSchedule, TeachesLearner
 from resolvers.loaders.sessions import CoachedSessionIds, CoachesLearner, EnrollmentByLearnerSession, SessionById
 
@@ -109,17 +112,25 @@ async def can_manage_live_session(ctx: Context, live_session: LiveSession) -> bo
 
 
 async def can_see_live_session(ctx: Context, live_session: LiveSession) -> bool:
-    """Those who manage it, the learners it is on the schedule of, and their guardians."""
+    """Those who manage it, the learners it is on the schedule of, and their guardians. A
+    learner who booked it and cancelled still sees it (through their booking, their credit
+    transactions and the CANCELLED event), though it is no longer on their schedule."""
     if ctx.actor.is_anonymous:
         return False
     if ctx.actor.is_admin:
         return True
-    if await OnLearnerSchedule(ctx).load((ctx.actor.user_id, live_session.id)):
+    if await _on_schedule_or_booked(ctx, ctx.actor.user_id, live_session):
         return True
     if await can_manage_live_session(ctx, live_session):
         return True
     children = await ChildIdsByGuardian(ctx).load(ctx.actor.user_id)
-    return any(await OnLearnerSchedule(ctx).load_many([(child, live_session.id) for child in children]))
+    return any(await asyncio.gather(*(_on_schedule_or_booked(ctx, child, live_session) for child in children)))
+
+
+async def _on_schedule_or_booked(ctx: Context, learner_id: int, live_session: LiveSession) -> bool:
+    if await OnLearnerSchedule(ctx).load((learner_id, live_session.id)):
+        return True
+    return await BookingByLearnerLiveSession(ctx).load((learner_id, live_session.id)) is not None
 
 
 async def can_see_booking(ctx: Context, booking: Booking, live_session: LiveSession) -> bool:
@@ -150,3 +161,35 @@ async def may_join(ctx: Context, live_session: LiveSession, course: Course) -> b
         return False
     session = await SessionById(ctx).load(live_session.session_id)
     return session is not None and session.usable_by_learner(ctx.now, enrollment.first_access_at)
+
+
+# --- booking, credits and absences ------------------------------------------------------------
+
+async def has_course_access(ctx: Context, learner_id: int, course_id: int) -> bool:
+    """A learner has access to a course (and may book its slots) while enrolled in an
+    administrative session holding it that they may use: inside its access window (a
+    duration session's days counted from their first access), or after it on a VISIBLE one."""
+    sessions = await CourseSessionsOfLearner(ctx).load((learner_id, course_id))
+    return any(session.usable_by_learner(ctx.now, first_access_at) for session, first_access_at in sessions)
+
+
+async def can_read_credits(ctx: Context, user_id: int) -> bool:
+    """A user's credit account: the user, their guardians (read-only) and admins."""
+    if ctx.actor.is_anonymous:
+        return False
+    return ctx.actor.is_admin or await can_read_schedule(ctx, user_id)
+
+
+def may_cancel_booking(ctx: Context, booking: Booking) -> bool:
+    """The booking's learner, and admins; guardians and instructors only look."""
+    return ctx.actor.is_admin or (ctx.actor.user_id is not None and ctx.actor.user_id == booking.learner_id)
+
+
+async def may_review_absence(ctx: Context, live_session: LiveSession) -> bool:
+    """Absence requests are decided by admins and the live session's instructor."""
+    return ctx.actor.is_admin or await teaches(ctx, live_session)
+
+
+def may_publish_availability(ctx: Context, instructor: Instructor) -> bool:
+    """An instructor publishes their own slots; admins publish anyone's."""
+    return ctx.actor.is_admin or (ctx.actor.user_id is not None and ctx.actor.user_id == instructor.user_id)

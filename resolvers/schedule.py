@@ -15,13 +15,24 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Booking, BookingStatus, Course, Instructor, LiveSession, LiveSessionStatus, Session, Weekday
+from models import (
+    BookableSlot,
+    Booking,
+    BookingStatus,
+    Course,
+    Instructor,
+    LiveSession,
+    LiveSessionStatus,
+    Session,
+    Weekday,
+)
 from models.calendar import CalendarView, calendar_days, local_date, local_midnight
 from models.sessions import SessionCourse
+from resolvers import credits
 from resolvers.context import Context
 from resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
 from resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
@@ -301,7 +312,7 @@ async def create_live_session(ctx: Context, change: LiveSessionChange) -> LiveSe
             if code is not None and await _code_taken(db, live_session.code):
                 raise _code_is_taken(live_session.code)
             if code is None:
-                live_session.code = await _new_code(db)
+                live_session.code = await new_code(db)
             db.add(live_session)
             await db.flush()
     except IntegrityError as error:
@@ -338,6 +349,7 @@ async def update_live_session(ctx: Context, live_session_id: int, change: LiveSe
         if ("ends_at" in rescheduled or "starts_at" in rescheduled) and live_session.ends_at <= ctx.now:
             problems.add(ErrorCode.VALIDATION, "A live session cannot be moved to end in the past.", "endsAt")
         await _validate(db, live_session, problems)
+        await _keep_slot_in_step(db, live_session)
         if "capacity" in change:
             booked = await db.scalar(select(func.count()).select_from(Booking).where(
                 Booking.live_session_id == live_session.id, Booking.status == BookingStatus.BOOKED.value))
@@ -352,7 +364,9 @@ async def update_live_session(ctx: Context, live_session_id: int, change: LiveSe
 
 
 async def cancel_live_session(ctx: Context, live_session_id: int, reason: str | None) -> LiveSession:
-    """Cancels it for everyone; cancelling again changes nothing. Bookings stay as they are."""
+    """Cancels it for everyone and refunds every booking's credits, in one transaction;
+    cancelling again changes nothing. The bookings stay BOOKED, so the live session stays
+    on the learners' schedules, struck through as CANCELLED."""
     require_admin(ctx)
     async with ctx.database.write() as db:
         live_session = await _get(db, live_session_id, "id")
@@ -364,9 +378,29 @@ async def cancel_live_session(ctx: Context, live_session_id: int, reason: str | 
         live_session.cancelled_at = ctx.now
         live_session.cancellation_reason = (reason or "").strip() or None
         live_session.updated_at = ctx.now
+        # Written (and locked) before the bookings are read: a booking made meanwhile has
+        # either committed, and is refunded here, or waits and then finds it cancelled.
+        await db.flush()
+        await credits.refund_live_session(db, live_session, await db.get(Course, live_session.course_id), ctx.now)
         told = await people_on(db, live_session)
     await publish_schedule_change(ctx, ScheduleEventKind.CANCELLED, live_session.id, told)
     return live_session
+
+
+async def _keep_slot_in_step(db: AsyncSession, live_session: LiveSession) -> None:
+    """The slot a live session was booked from follows it: its times, instructor and seats,
+    so availableSlots shows what was booked. The seats change only while they still hold
+    the learners booked (one conditional UPDATE, as bookings take seats); this runs before
+    the live session's own row is written, locking the slot first as bookSlot does."""
+    slots = BookableSlot.__table__
+    with db.no_autoflush:
+        followed = await db.execute(
+            update(slots).where(slots.c.live_session_id == live_session.id, slots.c.booked <= live_session.capacity)
+            .values(starts_at=live_session.starts_at, ends_at=live_session.ends_at,
+                    instructor_id=live_session.instructor_id, seats=live_session.capacity))
+        if followed.rowcount == 0 and await db.scalar(
+                select(BookableSlot.booked).where(BookableSlot.live_session_id == live_session.id)) is not None:
+            raise UserErrors.one(ErrorCode.VALIDATION, "capacity cannot go below the learners booked.", "capacity")
 
 
 def _input_name(name: str) -> str:
@@ -444,7 +478,7 @@ async def _code_taken(db: AsyncSession, code: str) -> bool:
     return await db.scalar(select(LiveSession.id).where(LiveSession.code == code)) is not None
 
 
-async def _new_code(db: AsyncSession) -> str:
+async def new_code(db: AsyncSession) -> str:
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         if not await _code_taken(db, code):

@@ -12,12 +12,10 @@ context, since the connection's loaders would still hold what they read first.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import Course, LiveSession
 from resolvers import permissions
 from resolvers.context import Context
 from resolvers.errors import NotFound
@@ -33,26 +31,29 @@ from sessiongraph.broker import RESYNC
 ANNOUNCED = {ScheduleEventKind.RESCHEDULED.value, ScheduleEventKind.UPDATED.value, ScheduleEventKind.CANCELLED.value}
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class JoinSituation:
-    """What the join state follows from; only `now` moves between events."""
+    """What the join state follows from, copied out of the rows (a subscriber keeps it
+    for hours, and ten thousand of them should not keep ORM objects); only `now` moves
+    between events."""
 
-    live_session: LiveSession
-    course: Course
+    opens_at: datetime
+    closes_at: datetime
+    url: str | None
+    cancelled: bool
     may_join: bool
 
     def state(self, now: datetime) -> JoinState:
-        window = self.live_session.join_window(self.course.join_lead_minutes)
-        is_open = self.may_join and self.live_session.joinable_at(now, self.course.join_lead_minutes)
-        return JoinState(opens_at=window.start, closes_at=window.end, is_open=is_open,
-                         url=self.live_session.virtual_classroom_url if is_open else None)
+        is_open = (self.may_join and not self.cancelled and self.url is not None
+                   and self.opens_at <= now < self.closes_at)
+        return JoinState(opens_at=self.opens_at, closes_at=self.closes_at, is_open=is_open,
+                         url=self.url if is_open else None)
 
     def next_change(self, now: datetime) -> datetime | None:
-        window = self.live_session.join_window(self.course.join_lead_minutes)
-        if now < window.start:
-            return window.start
-        if now < window.end:
-            return window.end
+        if now < self.opens_at:
+            return self.opens_at
+        if now < self.closes_at:
+            return self.closes_at
         return None
 
 
@@ -61,7 +62,10 @@ async def _situation(ctx: Context, live_session_id: int) -> JoinSituation:
     if live_session is None or not await permissions.can_see_live_session(ctx, live_session):
         raise NotFound("No such live session.")
     course = await CourseById(ctx).load(live_session.course_id)
-    return JoinSituation(live_session, course, await permissions.may_join(ctx, live_session, course))
+    window = live_session.join_window(course.join_lead_minutes)
+    return JoinSituation(opens_at=window.start, closes_at=window.end, url=live_session.virtual_classroom_url,
+                         cancelled=live_session.is_cancelled,
+                         may_join=await permissions.may_join(ctx, live_session, course))
 
 
 async def join_availability(ctx: Context, live_session_id: int) -> AsyncIterator[JoinState]:
@@ -72,42 +76,41 @@ async def join_availability(ctx: Context, live_session_id: int) -> AsyncIterator
     return _join_states(ctx, live_session_id, situation)
 
 
+TICK: dict[str, str] = {"kind": "TICK"}
+
+
 async def _join_states(ctx: Context, live_session_id: int, situation: JoinSituation) -> AsyncIterator[JoinState]:
     async with ctx.broker.subscribe(live_session_channel(live_session_id)) as events:
+        alarm = None
+
+        def set_alarm() -> None:
+            """The scheduler puts a tick in this subscriber's queue at the next change."""
+            nonlocal alarm
+            if alarm is not None:
+                alarm.cancel()
+            instant = situation.next_change(ctx.clock.now())
+            alarm = ctx.scheduler.call_at(instant, lambda: events.offer(TICK)) if instant is not None else None
+
         last = situation.state(ctx.clock.now())
         yield last
-        pending_event: asyncio.Task | None = None
-        timer: asyncio.Task | None = None
+        set_alarm()
         try:
-            while True:
-                if pending_event is None:
-                    pending_event = asyncio.ensure_future(anext(events))
-                instant = situation.next_change(ctx.clock.now())
-                waiting = {pending_event}
-                if instant is not None:
-                    timer = asyncio.ensure_future(ctx.scheduler.wait_until(instant))
-                    waiting.add(timer)
-                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if timer is not None and not timer.done():
-                    timer.cancel()
-                timer = None
+            async for message in events:  # raises SubscriberOverflow to end the stream
                 announce = False
-                if pending_event in done:
-                    message = pending_event.result()  # raises SubscriberOverflow to end the stream
-                    pending_event = None
+                if message is not TICK:
                     try:
                         situation = await _situation(ctx.fresh(), live_session_id)
                     except NotFound:
-                        return  # no longer theirs to see (unbooked, session ended): the stream ends
+                        return  # no longer theirs to see: the stream ends
                     announce = message is RESYNC or message.get("kind") in ANNOUNCED
+                set_alarm()
                 state = situation.state(ctx.clock.now())
                 if announce or state != last:
                     last = state
                     yield state
         finally:
-            for task in (pending_event, timer):
-                if task is not None:
-                    task.cancel()
+            if alarm is not None:
+                alarm.cancel()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from schema.accounts import AccountsMutation, AccountsQuery
+from schema.booking import BookingMutation
 from schema.courses import CoursesMutation, CoursesQuery
+from schema.credits import CreditsMutation
 from schema.extensions import ErrorCodes
 from schema.imports import ImportsMutation
 from schema.limits import QueryLimits, limit_extensions
@@ -38,7 +40,7 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 @strawberry.type
 class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
-               ReportsMutation):
+               ReportsMutation, BookingMutation, CreditsMutation):
     pass
 
 

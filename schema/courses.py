@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 from strawberry.types import Info
 
 import models
-from resolvers import courses
+from resolvers import booking, courses, permissions
 from resolvers.loaders.courses import CourseById
 from schema.errors import UserError, attempt
-from schema.relay import Connection, Node, node_fetcher, to_global_id
+from schema.relay import Connection, Node, id_of, node_fetcher, to_global_id
+
+if TYPE_CHECKING:
+    from schema.booking import BookableSlot
 
 
 @strawberry.type
@@ -22,6 +28,33 @@ class Course(Node):
     join_lead_minutes: int
     cancellation_notice_minutes: int
     db_id: strawberry.Private[int]
+    model: strawberry.Private[models.Course]
+
+    @strawberry.field(description="The course's open slots starting in [from, to) (at most 93 days), "
+                                  "ascending, full ones included with seatsLeft 0; slots that have started "
+                                  "or whose live session was cancelled are left out. Empty for a course "
+                                  "that is not bookable.")
+    async def available_slots(
+            self, info: Info, from_: Annotated[datetime, strawberry.argument(name="from")], to: datetime,
+            instructor_id: strawberry.ID | None = None) -> list[Annotated[BookableSlot,
+                                                                          strawberry.lazy("schema.booking")]]:
+        from schema.booking import BookableSlot
+
+        instructor = None
+        if instructor_id is not None:
+            instructor = id_of(instructor_id, "Instructor")
+            if instructor is None:
+                return []
+        slots = await booking.available_slots(info.context, self.model, from_, to, instructor)
+        return [BookableSlot.from_model(slot) for slot in slots]
+
+    @strawberry.field(description="Whether the viewer may book it: it is bookable, and they are enrolled in a "
+                                  "session holding it that they may use now.")
+    async def can_book(self, info: Info) -> bool:
+        viewer_id = info.context.actor.user_id
+        if viewer_id is None or not self.bookable:
+            return False
+        return await permissions.has_course_access(info.context, viewer_id, self.db_id)
 
     @classmethod
     def from_model(cls, course: models.Course) -> Course:
@@ -29,7 +62,7 @@ class Course(Node):
                    bookable=course.bookable, credit_cost=course.credit_cost,
                    absence_requests_enabled=course.absence_requests_enabled,
                    join_lead_minutes=course.join_lead_minutes,
-                   cancellation_notice_minutes=course.cancellation_notice_minutes, db_id=course.id)
+                   cancellation_notice_minutes=course.cancellation_notice_minutes, db_id=course.id, model=course)
 
 
 async def load_course(info: Info, course_id: int) -> Course | None:

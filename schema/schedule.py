@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 import models
 from models.calendar import CalendarView as CalendarViewModel
-from resolvers import permissions, schedule
+from resolvers import absences, permissions, schedule
+from resolvers.loaders.credits import TransactionsByBooking
 from resolvers.loaders.reports import ReportByLearnerLiveSession
 from resolvers.loaders.schedule import (
     BookedCountByLiveSession,
@@ -29,6 +30,10 @@ from schema.errors import UserError, attempt
 from schema.relay import Connection, Node, decode_id, id_of, node_fetcher, to_global_id
 from schema.reports import SessionReport
 from schema.sessions import Session
+
+if TYPE_CHECKING:
+    from schema.booking import AbsenceRequest
+    from schema.credits import CreditTransaction
 
 LiveSessionStatus = strawberry.enum(models.LiveSessionStatus, name="LiveSessionStatus")
 BookingStatus = strawberry.enum(models.BookingStatus, name="BookingStatus")
@@ -153,9 +158,11 @@ class LiveSession(Node):
         report = await ReportByLearnerLiveSession(info.context).load((learner_id, self.model.id))
         return SessionReport.from_model(report) if report is not None else None
 
-    @strawberry.field(description="False until absence requests arrive.")
-    def can_request_absence(self) -> bool:
-        return False
+    @strawberry.field(description="Whether the viewer may request an absence now: booked on it, the course "
+                                  "takes absence requests, it has not started, and no request was made. "
+                                  "Always false on a child's schedule (guardians only look).")
+    async def can_request_absence(self, info: Info) -> bool:
+        return await absences.can_request_absence(info.context, self.model, self._learner(info))
 
     @strawberry.field(description="Every booking on it, cancelled ones included; for its instructor, its "
                                   "session's coaches and admins, empty for others.")
@@ -199,6 +206,29 @@ class Booking(Node):
     @strawberry.field
     async def learner(self, info: Info) -> User:
         return await load_user(info, self.model.learner_id)
+
+    @strawberry.field(description="What booking it cost: its BOOKING transaction; null for a free course.")
+    async def credit_transaction(self, info: Info) -> Annotated[
+            CreditTransaction, strawberry.lazy("schema.credits")] | None:
+        from schema.credits import transaction_or_none
+
+        found = await TransactionsByBooking(info.context).load(self.model.id)
+        return transaction_or_none(found.get(models.CreditTransactionKind.BOOKING))
+
+    @strawberry.field(description="Its REFUND transaction, once cancelled in time or with its live session.")
+    async def refund_transaction(self, info: Info) -> Annotated[
+            CreditTransaction, strawberry.lazy("schema.credits")] | None:
+        from schema.credits import transaction_or_none
+
+        found = await TransactionsByBooking(info.context).load(self.model.id)
+        return transaction_or_none(found.get(models.CreditTransactionKind.REFUND))
+
+    @strawberry.field(description="The learner's absence request for it, with its status; null when none.")
+    async def absence_request(self, info: Info) -> Annotated[
+            AbsenceRequest, strawberry.lazy("schema.booking")] | None:
+        from schema.booking import absence_request_or_none
+
+        return absence_request_or_none(await absences.absence_request_of(info.context, self.model))
 
 
 @node_fetcher("Booking")

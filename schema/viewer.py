@@ -11,6 +11,7 @@ from strawberry.types import Info
 import models
 from resolvers import accounts, schedule, sessions
 from schema.accounts import User
+from schema.credits import CreditAccount
 from schema.relay import Connection
 from schema.schedule import LearnerSchedule, LiveSession, connection
 from schema.sessions import Session
@@ -35,6 +36,10 @@ class Learner:
     def schedule(self) -> LearnerSchedule:
         return LearnerSchedule(learner_id=self.model.id)
 
+    @strawberry.field(description="The child's credits, read-only.")
+    def credits(self) -> CreditAccount:
+        return CreditAccount(user_id=self.model.id)
+
 
 @strawberry.type
 class Viewer:
@@ -55,6 +60,10 @@ class Viewer:
     @strawberry.field(description="The viewer's own live sessions.")
     def schedule(self) -> LearnerSchedule:
         return LearnerSchedule(learner_id=self.model.id)
+
+    @strawberry.field(description="The viewer's credit balance and transactions.")
+    def credits(self) -> CreditAccount:
+        return CreditAccount(user_id=self.model.id)
 
     @strawberry.field(description="The learners the viewer is a guardian of, by name.")
     async def children(self, info: Info) -> list[Learner]:

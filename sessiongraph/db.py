@@ -11,19 +11,19 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from sessiongraph.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
-        # Each aiosqlite connection is a thread; a fresh one per unit of work keeps
-        # concurrent loader batches independent, and the busy timeout makes writers
+        # Each aiosqlite connection is a thread of its own; a pool keeps them (opening one
+        # per unit of work cost more than the query), and the busy timeout makes writers
         # queue instead of failing with "database is locked".
         engine = create_async_engine(
             settings.database_url,
-            poolclass=NullPool,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_size,
             connect_args={"timeout": 30},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -1,46 +1,83 @@
 """One timer per distinct instant, however many subscribers wait for it.
 
 Ten thousand learners waiting for the same live session's join window to open
-share one timer; each of them only awaits an asyncio.Event.
+share one timer. A subscriber does not wait in a task of its own: it registers a
+callback (which puts a tick in its queue), so waiting costs it a set entry, and the
+timer calls every callback due at its instant in one pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 
 from sessiongraph.clock import Clock
 
 
+class Alarm:
+    """A registered callback; `cancel()` before its instant and it is never called."""
+
+    __slots__ = ("_scheduler", "instant", "callback")
+
+    def __init__(self, scheduler: Scheduler, instant: datetime, callback: Callable[[], None]) -> None:
+        self._scheduler = scheduler
+        self.instant = instant
+        self.callback = callback
+
+    def cancel(self) -> None:
+        self._scheduler._cancel(self)
+
+
 class Scheduler:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._due: dict[datetime, asyncio.Event] = {}
-        self._timers: set[asyncio.Task[None]] = set()
+        self._alarms: dict[datetime, set[Alarm]] = {}
+        self._timers: dict[datetime, asyncio.Task[None]] = {}
 
     @property
     def timer_count(self) -> int:
-        return len(self._due)
+        return len(self._timers)
+
+    def call_at(self, instant: datetime, callback: Callable[[], None]) -> Alarm:
+        """Calls `callback` once the clock reaches `instant` (soon, if it already has)."""
+        alarm = Alarm(self, instant, callback)
+        self._alarms.setdefault(instant, set()).add(alarm)
+        if instant not in self._timers:
+            self._timers[instant] = asyncio.get_running_loop().create_task(self._fire(instant))
+        return alarm
 
     async def wait_until(self, instant: datetime) -> None:
         if instant <= self.clock.now():
             return
-        event = self._due.get(instant)
-        if event is None:
-            event = self._due[instant] = asyncio.Event()
-            timer = asyncio.create_task(self._fire(instant, event))
-            self._timers.add(timer)
-            timer.add_done_callback(self._timers.discard)
-        await event.wait()
-
-    async def _fire(self, instant: datetime, event: asyncio.Event) -> None:
+        done = asyncio.get_running_loop().create_future()
+        alarm = self.call_at(instant, lambda: done.done() or done.set_result(None))
         try:
-            await self.clock.sleep_until(instant)
+            await done
         finally:
-            self._due.pop(instant, None)
-            event.set()
+            alarm.cancel()
+
+    def _cancel(self, alarm: Alarm) -> None:
+        alarms = self._alarms.get(alarm.instant)
+        if alarms is None:
+            return
+        alarms.discard(alarm)
+        if not alarms:
+            del self._alarms[alarm.instant]
+            timer = self._timers.pop(alarm.instant, None)
+            if timer is not None:
+                timer.cancel()
+
+    async def _fire(self, instant: datetime) -> None:
+        await self.clock.sleep_until(instant)
+        self._timers.pop(instant, None)
+        for alarm in self._alarms.pop(instant, ()):
+            alarm.callback()
 
     async def close(self) -> None:
-        for timer in list(self._timers):
+        timers = list(self._timers.values())
+        for timer in timers:
             timer.cancel()
-        await asyncio.gather(*self._timers, return_exceptions=True)
+        await asyncio.gather(*timers, return_exceptions=True)
+        self._timers.clear()
+        self._alarms.clear()

@@ -21,7 +21,7 @@ async def test_in_process_delivers_to_subscribers_of_the_channel_only():
         await broker.publish("user:1", {"kind": "BOOKED"})
 
         assert await next_message(mine) == {"kind": "BOOKED"}
-        assert theirs._queue.empty()
+        assert theirs.pending == 0
     assert broker.subscriber_count == 0
 
 

@@ -10,7 +10,7 @@ import random
 from datetime import datetime
 
 from sessiongraph.db import Database
-from sessiongraph.demo import schedule, sessions
+from sessiongraph.demo import booking, schedule, sessions
 
 
 async def load_demo(database: Database, now: datetime, seed: int = 2026) -> str:
@@ -18,8 +18,10 @@ async def load_demo(database: Database, now: datetime, seed: int = 2026) -> str:
     async with database.write() as db:
         people = await sessions.load(db, rng, now)
         classes = await schedule.load(db, rng, now, people)
+        offers = await booking.load(db, rng, now, people, classes)
     return (f"demo data loaded: {len(people.learners)} learners, {len(people.coaches)} coaches, "
             f"{people.session_count} sessions, {len(classes.instructors)} instructors, "
-            f"{len(classes.live_sessions)} live sessions; "
+            f"{len(classes.live_sessions)} live sessions, {len(offers.slots)} open slots, "
+            f"{offers.ledgers} credit accounts; "
             f"sign in as {', '.join(people.logins + classes.logins)} "
             f"(`sessiongraph token EMAIL` prints a token)")

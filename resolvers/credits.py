@@ -1,0 +1,172 @@
+"""Credits: balances, the ledger, admins' deposits and adjustments, and the debits and
+refunds that bookings make.
+
+A balance changes by one statement on the account row that cannot take it below zero
+(`... WHERE balance + :amount >= 0`, or an upsert for additions), which returns the
+new balance; the transaction recording the change (signed amount, balance after)
+is written next, in the same database transaction. On PostgreSQL the statement
+row-locks the account until commit and on SQLite the first write locks the database,
+so concurrent changes to one account queue and each sees the balance the previous
+left: the ledger in ID order replays to the balance, whatever ran at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from models import (
+    Booking,
+    BookingStatus,
+    Course,
+    CreditAccount,
+    CreditTransaction,
+    CreditTransactionKind,
+    LiveSession,
+    User,
+)
+from resolvers.context import Context
+from resolvers.errors import ErrorCode, Problems, UserErrors
+from resolvers.loaders.credits import BalanceByUser
+from resolvers.pagination import Page, paginate
+from resolvers.permissions import can_read_credits, require_admin
+from resolvers.validation import optional_text
+
+DESCRIPTION_MAX_LENGTH = 500
+# Far beyond any real deposit; a typo of a few extra zeros is refused.
+MAX_AMOUNT = 1_000_000
+GIVEN_BY_HAND = (CreditTransactionKind.DEPOSIT, CreditTransactionKind.ADJUSTMENT)
+
+accounts = CreditAccount.__table__
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+async def balance(ctx: Context, user_id: int) -> int | None:
+    """The user's balance; None when the viewer may not read it."""
+    if not await can_read_credits(ctx, user_id):
+        return None
+    return await BalanceByUser(ctx).load(user_id)
+
+
+async def transactions(ctx: Context, user_id: int, first: int | None,
+                       after: str | None) -> Page[CreditTransaction] | None:
+    """The user's ledger, newest first (in the order the balance changed), for those who may read it."""
+    if not await can_read_credits(ctx, user_id):
+        return None
+    query = select(CreditTransaction).where(CreditTransaction.user_id == user_id)
+    return await paginate(ctx, query, [CreditTransaction.id], lambda t: (t.id,), first, after, descending=True)
+
+
+# --- the admin's deposits and adjustments ------------------------------------------------------
+
+
+async def deposit_credits(ctx: Context, *, user_id: int, amount: int, kind: CreditTransactionKind | None,
+                          description: str | None) -> CreditTransaction:
+    """DEPOSIT adds credits (a positive amount); ADJUSTMENT corrects a balance either way,
+    never below zero."""
+    admin = require_admin(ctx)
+    kind = CreditTransactionKind(kind or CreditTransactionKind.DEPOSIT)
+    problems = Problems()
+    if kind not in GIVEN_BY_HAND:
+        problems.add(ErrorCode.VALIDATION, "Only DEPOSIT and ADJUSTMENT are given by hand; bookings and "
+                                           "refunds record the other kinds.", "kind")
+    elif kind is CreditTransactionKind.DEPOSIT and amount <= 0:
+        problems.add(ErrorCode.VALIDATION, "A deposit must be positive; an ADJUSTMENT takes credits away.",
+                     "amount")
+    elif amount == 0:
+        problems.add(ErrorCode.VALIDATION, "An adjustment of 0 changes nothing.", "amount")
+    if abs(amount) > MAX_AMOUNT:
+        problems.add(ErrorCode.VALIDATION, f"amount must be at most {MAX_AMOUNT:,} either way.", "amount")
+    text = optional_text(description, problems, DESCRIPTION_MAX_LENGTH, "description")
+    problems.raise_if_any()
+    async with ctx.database.write() as db:
+        if await db.get(User, user_id) is None:
+            raise UserErrors.one(ErrorCode.NOT_FOUND, "No such user.", "userId")
+        after = await change_balance(db, user_id, amount, ctx.now)
+        if after is None:
+            have = await db.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user_id)) or 0
+            raise UserErrors.one(ErrorCode.INSUFFICIENT_CREDITS,
+                                 f"The balance is {have}; an adjustment of {amount} would take it below 0.",
+                                 "amount")
+        return await record(db, user_id=user_id, kind=kind, amount=amount, balance_after=after,
+                            description=text or kind.value.title(), now=ctx.now, created_by_id=admin.id)
+
+
+# --- inside another change's database transaction ------------------------------------------
+
+
+async def change_balance(db: AsyncSession, user_id: int, amount: int, now: datetime) -> int | None:
+    """Adds the signed `amount` to the user's balance and returns the new balance; None, with
+    nothing changed, when it would go below zero."""
+    if amount >= 0:
+        insert = _insert(db)(accounts).values(user_id=user_id, balance=amount, updated_at=now)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[accounts.c.user_id],
+            set_={"balance": accounts.c.balance + insert.excluded.balance, "updated_at": insert.excluded.updated_at})
+        return (await db.execute(upsert.returning(accounts.c.balance))).scalar_one()
+    debit = (update(accounts).where(accounts.c.user_id == user_id, accounts.c.balance + amount >= 0)
+             .values(balance=accounts.c.balance + amount, updated_at=now).returning(accounts.c.balance))
+    return (await db.execute(debit)).scalar_one_or_none()
+
+
+def _insert(db: AsyncSession):
+    return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def record(db: AsyncSession, *, user_id: int, kind: CreditTransactionKind, amount: int, balance_after: int,
+                 description: str, now: datetime, live_session_id: int | None = None,
+                 booking_id: int | None = None, created_by_id: int | None = None) -> CreditTransaction:
+    """Writes the ledger line for a balance change just made."""
+    transaction = CreditTransaction(
+        user_id=user_id, kind=kind.value, amount=amount, balance_after=balance_after,
+        description=description[:DESCRIPTION_MAX_LENGTH], live_session_id=live_session_id, booking_id=booking_id,
+        created_by_id=created_by_id, created_at=now)
+    db.add(transaction)
+    await db.flush()
+    return transaction
+
+
+def describe(live_session: LiveSession, course: Course) -> str:
+    """How a booking's transactions name what they are for: the course and the Session ID."""
+    return f"{course.title}, session {live_session.code} on {live_session.starts_at:%Y-%m-%d %H:%M} UTC"
+
+
+async def refund_booking(db: AsyncSession, booking: Booking, description: str,
+                         now: datetime) -> CreditTransaction | None:
+    """Gives back what the booking was debited, if it was (a free course debits nothing)."""
+    debit = await db.scalar(select(CreditTransaction).where(
+        CreditTransaction.booking_id == booking.id, CreditTransaction.kind == CreditTransactionKind.BOOKING.value))
+    if debit is None:
+        return None
+    return await _refund(db, debit, description, now)
+
+
+async def refund_live_session(db: AsyncSession, live_session: LiveSession, course: Course,
+                              now: datetime) -> list[CreditTransaction]:
+    """Refunds every live booking on a live session being cancelled that was debited and not
+    yet refunded, account by account in user order (so two of these never deadlock)."""
+    refund = aliased(CreditTransaction)
+    debits = (await db.scalars(
+        select(CreditTransaction)
+        .join(Booking, Booking.id == CreditTransaction.booking_id)
+        .where(Booking.live_session_id == live_session.id, Booking.status == BookingStatus.BOOKED.value,
+               CreditTransaction.kind == CreditTransactionKind.BOOKING.value,
+               ~exists().where(refund.booking_id == CreditTransaction.booking_id,
+                               refund.kind == CreditTransactionKind.REFUND.value))
+        .order_by(CreditTransaction.user_id, CreditTransaction.id))).all()
+    description = f"Refund, the live session was cancelled: {describe(live_session, course)}"
+    return [await _refund(db, debit, description, now) for debit in debits]
+
+
+async def _refund(db: AsyncSession, debit: CreditTransaction, description: str, now: datetime) -> CreditTransaction:
+    amount = -debit.amount
+    after = await change_balance(db, debit.user_id, amount, now)
+    return await record(db, user_id=debit.user_id, kind=CreditTransactionKind.REFUND, amount=amount,
+                        balance_after=after, description=description, now=now,
+                        live_session_id=debit.live_session_id, booking_id=debit.booking_id)
