@@ -71,6 +71,25 @@ def remember(demo: Demo, **found: Any) -> bool:
     return True
 
 
+def no_errors(payload: dict[str, Any]) -> bool:
+    assert payload["errors"] == [], payload["errors"]
+    return True
+
+
+def two_weeks(demo: Demo) -> dict[str, str]:
+    return {"from": demo.found["now"].isoformat(), "to": (demo.found["now"] + timedelta(days=14)).isoformat()}
+
+
+def free_slot(slots: list[dict[str, Any]]) -> str | None:
+    """A slot with seats left that the learner has not booked (nor cancelled)."""
+    return next((slot["id"] for slot in slots if slot["seatsLeft"] > 0 and slot["myBooking"] is None), None)
+
+
+def early_morning(demo: Demo, days: int) -> datetime:
+    """05:00 UTC some days ahead: a time no demo class or slot takes."""
+    return (demo.found["now"] + timedelta(days=days)).replace(hour=5, minute=0, second=0, microsecond=0)
+
+
 def window(demo: Demo, start_days: int, end_days: int) -> dict[str, str]:
     now = demo.found["now"]
     return {"start": (now + timedelta(days=start_days)).isoformat(),
@@ -104,6 +123,30 @@ WEB: dict[str, Run] = {
     "Teaching": Run(INSTRUCTOR, lambda demo: {"from": demo.found["now"].isoformat()},
                     lambda d, _: d["viewer"]["teaching"]["totalCount"] > 0
                     and edges(d["viewer"]["teaching"])[0]["bookings"]["totalCount"] > 0),
+    # Book Session(s): search, pick a free slot, book it, ask to be excused from another class,
+    # cancel the new booking, and read the ledger.
+    "BookCourseSearch": Run(LEARNER, {}, lambda d, demo: remember(
+        demo, bookCourseIds=[c["id"] for c in edges(d["courses"]) if c["canBook"]])
+        and demo.found["bookCourseIds"] and d["viewer"]["credits"]["balance"] > 0),
+    "CourseSlots": Run(LEARNER, lambda demo: {"courseId": demo.found["bookCourseIds"][0], **two_weeks(demo)},
+                       lambda d, demo: remember(demo, slotId=free_slot(d["course"]["availableSlots"]))
+                       and d["course"]["availableSlots"][0]["instructor"]["displayName"]),
+    "BookSlot": Run(LEARNER, lambda demo: {"input": {"slotId": demo.found["slotId"], "idempotencyKey": "web-1"}},
+                    lambda d, demo: no_errors(d["bookSlot"])
+                    and remember(demo, bookingId=d["bookSlot"]["booking"]["id"])
+                    and d["bookSlot"]["booking"]["creditTransaction"]["kind"] == "BOOKING"),
+    "RequestAbsence": Run(LEARNER, lambda demo: {"input": {"liveSessionId": demo.found["absenceFrom"][0],
+                                                           "reason": "A doctor's appointment"}},
+                          lambda d, _: no_errors(d["requestAbsence"])
+                          and d["requestAbsence"]["absenceRequest"]["status"] == "PENDING"
+                          and d["requestAbsence"]["absenceRequest"]["booking"]["liveSession"]["canRequestAbsence"]
+                          is False),
+    "CancelBooking": Run(LEARNER, lambda demo: {"input": {"bookingId": demo.found["bookingId"]}},
+                         lambda d, _: no_errors(d["cancelBooking"])
+                         and d["cancelBooking"]["booking"]["status"] == "CANCELLED"
+                         and d["cancelBooking"]["booking"]["refundTransaction"]["amount"] > 0),
+    "Credits": Run(LEARNER, {}, lambda d, _: [line["kind"] for line in edges(
+        d["viewer"]["credits"]["transactions"])][:2] == ["REFUND", "BOOKING"]),
 }
 
 MOBILE: dict[str, Run] = {
@@ -122,6 +165,24 @@ MOBILE: dict[str, Run] = {
                                lambda d, _: edges(schedule(d)["courseHistory"])),
     "MobileMySessions": Run(LEARNER, {}, lambda d, _: d["viewer"]["mySessions"]["current"]),
     "MobileChildren": Run(GUARDIAN, {}, lambda d, _: any(c["schedule"]["upNext"] for c in d["viewer"]["children"])),
+    "MobileBookCourseSearch": Run(LEARNER, {}, lambda d, demo: remember(
+        demo, bookCourseIds=[c["id"] for c in edges(d["courses"]) if c["canBook"]]) and demo.found["bookCourseIds"]),
+    "MobileCourseSlots": Run(LEARNER, lambda demo: {"courseId": demo.found["bookCourseIds"][0], **two_weeks(demo)},
+                             lambda d, demo: remember(demo, slotId=free_slot(d["course"]["availableSlots"]))),
+    "MobileBookSlot": Run(LEARNER, lambda demo: {"input": {"slotId": demo.found["slotId"],
+                                                           "idempotencyKey": "mobile-1"}},
+                          lambda d, demo: no_errors(d["bookSlot"])
+                          and remember(demo, bookingId=d["bookSlot"]["booking"]["id"])
+                          and d["bookSlot"]["booking"]["liveSession"]["startsAt"]),
+    "MobileRequestAbsence": Run(LEARNER, lambda demo: {"input": {"liveSessionId": demo.found["absenceFrom"][1],
+                                                                 "reason": "Travelling for work"}},
+                                lambda d, _: no_errors(d["requestAbsence"])
+                                and d["requestAbsence"]["absenceRequest"]["status"] == "PENDING"),
+    "MobileCancelBooking": Run(LEARNER, lambda demo: {"input": {"bookingId": demo.found["bookingId"]}},
+                               lambda d, _: no_errors(d["cancelBooking"])
+                               and d["cancelBooking"]["booking"]["refundTransaction"]["amount"] > 0),
+    "MobileCredits": Run(LEARNER, {}, lambda d, _: d["viewer"]["credits"]["balance"] > 0
+                         and edges(d["viewer"]["credits"]["transactions"])[0]["kind"] == "REFUND"),
 }
 
 # In the order an admin works: find, create, edit, enroll, track, import, delete.
@@ -166,6 +227,21 @@ ADMIN_RUNS: dict[str, Run] = {
                             and d["unenrollLearners"]["unenrolledCount"] == 1),
     "DeleteSession": Run(ADMIN, lambda demo: {"input": {"id": demo.found["newSessionId"]}},
                          lambda d, demo: d["deleteSession"]["deletedId"] == demo.found["newSessionId"]),
+    "DepositCredits": Run(ADMIN, lambda demo: {"input": {"userId": demo.found["learnerId"], "amount": 5,
+                                                         "description": "Top-up"}},
+                          lambda d, _: no_errors(d["depositCredits"])
+                          and d["depositCredits"]["creditTransaction"]["kind"] == "DEPOSIT"),
+    "ReviewAbsenceRequest": Run(ADMIN, lambda demo: {"input": {"id": demo.found["absenceRequestId"], "approve": True,
+                                                               "comment": "Get well soon"}},
+                                lambda d, _: no_errors(d["reviewAbsenceRequest"])
+                                and d["reviewAbsenceRequest"]["absenceRequest"]["status"] == "APPROVED"
+                                and d["reviewAbsenceRequest"]["absenceRequest"]["booking"]["learner"]["name"]),
+    "PublishAvailability": Run(ADMIN, lambda demo: {"input": {
+        "instructorId": demo.found["instructorId"], "courseId": demo.found["bookableCourseId"],
+        "slots": [{"startsAt": early_morning(demo, 30).isoformat(),
+                   "endsAt": (early_morning(demo, 30) + timedelta(hours=1)).isoformat(), "seats": 4,
+                   "virtualClassroomUrl": "https://classroom.example.com/extra"}]}},
+        lambda d, _: no_errors(d["publishAvailability"]) and d["publishAvailability"]["slots"][0]["seatsLeft"] == 4),
 }
 
 RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
@@ -191,14 +267,33 @@ async def demo(database, clock, settings, http) -> Demo:
             models.User.email.in_([LEARNER, GUARDIAN, INSTRUCTOR, ADMIN])))).all()
     tokens = {user.email: issue_token(user.id, settings, clock.now()) for user in users}
     learner = next(user for user in users if user.email == LEARNER)
-    async with database.read() as db:
+    instructor = next(user for user in users if user.email == INSTRUCTOR)
+    async with database.write() as db:
         # A course the learner has had booked classes of (the course screen they open its history from).
         course_id = await db.scalar(
             select(models.LiveSession.course_id).join(models.Booking).where(
                 models.Booking.learner_id == learner.id, models.LiveSession.ends_at < clock.now()).limit(1))
+        # Booked classes ahead whose course takes absence requests: one for each client to request an
+        # absence from, and one with a request already made, for the admin to review.
+        absences = (await db.execute(
+            select(models.Booking.id, models.LiveSession.id).join(models.LiveSession).join(models.Course).where(
+                models.Booking.learner_id == learner.id, models.Booking.status == "BOOKED",
+                models.LiveSession.starts_at > clock.now() + timedelta(days=1),
+                models.LiveSession.cancelled_at.is_(None), models.Course.absence_requests_enabled.is_(True))
+            .order_by(models.LiveSession.starts_at).limit(3))).all()
+        assert len(absences) == 3, "the demo data should give the learner classes to request absences from"
+        request = models.AbsenceRequest(booking_id=absences[2][0], reason="Travelling", requested_at=clock.now())
+        db.add(request)
+        await db.flush()
+        teaches = await db.scalar(select(models.Instructor.id).where(models.Instructor.user_id == instructor.id))
+        bookable = await db.scalar(select(models.Course.id).where(models.Course.bookable.is_(True)).limit(1))
     return Demo(http, tokens, found={"now": clock.now(), "today": clock.now().date().isoformat(),
                                      "learnerId": to_global_id("User", learner.id),
-                                     "courseId": to_global_id("Course", course_id)})
+                                     "courseId": to_global_id("Course", course_id),
+                                     "absenceFrom": [to_global_id("LiveSession", ls) for _, ls in absences],
+                                     "absenceRequestId": to_global_id("AbsenceRequest", request.id),
+                                     "instructorId": to_global_id("Instructor", teaches),
+                                     "bookableCourseId": to_global_id("Course", bookable)})
 
 
 async def run_all(demo: Demo, client: str) -> list[str]:
@@ -213,7 +308,7 @@ async def run_all(demo: Demo, client: str) -> list[str]:
             continue
         try:
             ok = run.expect(body["data"], demo)
-        except (KeyError, IndexError, TypeError) as error:
+        except (KeyError, IndexError, TypeError, AssertionError) as error:
             ok, body = False, {**body, "exception": repr(error)}
         if not ok:
             problems.append(f"{name} as {run.login}: not the data the screen needs: {body}")
