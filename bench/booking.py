@@ -24,13 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,9 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from models import (  # noqa: E402
     BookableSlot,
@@ -59,7 +56,8 @@ from schema.relay import to_global_id  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
 from sessiongraph.auth import issue_token  # noqa: E402
 from sessiongraph.db import Database, create_engine  # noqa: E402
-from sessiongraph.settings import Settings, async_database_url  # noqa: E402
+from bench.support import free_port, make_database  # noqa: E402
+from sessiongraph.settings import Settings  # noqa: E402
 
 JWT_SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 SEATS = 5
@@ -80,7 +78,7 @@ def main() -> int:
 
 async def run(args) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-booking-") as folder:
-        url, drop = await make_database(args.database_url, Path(folder))
+        url, drop = await make_database(args.database_url, Path(folder), "booking")
         server = None
         try:
             started = time.perf_counter()
@@ -163,29 +161,6 @@ def cpu_seconds(pid: int) -> float:
 # --- the database ---------------------------------------------------------------------------------
 
 
-async def make_database(given: str | None, folder: Path):
-    """The URL to benchmark on, and how to drop it afterwards."""
-    async def nothing() -> None:
-        return None
-
-    if not given or given.startswith("sqlite"):
-        return given or f"sqlite+aiosqlite:///{folder / 'bench.db'}", nothing
-    server = make_url(async_database_url(given))
-    name = f"bench_booking_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-
-    async def drop() -> None:
-        engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
-
-
 async def seed(url: str, *, learners: int, hot_seats: int) -> tuple[list[int], list[int], int]:
     """Learners enrolled in a session holding a bookable course, each with 3 credits; slots
     enough for every learner (hourly, across instructors), and one large hot slot."""
@@ -257,12 +232,6 @@ async def check(url: str) -> list[str]:
 
 
 # --- the server ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(url: str, port: int) -> subprocess.Popen:

@@ -21,21 +21,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from models import Session, User  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
 from sessiongraph.db import Database, create_engine  # noqa: E402
-from sessiongraph.settings import Settings, async_database_url  # noqa: E402
+from bench.support import make_database  # noqa: E402
+from sessiongraph.settings import Settings  # noqa: E402
 
 ADMIN_EMAIL = "bench-admin@example.org"
 
@@ -56,7 +55,7 @@ def main() -> int:
         return 0
 
     with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
-        url, drop = asyncio.run(make_database(args.database_url, Path(folder)))
+        url, drop = asyncio.run(make_database(args.database_url, Path(folder), "import"))
         try:
             users = -(-args.rows // args.rows_per_user)
             started = time.perf_counter()
@@ -84,29 +83,6 @@ def main() -> int:
         finally:
             asyncio.run(drop())
     return 0
-
-
-async def make_database(given: str | None, folder: Path):
-    """The URL to benchmark on, and how to drop it afterwards."""
-    async def nothing() -> None:
-        return None
-
-    if not given or given.startswith("sqlite"):
-        return given or f"sqlite+aiosqlite:///{folder / 'bench.db'}", nothing
-    server = make_url(async_database_url(given))
-    name = f"bench_import_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-
-    async def drop() -> None:
-        engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
-
-    return server.set(database=name).render_as_string(hide_password=False), drop
 
 
 async def seed(url: str, *, users: int, sessions: int) -> None:

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,19 +36,11 @@ from schema.relay import to_global_id  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
 from sessiongraph.auth import issue_token  # noqa: E402
 from sessiongraph.db import Database, create_engine  # noqa: E402
-from sessiongraph.settings import Settings, async_database_url  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from bench.support import free_port, make_database  # noqa: E402
+from sessiongraph.settings import Settings  # noqa: E402
 
 JOIN = "subscription($id: ID!) { joinAvailability(liveSessionId: $id) { opensAt isOpen url } }"
 SECRET = "bench-secret-" + "x" * 32
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def rss_kb(pid: int) -> int:
@@ -113,28 +104,9 @@ async def connection(port: int, token: str, subscriptions: int, live_session_id:
     return ws
 
 
-async def create_database(server_url: str) -> tuple[str, str]:
-    name = f"bench_subscriptions_{os.getpid()}"
-    admin = create_async_engine(async_database_url(server_url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return make_url(async_database_url(server_url)).set(database=name).render_as_string(hide_password=False), name
-
-
-async def drop_database(server_url: str, name: str) -> None:
-    admin = create_async_engine(async_database_url(server_url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
-
-
 async def run(args) -> None:
     folder = tempfile.mkdtemp(prefix="bench-subscriptions-")
-    url, dropped = f"sqlite+aiosqlite:///{folder}/bench.db", None
-    if args.database_url:
-        url, dropped = await create_database(args.database_url)
+    url, drop = await make_database(args.database_url, Path(folder), "subscriptions")
     engine_name = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     connections = args.subscriptions // args.per_connection
     opens_at = (datetime.now(UTC) + timedelta(seconds=args.lead_seconds)).replace(microsecond=0)
@@ -175,8 +147,7 @@ async def run(args) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        if dropped:
-            await drop_database(args.database_url, dropped)
+        await drop()
 
     delays = sorted(t - opens_at.timestamp() for t in opened)
     print(f"joinAvailability benchmark: {count:,} subscriptions on {connections} connections, one uvicorn worker "

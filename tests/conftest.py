@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -192,24 +192,38 @@ def count_statements(database):
     return counting
 
 
-@pytest.fixture
-async def live_server(app) -> AsyncIterator[str]:
-    """The app served by a real uvicorn on a free loopback port; yields its base URL."""
-    import asyncio
+def free_port() -> int:
     import socket
-
-    import uvicorn
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+        return probe.getsockname()[1]
+
+
+@asynccontextmanager
+async def serving(app) -> AsyncIterator[str]:
+    """`app` served by a real uvicorn on a free loopback port; yields its host:port."""
+    import asyncio
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
+                                           lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        yield f"127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def live_server(app) -> AsyncIterator[str]:
+    """The test's app behind a real uvicorn, with the test's frozen clock."""
+    async with serving(app) as address:
+        yield address
 
 
 @pytest.fixture

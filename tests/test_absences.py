@@ -129,7 +129,7 @@ async def test_the_instructor_or_an_admin_reviews_and_the_learner_hears_of_it(da
         for _ in range(2):
             event = await asyncio.wait_for(anext(events), 5)
             assert (event["kind"], event["liveSessionId"]) == ("ABSENCE_REVIEWED", db_id)
-        assert events._queue.empty()
+        assert events.pending == 0
     details = (await caller(lea)(DETAILS, id=live_session_id))["node"]["myBooking"]["absenceRequest"]
     assert details == {"reason": "Doctor's appointment", "status": "REJECTED"}
 

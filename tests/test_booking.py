@@ -402,7 +402,7 @@ async def test_booking_and_cancelling_are_published_to_the_learner_and_the_instr
                     for kind in ("BOOKED", "CANCELLED")]
         assert [await next_event(learners) for _ in expected] == expected
         assert [await next_event(teachers) for _ in expected] == expected
-        assert learners._queue.empty() and teachers._queue.empty()
+        assert learners.pending == 0 and teachers.pending == 0
 
 
 async def test_a_learner_still_sees_a_live_session_they_cancelled_as_do_their_guardians(data, given, caller):

@@ -7,7 +7,6 @@ session is placed a day ahead of now.
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -19,6 +18,7 @@ import pytest
 import redis.asyncio as redis
 
 from sessiongraph.auth import issue_token
+from tests.conftest import free_port
 from tests.schedule_data import data, gid  # noqa: F401
 from tests.test_broker import REDIS_URL
 from tests.ws_client import TRANSPORT_WS, GraphQLSocket
@@ -27,12 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHANGES = "subscription { scheduleChanged { kind liveSession { startsAt } } }"
 RESCHEDULE = """mutation($id: ID!, $s: DateTime!, $e: DateTime!) {
   updateLiveSession(input: {id: $id, startsAt: $s, endsAt: $e}) { errors { code message } } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -13,8 +13,10 @@ import redis.asyncio as redis
 import websockets
 
 from clients.documents import document_hash, load_operations
+from sessiongraph.app import create_app
 from sessiongraph.auth import issue_token
 from sessiongraph.persisted import InProcessDocuments, RedisDocuments, load_manifest
+from tests.conftest import serving
 from tests.schedule_data import data, gid  # noqa: F401
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -252,24 +254,10 @@ async def test_while_redis_is_unreachable_every_hash_is_unknown_and_the_text_sti
 @pytest.fixture
 async def trusted_server(settings, database, clock):
     """A real server in trusted-documents-only mode; yields its host:port."""
-    import socket
-
-    import uvicorn
-
-    from sessiongraph.app import create_app
-
     app = create_app(settings.model_copy(update={"trusted_documents_only": True}), clock=clock, database=database,
                      check_migrations=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(app) as address:
+        yield address
     await app.state.persisted.close()
 
 

@@ -5,35 +5,17 @@ origin is refused with HTTP 403 unless ALLOWED_ORIGINS lists it.
 """
 
 import asyncio
-import contextlib
 import json
-import socket
 
 import pytest
-import uvicorn
 import websockets
 
 from sessiongraph.app import create_app
 from sessiongraph.auth import issue_token
 from sessiongraph.settings import Settings
+from tests.conftest import serving
 
 ALLOWED = "https://learn.example.org"
-
-
-@contextlib.asynccontextmanager
-async def serving(app):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
