@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo test install contract
+.PHONY: demo test install contract clients
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,3 +24,9 @@ test: install
 # Holds the exported schema against ../shared/DESIGN.md's contract.
 contract: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python ../shared/tools/contract_check.py
+
+# After a schema or client-operation change: the committed SDL and trusted-documents manifest
+# (tests/test_client_contract.py fails until they are regenerated).
+clients: install
+	$(BIN)/sessiongraph export-schema > clients/schema.graphql
+	$(BIN)/sessiongraph trusted-documents > clients/trusted-documents.json

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, lexicographic_sort_schema, print_schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -79,3 +79,9 @@ def build_schema(settings: Settings | None = None, *,
 
 
 schema = build_schema()
+
+
+def export_sdl(target: strawberry.Schema = schema) -> str:
+    """The SDL as committed in clients/schema.graphql: types, fields, arguments and enum values sorted by
+    name, so that moving a field in the code changes nothing; the served schema keeps the code's order."""
+    return print_schema(lexicographic_sort_schema(target._schema)) + "\n"

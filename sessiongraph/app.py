@@ -1,4 +1,4 @@
-"""The ASGI application: GraphQL at /graphql, health checks, and who is asking."""
+"""The ASGI application: GraphQL at /graphql, health checks, the web client at /app, and who is asking."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from clients.documents import WEB_APP_DIR, operations_by_name
 from models import User
 from resolvers.context import Actor, Context
 from schema import build_schema
@@ -27,6 +29,12 @@ from sessiongraph.db import Database, create_engine
 from sessiongraph.graphql_http import GraphQLOverHTTP
 from sessiongraph.limits import BodyLimit
 from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
+from sessiongraph.persisted import (
+    PersistedDocuments,
+    PersistedDocumentsView,
+    PersistedTransportWSHandler,
+    resolve_legacy_start,
+)
 from sessiongraph.ratelimit import create_rate_limiter
 from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings, get_settings
@@ -46,17 +54,24 @@ class LegacyWebSocketHandler(BaseGraphQLWSHandler):
             return
         await super().handle_connection_init(message)
 
+    async def handle_start(self, message) -> None:
+        message = await resolve_legacy_start(self, message)
+        if message is not None:
+            await super().handle_start(message)
 
-class SessiongraphGraphQL(GraphQLOverHTTP):
+
+class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
+    graphql_transport_ws_handler_class = PersistedTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: LocalFanout,
-                 **options) -> None:
+                 persisted: PersistedDocuments, **options) -> None:
         super().__init__(schema, **options)
         self.database = database
         self.clock = clock
         self.settings = settings
         self.broker = broker
+        self.persisted = persisted
         self.scheduler = Scheduler(clock)
 
     async def get_context(self, request, response) -> Context:
@@ -134,15 +149,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     clock = clock or Clock()
     broker = create_broker(settings.redis_url, settings.redis_prefix)
     rate_limiter = create_rate_limiter(settings, clock)
+    persisted = PersistedDocuments.from_settings(settings)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
-        database=database, clock=clock, settings=settings, broker=broker,
+        database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
     )
     graphql_app = BodyLimit(Authentication(graphql, database=database, settings=settings, clock=clock),
                             max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
+
+    web_operations = {"operations": operations_by_name("web")}
+
+    async def web_client_operations(_: Request) -> JSONResponse:
+        """The web page's operations (clients/web), so that it sends exactly the committed documents."""
+        return JSONResponse(web_operations)
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -168,6 +190,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await graphql.scheduler.close()
         if rate_limiter is not None:
             await rate_limiter.close()
+        await persisted.close()
         await broker.close()
         await database.dispose()
 
@@ -178,6 +201,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            # The web client: plain HTML and JavaScript from clients/web/app, no build step.
+            Route("/app/operations.json", web_client_operations),
+            Mount("/app", StaticFiles(directory=WEB_APP_DIR, html=True), name="app"),
         ],
         middleware=[Middleware(RequestIds)],
         lifespan=lifespan,
@@ -188,6 +214,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.settings = settings
     app.state.broker = broker
     app.state.rate_limiter = rate_limiter
+    app.state.persisted = persisted
     return app
 
 

@@ -1,4 +1,5 @@
-"""`sessiongraph`: serve, migrate, load demo data, create users, print tokens, export the schema."""
+"""`sessiongraph`: serve, migrate, load demo data, create users, print tokens, export the schema and the
+trusted-documents manifest."""
 
 from __future__ import annotations
 
@@ -38,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="print a bearer token for a local user")
     token.add_argument("email")
 
-    commands.add_parser("export-schema", help="print the GraphQL SDL")
+    commands.add_parser("export-schema", help="print the GraphQL SDL, sorted (clients/schema.graphql)")
+    commands.add_parser("trusted-documents",
+                        help="print the trusted-documents manifest of the client operations "
+                             "(clients/trusted-documents.json)")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -159,9 +163,19 @@ def cmd_token(args, settings: Settings) -> int:
 
 
 def cmd_export_schema(_args, _settings: Settings) -> int:
-    from schema import schema
+    from schema import export_sdl
 
-    print(schema.as_str())
+    sys.stdout.write(export_sdl())
+    return 0
+
+
+def cmd_trusted_documents(_args, _settings: Settings) -> int:
+    from clients.documents import ClientDocumentError, manifest_json
+
+    try:
+        sys.stdout.write(manifest_json())
+    except ClientDocumentError as error:
+        raise CommandFailed(str(error)) from error
     return 0
 
 
@@ -172,6 +186,7 @@ COMMANDS = {
     "create-user": cmd_create_user,
     "token": cmd_token,
     "export-schema": cmd_export_schema,
+    "trusted-documents": cmd_trusted_documents,
 }
 
 if __name__ == "__main__":

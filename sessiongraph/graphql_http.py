@@ -27,6 +27,9 @@ What `GraphQLOverHTTP` adds:
   BATCHING_DISABLED and BATCH_TOO_LARGE (400).
 - A request whose every operation was refused by the rate limit answers 429 with
   Retry-After.
+- PERSISTED_QUERY_NOT_FOUND (sessiongraph/persisted.py) answers 200 in either media
+  type: Apollo's clients give up on persisted queries for good after a 400 or 500,
+  instead of resending the query.
 (sessiongraph/limits.py refuses a body over its size limit with 413 before any of this.)
 """
 
@@ -231,7 +234,7 @@ class GraphQLOverHTTP(GraphQL):
             status = 429
             headers["Retry-After"] = str(retry_after(entries))
         elif media_type == GRAPHQL_RESPONSE_JSON and not isinstance(response_data, list) \
-                and "data" not in response_data:
+                and "data" not in response_data and _codes(response_data) != ["PERSISTED_QUERY_NOT_FOUND"]:
             status = 500 if "INTERNAL" in _codes(response_data) else 400
         response = Response(self.encode_json(response_data), status_code=sub_response.status_code or status,
                             headers=headers, media_type=f"{media_type}; charset=utf-8")

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     rate_limit_ip_burst: int = 1_000
     rate_limit_ip_per_minute: float = 1_000
     rate_limit_key_prefix: str = "sessiongraph:ratelimit:"
+    # Persisted documents (sessiongraph/persisted.py). TRUSTED_DOCUMENTS_ONLY runs the documents of the
+    # trusted-documents manifest (TRUSTED_DOCUMENTS_PATH, by default the clients' own) and nothing else.
+    trusted_documents_only: bool = False
+    trusted_documents_path: str | None = None
+    # Apollo's automatic persisted queries: documents registered by hash, in Redis when REDIS_URL is set.
+    automatic_persisted_queries: bool = True
+    persisted_query_ttl_seconds: int = 7 * 24 * 3600
+    persisted_query_key_prefix: str = "sessiongraph:apq:"
 
     @field_validator("database_url")
     @classmethod

@@ -224,3 +224,25 @@ async def live_server(app) -> AsyncIterator[str]:
     """The test's app behind a real uvicorn, with the test's frozen clock."""
     async with serving(app) as address:
         yield address
+
+
+@pytest.fixture
+async def client_with(settings, database, clock) -> AsyncIterator[Any]:
+    """`await client_with(max_query_depth=3)`: an HTTP client of an app whose settings differ in those."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(**overrides: Any) -> httpx.AsyncClient:
+        app = create_app(settings.model_copy(update=overrides), clock=clock, database=database,
+                         check_migrations=False)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        client.app = app
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+        await client.app.state.broker.close()
+        await client.app.state.persisted.close()
+        if client.app.state.rate_limiter is not None:
+            await client.app.state.rate_limiter.close()

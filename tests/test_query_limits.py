@@ -3,7 +3,6 @@
 Most run at the default settings, so they also pin the defaults the README lists.
 """
 
-import pathlib
 import uuid
 from collections.abc import AsyncGenerator
 
@@ -12,6 +11,7 @@ import strawberry
 from graphql import parse, specified_rules, validate
 from strawberry.extensions import ParserCache, ValidationCache
 
+from clients.documents import all_operations
 from schema import build_schema
 from schema.limits import (
     CACHEABLE_QUERY_CHARS,
@@ -194,20 +194,15 @@ async def test_a_syntax_error_is_a_parse_failure(http):
     assert codes(body) == ["GRAPHQL_PARSE_FAILED"]
 
 
-CLIENT_OPERATIONS = sorted(pathlib.Path(__file__).parent.parent.joinpath("clients").rglob("*.graphql"))
-
-
-@pytest.mark.parametrize("path", CLIENT_OPERATIONS, ids=lambda path: str(path.relative_to(path.parents[2])))
-def test_every_client_operation_is_within_the_limits(path):
+@pytest.mark.parametrize("operation", all_operations(), ids=lambda op: op.source)
+def test_every_client_operation_is_within_the_limits(operation):
+    # The document as the client sends it: the operation and the fragments it uses.
     schema = build_schema()._schema
     limits = QueryLimits()
-    document = parse(path.read_text(), max_tokens=limits.max_tokens)
+    document = parse(operation.document, max_tokens=limits.max_tokens)
 
     assert validate(schema, document, (*specified_rules, *validation_rules(limits, introspection=False))) == []
-    for operation in document.definitions:
-        if getattr(operation, "operation", None) is not None:
-            name = operation.name.value if operation.name else None
-            assert operation_cost(schema, document, name, {}, limits) <= limits.max_cost
+    assert operation_cost(schema, document, operation.name, {}, limits) <= limits.max_cost
 
 
 async def test_the_cost_limit_also_refuses_a_subscription():

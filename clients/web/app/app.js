@@ -1,0 +1,436 @@
+// The Learner Portal: dashboard (Up Next), today's and upcoming (or past) sessions, a month
+// calendar, session details, and Join buttons that turn on by themselves when the window opens
+// (the JoinAvailability subscription). Every request is one of the committed web operations.
+"use strict";
+
+const TOKEN_KEY = "sessiongraph.token";
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  client: null,
+  user: null,
+  filter: { courseId: "", instructorId: "" },
+  listMode: "upcoming",
+  month: null, // "YYYY-MM-01"
+  selectedDay: null,
+  courses: new Map(),
+  instructors: new Map(),
+  joinButtons: new Map(), // live session id -> Set of buttons
+  joinStates: new Map(), // live session id -> latest JoinAvailability
+  joinSubscriptions: new Map(), // live session id -> unsubscribe
+};
+
+// ---------- formatting, in the viewer's time zone ----------
+
+function formatter(options) {
+  return new Intl.DateTimeFormat("en-GB", { timeZone: state.user ? state.user.timeZone : undefined, ...options });
+}
+const fmtDate = (iso) => formatter({ weekday: "short", day: "numeric", month: "short", year: "numeric" }).format(new Date(iso));
+const fmtShortDate = (iso) => formatter({ weekday: "short", day: "numeric", month: "short" }).format(new Date(iso));
+const fmtTime = (iso) => formatter({ hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+const timeRange = (s) => `${fmtTime(s.startsAt)}–${fmtTime(s.endsAt)}`;
+
+function todayInZone() {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone: state.user.timeZone, year: "numeric", month: "2-digit", day: "2-digit",
+  }).format(new Date());
+  return parts; // YYYY-MM-DD
+}
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// replaceChildren, leaving out what is absent (null would be shown as "null").
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+}
+
+// ---------- signing in ----------
+
+function takeTokenFromUrl() {
+  const url = new URL(location.href);
+  const token = url.searchParams.get("token");
+  if (token) {
+    localStorage.setItem(TOKEN_KEY, token.trim());
+    url.searchParams.delete("token"); // keep it out of the history and of screenshots
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+}
+
+function showSignIn(message) {
+  $("portal").hidden = true;
+  $("who").hidden = true;
+  $("sign-in").hidden = false;
+  $("sign-in-error").hidden = !message;
+  $("sign-in-error").textContent = message || "";
+}
+
+async function start() {
+  takeTokenFromUrl();
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (!token) return showSignIn();
+  try {
+    state.client = await GraphQLClient.load(location.origin, token);
+    const data = await state.client.request("Dashboard");
+    if (!data.viewer) return signOut("You are not signed in: paste a token.");
+    state.user = data.viewer.user;
+    $("user-name").textContent = state.user.name;
+    $("sign-in").hidden = true;
+    $("portal").hidden = false;
+    $("who").hidden = false;
+    state.month = todayInZone().slice(0, 8) + "01";
+    renderUpNext(data.viewer.schedule.upNext);
+    watchSchedule();
+    await Promise.all([loadLists(), loadCalendar()]);
+  } catch (error) {
+    if (error.status === 401 || error.code === "UNAUTHENTICATED") {
+      return signOut("That token is not valid here (expired, or for another server).");
+    }
+    showSignIn(`Could not load your schedule: ${error.message}`);
+  }
+}
+
+function signOut(message) {
+  localStorage.removeItem(TOKEN_KEY);
+  if (state.client) state.client.close();
+  state.client = null;
+  state.joinSubscriptions.clear();
+  showSignIn(message);
+}
+
+// ---------- Join buttons, driven by the JoinAvailability subscription ----------
+
+function joinControl(session) {
+  if (session.status === "CANCELLED") return el("span", { class: "badge cancelled" }, "Cancelled");
+  if (!session.location || !session.location.isVirtual) {
+    return el("span", { class: "badge", title: "In person" }, session.location ? session.location.name || "In person" : "—");
+  }
+  const button = el("button", { type: "button", class: "join", "data-live-session": session.id, disabled: true }, "Join");
+  button.addEventListener("click", () => {
+    const current = state.joinStates.get(session.id);
+    if (current && current.isOpen && current.url) window.open(current.url, "_blank", "noopener");
+  });
+  if (!state.joinButtons.has(session.id)) state.joinButtons.set(session.id, new Set());
+  state.joinButtons.get(session.id).add(button);
+  applyJoin(session.id, state.joinStates.get(session.id) || session.joinAvailability);
+  if (session.status === "SCHEDULED") watchJoin(session.id);
+  return button;
+}
+
+function applyJoin(id, join) {
+  if (!join) return;
+  state.joinStates.set(id, join);
+  const buttons = state.joinButtons.get(id) || new Set();
+  for (const button of [...buttons]) {
+    if (!button.isConnected && button.dataset.placed) { buttons.delete(button); continue; }
+    button.dataset.placed = "1";
+    const open = Boolean(join.isOpen && join.url);
+    button.disabled = !open;
+    button.classList.toggle("open", open);
+    if (open) {
+      button.textContent = "Join now";
+      button.title = `Open until ${fmtTime(join.closesAt)}`;
+    } else if (new Date() < new Date(join.opensAt)) {
+      button.textContent = `Join at ${fmtTime(join.opensAt)}`;
+      button.title = "The Join button turns on 15 minutes before the start";
+    } else {
+      button.textContent = "Ended";
+      button.title = "";
+    }
+  }
+}
+
+function watchJoin(id) {
+  if (state.joinSubscriptions.has(id) || !state.client) return;
+  const stop = state.client.subscribe("JoinAvailability", { liveSessionId: id },
+    (data) => applyJoin(id, data.joinAvailability),
+    () => state.joinSubscriptions.delete(id));
+  state.joinSubscriptions.set(id, stop);
+}
+
+// A booking, cancellation or reschedule on the learner's schedule: load the screens again.
+let reloadTimer = null;
+function watchSchedule() {
+  state.client.subscribe("ScheduleChanged", {}, () => {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(async () => {
+      const data = await state.client.request("Dashboard");
+      renderUpNext(data.viewer.schedule.upNext);
+      await Promise.all([loadLists(), loadCalendar()]);
+    }, 300);
+  });
+  state.client.socket.onstatus = (status) => {
+    $("live").textContent = status === "live" ? "● Live" : "● offline";
+    $("live").classList.toggle("on", status === "live");
+  };
+}
+
+// ---------- Up Next ----------
+
+function renderUpNext(session) {
+  const body = $("up-next-body");
+  body.replaceChildren();
+  if (!session) {
+    body.append(el("p", { class: "muted" }, "Nothing scheduled. Book a session to see it here."));
+    return;
+  }
+  remember(session);
+  fill(body,
+    el("div", { class: "up-next-course" }, session.course.title),
+    el("div", { class: "up-next-when" }, fmtDate(session.startsAt), " · ", timeRange(session)),
+    el("dl", { class: "facts" },
+      el("dt", {}, "Session ID"), el("dd", {}, el("code", {}, session.code)),
+      el("dt", {}, "Lesson"), el("dd", {}, session.lesson ? session.lesson.name : "—"),
+      el("dt", {}, "Goal"), el("dd", {}, (session.lesson && session.lesson.goal) || "—"),
+      el("dt", {}, "Instructor"), el("dd", {}, session.instructor.displayName),
+      el("dt", {}, "Location"), el("dd", {}, locationText(session.location))),
+    el("div", { class: "actions" },
+      joinControl(session),
+      el("button", { type: "button", class: "secondary", onclick: () => openDetails(session.id) }, "View Details")),
+    session.location && session.location.isVirtual
+      ? el("p", { class: "hint muted" }, "Join turns on by itself 15 minutes before the start.") : null,
+  );
+}
+
+function locationText(location) {
+  if (!location) return "—";
+  if (location.isVirtual) return "Virtual classroom";
+  return [location.name, location.room && `room ${location.room}`, location.address].filter(Boolean).join(", ");
+}
+
+// ---------- today, upcoming and past ----------
+
+let listCursor = null;
+
+async function loadLists(append = false) {
+  const filter = {};
+  if (state.filter.courseId) filter.courseId = state.filter.courseId;
+  if (state.filter.instructorId) filter.instructorId = state.filter.instructorId;
+  const variables = { filter, first: 8, after: append ? listCursor : null };
+  if (state.listMode === "upcoming") {
+    const data = await state.client.request("UpcomingTab", variables);
+    const schedule = data.viewer.schedule;
+    if (!append) renderToday(schedule.today);
+    renderList(schedule.upcoming, append, upcomingRow, ["Date", "Time", "Course", "Instructor", ""]);
+  } else {
+    const [data, today] = await Promise.all([
+      state.client.request("PastTab", variables),
+      append ? null : state.client.request("UpcomingTab", { filter, first: 1 }),
+    ]);
+    if (today) renderToday(today.viewer.schedule.today);
+    renderList(data.viewer.schedule.past, append, pastRow, ["Date", "Time", "Course", "Instructor", "Status", "Attendance", ""]);
+  }
+  fillFilters();
+}
+
+function renderToday(sessions) {
+  sessions.forEach(remember);
+  const body = $("today-body");
+  body.replaceChildren();
+  if (!sessions.length) {
+    body.append(el("p", { class: "muted" }, "No sessions today."));
+    return;
+  }
+  body.append(table(["Time", "Course", "Instructor", "Session ID", ""], sessions.map((s) => el("tr", { class: rowClass(s) },
+    el("td", { class: "nowrap" }, timeRange(s)),
+    el("td", {}, courseCell(s)),
+    el("td", { class: "nowrap" }, s.instructor.displayName),
+    el("td", {}, el("code", {}, s.code)),
+    el("td", {}, el("div", { class: "actions" }, joinControl(s), detailsButton(s)))))));
+}
+
+function upcomingRow(s) {
+  return el("tr", { class: rowClass(s) },
+    el("td", { class: "nowrap" }, fmtShortDate(s.startsAt)),
+    el("td", { class: "nowrap" }, timeRange(s)),
+    el("td", {}, courseCell(s)),
+    el("td", { class: "nowrap" }, s.instructor.displayName),
+    el("td", {}, el("div", { class: "actions" },
+      s.status === "CANCELLED" ? el("span", { class: "badge cancelled" }, "Cancelled") : null, detailsButton(s))));
+}
+
+function pastRow(s) {
+  const attendance = s.myReport ? s.myReport.attendance.toLowerCase() : "—";
+  return el("tr", { class: rowClass(s) },
+    el("td", { class: "nowrap" }, fmtShortDate(s.startsAt)),
+    el("td", { class: "nowrap" }, timeRange(s)),
+    el("td", {}, courseCell(s)),
+    el("td", { class: "nowrap" }, s.instructor.displayName),
+    el("td", {}, el("span", { class: `badge ${s.status.toLowerCase()}` }, s.status.toLowerCase())),
+    el("td", {}, el("span", { class: `attendance ${attendance}` }, attendance)),
+    el("td", {}, el("div", { class: "actions" }, detailsButton(s))));
+}
+
+function renderList(connection, append, row, headings) {
+  const nodes = connection.edges.map((edge) => edge.node);
+  nodes.forEach(remember);
+  listCursor = connection.pageInfo.endCursor;
+  const body = $("list-body");
+  let tbody = body.querySelector("tbody");
+  if (!append || !tbody) {
+    body.replaceChildren();
+    if (!nodes.length) {
+      body.append(el("p", { class: "muted" }, state.listMode === "upcoming" ? "No upcoming sessions." : "No past sessions."));
+      return;
+    }
+    body.append(table(headings, []), el("div", { class: "list-foot" }));
+    tbody = body.querySelector("tbody");
+  }
+  nodes.forEach((node) => tbody.append(row(node)));
+  const foot = body.querySelector(".list-foot");
+  foot.replaceChildren(el("span", { class: "muted" }, `${tbody.children.length} of ${connection.totalCount}`));
+  if (connection.pageInfo.hasNextPage) {
+    foot.append(el("button", { type: "button", class: "secondary", onclick: () => loadLists(true) }, "Load more"));
+  }
+}
+
+function table(headings, rows) {
+  return el("table", {}, el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))), el("tbody", {}, rows));
+}
+
+const rowClass = (s) => (s.status === "CANCELLED" ? "cancelled" : "");
+const courseCell = (s) => [el("span", { class: "course-code" }, s.course.code), " ", s.course.title];
+const detailsButton = (s) => el("button", { type: "button", class: "link", onclick: () => openDetails(s.id) }, "View Details");
+
+function remember(session) {
+  state.courses.set(session.course.id, session.course.title);
+  state.instructors.set(session.instructor.id, session.instructor.displayName);
+}
+
+function fillFilters() {
+  for (const [select, known, chosen] of [[$("filter-course"), state.courses, state.filter.courseId],
+    [$("filter-instructor"), state.instructors, state.filter.instructorId]]) {
+    const first = select.options[0];
+    const options = [...known].sort((a, b) => a[1].localeCompare(b[1]))
+      .map(([id, name]) => el("option", { value: id, selected: id === chosen }, name));
+    select.replaceChildren(first, ...options);
+  }
+}
+
+// ---------- month calendar ----------
+
+const WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
+
+async function loadCalendar() {
+  const data = await state.client.request("CalendarTab", { view: "MONTH", date: state.month });
+  renderCalendar(data.viewer.schedule.calendar);
+}
+
+function renderCalendar(calendar) {
+  const [year, month] = state.month.split("-").map(Number);
+  $("month-label").textContent = new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" })
+    .format(new Date(Date.UTC(year, month - 1, 1)));
+  const first = WEEKDAYS.indexOf(calendar.weekStart);
+  const names = [...WEEKDAYS.slice(first), ...WEEKDAYS.slice(0, first)].map((d) => d[0] + d.slice(1, 3).toLowerCase());
+  const grid = el("div", { class: "month" }, names.map((n) => el("div", { class: "weekday" }, n)));
+  for (const day of calendar.days) {
+    const inMonth = Number(day.date.slice(5, 7)) === month;
+    day.sessions.forEach(remember);
+    const cell = el("button", {
+      type: "button",
+      class: ["day", inMonth ? "" : "other", day.isToday ? "today" : "", day.date === state.selectedDay ? "selected" : ""].join(" "),
+      "aria-label": `${day.date}: ${day.count} session${day.count === 1 ? "" : "s"}`,
+      onclick: () => { state.selectedDay = day.date; renderCalendar(calendar); },
+    }, el("span", { class: "date" }, Number(day.date.slice(8))),
+    day.count ? el("span", { class: "count" }, day.count === 1 ? "1 session" : `${day.count} sessions`) : null);
+    for (const s of day.sessions.slice(0, 2)) {
+      cell.append(el("span", { class: `chip ${rowClass(s)}` }, `${fmtTime(s.startsAt)} ${s.course.code}`));
+    }
+    if (day.count > 2) cell.append(el("span", { class: "more" }, `+${day.count - 2} more`));
+    grid.append(cell);
+  }
+  $("calendar-body").replaceChildren(grid);
+  renderDay(calendar.days.find((d) => d.date === state.selectedDay));
+}
+
+function renderDay(day) {
+  const body = $("day-body");
+  body.replaceChildren();
+  if (!day) return;
+  body.append(el("h3", {}, fmtDate(day.date + "T12:00:00Z")));
+  if (!day.sessions.length) {
+    body.append(el("p", { class: "muted" }, "No sessions."));
+    return;
+  }
+  body.append(el("ul", {}, day.sessions.map((s) => el("li", { class: rowClass(s) },
+    el("span", { class: "nowrap" }, timeRange(s)), " ", courseCell(s), " · ", s.instructor.displayName, " ",
+    detailsButton(s)))));
+}
+
+function shiftMonth(delta) {
+  const [year, month] = state.month.split("-").map(Number);
+  const next = new Date(Date.UTC(year, month - 1 + delta, 1));
+  state.month = next.toISOString().slice(0, 10);
+  state.selectedDay = null;
+  loadCalendar();
+}
+
+// ---------- details window ----------
+
+async function openDetails(id) {
+  const dialog = $("details");
+  const body = $("details-body");
+  body.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+  if (!dialog.open) dialog.showModal();
+  const { node: s } = await state.client.request("SessionDetails", { id });
+  if (!s) {
+    body.replaceChildren(el("p", {}, "This session is no longer on your schedule."));
+    return;
+  }
+  const links = s.extraLinks.map((l) => el("li", {}, el("a", { href: l.url, target: "_blank", rel: "noopener" }, l.title)));
+  fill(body,
+    el("div", { class: "up-next-course" }, s.course.title),
+    s.status === "CANCELLED" ? el("p", { class: "badge cancelled" }, `Cancelled${s.cancellationReason ? ": " + s.cancellationReason : ""}`) : null,
+    el("dl", { class: "facts" },
+      el("dt", {}, "Session ID"), el("dd", {}, el("code", {}, s.code)),
+      el("dt", {}, "Date & time"), el("dd", {}, `${fmtDate(s.startsAt)} · ${timeRange(s)}`),
+      el("dt", {}, "Lesson"), el("dd", {}, s.lesson ? s.lesson.name : "—"),
+      el("dt", {}, "Lesson goal"), el("dd", {}, (s.lesson && s.lesson.goal) || "—"),
+      el("dt", {}, "Recording"), el("dd", {}, s.recordingUrl ? el("a", { href: s.recordingUrl, target: "_blank", rel: "noopener" }, "Watch the recording") : "—"),
+      el("dt", {}, "Extra links"), el("dd", {}, links.length ? el("ul", { class: "plain" }, links) : "—"),
+      el("dt", {}, "Instructor"), el("dd", {}, s.instructor.displayName, s.instructor.bio ? el("div", { class: "muted" }, s.instructor.bio) : null),
+      el("dt", {}, "Location"), el("dd", {}, locationText(s.location)),
+      el("dt", {}, "My booking"), el("dd", {}, s.myBooking ? s.myBooking.status.toLowerCase() : "through my session"),
+      s.myReport ? [el("dt", {}, "Attendance"), el("dd", {}, s.myReport.attendance.toLowerCase(),
+        s.myReport.feedback ? el("div", { class: "muted" }, `“${s.myReport.feedback}”`) : null)] : null),
+    el("div", { class: "actions" }, joinControl(s)),
+  );
+}
+
+// ---------- wiring ----------
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    localStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
+    $("token-input").value = "";
+    start();
+  });
+  $("sign-out").addEventListener("click", () => signOut());
+  for (const mode of ["upcoming", "past"]) {
+    $(`tab-${mode}`).addEventListener("click", () => {
+      state.listMode = mode;
+      $("tab-upcoming").setAttribute("aria-selected", String(mode === "upcoming"));
+      $("tab-past").setAttribute("aria-selected", String(mode === "past"));
+      loadLists();
+    });
+  }
+  $("filter-course").addEventListener("change", (event) => { state.filter.courseId = event.target.value; loadLists(); });
+  $("filter-instructor").addEventListener("change", (event) => { state.filter.instructorId = event.target.value; loadLists(); });
+  $("month-prev").addEventListener("click", () => shiftMonth(-1));
+  $("month-next").addEventListener("click", () => shiftMonth(1));
+  $("month-today").addEventListener("click", () => { state.month = todayInZone().slice(0, 8) + "01"; state.selectedDay = null; loadCalendar(); });
+  start();
+});

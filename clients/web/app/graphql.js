@@ -1,0 +1,167 @@
+// The web client's GraphQL transport: the committed web operations (clients/web/*.graphql,
+// served as /app/operations.json), sent by SHA-256 as Apollo's persisted queries, over HTTP
+// and over graphql-transport-ws. No library: the page works offline and without a build step.
+"use strict";
+
+class GraphQLError extends Error {
+  constructor(errors, status) {
+    super(errors.map((e) => e.message).join("; "));
+    this.errors = errors;
+    this.status = status;
+    this.code = (errors[0] && errors[0].extensions && errors[0].extensions.code) || null;
+  }
+}
+
+class GraphQLClient {
+  constructor({ endpoint, token, operations }) {
+    this.endpoint = endpoint;
+    this.token = token;
+    this.operations = operations; // name -> { sha256, document, kind }
+    this.socket = null;
+  }
+
+  static async load(base, token) {
+    const response = await fetch(`${base}/app/operations.json`, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`cannot load the operations (HTTP ${response.status})`);
+    const { operations } = await response.json();
+    return new GraphQLClient({ endpoint: `${base}/graphql`, token, operations });
+  }
+
+  operation(name) {
+    const operation = this.operations[name];
+    if (!operation) throw new Error(`no web operation is named ${name}`);
+    return operation;
+  }
+
+  // A query or mutation by hash; if the server does not know the hash (a server with another
+  // manifest), the automatic-persisted-query way: send the document with its hash once.
+  async request(name, variables = {}) {
+    const operation = this.operation(name);
+    const persisted = { persistedQuery: { version: 1, sha256Hash: operation.sha256 } };
+    let body = await this._post({ operationName: name, variables, extensions: persisted });
+    if (body.errors && ["PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"].includes(codeOf(body))) {
+      body = await this._post({ operationName: name, variables, extensions: persisted, query: operation.document });
+    }
+    if (body.errors && !body.data) throw new GraphQLError(body.errors, body.status);
+    return body.data;
+  }
+
+  async _post(payload) {
+    const response = await fetch(this.endpoint, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/graphql-response+json, application/json",
+        Authorization: `Bearer ${this.token}`,
+      },
+      body: JSON.stringify(payload),
+    });
+    let body;
+    try {
+      body = await response.json();
+    } catch (error) {
+      body = { errors: [{ message: `HTTP ${response.status}`, extensions: { code: "HTTP_" + response.status } }] };
+    }
+    body.status = response.status;
+    return body;
+  }
+
+  // A subscription by hash over the shared WebSocket; returns a function that ends it.
+  subscribe(name, variables, onData, onError = () => {}) {
+    if (!this.socket) this.socket = new TransportWebSocket(this.endpoint.replace(/^http/, "ws"), this.token);
+    const operation = this.operation(name);
+    return this.socket.subscribe(
+      { operationName: name, variables, extensions: { persistedQuery: { version: 1, sha256Hash: operation.sha256 } } },
+      onData,
+      onError,
+    );
+  }
+
+  close() {
+    if (this.socket) this.socket.close();
+  }
+}
+
+function codeOf(body) {
+  const error = body.errors && body.errors[0];
+  return (error && error.extensions && error.extensions.code) || null;
+}
+
+// graphql-transport-ws (the protocol of the `graphql-ws` library), reconnecting with backoff and
+// subscribing again to everything still wanted.
+class TransportWebSocket {
+  constructor(url, token) {
+    this.url = url;
+    this.token = token;
+    this.subscriptions = new Map(); // id -> { payload, onData, onError }
+    this.nextId = 1;
+    this.retries = 0;
+    this.closed = false;
+    this.acknowledged = false;
+    this.onstatus = () => {};
+    this._open();
+  }
+
+  _open() {
+    this.acknowledged = false;
+    const socket = new WebSocket(this.url, "graphql-transport-ws");
+    this.ws = socket;
+    socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${this.token}` } }));
+    socket.onmessage = (event) => this._receive(JSON.parse(event.data));
+    socket.onclose = (event) => {
+      this.acknowledged = false;
+      this.onstatus("offline");
+      if (this.closed || event.code === 4403) return; // signed out or refused: do not hammer the server
+      const delay = Math.min(30000, 500 * 2 ** this.retries++);
+      setTimeout(() => this._open(), delay);
+    };
+  }
+
+  _receive(message) {
+    switch (message.type) {
+      case "connection_ack":
+        this.acknowledged = true;
+        this.retries = 0;
+        this.onstatus("live");
+        for (const [id, subscription] of this.subscriptions) this._send(id, subscription.payload);
+        break;
+      case "ping":
+        this.ws.send(JSON.stringify({ type: "pong" }));
+        break;
+      case "next": {
+        const subscription = this.subscriptions.get(message.id);
+        if (!subscription) break;
+        if (message.payload.errors) subscription.onError(new GraphQLError(message.payload.errors));
+        if (message.payload.data) subscription.onData(message.payload.data);
+        break;
+      }
+      case "error": {
+        const subscription = this.subscriptions.get(message.id);
+        this.subscriptions.delete(message.id);
+        if (subscription) subscription.onError(new GraphQLError(message.payload));
+        break;
+      }
+      case "complete":
+        this.subscriptions.delete(message.id);
+        break;
+    }
+  }
+
+  _send(id, payload) {
+    this.ws.send(JSON.stringify({ id, type: "subscribe", payload }));
+  }
+
+  subscribe(payload, onData, onError) {
+    const id = String(this.nextId++);
+    this.subscriptions.set(id, { payload, onData, onError });
+    if (this.acknowledged) this._send(id, payload);
+    return () => {
+      if (this.subscriptions.delete(id) && this.acknowledged) this.ws.send(JSON.stringify({ id, type: "complete" }));
+    };
+  }
+
+  close() {
+    this.closed = true;
+    this.ws.close(1000, "bye");
+  }
+}

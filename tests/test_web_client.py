@@ -1,0 +1,140 @@
+"""The web client at /app: served by the service, and driven in headless Chromium against a running
+service in trusted-documents-only mode, where the Join button turns on by itself when the window opens.
+
+The browser test needs Debian's Chromium at /usr/bin/chromium (`.ci/run` installs it) and
+Playwright for Python (the `dev` extra); it saves screenshots in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import models
+from clients.documents import load_operations, manifest
+from sessiongraph.app import create_app
+from sessiongraph.auth import issue_token
+from sessiongraph.demo import load_demo
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+# The demo data is laid out as if loaded this long from now: the learner's next class starts in
+# 30 minutes, so its Join window (15 minutes before) is closed when the page opens.
+DEMO_AHEAD = timedelta(minutes=20)
+
+
+@pytest.fixture
+async def app(settings, database, clock):
+    """The app as production runs it with TRUSTED_DOCUMENTS_ONLY: the page must send hashes only."""
+    return create_app(settings.model_copy(update={"trusted_documents_only": True}), clock=clock, database=database,
+                      check_migrations=False)
+
+
+async def test_the_page_and_its_scripts_are_served(http):
+    page = await http.get("/app/")
+    script = await http.get("/app/app.js")
+    bare = await http.get("/app", follow_redirects=False)
+
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Learner Portal" in page.text
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert bare.status_code in (301, 307) and bare.headers["location"].endswith("/app/")
+
+
+async def test_the_page_gets_exactly_the_committed_web_operations(http):
+    operations = (await http.get("/app/operations.json")).json()["operations"]
+    trusted = manifest()
+
+    assert set(operations) == {op.name for op in load_operations("web")}
+    assert all(trusted[op["sha256"]] == op["document"] for op in operations.values())
+
+
+def test_the_page_names_only_committed_web_operations():
+    # Every operation the scripts ask for by name is a committed web operation.
+    source = (Path(__file__).parent.parent / "clients/web/app/app.js").read_text()
+    names = {op.name for op in load_operations("web")}
+
+    used = set(re.findall(r'(?:request|subscribe)\("([A-Za-z]+)"', source))
+    assert used and used <= names, used - names
+
+
+@pytest.fixture
+async def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (`apt-get install chromium`; .ci/run does it "
+                    f"where apt-get can)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        await browser.close()
+
+
+async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser, live_server, database, clock,
+                                                                       settings):
+    # given: the demo platform, and the learner's token
+    await load_demo(database, clock.now() + DEMO_AHEAD)
+    async with database.read() as db:
+        learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
+    token = issue_token(learner.id, settings, clock.now())
+    base = f"http://{live_server}"
+    page = await browser.new_page(viewport={"width": 1360, "height": 900})
+    await page.clock.set_fixed_time(clock.now())  # the page's "now" is the service's frozen one
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
+    page.on("request", lambda request: None if request.url.startswith((base, base.replace("http", "ws")))
+            else problems.append(f"left the service for {request.url}"))
+    graphql_bodies: list[dict] = []
+    page.on("request", lambda request: graphql_bodies.append(json.loads(request.post_data))
+            if request.url == f"{base}/graphql" and request.method == "POST" else None)
+
+    # when: the learner opens the page with their token
+    await page.goto(f"{base}/app/?token={token}")
+    join = page.locator("#up-next button.join")
+    await join.wait_for()
+    await page.locator("#list-body tbody tr").first.wait_for()
+    await page.locator("#calendar-body .day.today").wait_for()
+    await page.locator("#live.on").wait_for()
+
+    # then: the dashboard, today's and upcoming sessions and the month calendar are there; Join is off
+    assert await join.is_disabled()
+    assert await join.text_content() == "Join at 13:15"  # Europe/Paris, 15 minutes before 13:30
+    assert await page.locator("#today-body tbody tr").count() >= 3
+    assert "sessions" in await page.locator("#calendar-body .day.today .count").text_content()
+    assert "?token=" not in page.url
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "web-client-before-join.png", full_page=True)
+
+    # when: the clock reaches the moment the window opens
+    opens_at = clock.now() + timedelta(minutes=15)
+    await page.clock.set_fixed_time(opens_at)
+    clock.set(opens_at)
+
+    # then: the subscription turns the button on, with no reload
+    await page.locator("#up-next button.join:not([disabled])").wait_for(timeout=5000)
+    assert await join.text_content() == "Join now"
+    await page.screenshot(path=ARTIFACTS / "web-client.png", full_page=True)
+
+    # and View Details opens the session's details window
+    code = await page.locator("#up-next .facts code").text_content()
+    await page.locator("#up-next button.secondary").click()
+    await page.locator("#details-body .facts").wait_for()
+    details = await page.locator("#details-body").text_content()
+    assert code in details and "Lesson goal" in details
+    shown = await page.locator("body").inner_text()
+    assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+    assert await page.locator("#details-body button.join:not([disabled])").count() == 1
+    await page.screenshot(path=ARTIFACTS / "web-client-details.png")
+    assert problems == []
+    # and every request named a committed document by hash, none sent query text
+    assert graphql_bodies and all("query" not in body and body["extensions"]["persistedQuery"]["sha256Hash"]
+                                  in manifest() for body in graphql_bodies)
