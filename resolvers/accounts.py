@@ -130,3 +130,12 @@ async def children(ctx: Context) -> list[User]:
              .where(GuardianLink.guardian_id == user.id).order_by(User.name, User.id))
     async with ctx.database.read() as db:
         return list((await db.scalars(query)).all())
+
+
+async def list_classes(ctx: Context, *, search: str | None, first: int | None, after: str | None) -> Page[UserClass]:
+    """Classes by name, for the admin's "enroll a class" picker."""
+    require_admin(ctx)
+    query = select(UserClass)
+    if search:
+        query = query.where(func.lower(UserClass.name).like(like_pattern(search), escape="\\"))
+    return await paginate(ctx, query, [UserClass.name, UserClass.id], lambda c: (c.name, c.id), first, after)

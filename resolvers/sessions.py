@@ -64,6 +64,17 @@ async def create_category(ctx: Context, *, name: str, start: date | None, end: d
     return category
 
 
+async def list_categories(ctx: Context, *, search: str | None, first: int | None,
+                          after: str | None) -> Page[SessionCategory]:
+    """Categories by name, for the admin's filter and session editor."""
+    require_admin(ctx)
+    query = select(SessionCategory)
+    if search:
+        query = query.where(func.lower(SessionCategory.name).like(like_pattern(search), escape="\\"))
+    return await paginate(ctx, query, [SessionCategory.name, SessionCategory.id], lambda c: (c.name, c.id),
+                          first, after)
+
+
 # --- create, update, delete ---------------------------------------------------------
 
 @dataclass

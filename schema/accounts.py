@@ -158,6 +158,12 @@ class AccountsQuery:
         page = await accounts.list_users(info.context, search=search, first=first, after=after)
         return Connection.from_page(page, User.from_model)
 
+    @strawberry.field(description="Every class, by name; admins only.")
+    async def user_classes(self, info: Info, search: str | None = None, first: int | None = None,
+                           after: str | None = None) -> Connection[UserClass]:
+        page = await accounts.list_classes(info.context, search=search, first=first, after=after)
+        return Connection.from_page(page, UserClass.from_model)
+
 
 @strawberry.type
 class AccountsMutation:

@@ -331,6 +331,12 @@ def _warnings(result) -> list[UserError]:
 
 @strawberry.type
 class SessionsQuery:
+    @strawberry.field(description="Every session category, by name; admins only.")
+    async def session_categories(self, info: Info, search: str | None = None, first: int | None = None,
+                                 after: str | None = None) -> Connection[SessionCategory]:
+        page = await sessions.list_categories(info.context, search=search, first=first, after=after)
+        return Connection.from_page(page, SessionCategory.from_model)
+
     @strawberry.field(description="Every session, for admins: sorted by access start (open starts "
                                   "first), then name.")
     async def sessions(self, info: Info, filter: SessionFilter | None = None, first: int | None = None,

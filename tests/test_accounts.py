@@ -100,3 +100,21 @@ async def test_course_codes_are_unique_ignoring_case_and_costs_not_negative(admi
 
     assert duplicate["createCourse"]["errors"] == [{"code": "DUPLICATE", "field": ["code"]}]
     assert negative["createCourse"] == {"course": None, "errors": [{"code": "VALIDATION", "field": ["creditCost"]}]}
+
+
+async def test_admins_list_classes_and_session_categories_by_name_for_their_pickers(admin, make_user, caller):
+    for name in ("Sales", "Engineering", "Night shift"):
+        await admin("mutation($n: String!) { createClass(input: {name: $n}) { userClass { id } } }", n=name)
+    for name in ("Onboarding", "Languages"):
+        await admin("mutation($n: String!) { createSessionCategory(input: {name: $n}) { sessionCategory { id } } }",
+                    n=name)
+    learner = caller(await make_user())
+
+    data = await admin('{ userClasses { totalCount edges { node { name memberCount } } } '
+                       'sessionCategories(search: "NG") { edges { node { name } } } }')
+    refused = await learner.execute("{ userClasses { totalCount } }")
+
+    assert [e["node"]["name"] for e in data["userClasses"]["edges"]] == ["Engineering", "Night shift", "Sales"]
+    assert data["userClasses"]["totalCount"] == 3
+    assert [e["node"]["name"] for e in data["sessionCategories"]["edges"]] == ["Languages", "Onboarding"]
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -198,6 +198,10 @@ ADMIN_RUNS: dict[str, Run] = {
         demo, courseIds=[c["id"] for c in edges(d["courses"])]) and len(edges(d["courses"])) == 2),
     "UserSearch": Run(ADMIN, {"search": "Coach"}, lambda d, demo: remember(
         demo, coachId=edges(d["users"])[0]["id"]) and d["users"]["totalCount"] >= 1),
+    "CategoryPicker": Run(ADMIN, {}, lambda d, _: [c["name"] for c in edges(d["sessionCategories"])] == [
+        "Languages", "Leadership", "Onboarding"]),
+    "ClassPicker": Run(ADMIN, {"search": "team"}, lambda d, _: [
+        (c["name"], c["memberCount"]) for c in edges(d["userClasses"])] == [("Sales team 2026", 40)]),
     "CreateSession": Run(ADMIN, lambda demo: {"input": {
         "name": "Summer English", "courseIds": demo.found["courseIds"], "coachId": demo.found["coachId"],
         "accessWindow": window(demo, 10, 40), "coachAccessWindow": window(demo, 5, 50)}},
