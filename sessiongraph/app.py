@@ -6,6 +6,7 @@ import contextlib
 import gc
 import logging
 
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -56,8 +57,26 @@ class LegacyWebSocketHandler(BaseGraphQLWSHandler):
 
     async def handle_start(self, message) -> None:
         message = await resolve_legacy_start(self, message)
-        if message is not None:
-            await super().handle_start(message)
+        if message is None:
+            return
+        if not _is_subscription(message["payload"]):
+            # Strawberry runs only subscriptions over this protocol; without this check
+            # a query or mutation fails deep inside it as an internal error.
+            await self.send_message({"type": "error", "id": message["id"], "payload": {
+                "message": "graphql-ws carries subscriptions only; send queries and mutations over HTTP "
+                           "or graphql-transport-ws.", "extensions": {"code": "BAD_REQUEST"}}})
+            return
+        await super().handle_start(message)
+
+
+def _is_subscription(payload: dict) -> bool:
+    """True unless the document parses to an operation that is not a subscription (a document
+    that does not parse goes on, to be refused with its syntax error)."""
+    try:
+        operation = get_operation_ast(parse(payload.get("query") or ""), payload.get("operationName"))
+    except GraphQLError:
+        return True
+    return operation is None or operation.operation == OperationType.SUBSCRIPTION
 
 
 class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):

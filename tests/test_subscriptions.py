@@ -143,3 +143,18 @@ async def test_schedule_changed_tells_the_learner_and_their_guardian_of_a_resche
                                         "status": "SCHEDULED"}
     assert await guardian_socket.nothing_within(0.1)  # once, not once per channel
     assert await stranger_socket.nothing_within(0.1)
+
+
+async def test_a_query_over_the_legacy_protocol_is_refused_clearly_and_over_transport_ws_answered(
+        data, connect, protocol):
+    learner = await data.user("Lena")
+    socket = await connect(learner, protocol)
+
+    await socket.subscribe("{ viewer { user { name } } }")
+    message = await socket.next_message()
+
+    if protocol == TRANSPORT_WS:
+        assert message["payload"]["data"] == {"viewer": {"user": {"name": "Lena"}}}
+    else:
+        assert message["type"] == "error"
+        assert message["payload"]["extensions"]["code"] == "BAD_REQUEST"
