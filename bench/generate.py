@@ -299,6 +299,9 @@ async def generate(writer: Writer, scale: float, seed: int, now: datetime) -> di
             live_rows.append(live_row(live_id, course, s, rng.choice(instructors), starts, rng.random() < 0.02))
             course_of.append(course)
             starts_of.append(starts)
+            if len(live_rows) >= CHUNK:
+                await writer.write("live_session", live_rows)
+                live_rows = []
     for _ in range(n["live_sessions"] - live_id):
         live_id += 1
         course = rng.choice(bookable)
@@ -311,8 +314,10 @@ async def generate(writer: Writer, scale: float, seed: int, now: datetime) -> di
         slot_of_live[live_id] = len(slot_rows) + 1
         slot_rows.append([len(slot_rows) + 1, course, row[4], starts, row[8], SEATS, 0, row[9], row[10], row[11],
                           row[12], live_id, None, created])
-    for chunk in _chunks(live_rows):
-        await writer.write("live_session", chunk)
+        if len(live_rows) >= CHUNK:
+            await writer.write("live_session", live_rows)
+            live_rows = []
+    await writer.write("live_session", live_rows)
     del live_rows
 
     # Bookings (~10 per learner, on their courses' slot-made live sessions, 5% cancelled)
@@ -327,12 +332,14 @@ async def generate(writer: Writer, scale: float, seed: int, now: datetime) -> di
         left = n["learners"] - u + 1
         k = min(remaining, max(0, round(remaining / left + rng.uniform(-4, 4)))) if left > 1 else remaining
         remaining -= k
-        pool = [ls for s in sessions_of[u] for c in courses_of_session[s] for ls in slot_live_of_course.get(c, ())]
+        mine = [slot_live_of_course[c] for s in sessions_of[u] for c in courses_of_session[s]
+                if slot_live_of_course.get(c)]
         chosen: set[int] = set()
         for attempt in range(k * 6):
             if len(chosen) >= k:
                 break
-            source = pool if pool and attempt < k * 3 else all_slot_live
+            # A live session of one of their courses; failing that (all full), any.
+            source = mine[rng.randrange(len(mine))] if mine and attempt < k * 3 else all_slot_live
             ls = source[rng.randrange(len(source))]
             if ls not in chosen and taken[ls] < SEATS:
                 chosen.add(ls)
