@@ -79,13 +79,15 @@ async def sample(database: Database, count: int, seed: int) -> tuple[list[Learne
             {"spread": 7, "pick": seed % 7})).all()
         admins = list((await db.scalars(text("SELECT id FROM app_user WHERE is_admin"))).all())
         pairs = (await db.execute(text(
-            "SELECT e.user_id, s.id FROM (SELECT id, course_id FROM bookable_slot WHERE live_session_id IS NULL "
-            "AND starts_at > :now ORDER BY id LIMIT 4000) s "
+            "SELECT user_id, slot_id FROM (SELECT e.user_id, s.id AS slot_id, "
+            "ROW_NUMBER() OVER (PARTITION BY s.id ORDER BY e.user_id) AS n FROM "
+            "(SELECT id, course_id FROM bookable_slot WHERE live_session_id IS NULL AND starts_at > :now "
+            "ORDER BY id LIMIT 4000) s "
             "JOIN session_course sc ON sc.course_id = s.course_id "
             "JOIN session ss ON ss.id = sc.session_id AND ss.access_start < :now AND ss.access_end > :now "
             "JOIN enrollment e ON e.session_id = sc.session_id "
-            "JOIN credit_account a ON a.user_id = e.user_id AND a.balance >= 2 "
-            "ORDER BY s.id, e.user_id LIMIT 20000"),
+            "JOIN credit_account a ON a.user_id = e.user_id AND a.balance >= 2) candidates "
+            "WHERE n <= 40 ORDER BY slot_id, user_id"),
             {"now": datetime.now(UTC)})).all()
     rng = random.Random(seed)
     learners = [Learner(*row) for row in rows]
