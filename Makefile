@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo test install contract
+.PHONY: demo test install contract fuzz
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,3 +24,9 @@ test: install
 # Holds the exported schema against ../shared/DESIGN.md's contract.
 contract: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python ../shared/tools/contract_check.py
+
+# Fuzzes the API: generated queries and mutations as anonymous, learner and admin against the demo
+# data (CI runs a few hundred examples; this runs FUZZ_EXAMPLES, 5,000 by default).
+FUZZ_EXAMPLES ?= 5000
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py $(PYTEST_ARGS)
