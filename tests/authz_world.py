@@ -2,8 +2,9 @@
 
 Two learners in two administrative sessions, each with a live session, a booking, an
 absence request and a credit transaction; a guardian of the first learner; the
-instructor of the first learner's live session; a session coach and a course coach of
-the first learner's session; an admin. The second learner's things are what the first
+instructor of the first learner's live session; a classmate in the same session and booked
+on the same live session (whose booking the learner and the guardian must not see); a
+session coach and a course coach of the first learner's session; an admin. The second learner's things are what the first
 learner's circle must never see, and the other way round.
 """
 
@@ -30,6 +31,7 @@ async def build_world(database: Database, now) -> World:
     data = ScheduleData(database)
     learner = await data.user("Lea Learner")
     other = await data.user("Otto Other")
+    classmate = await data.user("Cleo Classmate")
     guardian = await data.user("Gus Guardian")
     session_coach = await data.user("Sam SessionCoach")
     course_coach = await data.user("Cora CourseCoach")
@@ -49,7 +51,7 @@ async def build_world(database: Database, now) -> World:
                                  category_id=category.id, **window)
     other_session = await data.session("Other session", courses=[other_course], **window)
     await data.add(models.SessionCourseCoach(session_id=session.id, course_id=course.id, user_id=course_coach.id))
-    await data.enroll(session, learner)
+    await data.enroll(session, learner, classmate)
     await data.enroll(other_session, other)
     await data.guardian_of(guardian, learner)
 
@@ -59,6 +61,7 @@ async def build_world(database: Database, now) -> World:
                                          session_id=other_session.id)
     booking = await data.book(learner, live)
     other_booking = await data.book(other, other_live)
+    classmate_booking = await data.book(classmate, live)
     absence = models.AbsenceRequest(booking_id=booking.id, reason="Ill", requested_at=now)
     other_absence = models.AbsenceRequest(booking_id=other_booking.id, reason="Away", requested_at=now)
     await data.add(absence, other_absence)
@@ -84,13 +87,14 @@ async def build_world(database: Database, now) -> World:
         "User:guardian": ("User", guardian.id), "User:instructor": ("User", instructor_user.id),
         "User:other_instructor": ("User", other_instructor_user.id),
         "User:session_coach": ("User", session_coach.id), "User:course_coach": ("User", course_coach.id),
-        "User:admin": ("User", admin.id),
+        "User:admin": ("User", admin.id), "User:classmate": ("User", classmate.id),
         "UserClass": ("UserClass", user_class.id),
         "Course": ("Course", course.id), "Course:other": ("Course", other_course.id),
         "Session": ("Session", session.id), "Session:other": ("Session", other_session.id),
         "SessionCategory": ("SessionCategory", category.id),
         "LiveSession": ("LiveSession", live.id), "LiveSession:other": ("LiveSession", other_live.id),
         "Booking": ("Booking", booking.id), "Booking:other": ("Booking", other_booking.id),
+        "Booking:classmate": ("Booking", classmate_booking.id),
         "Instructor": ("Instructor", instructor.id), "Instructor:other": ("Instructor", other_instructor.id),
         "BookableSlot": ("BookableSlot", slot.id),
         "CreditTransaction": ("CreditTransaction", transactions[0].id),

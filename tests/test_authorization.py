@@ -49,7 +49,9 @@ LEARNERS_THINGS = {"Session", "LiveSession", "Booking", "CreditTransaction", "Ab
 OTHERS_THINGS = {"Session:other", "LiveSession:other", "Booking:other", "CreditTransaction:other",
                  "AbsenceRequest:other", "User:other_learner"}
 ALL_USERS = {"User:learner", "User:other_learner", "User:guardian", "User:instructor", "User:other_instructor",
-             "User:session_coach", "User:course_coach", "User:admin"}
+             "User:session_coach", "User:course_coach", "User:admin", "User:classmate"}
+# The classmate, on the learner's live session too: seen by those who teach or coach it only.
+CLASSMATE = {"User:classmate", "Booking:classmate"}
 
 # What each role must see through node(id:) (non-null) ...
 NODE_VISIBLE: dict[str, set[str]] = {
@@ -61,12 +63,12 @@ NODE_VISIBLE: dict[str, set[str]] = {
     "guardian": PUBLIC_TO_SIGNED_IN | {"User:guardian", "User:learner", "LiveSession", "Booking", "AbsenceRequest",
                                        "CreditTransaction"},
     # The instructor: their live session, its bookings (and absences), the learners on it (name only).
-    "instructor": PUBLIC_TO_SIGNED_IN | {"User:instructor", "User:learner", "LiveSession", "Booking",
-                                         "AbsenceRequest"},
+    "instructor": PUBLIC_TO_SIGNED_IN | CLASSMATE | {"User:instructor", "User:learner", "LiveSession", "Booking",
+                                                     "AbsenceRequest"},
     # Coaches: the session and learners they coach, and their live sessions (they record attendance on them).
-    "course_coach": PUBLIC_TO_SIGNED_IN | {"User:course_coach", "User:learner", "Session", "LiveSession", "Booking",
+    "course_coach": PUBLIC_TO_SIGNED_IN | CLASSMATE | {"User:course_coach", "User:learner", "Session", "LiveSession", "Booking",
                                            "AbsenceRequest"},
-    "session_coach": PUBLIC_TO_SIGNED_IN | {"User:session_coach", "User:learner", "Session", "LiveSession",
+    "session_coach": PUBLIC_TO_SIGNED_IN | CLASSMATE | {"User:session_coach", "User:learner", "Session", "LiveSession",
                                             "Booking", "AbsenceRequest"},
     "admin": None,  # everything that exists
 }
@@ -164,7 +166,7 @@ QUERY_HOLDS: dict[tuple[str, str], set[str]] = {
     ("viewer.credits", "learner"): {"CreditTransaction"},
     ("viewer.credits", "other_learner"): {"CreditTransaction:other"},
     ("viewer.children", "guardian"): {"User:learner", "LiveSession", "Booking", "CreditTransaction"},
-    ("viewer.teaching", "instructor"): {"LiveSession", "Booking"},
+    ("viewer.teaching", "instructor"): {"LiveSession", "Booking", "Booking:classmate"},
     ("sessions", "admin"): {"Session", "Session:other", "User:learner", "User:other_learner"},
     ("courses", "learner"): {"Course", "Course:other"},
     ("users", "admin"): ALL_USERS,
@@ -333,3 +335,21 @@ def test_mutation_table_covers_every_mutation():
 
     assert set(MUTATION_ACCESS) == set(schema._schema.mutation_type.fields)
     assert all(set(MUTATION_ACCESS[m]) == set(ROLES) for m in MUTATION_ACCESS)
+
+
+# --- users: the people who teach, coach or guard them see a name only -----------------------------
+
+EMAIL_SEEN = {"learner", "admin"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_a_learners_email_is_theirs_and_the_admins_only(role, world, caller):
+    body = await caller(world.users[role]).execute(
+        "query($id: ID!) { node(id: $id) { ... on User { name email } } }", id=world.ids["User:learner"])
+    assert not body.get("errors"), body
+    node = body["data"]["node"]
+    if "User:learner" in node_hidden(role, world):
+        assert node is None, body
+        return
+    assert node["name"] == "Lea Learner"
+    assert (node["email"] is not None) == (role in EMAIL_SEEN), body
