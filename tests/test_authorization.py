@@ -26,7 +26,10 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
+import models
+from schema.relay import to_global_id
 from tests.authz_world import ROLES, World, build_world
+from tests.schedule_data import ScheduleData
 from tests.imports_support import upload
 
 OK, UNAUTHENTICATED, FORBIDDEN, NULL, EMPTY, NOT_FOUND = "OK", "UNAUTHENTICATED", "FORBIDDEN", "NULL", "EMPTY", \
@@ -353,3 +356,35 @@ async def test_a_learners_email_is_theirs_and_the_admins_only(role, world, calle
         return
     assert node["name"] == "Lea Learner"
     assert (node["email"] is not None) == (role in EMAIL_SEEN), body
+
+
+# --- coaches outside their coach access window ----------------------------------------------------
+
+@pytest.mark.parametrize("coach_kind", ["session_coach", "course_coach"])
+async def test_a_coach_outside_the_coach_window_sees_nothing_of_the_session(coach_kind, database, clock, caller):
+    """Coaches read the learners they coach, and their live sessions, within the coach access
+    window ("Who may do what"); once it has closed, node(id:) answers as if they were not there.
+    The session itself stays visible: mySessions lists it to its coach by the coach window
+    (under past once the window has closed)."""
+    data = ScheduleData(database)
+    now = clock.now()
+    coach = await data.user("Old Coach")
+    learner = await data.user("Lea Learner")
+    instructor = await data.instructor()
+    course = await data.course()
+    fields = {"coach_id": coach.id} if coach_kind == "session_coach" else {}
+    session = await data.session(courses=[course], access_start=now - timedelta(days=60),
+                                 access_end=now + timedelta(days=30), coach_start=now - timedelta(days=60),
+                                 coach_end=now - timedelta(days=10), **fields)
+    if coach_kind == "course_coach":
+        await data.add(models.SessionCourseCoach(session_id=session.id, course_id=course.id, user_id=coach.id))
+    await data.enroll(session, learner)
+    live = await data.live_session(course, instructor, now + timedelta(days=1), session_id=session.id)
+    booking = await data.book(learner, live)
+    who = caller(coach)
+    body = await who.execute(NODE_QUERY, id=to_global_id("Session", session.id))
+    assert body["data"]["node"]["id"] == to_global_id("Session", session.id), body
+    for type_name, db_id in (("User", learner.id), ("LiveSession", live.id),
+                             ("Booking", booking.id)):
+        body = await who.execute(NODE_QUERY, id=to_global_id(type_name, db_id))
+        assert body == {"data": {"node": None}}, (type_name, body)
