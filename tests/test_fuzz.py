@@ -1,4 +1,5 @@
-"""Fuzzing: hypothesis-graphql writes valid queries and mutations from the exported schema, and
+"""Fuzzing: hypothesis-graphql writes valid queries and mutations from the exported schema (and, a
+quarter of the time, ones with a single schema violation), and
 they run over HTTP as an anonymous caller, a demo learner and a demo admin against the demo data.
 No answer may be a 5xx, carry an error without `extensions.code` or with code INTERNAL (an
 unmasked or unexpected failure), or take longer than FUZZ_BOUND_SECONDS.
@@ -17,7 +18,7 @@ import graphql
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis_graphql import mutations, nodes, queries
+from hypothesis_graphql import Mode, mutations, nodes, queries
 from sqlalchemy import func, select
 
 import models
@@ -51,6 +52,9 @@ SCALARS = {"ID": ids, "DateTime": datetimes, "Date": dates}
 operations = st.one_of(
     queries(SDL, custom_scalars=SCALARS, allow_x00=False),
     mutations(SDL, fields=MUTATION_FIELDS, custom_scalars=SCALARS, allow_x00=False),
+    # Now and then one schema violation (a wrong type, a missing argument): a clean 4xx or error.
+    queries(SDL, custom_scalars=SCALARS, mode=Mode.NEGATIVE),
+    mutations(SDL, fields=MUTATION_FIELDS, custom_scalars=SCALARS, mode=Mode.NEGATIVE),
 )
 ROLES = ("anonymous", "learner", "admin")
 
