@@ -65,13 +65,17 @@ async def build_world(database: Database, now) -> World:
     absence = models.AbsenceRequest(booking_id=booking.id, reason="Ill", requested_at=now)
     other_absence = models.AbsenceRequest(booking_id=other_booking.id, reason="Away", requested_at=now)
     await data.add(absence, other_absence)
+    # Each learner: a deposit, then the debit of their booking (the transaction the world names).
     transactions = []
-    for user in (learner, other):
-        await data.add(models.CreditAccount(user_id=user.id, balance=5))
-        transaction = models.CreditTransaction(user_id=user.id, kind="DEPOSIT", amount=5, balance_after=5,
-                                               description="Deposit", created_at=now)
-        await data.add(transaction)
-        transactions.append(transaction)
+    for user, paid in ((learner, booking), (other, other_booking)):
+        await data.add(models.CreditAccount(user_id=user.id, balance=4))
+        await data.add(models.CreditTransaction(user_id=user.id, kind="DEPOSIT", amount=5, balance_after=5,
+                                                description="Deposit", created_at=now))
+        debit = models.CreditTransaction(user_id=user.id, kind="BOOKING", amount=-1, balance_after=4,
+                                         description="Booking", booking_id=paid.id,
+                                         live_session_id=paid.live_session_id, created_at=now)
+        await data.add(debit)
+        transactions.append(debit)
     user_class = models.UserClass(name="Auth class")
     await data.add(user_class)
     slot = models.BookableSlot(course_id=course.id, instructor_id=instructor.id, starts_at=now + timedelta(days=5),
