@@ -2,7 +2,8 @@
 quarter of the time, ones with a single schema violation), and
 they run over HTTP as an anonymous caller, a demo learner and a demo admin against the demo data.
 No answer may be a 5xx, carry an error without `extensions.code` or with code INTERNAL (an
-unmasked or unexpected failure), or take longer than FUZZ_BOUND_SECONDS.
+unmasked or unexpected failure), or take longer than FUZZ_BOUND_SECONDS (twice in a row: once
+may be a busy machine).
 
 CI runs FUZZ_EXAMPLES examples (200 by default); `make fuzz` runs many more.
 """
@@ -102,4 +103,9 @@ async def test_generated_operations_fail_cleanly(fuzz, operation, role):
         tally["codes"][code] += 1
         assert code is not None, (error, operation)
         assert code != "INTERNAL", (error, role, operation)
+    if elapsed >= BOUND_SECONDS:
+        # Slow once may be a busy machine (CI shares its cores); a slow operation is slow again.
+        started = time.perf_counter()
+        await who.http.post("/graphql", json={"query": operation}, headers=who.headers)
+        elapsed = min(elapsed, time.perf_counter() - started)
     assert elapsed < BOUND_SECONDS, (elapsed, operation)
