@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo test install contract clients
+.PHONY: demo test install contract clients fuzz
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,9 @@ contract: install
 clients: install
 	$(BIN)/sessiongraph export-schema > clients/schema.graphql
 	$(BIN)/sessiongraph trusted-documents > clients/trusted-documents.json
+
+# Fuzzes the API: generated queries and mutations as anonymous, learner and admin against the demo
+# data (CI runs a few hundred examples; this runs FUZZ_EXAMPLES, 5,000 by default).
+FUZZ_EXAMPLES ?= 5000
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py $(PYTEST_ARGS)

@@ -58,7 +58,8 @@ async def can_follow_session(ctx: Context, session: Session) -> bool:
 
 
 async def can_see_user(ctx: Context, user_id: int) -> bool:
-    """Themselves, admins, and the people who coach, teach or guard them."""
+    """Themselves, admins, and the people who coach (inside the coach access window), teach or
+    guard them."""
     viewer_id = ctx.actor.user_id
     if viewer_id is None:
         return False
@@ -66,9 +67,19 @@ async def can_see_user(ctx: Context, user_id: int) -> bool:
         return True
     if await guards(ctx, user_id):
         return True
-    if await CoachesLearner(ctx).load((viewer_id, user_id)):
+    if await CoachesLearner(ctx).load((viewer_id, user_id)) and await _coaches_learner_now(ctx, viewer_id, user_id):
         return True
     return await TeachesLearner(ctx).load((viewer_id, user_id))
+
+
+async def _coaches_learner_now(ctx: Context, coach_id: int, learner_id: int) -> bool:
+    """The learner is in a session the viewer coaches whose coach access window holds now: a
+    coach reads the learners they coach within that window, as Session.learners does."""
+    session_ids = sorted(await CoachedSessionIds(ctx).load(coach_id))
+    sessions = await SessionById(ctx).load_many(session_ids)
+    open_ids = [s.id for s in sessions if s is not None and s.coach_access_window.contains(ctx.now)]
+    enrollments = await EnrollmentByLearnerSession(ctx).load_many([(learner_id, sid) for sid in open_ids])
+    return any(e is not None for e in enrollments)
 
 
 def can_see_email(ctx: Context, user_id: int) -> bool:

@@ -207,19 +207,25 @@ class Booking(Node):
     async def learner(self, info: Info) -> User:
         return await load_user(info, self.model.learner_id)
 
-    @strawberry.field(description="What booking it cost: its BOOKING transaction; null for a free course.")
+    @strawberry.field(description="What booking it cost: its BOOKING transaction; null for a free course, "
+                                  "and for those who may not read the learner's credits.")
     async def credit_transaction(self, info: Info) -> Annotated[
             CreditTransaction, strawberry.lazy("schema.credits")] | None:
         from schema.credits import transaction_or_none
 
+        if not await permissions.can_read_credits(info.context, self.model.learner_id):
+            return None
         found = await TransactionsByBooking(info.context).load(self.model.id)
         return transaction_or_none(found.get(models.CreditTransactionKind.BOOKING))
 
-    @strawberry.field(description="Its REFUND transaction, once cancelled in time or with its live session.")
+    @strawberry.field(description="Its REFUND transaction, once cancelled in time or with its live session; "
+                                  "null for those who may not read the learner's credits.")
     async def refund_transaction(self, info: Info) -> Annotated[
             CreditTransaction, strawberry.lazy("schema.credits")] | None:
         from schema.credits import transaction_or_none
 
+        if not await permissions.can_read_credits(info.context, self.model.learner_id):
+            return None
         found = await TransactionsByBooking(info.context).load(self.model.id)
         return transaction_or_none(found.get(models.CreditTransactionKind.REFUND))
 
