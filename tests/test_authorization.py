@@ -142,6 +142,8 @@ QUERIES: dict[str, str] = {
     "sessions": "{ sessions { totalCount edges { node { id learners { edges { node { id } } } } } } }",
     "courses": "{ courses { totalCount edges { node { id } } } }",
     "users": "{ users { totalCount edges { node { id } } } }",
+    "sessionCategories": "{ sessionCategories { edges { node { id name } } } }",
+    "userClasses": "{ userClasses { edges { node { id name memberCount } } } }",
 }
 
 QUERY_ACCESS: dict[str, dict[str, str]] = {
@@ -155,6 +157,8 @@ QUERY_ACCESS: dict[str, dict[str, str]] = {
     "sessions":          row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     "courses":           row(UNAUTHENTICATED, OK,        OK,        OK,        OK,        OK,        OK,        OK),
     "users":             row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    "sessionCategories": row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    "userClasses":       row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
 }
 
 # Where OK, what the answer must hold (so OK is not trivially an empty list).
