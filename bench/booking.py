@@ -56,7 +56,7 @@ from schema.relay import to_global_id  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
 from sessiongraph.auth import issue_token  # noqa: E402
 from sessiongraph.db import Database, create_engine  # noqa: E402
-from bench.support import free_port, make_database  # noqa: E402
+from bench.support import free_port, make_database, wait_ready  # noqa: E402
 from sessiongraph.settings import Settings  # noqa: E402
 
 JWT_SECRET = "bench-secret-of-at-least-thirty-two-bytes"
@@ -242,20 +242,6 @@ def start_server(url: str, port: int) -> subprocess.Popen:
         [sys.executable, "-m", "uvicorn", "sessiongraph.app:serve_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
         cwd=ROOT, env=env)
-
-
-async def wait_ready(base: str, server: subprocess.Popen) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
-        for _ in range(300):
-            if server.poll() is not None:
-                raise SystemExit("the server exited before it was ready")
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("the server was not ready within 30 s")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 import websockets  # noqa: E402
 
 from models import Booking, Course, Instructor, LiveSession, User  # noqa: E402
@@ -36,7 +35,7 @@ from schema.relay import to_global_id  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
 from sessiongraph.auth import issue_token  # noqa: E402
 from sessiongraph.db import Database, create_engine  # noqa: E402
-from bench.support import free_port, make_database  # noqa: E402
+from bench.support import free_port, make_database, wait_ready  # noqa: E402
 from sessiongraph.settings import Settings  # noqa: E402
 
 JOIN = "subscription($id: ID!) { joinAvailability(liveSessionId: $id) { opensAt isOpen url } }"
@@ -119,13 +118,7 @@ async def run(args) -> None:
     server = subprocess.Popen([sys.executable, "-m", "sessiongraph.cli", "serve", "--port", str(port)],
                               env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        async with httpx.AsyncClient() as client:
-            while True:
-                try:
-                    if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+        await wait_ready(f"http://127.0.0.1:{port}", server)
         rss_before = rss_kb(server.pid)
         opened: list[float] = []
         count = connections * args.per_connection

@@ -40,7 +40,7 @@ import httpx  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.support import free_port  # noqa: E402
+from bench.support import free_port, wait_ready  # noqa: E402
 from clients.documents import load_operations  # noqa: E402
 from schema.relay import to_global_id  # noqa: E402
 from sessiongraph.auth import issue_token  # noqa: E402
@@ -217,20 +217,6 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
     command = [str(Path(sys.executable).parent / "sessiongraph"), "serve", "--port", str(port),
                "--workers", str(workers)]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-async def wait_ready(base: str, server: subprocess.Popen) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
-        for _ in range(600):
-            if server.poll() is not None:
-                raise SystemExit("the server exited before it was ready")
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("the server was not ready within 60 s")
 
 
 async def run(args) -> int:

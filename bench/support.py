@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import subprocess
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -45,3 +48,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+async def wait_ready(base: str, server: subprocess.Popen, seconds: float = 60) -> None:
+    """Until the service at `base` answers /readyz, or the process has exited."""
+    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
+        for _ in range(int(seconds * 10)):
+            if server.poll() is not None:
+                raise SystemExit("the server exited before it was ready")
+            try:
+                if (await http.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"the server was not ready within {seconds:.0f} s")
