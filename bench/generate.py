@@ -135,7 +135,10 @@ class PostgresWriter(Writer):
                 f"COALESCE((SELECT MAX(id) FROM \"{table}\"), 0) + 1, false)")
         await self.connection.execute("RESET session_replication_role")
         started = time.perf_counter()
-        await self.connection.execute("ANALYZE")
+        # VACUUM as well: it sets the visibility map that index-only scans need (counting a
+        # page of sessions' enrolments drops from 10 ms to 1.6 ms), as autovacuum would
+        # in a long-running database. asyncpg runs it outside a transaction.
+        await self.connection.execute("VACUUM ANALYZE")
         self.seconds["(analyze)"] = time.perf_counter() - started
         await self.connection.close()
 
