@@ -226,10 +226,22 @@ class JoinState:
 async def join_availability(ctx: Context, live_session: LiveSession) -> JoinState:
     """The join window, whether the viewer can join now, and the classroom URL only then."""
     course = await CourseById(ctx).load(live_session.course_id)
+    closed = closed_join_state(ctx, live_session, course)
+    if closed is not None:
+        return closed
+    is_open = await may_join(ctx, live_session, course)
     window = live_session.join_window(course.join_lead_minutes)
-    is_open = live_session.joinable_at(ctx.now, course.join_lead_minutes) and await may_join(ctx, live_session, course)
     return JoinState(opens_at=window.start, closes_at=window.end, is_open=is_open,
                      url=live_session.virtual_classroom_url if is_open else None)
+
+
+def closed_join_state(ctx: Context, live_session: LiveSession, course: Course) -> JoinState | None:
+    """The join state while the window is not open now (nobody may join, whoever asks);
+    None while it is, when who may join decides."""
+    if live_session.joinable_at(ctx.now, course.join_lead_minutes):
+        return None
+    window = live_session.join_window(course.join_lead_minutes)
+    return JoinState(opens_at=window.start, closes_at=window.end, is_open=False, url=None)
 
 
 # --- the instructor's view ----------------------------------------------------------------

@@ -3,7 +3,8 @@ live-session mutations."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,9 @@ from strawberry.types import Info
 import models
 from models.calendar import CalendarView as CalendarViewModel
 from resolvers import absences, permissions, schedule
+from resolvers.loaders.accounts import InstructorById
+from resolvers.loaders.base import NOT_LOADED
+from resolvers.loaders.courses import CourseById
 from resolvers.loaders.credits import TransactionsByBooking
 from resolvers.loaders.reports import ReportByLearnerLiveSession
 from resolvers.loaders.schedule import (
@@ -27,6 +31,7 @@ from resolvers.reports import live_session_reports
 from schema.accounts import Instructor, User, Weekday, load_instructor, load_user
 from schema.courses import Course, load_course
 from schema.errors import UserError, attempt
+from schema.lookahead import selected_names
 from schema.relay import Connection, Node, decode_id, id_of, node_fetcher, to_global_id
 from schema.reports import SessionReport
 from schema.sessions import Session
@@ -74,6 +79,26 @@ class JoinAvailability:
     is_open: bool
     url: str | None
 
+    @classmethod
+    def from_state(cls, state: schedule.JoinState) -> JoinAvailability:
+        return cls(opens_at=state.opens_at, closes_at=state.closes_at, is_open=state.is_open, url=state.url)
+
+
+async def load_ahead(info: Info, live_sessions: Iterable[models.LiveSession]) -> None:
+    """Loads the courses and instructors a list's rows show, one batch each, when the
+    document asks for them, so that the rows' fields answer without awaiting (see
+    `Loader.peek`). The batches are the ones the fields would have made."""
+    rows = list(live_sessions)
+    if not rows:
+        return
+    wanted = selected_names(info)
+    loading = []
+    if "course" in wanted or "joinAvailability" in wanted:
+        loading.append(CourseById(info.context).load_many(list({ls.course_id for ls in rows})))
+    if "instructor" in wanted:
+        loading.append(InstructorById(info.context).load_many(list({ls.instructor_id for ls in rows})))
+    await asyncio.gather(*loading)
+
 
 @strawberry.type(description="One instructor-led class meeting of a course.")
 class LiveSession(Node):
@@ -112,9 +137,16 @@ class LiveSession(Node):
     def status(self, info: Info) -> LiveSessionStatus:
         return self.model.status(info.context.now)
 
+    # course, instructor and joinAvailability are plain functions that answer at once when
+    # the list holding this row loaded their rows ahead (`live_session_rows`), and hand
+    # graphql-core an awaitable otherwise (a live session fetched on its own).
+
     @strawberry.field
-    async def course(self, info: Info) -> Course:
-        return await load_course(info, self.model.course_id)
+    def course(self, info: Info) -> Course:
+        loaded = CourseById(info.context).peek(self.model.course_id)
+        if loaded is NOT_LOADED:
+            return load_course(info, self.model.course_id)  # type: ignore[return-value]
+        return Course.from_model(loaded)
 
     @strawberry.field(description="The administrative session it belongs to; null when none, or when the "
                                   "viewer may not see that session.")
@@ -127,8 +159,11 @@ class LiveSession(Node):
         return Session.from_model(session)
 
     @strawberry.field
-    async def instructor(self, info: Info) -> Instructor:
-        return await load_instructor(info, self.model.instructor_id)
+    def instructor(self, info: Info) -> Instructor:
+        loaded = InstructorById(info.context).peek(self.model.instructor_id)
+        if loaded is NOT_LOADED:
+            return load_instructor(info, self.model.instructor_id)  # type: ignore[return-value]
+        return Instructor.from_model(loaded)
 
     @strawberry.field(description="Capacity minus the learners booked, never below 0.")
     async def seats_left(self, info: Info) -> int:
@@ -136,10 +171,17 @@ class LiveSession(Node):
         return max(self.model.capacity - booked, 0)
 
     @strawberry.field
-    async def join_availability(self, info: Info) -> JoinAvailability:
-        state = await schedule.join_availability(info.context, self.model)
-        return JoinAvailability(opens_at=state.opens_at, closes_at=state.closes_at, is_open=state.is_open,
-                                url=state.url)
+    def join_availability(self, info: Info) -> JoinAvailability:
+        course = CourseById(info.context).peek(self.model.course_id)
+        if course is not NOT_LOADED:
+            # Outside the window nobody may join, so nothing more needs reading.
+            closed = schedule.closed_join_state(info.context, self.model, course)
+            if closed is not None:
+                return JoinAvailability.from_state(closed)
+        return self._join_availability_when_read(info)  # type: ignore[return-value]
+
+    async def _join_availability_when_read(self, info: Info) -> JoinAvailability:
+        return JoinAvailability.from_state(await schedule.join_availability(info.context, self.model))
 
     @strawberry.field(description="The viewer's booking (on a child's schedule, the child's): the live one, "
                                   "else the latest cancelled one.")
@@ -302,10 +344,18 @@ class LearnerSchedule:
     def _live_session(self, live_session: models.LiveSession) -> LiveSession:
         return LiveSession.from_model(live_session, learner_id=self.learner_id)
 
+    async def _connection(self, info: Info, page: Page[models.LiveSession] | None) -> Connection[LiveSession]:
+        if page is not None:
+            await load_ahead(info, page.items)
+        return connection(page, self._live_session)
+
     @strawberry.field(description="The next live session that has not ended (one under way included).")
     async def up_next(self, info: Info) -> LiveSession | None:
         found = await schedule.up_next(info.context, self.learner_id)
-        return self._live_session(found) if found is not None else None
+        if found is None:
+            return None
+        await load_ahead(info, [found])
+        return self._live_session(found)
 
     @strawberry.field(description="Every live session starting on the current local day, ended ones "
                                   "included, ascending. `timeZone` overrides the viewer's setting.")
@@ -315,7 +365,9 @@ class LearnerSchedule:
         decoded = _filter(filter)
         if decoded is None:
             return []
-        return [self._live_session(ls) for ls in await schedule.today(info.context, self.learner_id, zone, decoded)]
+        found = await schedule.today(info.context, self.learner_id, zone, decoded)
+        await load_ahead(info, found)
+        return [self._live_session(ls) for ls in found]
 
     @strawberry.field(description="Live sessions from the next local midnight on, ascending. `timeZone` "
                                   "overrides the viewer's setting, as on `today`.")
@@ -326,7 +378,7 @@ class LearnerSchedule:
         page = None
         if decoded is not None:
             page = await schedule.upcoming(info.context, self.learner_id, zone, decoded, first, after)
-        return connection(page, self._live_session)
+        return await self._connection(info, page)
 
     @strawberry.field(description="Live sessions whose end has passed, cancelled ones included, newest first.")
     async def past(self, info: Info, filter: LiveSessionFilter | None = None, first: int | None = None,
@@ -335,7 +387,7 @@ class LearnerSchedule:
         page = None
         if decoded is not None:
             page = await schedule.past(info.context, self.learner_id, decoded, first, after)
-        return connection(page, self._live_session)
+        return await self._connection(info, page)
 
     @strawberry.field(description="DAY, WEEK (from the week start on or before `date`) or MONTH (the whole "
                                   "weeks holding the month), in the viewer's zone and week start unless "
@@ -346,6 +398,7 @@ class LearnerSchedule:
         zone = schedule.viewer_zone(ctx, time_zone)
         result = await schedule.calendar(ctx, self.learner_id, CalendarViewModel(view), day, zone,
                                          schedule.viewer_week_start(ctx, week_start))
+        await load_ahead(info, (ls for d in result.days for ls in d.sessions))
         return Calendar(view=result.view, time_zone=result.zone.key, week_start=result.week_start,
                         start=result.start, end=result.end,
                         days=[CalendarDay(day=d.date, is_today=d.is_today,
@@ -363,7 +416,7 @@ class LearnerSchedule:
             page = await schedule.course_history(
                 info.context, self.learner_id, decoded, code=code,
                 status=models.LiveSessionStatus(status) if status is not None else None, first=first, after=after)
-        return connection(page, self._live_session)
+        return await self._connection(info, page)
 
 
 # --- the admin's mutations -------------------------------------------------------------------

@@ -1,0 +1,53 @@
+"""Which fields a document asks for below the field being resolved.
+
+A list's resolver loads ahead what its rows' fields need (see schema/schedule.py) only
+when the document asks for those fields, so that a query that does not select them costs
+no statement more. Over-reporting (a field under @skip, or a same-named field of another
+type) only loads something ahead that is then unused; it never changes an answer.
+"""
+
+from __future__ import annotations
+
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from strawberry.types import Info
+
+# Parsed documents are cached (schema/limits.py), so the same field nodes come back with
+# every request of a client's operation; the answer is kept per field node. The node is
+# held with its answer, so its id cannot be reused while the entry lives.
+_selected: dict[tuple[int, ...], tuple[tuple[FieldNode, ...], frozenset[str]]] = {}
+MAX_REMEMBERED = 4096
+
+
+def selected_names(info: Info) -> frozenset[str]:
+    """The names of every field selected anywhere below this field, through fragments."""
+    raw = info._raw_info
+    nodes = tuple(raw.field_nodes)
+    key = tuple(map(id, nodes))
+    remembered = _selected.get(key)
+    if remembered is not None and all(a is b for a, b in zip(remembered[0], nodes, strict=True)):
+        return remembered[1]
+    names: set[str] = set()
+    for node in nodes:
+        _collect(node.selection_set, raw.fragments, names, set())
+    if len(_selected) >= MAX_REMEMBERED:
+        _selected.clear()
+    answer = frozenset(names)
+    _selected[key] = (nodes, answer)
+    return answer
+
+
+def _collect(selections: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], names: set[str],
+             spread: set[str]) -> None:
+    if selections is None:
+        return
+    for selection in selections.selections:
+        if isinstance(selection, FieldNode):
+            names.add(selection.name.value)
+            _collect(selection.selection_set, fragments, names, spread)
+        elif isinstance(selection, InlineFragmentNode):
+            _collect(selection.selection_set, fragments, names, spread)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in spread:
+            spread.add(selection.name.value)  # each fragment once: a cycle is a validation error anyway
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                _collect(fragment.selection_set, fragments, names, spread)
