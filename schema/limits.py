@@ -24,9 +24,9 @@ schema, and off in production. The cost is checked after validation, with the
 variables known, so a client paging with `first: $n` pays for the `n` it sends.
 
 Depth, aliases, directives and introspection are validation rules, built once per
-set of limits (`validation_rules`), so Strawberry's ValidationCache, whose key
-includes the rules, hits for every repeat of a document; the parser cache keys on
-the text and the token limit. Only documents up to CACHEABLE_QUERY_CHARS are
+set of limits (`validation_rules`), so the validation cache, whose key includes the
+rules, hits for every repeat of a document; the parser cache keys on the text and
+the token limit. Only documents up to CACHEABLE_QUERY_CHARS are
 cached, so unique huge documents cannot fill memory.
 """
 
@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import (
     DirectiveNode,
@@ -71,10 +72,10 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
+from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
 from sessiongraph.ratelimit import MutationRateLimiter
@@ -201,14 +202,41 @@ class SmallDocumentParserCache(ParserCache):
         yield
 
 
-class SmallDocumentValidationCache(ValidationCache):
-    """Strawberry's validation cache, for documents of an ordinary size only (others validate as usual)."""
+class SmallDocumentValidationCache(SchemaExtension):
+    """Validation results, kept per parsed document, for documents of an ordinary size only.
+
+    Strawberry's ValidationCache keys an lru_cache on the document itself, and hashing a
+    document walks every node of it on every request (5% of a dashboard request). The
+    parser cache hands back the same document object for the same text, so the object's
+    identity is the key here; the entry holds the document, so its id is not reused while
+    the entry lives.
+    """
+
+    _results: ClassVar[OrderedDict[tuple[int, ...], tuple[DocumentNode, list[GraphQLError]]]] = OrderedDict()
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
 
     def on_validate(self) -> Iterator[None]:
-        if _cacheable(self.execution_context.query):
-            yield from super().on_validate()
-        else:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is None or not _cacheable(context.query):
             yield
+            return
+        rules = tuple(context.validation_rules)
+        key = (id(context.schema._schema), id(document), *map(id, rules))
+        remembered = self._results.get(key)
+        if remembered is not None and remembered[0] is document:
+            self._results.move_to_end(key)
+            errors = remembered[1]
+        else:
+            errors = validate_document(context.schema._schema, document, rules)
+            self._results[key] = (document, errors)
+            if len(self._results) > self.maxsize:
+                self._results.popitem(last=False)
+        context.pre_execution_errors = errors
+        yield
 
 
 class QueryCostLimit(SchemaExtension):
@@ -368,7 +396,7 @@ def limit_extensions(limits: QueryLimits, *, introspection: bool,
         lambda: TokenLimit(max_token_count=limits.max_tokens),
         lambda: SmallDocumentParserCache(maxsize=PARSE_CACHE_SIZE),
         lambda: AddValidationRules(rules),
-        lambda: SmallDocumentValidationCache(maxsize=VALIDATION_CACHE_SIZE),
+        lambda: SmallDocumentValidationCache(VALIDATION_CACHE_SIZE),
         lambda: QueryCostLimit(limits),
     ]
     if rate_limiter is not None:
