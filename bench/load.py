@@ -5,10 +5,12 @@
     python bench/load.py --database-url <that URL> --workers 2
 
 It starts `sessiongraph serve --workers N` on a free port against the generated database
-(RATE_LIMIT_ENABLED=false), and for each operation has --clients concurrent httpx clients
+(RATE_LIMIT_ENABLED=false), and for each operation has --clients concurrent connections
 send it for --seconds, each request as a different user with its own token, with the
-document as the client in clients/ sends it (clients/documents.py). Per operation:
-p50/p95/p99 latency, requests per second, errors, and SQL statements per request. The
+document as the client in clients/ sends it (clients/documents.py). The load comes from
+wrk (bench/wrk_requests.lua) when it is installed (`apt-get install wrk`), else from httpx
+clients in this process (--driver). Per operation: p50/p95/p99 latency, requests per
+second, errors, the server's CPU time per request, and SQL statements per request. The
 statement count comes from running each operation once in-process (the app on the same
 database, httpx's ASGI transport) with SQLAlchemy's before_cursor_execute event: the
 pattern of tests/conftest.py `count_statements`. Server memory is the RSS of the server
@@ -24,9 +26,11 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -163,6 +167,21 @@ async def count_statements(settings: Settings, operations, work) -> dict[str, in
     return counted
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants so far (Linux /proc)."""
+    ticks, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree_rss_kb(pid: int) -> int:
     """RSS of a process and its descendants (Linux /proc)."""
     total, pending = 0, [pid]
@@ -210,6 +229,41 @@ async def run_operation(base: str, operation, work: list[tuple[int, dict[str, An
             "p50_ms": cuts[49] * 1000, "p95_ms": cuts[94] * 1000, "p99_ms": cuts[98] * 1000, "errors": problems}
 
 
+WRK_SCRIPT = Path(__file__).with_name("wrk_requests.lua")
+
+
+def run_operation_wrk(base: str, operation, work: list[tuple[int, dict[str, Any]]], tokens: dict[int, str],
+                      clients: int, seconds: float) -> dict[str, Any]:
+    """The same requests sent by wrk (one thread, `clients` connections): a load generator in C
+    takes little of the CPU the server shares with it on a small machine, where 8 httpx clients
+    in Python took about as much as the server."""
+    with tempfile.NamedTemporaryFile("w", suffix=".requests", delete=False) as listing:
+        for user_id, variables in work:
+            listing.write(f"{tokens[user_id]}\t{json.dumps(body(operation, variables))}\n")
+    try:
+        completed = subprocess.run(
+            ["wrk", "--threads", "1", "--connections", str(clients), "--duration", f"{max(seconds, 1):g}s",
+             "--timeout", "30s", "--script", str(WRK_SCRIPT), base],
+            env={**os.environ, "SESSIONGRAPH_WRK_REQUESTS": listing.name}, capture_output=True, text=True,
+            check=True)
+    finally:
+        os.unlink(listing.name)
+    line = next(line for line in completed.stdout.splitlines() if line.startswith("WRK-JSON "))
+    summary = json.loads(line.removeprefix("WRK-JSON "))
+    elapsed = summary["duration_us"] / 1e6
+    problems: dict[str, int] = {}
+    if summary["graphql_errors"]:
+        problems[summary["first_error"][:120]] = summary["graphql_errors"]
+    for kind in ("non_2xx", "socket_errors"):
+        if summary[kind]:
+            problems[kind] = summary[kind]
+    return {"requests": summary["requests"], "seconds": elapsed, "per_second": summary["requests"] / elapsed,
+            "p50_ms": summary["p50_us"] / 1000, "p95_ms": summary["p95_us"] / 1000,
+            "p99_ms": summary["p99_us"] / 1000, "errors": problems,
+            # wrk goes round the list; for bookings a repeat is an idempotent replay, not a booking.
+            "repeated": max(0, summary["requests"] - len(work))}
+
+
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "RATE_LIMIT_ENABLED": "false",
            "ENVIRONMENT": "benchmark", "LOG_FORMAT": "text"}
@@ -241,24 +295,32 @@ async def run(args) -> int:
     results: dict[str, Any] = {}
     try:
         await wait_ready(base, server)
-        print(f"sessiongraph load benchmark on {engine_name}: {args.workers} worker(s), {args.clients} clients, "
+        print(f"sessiongraph load benchmark on {engine_name}: {args.workers} worker(s), {args.clients} clients "
+              f"({args.driver}), "
               f"{args.seconds:g} s per operation, {len(learners):,} learners; {os.cpu_count()} CPUs")
         print(f"{'operation':<26}{'requests':>9}{'per s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'SQL':>5}"
-              f"{'RSS MB':>8}  errors")
+              f"{'CPU ms':>8}{'RSS MB':>8}  errors")
         for label, operation in operations.items():
             if not work[label]:
                 print(f"{label:<26} no data to send it with")
                 continue
             # Read-only operations cycle through their users; bookings are sent once each.
             items = work[label] if label == "booking" else work[label] * 1000
-            result = await run_operation(base, operation, items, tokens, args.clients, args.seconds)
+            cpu_before = process_tree_cpu_seconds(server.pid)
+            if args.driver == "wrk":
+                result = run_operation_wrk(base, operation, work[label], tokens, args.clients, args.seconds)
+            else:
+                result = await run_operation(base, operation, items, tokens, args.clients, args.seconds)
+            # The server's own CPU per request: steadier than latency on a machine shared with the client.
+            result["server_cpu_ms"] = (process_tree_cpu_seconds(server.pid) - cpu_before) * 1000 / max(
+                result["requests"], 1)
             result["sql_statements"] = counted.get(label)
             result["server_rss_mb"] = process_tree_rss_kb(server.pid) / 1024
             results[label] = result
             print(f"{label:<26}{result['requests']:>9,}{result.get('per_second', 0):>8.0f}"
                   f"{result.get('p50_ms', 0):>9.1f}{result.get('p95_ms', 0):>9.1f}{result.get('p99_ms', 0):>9.1f}"
                   f"{result['sql_statements'] if result['sql_statements'] is not None else '-':>5}"
-                  f"{result['server_rss_mb']:>8.0f}  "
+                  f"{result['server_cpu_ms']:>8.2f}{result['server_rss_mb']:>8.0f}  "
                   + (", ".join(f"{k} x{v}" for k, v in result["errors"].items()) or "-"))
     finally:
         server.terminate()
@@ -266,13 +328,14 @@ async def run(args) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"load-{engine_name}-w{args.workers}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps({
-        "engine": engine_name, "workers": args.workers, "clients": args.clients, "seconds": args.seconds,
+        "engine": engine_name, "workers": args.workers, "clients": args.clients, "driver": args.driver,
+        "seconds": args.seconds,
         "users": len(learners), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                             "python": platform.python_version()},
         "statements_counted_by": "one in-process run per operation (before_cursor_execute)",
         "at": datetime.now(UTC).isoformat(), "operations": results}, indent=2))
     print("SQL: statements per request, from one in-process run of each operation on the same database; "
-          "RSS: the server and its workers, after the operation")
+          "CPU: the server's (and its workers') CPU time per request; RSS: theirs, after the operation")
     print(f"written: {out.relative_to(ROOT)}")
     return 0
 
@@ -286,6 +349,9 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=5000, help="learners to send as")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", action="append", help="run only this operation (label; repeatable)")
+    parser.add_argument("--driver", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx",
+                        help="what sends the load: wrk (apt-get install wrk; the default when installed) "
+                             "or httpx clients in this process")
     return asyncio.run(run(parser.parse_args()))
 
 

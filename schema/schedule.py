@@ -3,7 +3,6 @@ live-session mutations."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,7 +30,7 @@ from resolvers.reports import live_session_reports
 from schema.accounts import Instructor, User, Weekday, load_instructor, load_user
 from schema.courses import Course, load_course
 from schema.errors import UserError, attempt
-from schema.lookahead import selected_names
+from schema.lookahead import load_ahead
 from schema.relay import Connection, Node, decode_id, id_of, node_fetcher, to_global_id
 from schema.reports import SessionReport
 from schema.sessions import Session
@@ -84,20 +83,15 @@ class JoinAvailability:
         return cls(opens_at=state.opens_at, closes_at=state.closes_at, is_open=state.is_open, url=state.url)
 
 
-async def load_ahead(info: Info, live_sessions: Iterable[models.LiveSession]) -> None:
-    """Loads the courses and instructors a list's rows show, one batch each, when the
-    document asks for them, so that the rows' fields answer without awaiting (see
-    `Loader.peek`). The batches are the ones the fields would have made."""
+async def load_ahead_rows(info: Info, live_sessions: Iterable[models.LiveSession]) -> None:
+    """The courses and instructors a list of live sessions shows, loaded ahead (see
+    schema/lookahead.py); joinAvailability needs the course too."""
     rows = list(live_sessions)
-    if not rows:
-        return
-    wanted = selected_names(info)
-    loading = []
-    if "course" in wanted or "joinAvailability" in wanted:
-        loading.append(CourseById(info.context).load_many(list({ls.course_id for ls in rows})))
-    if "instructor" in wanted:
-        loading.append(InstructorById(info.context).load_many(list({ls.instructor_id for ls in rows})))
-    await asyncio.gather(*loading)
+    if rows:
+        await load_ahead(info, [
+            (("course", "joinAvailability"), CourseById(info.context), (ls.course_id for ls in rows)),
+            (("instructor",), InstructorById(info.context), (ls.instructor_id for ls in rows)),
+        ])
 
 
 @strawberry.type(description="One instructor-led class meeting of a course.")
@@ -345,7 +339,7 @@ class LearnerSchedule:
 
     async def _connection(self, info: Info, page: Page[models.LiveSession] | None) -> Connection[LiveSession]:
         if page is not None:
-            await load_ahead(info, page.items)
+            await load_ahead_rows(info, page.items)
         return connection(page, self._live_session)
 
     @strawberry.field(description="The next live session that has not ended (one under way included).")
@@ -353,7 +347,7 @@ class LearnerSchedule:
         found = await schedule.up_next(info.context, self.learner_id)
         if found is None:
             return None
-        await load_ahead(info, [found])
+        await load_ahead_rows(info, [found])
         return self._live_session(found)
 
     @strawberry.field(description="Every live session starting on the current local day, ended ones "
@@ -365,7 +359,7 @@ class LearnerSchedule:
         if decoded is None:
             return []
         found = await schedule.today(info.context, self.learner_id, zone, decoded)
-        await load_ahead(info, found)
+        await load_ahead_rows(info, found)
         return [self._live_session(ls) for ls in found]
 
     @strawberry.field(description="Live sessions from the next local midnight on, ascending. `timeZone` "
@@ -397,7 +391,7 @@ class LearnerSchedule:
         zone = schedule.viewer_zone(ctx, time_zone)
         result = await schedule.calendar(ctx, self.learner_id, CalendarViewModel(view), day, zone,
                                          schedule.viewer_week_start(ctx, week_start))
-        await load_ahead(info, (ls for d in result.days for ls in d.sessions))
+        await load_ahead_rows(info, (ls for d in result.days for ls in d.sessions))
         return Calendar(view=result.view, time_zone=result.zone.key, week_start=result.week_start,
                         start=result.start, end=result.end,
                         days=[CalendarDay(day=d.date, is_today=d.is_today, count=len(d.sessions),

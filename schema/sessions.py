@@ -12,6 +12,7 @@ import models
 from models.windows import DateWindow as Window
 from resolvers import permissions, sessions
 from resolvers.loaders.accounts import UserById
+from resolvers.loaders.base import NOT_LOADED
 from resolvers.loaders.sessions import (
     CategoryById,
     CoachIdsBySessionCourse,
@@ -25,6 +26,7 @@ from resolvers.pagination import paginate
 from schema.accounts import User, load_user
 from schema.courses import Course, load_course
 from schema.errors import UserError, attempt
+from schema.lookahead import load_ahead
 from schema.relay import Connection, Node, decode_id, decode_ids, id_of, node_fetcher, to_global_id
 from schema.reports import SessionTracking
 
@@ -86,6 +88,17 @@ class SessionCourse:
         return [User.from_model(u) for u in users if u is not None]
 
 
+async def load_ahead_rows(info: Info, rows: list[models.Session]) -> None:
+    """The categories and counts a list of sessions shows, loaded ahead (schema/lookahead.py)."""
+    if rows:
+        ctx = info.context
+        await load_ahead(info, [
+            (("category",), CategoryById(ctx), (s.category_id for s in rows if s.category_id is not None)),
+            (("courseCount",), CourseCountBySession(ctx), (s.id for s in rows)),
+            (("learnerCount",), LearnerCountBySession(ctx), (s.id for s in rows)),
+        ])
+
+
 @strawberry.type
 class Session(Node):
     name: str
@@ -106,10 +119,20 @@ class Session(Node):
                    coach_access_window=DateWindow.from_window(session.coach_access_window),
                    duration_days=session.duration_days, model=session)
 
+    # category, status (for admins), courseCount and learnerCount are plain functions that
+    # answer at once when the list holding this row loaded their values ahead
+    # (`load_ahead_rows`), and hand graphql-core an awaitable otherwise.
+
     @strawberry.field
-    async def category(self, info: Info) -> SessionCategory | None:
+    def category(self, info: Info) -> SessionCategory | None:
         if self.model.category_id is None:
             return None
+        category = CategoryById(info.context).peek(self.model.category_id)
+        if category is NOT_LOADED:
+            return self._category_when_read(info)  # type: ignore[return-value]
+        return SessionCategory.from_model(category) if category is not None else None
+
+    async def _category_when_read(self, info: Info) -> SessionCategory | None:
         category = await CategoryById(info.context).load(self.model.category_id)
         return SessionCategory.from_model(category) if category is not None else None
 
@@ -119,10 +142,14 @@ class Session(Node):
 
     @strawberry.field(description="By the access window for admins and learners (a learner's own "
                                   "duration for duration sessions); by the coach access window for coaches.")
-    async def status(self, info: Info) -> SessionStatus:
+    def status(self, info: Info) -> SessionStatus:
         ctx = info.context
         if ctx.actor.is_admin:
             return self.model.status(ctx.now)
+        return self._status_for_others(info)  # type: ignore[return-value]
+
+    async def _status_for_others(self, info: Info) -> SessionStatus:
+        ctx = info.context
         if await permissions.coaches_session(ctx, self.model):
             return self.model.coach_status(ctx.now)
         enrollment = None
@@ -136,12 +163,16 @@ class Session(Node):
         return [SessionCourse(position=r.position, session_id=r.session_id, course_id=r.course_id) for r in rows]
 
     @strawberry.field
-    async def course_count(self, info: Info) -> int:
-        return await CourseCountBySession(info.context).load(self.model.id)
+    def course_count(self, info: Info) -> int:
+        counts = CourseCountBySession(info.context)
+        count = counts.peek(self.model.id)
+        return counts.load(self.model.id) if count is NOT_LOADED else count  # type: ignore[return-value]
 
     @strawberry.field
-    async def learner_count(self, info: Info) -> int:
-        return await LearnerCountBySession(info.context).load(self.model.id)
+    def learner_count(self, info: Info) -> int:
+        counts = LearnerCountBySession(info.context)
+        count = counts.peek(self.model.id)
+        return counts.load(self.model.id) if count is NOT_LOADED else count  # type: ignore[return-value]
 
     @strawberry.field(description="Enrolled learners by name; admins and the session's coaches "
                                   "(inside the coach access window) only, empty for others.")
@@ -353,6 +384,8 @@ class SessionsQuery:
             search=given.search, category_id=category_id,
             status=models.SessionStatus(given.status) if given.status else None,
             starts_before=given.to, ends_after=given.from_), first, after)
+        if page is not None:
+            await load_ahead_rows(info, page.items)
         return Connection.from_page(page, Session.from_model)
 
 

@@ -13,7 +13,7 @@ from resolvers import accounts, schedule, sessions
 from schema.accounts import User
 from schema.credits import CreditAccount
 from schema.relay import Connection
-from schema.schedule import LearnerSchedule, LiveSession, connection, load_ahead
+from schema.schedule import LearnerSchedule, LiveSession, connection, load_ahead_rows
 from schema.sessions import Session
 
 
@@ -76,7 +76,7 @@ class Viewer:
                        to: datetime | None = None) -> Connection[LiveSession]:
         page = await schedule.teaching(info.context, starts_from=from_, starts_before=to, first=first, after=after)
         if page is not None:
-            await load_ahead(info, page.items)
+            await load_ahead_rows(info, page.items)
         return connection(page, LiveSession.from_model)
 
 
