@@ -25,11 +25,12 @@ import pytest
 
 from sessiongraph.db import Database
 from tests.conftest import NOW, on_postgresql
-from tests.sized_data import sized  # noqa: F401
+from tests.sized_data import SizedData, sized  # noqa: F401
 from tests.test_client_statements import (
     LARGE,
     OPERATIONS,
     STATEMENTS,
+    as_admin,
     as_learner,
     nothing,
     schedule,
@@ -82,6 +83,26 @@ def tables_scanned_sequentially(plan: dict[str, Any]) -> list[str]:
     return found + [table for child in plan.get("Plans", []) for table in tables_scanned_sequentially(child)]
 
 
+class SequentialScans(AssertionError):
+    """Statements of an operation that no index serves."""
+
+
+async def run_and_explain(name: str, given, send, database: Database, count_statements) -> None:
+    """Runs the operation; raises SequentialScans naming each statement that reads a table whole."""
+    with count_statements() as log:
+        body = await send(OPERATIONS[name], given)
+
+    assert "errors" not in body, body
+    assert given.expect(body["data"]), f"{name} answered {body['data']}"
+    sent = selects(log)
+    assert sent, f"{name} sent no SELECT"
+    scans = [f"Seq Scan on {table} in: {statement}"
+             for statement in sent
+             for table in tables_scanned_sequentially(await plan_without_sequential_scans(database, statement))]
+    if scans:
+        raise SequentialScans(f"{name}: no index serves\n" + "\n".join(scans))
+
+
 def test_every_client_query_has_data_to_plan_on():
     assert sorted(set(QUERIES) - GIVEN.keys()) == []
 
@@ -95,19 +116,20 @@ async def test_a_select_that_no_index_serves_is_seen_scanning_its_table(database
 @pytest.mark.parametrize("name", QUERIES)
 async def test_every_select_of_a_client_query_is_served_by_an_index(name, sized, send, database,
                                                                      count_statements):
-    # given
     given = await GIVEN[name](sized, LARGE)
 
-    # when
-    with count_statements() as log:
-        body = await send(OPERATIONS[name], given)
+    await run_and_explain(name, given, send, database, count_statements)
 
-    # then
-    assert "errors" not in body, body
-    assert given.expect(body["data"]), f"{name} answered {body['data']}"
-    sent = selects(log)
-    assert sent, f"{name} sent no SELECT"
-    scans = [f"Seq Scan on {table} in: {statement}"
-             for statement in sent
-             for table in tables_scanned_sequentially(await plan_without_sequential_scans(database, statement))]
-    assert not scans, f"{name}: no index serves\n" + "\n".join(scans)
+
+@pytest.mark.xfail(raises=SequentialScans, strict=True, reason=(
+    "with no filter the admin session list orders by coalesce(access_start, <the first instant>), name, id "
+    "(open starts first, and keyset cursors need no NULLs), which ix_session_access_order (access_start, name) "
+    "cannot serve. An index on that expression would, but Alembic cannot compare expression indexes (it reports "
+    "them changed on PostgreSQL and skips them, warning, on SQLite), so the migrations test could no longer "
+    "hold the models to the migrations. 5,000 sessions at bench scale: a sort of the whole table per page."))
+async def test_the_session_list_as_it_opens_without_a_filter_is_served_by_an_index(sized, send, database,
+                                                                                     count_statements):
+    given = await as_admin(SizedData.admin_sessions, nothing,
+                           lambda d, tag, n: len(d["sessions"]["edges"]) == 25)(sized, LARGE)
+
+    await run_and_explain("SessionList", given, send, database, count_statements)
