@@ -39,10 +39,8 @@ def clear_of_now(starts_at: datetime) -> datetime:
 
 
 def gid(row: Any) -> str:
-    """The global ID of a row, by its model's GraphQL type name."""
-    type_name = {models.BookableSlot: "BookableSlot", models.SessionCategory: "SessionCategory",
-                 models.UserClass: "UserClass"}.get(type(row), type(row).__name__)
-    return to_global_id(type_name, row.id)
+    """The global ID of a row: each model has its GraphQL type's name."""
+    return to_global_id(type(row).__name__, row.id)
 
 
 @dataclass
@@ -57,19 +55,6 @@ class Schedule:
     absence_from: models.LiveSession  # booked ahead, absence requests taken, none asked yet
     booking: models.Booking  # the learner's booking on `absence_from`, cancellable
     slot: models.BookableSlot  # free, of the bookable course
-    sessions: list[models.Session]  # the administrative sessions the learner is enrolled in
-
-
-@dataclass
-class Family:
-    guardian: models.User
-    children: list[Schedule]
-
-
-@dataclass
-class Teaching:
-    instructor: models.Instructor
-    user: models.User
 
 
 @dataclass
@@ -201,19 +186,19 @@ class SizedData:
                 starts_at=NOW + timedelta(days=2, hours=k), ends_at=NOW + timedelta(days=2, hours=k + 1))
                 for k, c in enumerate(courses[1:], 1)])
         return Schedule(tag=tag, learner=learner, history_course=history, bookable_course=courses[0], detail=detail,
-                        absence_from=absence_from, booking=booking, slot=slots[0], sessions=sessions)
+                        absence_from=absence_from, booking=booking, slot=slots[0])
 
-    async def family(self, n: int, children: int = 2) -> Family:
+    async def guardian(self, n: int, children: int = 2) -> models.User:
         """A guardian of `children` learners, each with a schedule of size `n`."""
         kids = [await self.schedule(n) for _ in range(children)]
         async with self.database.write() as db:
             (guardian,) = await self._users(db, f"g{next(_tags)}", "guardian", 1)
             await self._insert(db, [models.GuardianLink(guardian_id=guardian.id, learner_id=kid.learner.id)
                                     for kid in kids])
-        return Family(guardian=guardian, children=kids)
+        return guardian
 
-    async def teaching(self, n: int) -> Teaching:
-        """An instructor with `n` live sessions ahead, each of its own course, with three
+    async def instructor(self, n: int) -> models.User:
+        """The user of an instructor with `n` live sessions ahead, each of its own course, with three
         bookings (one cancelled) and, from another learner, a report."""
         tag = f"t{next(_tags)}"
         async with self.database.write() as db:
@@ -228,8 +213,7 @@ class SizedData:
             await self._insert(db, [models.Booking(
                 learner_id=u.id, live_session_id=ls.id, booked_at=NOW,
                 status="CANCELLED" if u is learners[2] else "BOOKED") for ls in live_sessions for u in learners])
-            user = await db.get(models.User, instructor.user_id)
-        return Teaching(instructor=instructor, user=user)
+            return await db.get(models.User, instructor.user_id)
 
     async def admin_sessions(self, n: int) -> str:
         """`n` sessions named "Cohort <tag> …", each with its own category and coach, three

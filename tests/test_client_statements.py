@@ -31,7 +31,7 @@ from schema import schema
 from sessiongraph.auth import issue_token
 from tests.client_contract import coordinates_used
 from tests.conftest import NOW
-from tests.sized_data import MIDNIGHT, Schedule, SessionWithPeople, SizedData, Teaching, at, gid, sized  # noqa: F401
+from tests.sized_data import MIDNIGHT, Schedule, SessionWithPeople, SizedData, at, gid, sized  # noqa: F401
 from tests.test_schedule_statements import log_hint
 
 SMALL, LARGE = 3, 30
@@ -81,18 +81,17 @@ def as_guardian(variables: dict[str, Any], expect: Callable[[list[dict[str, Any]
     """A guardian of two children, each with a schedule of size n. (Their number stays two:
     see the test of one child against four, below.)"""
     async def given(sized: SizedData, n: int) -> Given:
-        family = await sized.family(n)
-        return Given(family.guardian, variables, lambda data: len(data["viewer"]["children"]) == 2
+        return Given(await sized.guardian(n), variables, lambda data: len(data["viewer"]["children"]) == 2
                      and expect(data["viewer"]["children"], n))
 
     return given
 
 
-def as_instructor(variables: Callable[[Teaching, int], dict[str, Any]], expect: Expect):
+def as_instructor(variables: Callable[[models.User, int], dict[str, Any]], expect: Expect):
     """An instructor with n classes ahead, three bookings on each (one cancelled)."""
     async def given(sized: SizedData, n: int) -> Given:
-        made = await sized.teaching(n)
-        return Given(made.user, variables(made, n), lambda data: expect(data, made, n))
+        user = await sized.instructor(n)
+        return Given(user, variables(user, n), lambda data: expect(data, user, n))
 
     return given
 
@@ -439,10 +438,10 @@ GUARDIAN_SCREENS = {"Children": {}, "ChildPastSessions": {}, "ChildCalendar": MA
 async def test_a_guardian_s_screen_costs_the_same_for_one_child_or_four(name, sized, send, count_statements):
     counts = []
     for children in (1, 4):
-        family = await sized.family(SMALL, children=children)
+        guardian = await sized.guardian(SMALL, children=children)
 
         with count_statements() as log:
-            body = await send(OPERATIONS[name], Given(family.guardian, GUARDIAN_SCREENS[name], expect=None))
+            body = await send(OPERATIONS[name], Given(guardian, GUARDIAN_SCREENS[name], expect=None))
 
         assert "errors" not in body, body
         assert len(body["data"]["viewer"]["children"]) == children
