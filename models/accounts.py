@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Column, String
 from sqlmodel import Field, SQLModel
 
-from models.columns import UTCDateTime, utcnow
+from models.columns import UTCDateTime, trigram_index, utcnow
 
 
 class Weekday(StrEnum):
@@ -26,6 +26,8 @@ class Weekday(StrEnum):
 
 class User(SQLModel, table=True):
     __tablename__ = "app_user"
+    # `users(search:)` matches any part of the name or the email.
+    __table_args__ = (trigram_index("app_user", "name"), trigram_index("app_user", "email"))
 
     id: int | None = Field(default=None, primary_key=True)
     # Stored lower-cased so the unique index is case-insensitive on every engine.

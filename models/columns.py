@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Index
 from sqlalchemy.types import TypeDecorator
 
 
@@ -36,3 +36,11 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def trigram_index(table: str, column: str) -> Index:
+    """For `column ILIKE '%…%'`, a search for any part of the text: on PostgreSQL a GIN index of
+    the column's trigrams (pg_trgm, which migration 0004 creates), where a B-tree cannot serve
+    a pattern with a leading wildcard; on SQLite, whose LIKE never uses an index, a plain one."""
+    return Index(f"ix_{table}_{column}_trigrams", column, postgresql_using="gin",
+                 postgresql_ops={column: "gin_trgm_ops"})

@@ -2,11 +2,15 @@
 
 from sqlmodel import Field, SQLModel
 
+from models.columns import trigram_index
+
 DEFAULT_JOIN_LEAD_MINUTES = 15
 
 
 class Course(SQLModel, table=True):
     __tablename__ = "course"
+    # `courses(search:)` matches any part of the title or the code.
+    __table_args__ = (trigram_index("course", "title"), trigram_index("course", "code"))
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from models.columns import UTCDateTime, utcnow
+from models.columns import UTCDateTime, trigram_index, utcnow
 from models.windows import DateWindow, WindowStatus
 
 SessionStatus = WindowStatus
@@ -34,6 +34,8 @@ class Session(SQLModel, table=True):
     __table_args__ = (
         # The admin list sorts by access start (open starts first), then name.
         Index("ix_session_access_order", "access_start", "name"),
+        # The admin list's search matches any part of the name.
+        trigram_index("session", "name"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -87,8 +87,8 @@ async def list_users(ctx: Context, *, search: str | None, first: int | None, aft
     query = select(User)
     if search:
         pattern = like_pattern(search)
-        query = query.where((func.lower(User.name).like(pattern, escape="\\"))
-                            | (User.email.like(pattern, escape="\\")))
+        # ILIKE, not lower() LIKE: PostgreSQL serves it from the column's trigram index.
+        query = query.where(User.name.ilike(pattern, escape="\\") | User.email.like(pattern, escape="\\"))
     return await paginate(ctx, query, [User.name, User.id], lambda u: (u.name, u.id), first, after)
 
 

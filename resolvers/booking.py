@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,9 +107,12 @@ async def publish_availability(ctx: Context, *, instructor_id: int, course_id: i
                 problems.add(ErrorCode.SLOT_OVERLAP,
                              "The instructor has a slot or a live session at this time.", "slots", str(n))
         problems.raise_if_any()
-        db.add_all(slots)
-        await db.flush()
-    return slots
+        # One INSERT for them all on every engine: the unit of work would write SQLite's one row
+        # per statement (it cannot match RETURNING rows to objects there). A publication's slots
+        # never overlap, so each one's start tells which row it is.
+        written = {slot.starts_at: slot for slot in await db.scalars(
+            insert(BookableSlot).returning(BookableSlot), [slot.model_dump(exclude={"id"}) for slot in slots])}
+    return [written[slot.starts_at] for slot in slots]
 
 
 def _slot(offer: SlotOffer, n: int, instructor: Instructor, course: Course, user_id: int, now: datetime,

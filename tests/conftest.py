@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +34,16 @@ from sessiongraph.settings import Settings, async_database_url
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
+def on_postgresql() -> bool:
+    """Whether this run's tests run on PostgreSQL: DATABASE_URL names a server, not SQLite."""
+    given = os.environ.get("DATABASE_URL")
+    return bool(given) and not given.startswith("sqlite")
+
+
 @pytest.fixture(scope="session")
 async def database_url(tmp_path_factory) -> AsyncIterator[str]:
     given = os.environ.get("DATABASE_URL")
-    if not given or given.startswith("sqlite"):
+    if not on_postgresql():
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
     server_url = make_url(async_database_url(given))
@@ -165,6 +171,7 @@ def anonymous(caller) -> Caller:
 @dataclass
 class StatementLog:
     statements: list[str]
+    parameters: list[Any] = field(default_factory=list)  # each statement's, as the driver got them
 
     @property
     def count(self) -> int:
@@ -173,14 +180,15 @@ class StatementLog:
 
 @pytest.fixture
 def count_statements(database):
-    """`with count_statements() as log:` records every SQL statement the block sends."""
+    """`with count_statements() as log:` records every SQL statement the block sends, with its parameters."""
 
     @contextmanager
     def counting():
         log = StatementLog([])
 
-        def record(_conn, _cursor, statement, *_args):
+        def record(_conn, _cursor, statement, parameters, *_args):
             log.statements.append(statement)
+            log.parameters.append(parameters)
 
         engine = database.engine.sync_engine
         event.listen(engine, "before_cursor_execute", record)

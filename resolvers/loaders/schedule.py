@@ -1,30 +1,22 @@
-from sqlalchemy import ColumnElement, func, or_, select, tuple_, union, union_all
+from sqlalchemy import ColumnElement, func, select, tuple_, union
 
 from models import Booking, BookingStatus, Enrollment, Instructor, LiveSession
 from resolvers.loaders.base import Loader, first_rows_per_key, many_per_key, one_per_key
-
-
-# The live sessions of the learner's sessions, as a second copy of the table in the same
-# statement. A Core alias, made once: an ORM aliased() built per call cost 0.7 ms of every
-# schedule request.
-_OF_ENROLLED_SESSIONS = LiveSession.__table__.alias("live_session_of_enrolled_session")
 
 
 def on_schedule_of(learner_id: int) -> ColumnElement[bool]:
     """True for the live sessions on a learner's schedule: those they hold a booking on,
     and those of the administrative sessions they are enrolled in (no booking needed).
 
-    One IN over a UNION ALL of the two ID lists rather than an OR of two INs: PostgreSQL
-    answers an OR of subqueries by scanning every live session in the date range (96 ms on
-    500,000 of them), the IN list by primary-key lookups of the learner's few dozen (0.3 ms).
-    """
-    booked = select(Booking.live_session_id).where(
-        Booking.learner_id == learner_id, Booking.status == BookingStatus.BOOKED.value)
-    enrolled = _OF_ENROLLED_SESSIONS
-    of_enrolled_sessions = (select(enrolled.c.id)
-                            .join(Enrollment, Enrollment.session_id == enrolled.c.session_id)
-                            .where(Enrollment.user_id == learner_id))
-    return LiveSession.id.in_(union_all(booked, of_enrolled_sessions))
+    One IN over a UNION rather than an OR of two INs: PostgreSQL cannot turn an OR of
+    subqueries into index scans, and read every live session in the date range to test
+    each (96 ms for a month calendar on 500,000 of them; 0.3 ms now). The inner select is
+    uncorrelated rather than an aliased() copy of the table, which cost 0.7 ms to build."""
+    booked = select(Booking.live_session_id).where(Booking.learner_id == learner_id,
+                                                   Booking.status == BookingStatus.BOOKED.value)
+    enrolled = (select(LiveSession.id).join(Enrollment, Enrollment.session_id == LiveSession.session_id)
+                .where(Enrollment.user_id == learner_id).correlate(None))
+    return LiveSession.id.in_(union(booked, enrolled))
 
 
 class LiveSessionById(Loader[int, LiveSession | None]):
