@@ -326,12 +326,18 @@ class JoinWatches:
             del self._watches[watch.live_session_id]
 
     def context(self) -> Context:
-        """A context of nobody's, for reading what is the same for every viewer."""
-        return Context(database=self.database, clock=self.clock, settings=self.settings, actor=Actor(None),
-                       broker=self.broker, scheduler=self.scheduler)
+        """For reading what is the same for every viewer."""
+        return nobody_context(self)
 
     def __len__(self) -> int:
         return len(self._watches)
+
+
+def nobody_context(source: Any) -> Context:
+    """A context of no viewer's, from anything with the app's database, clock, settings, broker and
+    scheduler: what is read or executed in it is the same for everyone, and no right applies."""
+    return Context(database=source.database, clock=source.clock, settings=source.settings, actor=Actor(None),
+                   broker=source.broker, scheduler=source.scheduler)
 
 
 _registries: weakref.WeakKeyDictionary[LocalFanout, JoinWatches] = weakref.WeakKeyDictionary()
@@ -429,7 +435,7 @@ async def join_availability(ctx: Context, live_session_id: int) -> JoinStream:
     return stream
 
 
-@dataclass(slots=True)
+@dataclass
 class Handover:
     """Set by a WebSocket handler around one operation: the subscription resolver leaves its
     stream here, with what turns a state into the field's value, for the handler to take over
