@@ -149,10 +149,12 @@ class Outbox:
     """What one connection has to send for its shared subscribers, in order, by one writer task
     that exists only while there is something to send."""
 
-    __slots__ = ("websocket", "_queue", "_writer")
+    __slots__ = ("handler", "websocket", "legacy", "_queue", "_writer")
 
-    def __init__(self, websocket: Any) -> None:
-        self.websocket = websocket  # Starlette's WebSocket
+    def __init__(self, handler: Any, legacy: bool) -> None:
+        self.handler = handler
+        self.websocket = handler.websocket.ws  # Starlette's WebSocket
+        self.legacy = legacy  # graphql-ws rather than graphql-transport-ws
         self._queue: deque[SharedSubscriber] = deque()
         self._writer: asyncio.Task[None] | None = None
 
@@ -183,16 +185,14 @@ class SharedSubscriber:
     """A subscription taken over from Strawberry: where to send, its operation ID, its group,
     and the state it was last offered."""
 
-    __slots__ = ("outbox", "operation_id", "legacy", "group", "watch", "viewer", "last", "_next", "_queued",
-                 "_ending", "_closed", "_on_end")
+    __slots__ = ("outbox", "operation_id", "group", "watch", "viewer", "last", "_next", "_queued", "_ending",
+                 "_closed")
 
     task = None  # Strawberry's graphql-transport-ws handler looks for each operation's task
 
-    def __init__(self, outbox: Outbox, operation_id: str, legacy: bool, group: ResultGroup, stream: JoinStream,
-                 on_end: Callable[[str], None]) -> None:
+    def __init__(self, outbox: Outbox, operation_id: str, group: ResultGroup, stream: JoinStream) -> None:
         self.outbox = outbox
         self.operation_id = operation_id
-        self.legacy = legacy
         self.group = group
         self.watch: JoinWatch = stream.watch
         self.viewer: Viewer = stream.viewer
@@ -201,7 +201,6 @@ class SharedSubscriber:
         self._queued = False
         self._ending = False
         self._closed = False
-        self._on_end = on_end
 
     # --- what the watch calls
 
@@ -230,8 +229,10 @@ class SharedSubscriber:
         if self._ending:
             self._closed = True
             self.group.leave()
-            self._on_end(self.operation_id)
-            return f'{{"type":"complete","id":{id_json}}}' if self.legacy else f'{{"id":{id_json},"type":"complete"}}'
+            self.outbox.handler._shared_ended(self)
+            if self.outbox.legacy:
+                return f'{{"type":"complete","id":{id_json}}}'
+            return f'{{"id":{id_json},"type":"complete"}}'
         state, self._next = self._next, None
         if state is None:
             return None
@@ -240,7 +241,7 @@ class SharedSubscriber:
         except Exception:
             log.exception("could not execute a shared joinAvailability result")
             return None
-        if self.legacy:
+        if self.outbox.legacy:
             return f'{{"type":"data","id":{id_json},"payload":{payload}}}'
         return f'{{"id":{id_json},"type":"next","payload":{payload}}}'
 
@@ -270,8 +271,8 @@ def _take_over(handler: Any, handover: OperationHandover, legacy: bool) -> Share
         return None
     outbox = getattr(handler, "_outbox", None)
     if outbox is None:
-        outbox = handler._outbox = Outbox(handler.websocket.ws)
-    return SharedSubscriber(outbox, handover.operation_id, legacy, group, stream, handler._shared_ended)
+        outbox = handler._outbox = Outbox(handler, legacy)
+    return SharedSubscriber(outbox, handover.operation_id, group, stream)
 
 
 class SharedTransportWSHandler(PersistedTransportWSHandler):
@@ -303,9 +304,9 @@ class SharedTransportWSHandler(PersistedTransportWSHandler):
                 handover.stream.hand_over(subscriber)
                 raise HandedOver
 
-    def _shared_ended(self, operation_id: str) -> None:
-        if isinstance(self.operations.get(operation_id), SharedSubscriber):
-            del self.operations[operation_id]
+    def _shared_ended(self, subscriber: SharedSubscriber) -> None:
+        if self.operations.get(subscriber.operation_id) is subscriber:
+            del self.operations[subscriber.operation_id]
 
     async def cleanup_operation(self, operation_id: str) -> None:
         operation = self.operations.get(operation_id)
@@ -371,8 +372,9 @@ class SharedLegacyDelivery(BaseGraphQLWSHandler):
         handover.stream.hand_over(subscriber)
         raise HandedOver
 
-    def _shared_ended(self, operation_id: str) -> None:
-        self.shared.pop(operation_id, None)
+    def _shared_ended(self, subscriber: SharedSubscriber) -> None:
+        if self.shared.get(subscriber.operation_id) is subscriber:
+            del self.shared[subscriber.operation_id]
 
     async def cleanup_operation(self, operation_id: str) -> None:
         subscriber = self.shared.pop(operation_id, None)

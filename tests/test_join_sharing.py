@@ -261,3 +261,18 @@ async def test_the_opening_instant_costs_no_statement_and_one_alarm(data, databa
     for stream in streams:
         stream.close()
     await scheduler.close()
+
+
+async def test_after_the_broker_reconnects_every_subscriber_hears_its_state_again(data, database, settings, clock):
+    live_session, lena, _, guardian = await a_class(data)
+    broker, scheduler = InProcessBroker(), Scheduler(clock)
+    learner_stream, guardian_stream = await viewers_streams(database, settings, clock, broker, scheduler,
+                                                            [lena, guardian], live_session)
+
+    broker.resync_all()  # what the Redis listener does after it reconnected: events may have been missed
+
+    assert (await asyncio.wait_for(anext(learner_stream), 5)).opens_at == live_session.starts_at - timedelta(minutes=15)
+    assert (await asyncio.wait_for(anext(guardian_stream), 5)).url is None
+    for stream in (learner_stream, guardian_stream):
+        stream.close()
+    await scheduler.close()
