@@ -146,7 +146,6 @@ class JoinWatch:
         self.channels = (live_session_channel(live_session_id),)
         self.facts: JoinFacts | None = None
         self.heard = 0  # events heard on the channel so far
-        self.reads = 0  # reads the watch has made of its own
         self.viewers: dict[int, Viewer] = {}
         self._alarm: Alarm | None = None
         self._refresh: asyncio.Task[None] | None = None
@@ -241,7 +240,6 @@ class JoinWatch:
 
     async def _reread(self, announce: bool) -> None:
         ctx = self._watches.context()
-        self.reads += 1
         found = await _read(ctx, self.live_session_id)
         if found is None:  # deleted: nobody may see it any more
             for viewer in list(self.viewers.values()):

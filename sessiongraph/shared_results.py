@@ -35,7 +35,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any
@@ -91,7 +91,7 @@ class ResultGroup:
         if payload is None:
             result = execute_subscription_event(self.executor.build_per_event_executor(self.to_value(state)))
             if isawaitable(result):  # a field that awaits: not shareable, and none of JoinAvailability's does
-                result.close()
+                getattr(result, "close", lambda: None)()
                 raise TypeError("a shared subscription result must execute without awaiting")
             body: dict[str, Any] = {"data": result.data}
             if result.errors:
@@ -288,7 +288,8 @@ class SharedTransportWSHandler(PersistedTransportWSHandler):
             pass  # Strawberry has closed the operation's result stream; the shared subscriber goes on
 
     async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
-        await super()._send_result_stream(operation, self._until_taken_over(operation, result_source))
+        async with aclosing(self._until_taken_over(operation, result_source)) as results:
+            await super()._send_result_stream(operation, results)
 
     async def _until_taken_over(self, operation: Any, result_source: Any):
         """The results, until the first has been sent and the operation can be taken over."""
