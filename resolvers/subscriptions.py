@@ -213,7 +213,8 @@ class JoinWatch:
         """Reads the live session again soon; requests made meanwhile are folded into one more read."""
         self._announce = self._announce or announce
         if self._refresh is None:
-            self._refresh = asyncio.get_running_loop().create_task(self._refreshing())
+            # For every subscriber, so in a context of its own, not a copy of the operation that asked.
+            self._refresh = asyncio.get_running_loop().create_task(self._refreshing(), context=contextvars.Context())
         else:
             self._again = True
 

@@ -9,6 +9,7 @@ the timer calls every callback due at its instant in one pass.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -47,7 +48,10 @@ class Scheduler:
         alarm = Alarm(self, instant, callback)
         self._alarms.setdefault(instant, set()).add(alarm)
         if instant not in self._timers:
-            self._timers[instant] = asyncio.get_running_loop().create_task(self._fire(instant))
+            # A timer serves everyone due at its instant, so it runs in a context of its own rather than a
+            # copy of whichever request happened to set it (and whatever that request's context holds).
+            self._timers[instant] = asyncio.get_running_loop().create_task(self._fire(instant),
+                                                                           context=contextvars.Context())
         return alarm
 
     async def wait_until(self, instant: datetime) -> None:

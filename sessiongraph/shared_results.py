@@ -31,6 +31,7 @@ a client that stops reading costs one pending state per subscription, not a back
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections import deque
@@ -161,7 +162,8 @@ class Outbox:
     def put(self, subscriber: SharedSubscriber) -> None:
         self._queue.append(subscriber)
         if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write())
+            # For every operation of the connection, so in a context of its own.
+            self._writer = asyncio.get_running_loop().create_task(self._write(), context=contextvars.Context())
 
     async def _write(self) -> None:
         try:

@@ -5,6 +5,7 @@ subscriber as for many, and an event published while a subscriber reads is not l
 The clock is frozen and moved; nothing waits for real time to pass."""
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,8 @@ import models
 from resolvers import subscriptions
 from resolvers.context import Actor, Context
 from resolvers.events import ScheduleEventKind, live_session_channel
+from schema import build_schema
+from schema.subscriptions import join_availability_value
 from sessiongraph import shared_results
 from sessiongraph.broker import InProcessBroker
 from sessiongraph.scheduler import Scheduler
@@ -275,4 +278,73 @@ async def test_after_the_broker_reconnects_every_subscriber_hears_its_state_agai
     assert (await asyncio.wait_for(anext(guardian_stream), 5)).url is None
     for stream in (learner_stream, guardian_stream):
         stream.close()
+    await scheduler.close()
+
+
+async def test_a_subscriber_that_falls_behind_gets_the_latest_state_not_a_backlog(data, database, settings, clock):
+    live_session, lena, _, _ = await a_class(data)
+    broker, scheduler = InProcessBroker(), Scheduler(clock)
+    [stream] = await viewers_streams(database, settings, clock, broker, scheduler, [lena], live_session)
+    opens_at = live_session.starts_at - timedelta(minutes=15)
+
+    clock.set(opens_at)  # open
+    await asyncio.sleep(0)
+    clock.set(live_session.ends_at)  # closed again, before the subscriber took the open state
+    await asyncio.sleep(0)
+
+    latest = await asyncio.wait_for(anext(stream), 5)
+    assert latest.is_open is False and latest.closes_at == live_session.ends_at
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(stream), 0.05)
+    stream.close()
+    await scheduler.close()
+
+
+class StandInConnection:
+    """What a SharedSubscriber needs of its WebSocket handler: a socket that records what is sent."""
+
+    def __init__(self):
+        self.sent = []
+        self.ended = []
+        self.websocket = self
+        self.ws = self
+
+    async def send_text(self, text):
+        self.sent.append(text)
+
+    def _shared_ended(self, subscriber):
+        self.ended.append(subscriber.operation_id)
+
+
+async def test_a_shared_subscriber_sends_only_its_latest_state_and_the_group_executes_each_state_once(
+        data, database, settings, clock, executions):
+    live_session, lena, lars, _ = await a_class(data)
+    broker, scheduler = InProcessBroker(), Scheduler(clock)
+    streams = await viewers_streams(database, settings, clock, broker, scheduler, [lena, lars], live_session)
+    results = shared_results.SharedResults(build_schema(settings),
+                                           subscriptions.nobody_context(streams[0].watch._watches), json.dumps)
+    connection = StandInConnection()
+    outbox = shared_results.Outbox(connection, legacy=False)
+    subscribers = []
+    for n, stream in enumerate(streams):
+        group = results.group(JOIN, None, {"id": gid("LiveSession", live_session.id)}, join_availability_value)
+        subscriber = shared_results.SharedSubscriber(outbox, str(n), group, stream)
+        stream.hand_over(subscriber)
+        subscribers.append(subscriber)
+    assert len(results) == 1
+
+    facts = streams[0].watch.facts
+    for subscriber in subscribers:  # before the connection's writer has run
+        subscriber.offer(facts.state(live_session.starts_at, True))  # open
+        subscriber.offer(facts.state(live_session.ends_at, True))  # closed again: replaces what was not sent
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+    assert [json.loads(text) for text in connection.sent] == [
+        {"id": str(n), "type": "next", "payload": {"data": {"joinAvailability": {
+            "opensAt": "2026-03-10T12:15:00+00:00", "isOpen": False, "url": None}}}} for n in range(2)]
+    assert executions[0] == 1
+    for subscriber in subscribers:
+        subscriber.close()
+    assert len(results) == 0 and broker.subscriber_count == 0
     await scheduler.close()
