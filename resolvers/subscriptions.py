@@ -1,50 +1,81 @@
 """What subscribers hear: the join window as it opens and closes, and schedule changes.
 
-A `joinAvailability` subscriber wakes at two kinds of moment: an instant the window
-opens or closes (through the process's one scheduler: a timer per distinct
-instant, not per subscriber) and an event on the live session's channel (a
-reschedule, a new URL, a cancellation, a booking). At an instant only the clock
-has changed, so the state is worked out again from what was loaded before, with no
-query: ten thousand subscribers waiting for the same class cost no database work
-when it opens. After an event, the live session is read again through a fresh
-context, since the connection's loaders would still hold what they read first.
+`joinAvailability`: every subscriber to a live session in this process shares one
+`JoinWatch`. The watch listens on the live session's channel (one broker entry, not
+one per subscriber), holds what the join state follows from (`JoinFacts`: the
+window, the URL, whether it is cancelled) and, per viewer, whether they may join.
+It wakes at two kinds of moment:
+
+- an instant the window opens or closes, through the process's one scheduler (one
+  alarm per watch; the scheduler keeps one timer per distinct instant). Only the
+  clock has changed, so the states are worked out again with no query: there are
+  two (may join, or not), whatever the number of subscribers;
+- an event on the channel (a reschedule, a new URL, a cancellation, a booking) or a
+  resync after the broker reconnected. The watch reads the live session once, then
+  checks every viewer's rights at once through shared loaders, so an event costs
+  the same statements for one subscriber as for ten thousand. Events that arrive
+  while it reads are folded into one more read.
+
+A subscriber attaches to the watch (and so to the channel) before it reads the live
+session, so an event published while it reads is not lost: the watch notices it
+heard one meanwhile and reads again.
+
+A subscriber is offered states, and holds at most one it has not sent yet: join
+availability is a state, not a log, so one that falls behind gets the latest state
+rather than a backlog. After the first state, the WebSocket handlers take a
+subscriber over from Strawberry (`Handover`, sessiongraph/shared_results.py), so
+that subscribers sharing a document and a state share one execution.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import asyncio
+import contextvars
+import logging
+import weakref
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Protocol
 
+from models import Course, LiveSession
 from resolvers import permissions
-from resolvers.context import Context
+from resolvers.context import Actor, Context
 from resolvers.errors import NotFound
 from resolvers.events import ScheduleEventKind, live_session_channel, user_channel
 from resolvers.loaders.accounts import ChildIdsByGuardian
+from resolvers.loaders.base import Together
 from resolvers.loaders.courses import CourseById
 from resolvers.loaders.schedule import LiveSessionById
 from resolvers.permissions import require_signed_in
 from resolvers.schedule import JoinState
-from sessiongraph.broker import RESYNC
+from sessiongraph.broker import RESYNC, LocalFanout
+from sessiongraph.scheduler import Alarm
+
+log = logging.getLogger("sessiongraph.subscriptions")
 
 # Live-session events after which every subscriber emits, even if its state did not change.
 ANNOUNCED = {ScheduleEventKind.RESCHEDULED.value, ScheduleEventKind.UPDATED.value, ScheduleEventKind.CANCELLED.value}
 
 
 @dataclass(frozen=True, slots=True)
-class JoinSituation:
-    """What the join state follows from, copied out of the rows (a subscriber keeps it
-    for hours, and ten thousand of them should not keep ORM objects); only `now` moves
-    between events."""
+class JoinFacts:
+    """What the join state follows from that is the same for every viewer, copied out of the
+    rows (a watch keeps it for hours); only `now` moves between events."""
 
     opens_at: datetime
     closes_at: datetime
     url: str | None
     cancelled: bool
-    may_join: bool
 
-    def state(self, now: datetime) -> JoinState:
-        is_open = (self.may_join and not self.cancelled and self.url is not None
+    @classmethod
+    def of(cls, live_session: LiveSession, course: Course) -> JoinFacts:
+        window = live_session.join_window(course.join_lead_minutes)
+        return cls(opens_at=window.start, closes_at=window.end, url=live_session.virtual_classroom_url,
+                   cancelled=live_session.is_cancelled)
+
+    def state(self, now: datetime, may_join: bool) -> JoinState:
+        is_open = (may_join and not self.cancelled and self.url is not None
                    and self.opens_at <= now < self.closes_at)
         return JoinState(opens_at=self.opens_at, closes_at=self.closes_at, is_open=is_open,
                          url=self.url if is_open else None)
@@ -57,60 +88,370 @@ class JoinSituation:
         return None
 
 
-async def _situation(ctx: Context, live_session_id: int) -> JoinSituation:
+async def _read(ctx: Context, live_session_id: int) -> tuple[LiveSession, Course] | None:
     live_session = await LiveSessionById(ctx).load(live_session_id)
-    if live_session is None or not await permissions.can_see_live_session(ctx, live_session):
-        raise NotFound("No such live session.")
-    course = await CourseById(ctx).load(live_session.course_id)
-    window = live_session.join_window(course.join_lead_minutes)
-    return JoinSituation(opens_at=window.start, closes_at=window.end, url=live_session.virtual_classroom_url,
-                         cancelled=live_session.is_cancelled,
-                         may_join=await permissions.may_join(ctx, live_session, course))
+    if live_session is None:
+        return None
+    return live_session, await CourseById(ctx).load(live_session.course_id)
 
 
-async def join_availability(ctx: Context, live_session_id: int) -> AsyncIterator[JoinState]:
+async def _may_join(ctx: Context, live_session: LiveSession, course: Course) -> bool | None:
+    """Whether the viewer may join; None when they may not even see the live session."""
+    if not await permissions.can_see_live_session(ctx, live_session):
+        return None
+    return await permissions.may_join(ctx, live_session, course)
+
+
+class DataLoaders(dict):
+    """Loaders shared by several viewers' contexts, so that checking the rights of every viewer
+    of a live session costs one batch per loader. Loaders are keyed by data, not by who asks;
+    `Together` is the exception (it calls functions with the context that created it), so it
+    is refused here."""
+
+    def __setitem__(self, key: type, value: Any) -> None:
+        if key is Together:
+            raise RuntimeError("Together runs functions as its first caller: it cannot be shared by viewers")
+        super().__setitem__(key, value)
+
+
+class JoinListener(Protocol):
+    """A subscriber as the watch sees it. `last` is the state it was last offered (the watch
+    sets it); `offer` hands it a new one; `end` tells it the viewer may no longer see the
+    live session."""
+
+    last: JoinState | None
+
+    def offer(self, state: JoinState) -> None: ...
+
+    def end(self) -> None: ...
+
+
+class Viewer:
+    """One person watching a live session, however many subscriptions they hold."""
+
+    __slots__ = ("actor", "may_join", "listeners")
+
+    def __init__(self, actor: Actor, may_join: bool) -> None:
+        self.actor = actor
+        self.may_join = may_join
+        self.listeners: set[JoinListener] = set()
+
+
+class JoinWatch:
+    """One live session's join situation, shared by all its subscribers in this process."""
+
+    def __init__(self, watches: JoinWatches, live_session_id: int) -> None:
+        self._watches = watches
+        self.live_session_id = live_session_id
+        self.channels = (live_session_channel(live_session_id),)
+        self.facts: JoinFacts | None = None
+        self.heard = 0  # events heard on the channel so far
+        self.viewers: dict[int, Viewer] = {}
+        self._alarm: Alarm | None = None
+        self._refresh: asyncio.Task[None] | None = None
+        self._again = False
+        self._announce = False
+        self._closed = False
+        self._joining = 0  # subscribers between `watch()` and `join()` (or `abandon()`)
+        watches.broker.attach(self)
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(viewer.listeners) for viewer in self.viewers.values())
+
+    def join(self, actor: Actor, facts: JoinFacts, may_join: bool, listener: JoinListener, heard_before: int) -> Viewer:
+        """Adds a subscriber whose own read (begun when the watch had heard `heard_before`
+        events) found `facts` and `may_join`."""
+        self._joining -= 1
+        viewer = self.viewers.get(actor.user_id)
+        if viewer is None:
+            viewer = self.viewers[actor.user_id] = Viewer(actor, may_join)
+        viewer.listeners.add(listener)
+        fresh = heard_before == self.heard
+        if fresh:
+            viewer.may_join = may_join
+        if fresh or self.facts is None:
+            self.facts = facts
+            self._set_alarm()
+        if not fresh:
+            # An event came while the subscriber read: what it read may predate it.
+            self.refresh(announce=True)
+        return viewer
+
+    def leave(self, viewer: Viewer, listener: JoinListener) -> None:
+        viewer.listeners.discard(listener)
+        if not viewer.listeners and self.viewers.get(viewer.actor.user_id) is viewer:
+            del self.viewers[viewer.actor.user_id]
+        self.release()
+
+    def abandon(self) -> None:
+        """A subscriber that came to `watch()` will not join after all."""
+        self._joining -= 1
+        self.release()
+
+    def release(self) -> None:
+        """Stops watching once nobody is left (and nobody is on the way)."""
+        if self.viewers or self._joining or self._closed:
+            return
+        self._closed = True
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
+        self._watches.broker.detach(self)
+        if self._refresh is not None and self._refresh is not asyncio.current_task():
+            self._refresh.cancel()
+        self._watches.forget(self)
+
+    # --- what the broker and the scheduler call
+
+    def offer(self, message: dict[str, Any]) -> None:
+        """An event on the live session's channel (or RESYNC after the broker reconnected)."""
+        self.heard += 1
+        self.refresh(announce=message is RESYNC or message.get("kind") in ANNOUNCED)
+
+    def refresh(self, announce: bool) -> None:
+        """Reads the live session again soon; requests made meanwhile are folded into one more read."""
+        self._announce = self._announce or announce
+        if self._refresh is None:
+            # For every subscriber, so in a context of its own, not a copy of the operation that asked.
+            self._refresh = asyncio.get_running_loop().create_task(self._refreshing(), context=contextvars.Context())
+        else:
+            self._again = True
+
+    def _tick(self) -> None:
+        self._alarm = None
+        self._publish(announce=False)
+        self._set_alarm()
+
+    # ---
+
+    async def _refreshing(self) -> None:
+        try:
+            while True:
+                self._again = False
+                announce, self._announce = self._announce, False
+                await self._reread(announce)
+                if not self._again or self._closed:
+                    return
+        except Exception:
+            # Subscribers keep what they have (and their alarms); the next event reads again.
+            log.exception("could not read live session %s for its join subscribers", self.live_session_id)
+        finally:
+            self._refresh = None
+
+    async def _reread(self, announce: bool) -> None:
+        ctx = self._watches.context()
+        found = await _read(ctx, self.live_session_id)
+        if found is None:  # deleted: nobody may see it any more
+            for viewer in list(self.viewers.values()):
+                self._drop(viewer)
+            return
+        live_session, course = found
+        viewers = list(self.viewers.values())
+        shared = DataLoaders(ctx.loaders)
+        rights = await asyncio.gather(*(
+            _may_join(replace(ctx, actor=viewer.actor, loaders=shared), live_session, course) for viewer in viewers))
+        if self._closed:
+            return
+        self.facts = JoinFacts.of(live_session, course)
+        for viewer, may_join in zip(viewers, rights, strict=True):
+            if self.viewers.get(viewer.actor.user_id) is not viewer:
+                continue  # left meanwhile
+            if may_join is None:
+                self._drop(viewer)
+            else:
+                viewer.may_join = may_join
+        if self._closed:
+            return
+        self._set_alarm()
+        self._publish(announce)
+
+    def _drop(self, viewer: Viewer) -> None:
+        """The viewer may no longer see the live session: their subscriptions end."""
+        del self.viewers[viewer.actor.user_id]
+        for listener in list(viewer.listeners):
+            listener.end()
+        viewer.listeners.clear()
+        self.release()
+
+    def _publish(self, announce: bool) -> None:
+        """Offers every subscriber its state: to all when `announce`, else to those whose state changed.
+        There are two states (may join, or not) however many subscribers there are."""
+        if self.facts is None:
+            return
+        now = self._watches.clock.now()
+        states = (self.facts.state(now, False), self.facts.state(now, True))
+        for viewer in self.viewers.values():
+            state = states[viewer.may_join]
+            for listener in viewer.listeners:
+                last = listener.last
+                if announce or (state is not last and state != last):
+                    listener.last = state
+                    listener.offer(state)
+
+    def _set_alarm(self) -> None:
+        instant = self.facts.next_change(self._watches.clock.now()) if self.facts is not None else None
+        if self._alarm is not None:
+            if self._alarm.instant == instant:
+                return
+            self._alarm.cancel()
+            self._alarm = None
+        if instant is not None:
+            self._alarm = self._watches.scheduler.call_at(instant, self._tick)
+
+
+class JoinWatches:
+    """The process's watches, one per live session that has subscribers (see `watches_of`)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.database = ctx.database
+        self.clock = ctx.clock
+        self.settings = ctx.settings
+        self.broker = ctx.broker
+        self.scheduler = ctx.scheduler
+        self._watches: dict[int, JoinWatch] = {}
+
+    def watch(self, live_session_id: int) -> JoinWatch:
+        """The live session's watch, listening on its channel from the moment this returns; the
+        caller then either `join`s it or `abandon`s it."""
+        watch = self._watches.get(live_session_id)
+        if watch is None:
+            watch = self._watches[live_session_id] = JoinWatch(self, live_session_id)
+        watch._joining += 1
+        return watch
+
+    def forget(self, watch: JoinWatch) -> None:
+        if self._watches.get(watch.live_session_id) is watch:
+            del self._watches[watch.live_session_id]
+
+    def context(self) -> Context:
+        """For reading what is the same for every viewer."""
+        return nobody_context(self)
+
+    def __len__(self) -> int:
+        return len(self._watches)
+
+
+def nobody_context(source: Any) -> Context:
+    """A context of no viewer's, from anything with the app's database, clock, settings, broker and
+    scheduler: what is read or executed in it is the same for everyone, and no right applies."""
+    return Context(database=source.database, clock=source.clock, settings=source.settings, actor=Actor(None),
+                   broker=source.broker, scheduler=source.scheduler)
+
+
+_registries: weakref.WeakKeyDictionary[LocalFanout, JoinWatches] = weakref.WeakKeyDictionary()
+
+
+def watches_of(ctx: Context) -> JoinWatches:
+    """One registry per broker, and so per app (tests build several apps in one process)."""
+    watches = _registries.get(ctx.broker)
+    if watches is None:
+        watches = _registries[ctx.broker] = JoinWatches(ctx)
+    return watches
+
+
+class JoinStream:
+    """One subscriber's join states, as an async iterator: the current state at once, then each
+    change. It holds at most one state not yet taken (the latest)."""
+
+    __slots__ = ("watch", "viewer", "last", "_next", "_waiter", "_ended", "_closed")
+
+    def __init__(self, watch: JoinWatch, first: JoinState) -> None:
+        self.watch = watch
+        self.viewer: Viewer | None = None
+        self.last: JoinState | None = first
+        self._next: JoinState | None = first
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended = False
+        self._closed = False
+
+    def offer(self, state: JoinState) -> None:
+        self._next = state
+        self._wake()
+
+    def end(self) -> None:
+        self._ended = True
+        self._closed = True  # the watch has let go of it already
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def __aiter__(self) -> JoinStream:
+        return self
+
+    async def __anext__(self) -> JoinState:
+        while self._next is None:
+            if self._ended:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        state, self._next = self._next, None
+        return state
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.watch.leave(self.viewer, self)
+
+    def hand_over(self, listener: JoinListener) -> None:
+        """Puts `listener` in this stream's place at the watch, with the state this stream was
+        last offered, and offers it what this stream had not yet yielded."""
+        if self._closed:
+            if self._ended:
+                listener.end()
+            return
+        self._closed = True
+        self.viewer.listeners.discard(self)
+        self.viewer.listeners.add(listener)
+        listener.last = self.last
+        if self._next is not None:
+            listener.offer(self._next)
+
+
+async def join_availability(ctx: Context, live_session_id: int) -> JoinStream:
     """Checks the caller may see the live session first (raising NotFound before any
     event), then returns the stream of its join states."""
     require_signed_in(ctx)
-    situation = await _situation(ctx.fresh(), live_session_id)
-    return _join_states(ctx, live_session_id, situation)
+    watch = watches_of(ctx).watch(live_session_id)  # on the channel before anything is read
+    heard_before = watch.heard
+    try:
+        read_ctx = ctx.fresh()
+        found = await _read(read_ctx, live_session_id)
+        may_join = await _may_join(read_ctx, *found) if found is not None else None
+        if may_join is None:
+            raise NotFound("No such live session.")
+    except BaseException:
+        watch.abandon()
+        raise
+    facts = JoinFacts.of(*found)
+    stream = JoinStream(watch, facts.state(read_ctx.now, may_join))
+    stream.viewer = watch.join(ctx.actor, facts, may_join, stream, heard_before)
+    return stream
 
 
-TICK: dict[str, str] = {"kind": "TICK"}
+@dataclass
+class Handover:
+    """Set by a WebSocket handler around one operation: the subscription resolver leaves its
+    stream here, with what turns a state into the field's value, for the handler to take over
+    once the first result has gone out."""
+
+    stream: JoinStream | None = None
+    to_value: Callable[[JoinState], Any] | None = None
 
 
-async def _join_states(ctx: Context, live_session_id: int, situation: JoinSituation) -> AsyncIterator[JoinState]:
-    async with ctx.broker.subscribe(live_session_channel(live_session_id)) as events:
-        alarm = None
+HANDOVER: contextvars.ContextVar[Handover | None] = contextvars.ContextVar("join_handover", default=None)
 
-        def set_alarm() -> None:
-            """The scheduler puts a tick in this subscriber's queue at the next change."""
-            nonlocal alarm
-            if alarm is not None:
-                alarm.cancel()
-            instant = situation.next_change(ctx.clock.now())
-            alarm = ctx.scheduler.call_at(instant, lambda: events.offer(TICK)) if instant is not None else None
 
-        last = situation.state(ctx.clock.now())
-        yield last
-        set_alarm()
-        try:
-            async for message in events:  # raises SubscriberOverflow to end the stream
-                announce = False
-                if message is not TICK:
-                    try:
-                        situation = await _situation(ctx.fresh(), live_session_id)
-                    except NotFound:
-                        return  # no longer theirs to see: the stream ends
-                    announce = message is RESYNC or message.get("kind") in ANNOUNCED
-                set_alarm()
-                state = situation.state(ctx.clock.now())
-                if announce or state != last:
-                    last = state
-                    yield state
-        finally:
-            if alarm is not None:
-                alarm.cancel()
+def offer_handover(stream: JoinStream, to_value: Callable[[JoinState], Any]) -> None:
+    handover = HANDOVER.get()
+    if handover is not None:
+        handover.stream = stream
+        handover.to_value = to_value
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 
 import strawberry
@@ -13,6 +13,7 @@ from resolvers.errors import NotFound
 from resolvers.events import ScheduleEventKind as ScheduleEventKindModel
 from resolvers.loaders.schedule import LiveSessionById
 from resolvers.permissions import can_see_live_session
+from resolvers.schedule import JoinState
 from schema.relay import id_of
 from schema.schedule import JoinAvailability, LiveSession
 
@@ -26,24 +27,43 @@ class ScheduleEvent:
     occurred_at: datetime
 
 
+def join_availability_value(state: JoinState) -> JoinAvailability:
+    """The field's value for a state: nothing else, so that a result can be shared by everyone in that state."""
+    return JoinAvailability(opens_at=state.opens_at, closes_at=state.closes_at, is_open=state.is_open, url=state.url)
+
+
+class JoinAvailabilityStream:
+    """The join states as the field's values; closing it (graphql-core does) lets go of the watch."""
+
+    __slots__ = ("states",)
+
+    def __init__(self, states: subscriptions.JoinStream) -> None:
+        self.states = states
+
+    def __aiter__(self) -> JoinAvailabilityStream:
+        return self
+
+    async def __anext__(self) -> JoinAvailability:
+        return join_availability_value(await self.states.__anext__())
+
+    async def aclose(self) -> None:
+        self.states.close()
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="The current join state at once, then again when the window opens, "
                                          "when it closes, and whenever the live session is rescheduled, "
                                          "cancelled or gets a new URL.")
     async def join_availability(self, info: Info, live_session_id: strawberry.ID
-                                ) -> AsyncGenerator[JoinAvailability, None]:
+                                ) -> AsyncIterator[JoinAvailability]:
         db_id = id_of(live_session_id, "LiveSession")
         if db_id is None:
             raise NotFound("No such live session.")
         states = await subscriptions.join_availability(info.context, db_id)
-
-        async def stream():
-            async for state in states:
-                yield JoinAvailability(opens_at=state.opens_at, closes_at=state.closes_at, is_open=state.is_open,
-                                       url=state.url)
-
-        return stream()
+        # Over WebSocket the handler takes the stream over after the first result (see resolvers/subscriptions.py).
+        subscriptions.offer_handover(states, join_availability_value)
+        return JoinAvailabilityStream(states)
 
     @strawberry.subscription(description="The viewer's (and a guardian's children's) bookings, cancellations, "
                                          "reschedules and absence decisions, as they happen.")

@@ -16,7 +16,6 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from clients.documents import WEB_APP_DIR, operations_by_name
 from models import User
@@ -33,17 +32,17 @@ from sessiongraph.observability import RequestIds, configure_logging, metrics_en
 from sessiongraph.persisted import (
     PersistedDocuments,
     PersistedDocumentsView,
-    PersistedTransportWSHandler,
     resolve_legacy_start,
 )
 from sessiongraph.ratelimit import create_rate_limiter
 from sessiongraph.scheduler import Scheduler
 from sessiongraph.settings import Settings, get_settings
+from sessiongraph.shared_results import SharedLegacyDelivery, SharedResults, SharedTransportWSHandler, nobody_context
 
 log = logging.getLogger("sessiongraph")
 
 
-class LegacyWebSocketHandler(BaseGraphQLWSHandler):
+class LegacyWebSocketHandler(SharedLegacyDelivery):
     """The legacy graphql-ws protocol, refusing a bad token with 4403 as graphql-transport-ws does."""
 
     async def handle_connection_init(self, message) -> None:
@@ -81,7 +80,7 @@ def _is_subscription(payload: dict) -> bool:
 
 class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
-    graphql_transport_ws_handler_class = PersistedTransportWSHandler
+    graphql_transport_ws_handler_class = SharedTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: LocalFanout,
                  persisted: PersistedDocuments, **options) -> None:
@@ -92,6 +91,8 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         self.broker = broker
         self.persisted = persisted
         self.scheduler = Scheduler(clock)
+        # joinAvailability results shared by the subscribers in the same state (sessiongraph/shared_results.py).
+        self.shared_results = SharedResults(self.schema, nobody_context(self), self.encode_json)
 
     async def get_context(self, request, response) -> Context:
         user = request.scope.get("state", {}).get("user")

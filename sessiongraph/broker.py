@@ -17,7 +17,7 @@ import logging
 import os
 import uuid
 from collections import defaultdict, deque
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as redis
 from redis.backoff import ExponentialWithJitterBackoff
@@ -46,11 +46,11 @@ class Subscription:
         self._overflowed = False
 
     async def __aenter__(self) -> Subscription:
-        self._fanout._attach(self)
+        self._fanout.attach(self)
         return self
 
     async def __aexit__(self, *_exc) -> None:
-        self._fanout._detach(self)
+        self._fanout.detach(self)
 
     def offer(self, message: dict[str, Any]) -> None:
         if self._overflowed:
@@ -58,7 +58,7 @@ class Subscription:
         if len(self._messages) >= self._max_queued:
             # Closed rather than buffered without bound; the reader learns at once.
             self._overflowed = True
-            self._fanout._detach(self)
+            self._fanout.detach(self)
             self._messages.clear()
         else:
             self._messages.append(message)
@@ -84,19 +84,28 @@ class Subscription:
         return self._messages.popleft()
 
 
+class Subscriber(Protocol):
+    """Anything the fanout delivers to: a `Subscription` queue, or an object that stands for many
+    subscribers (a live session's join watch), which then says how many in `subscriber_count`."""
+
+    channels: tuple[str, ...]
+
+    def offer(self, message: dict[str, Any]) -> None: ...
+
+
 class LocalFanout:
     """Delivers messages to this process's subscribers by channel."""
 
     def __init__(self, max_queued: int = 256) -> None:
         self.max_queued = max_queued
-        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
 
     def subscribe(self, *channels: str) -> Subscription:
         return Subscription(self, channels, self.max_queued)
 
     @property
     def subscriber_count(self) -> int:
-        return len({s for subs in self._subscribers.values() for s in subs})
+        return sum(getattr(s, "subscriber_count", 1) for s in {s for subs in self._subscribers.values() for s in subs})
 
     def deliver(self, channel: str, message: dict[str, Any]) -> None:
         for subscription in list(self._subscribers.get(channel, ())):
@@ -106,15 +115,16 @@ class LocalFanout:
         for subscription in {s for subs in self._subscribers.values() for s in subs}:
             subscription.offer(RESYNC)
 
-    def _attach(self, subscription: Subscription) -> None:
-        for channel in subscription.channels:
-            self._subscribers[channel].add(subscription)
+    def attach(self, subscriber: Subscriber) -> None:
+        """From now on `subscriber.offer` hears every message on its channels."""
+        for channel in subscriber.channels:
+            self._subscribers[channel].add(subscriber)
 
-    def _detach(self, subscription: Subscription) -> None:
-        for channel in subscription.channels:
+    def detach(self, subscriber: Subscriber) -> None:
+        for channel in subscriber.channels:
             subscribers = self._subscribers.get(channel)
             if subscribers is not None:
-                subscribers.discard(subscription)
+                subscribers.discard(subscriber)
                 if not subscribers:
                     del self._subscribers[channel]
 

@@ -1,18 +1,22 @@
 """One timer per distinct instant, however many subscribers wait for it.
 
 Ten thousand learners waiting for the same live session's join window to open
-share one timer. A subscriber does not wait in a task of its own: it registers a
-callback (which puts a tick in its queue), so waiting costs it a set entry, and the
-timer calls every callback due at its instant in one pass.
+share one timer, and in fact one alarm: their live session's join watch registers
+the callback (resolvers/subscriptions.py). Nothing waits in a task of its own, and
+the timer calls every callback due at its instant in one pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from sessiongraph.clock import Clock
+
+log = logging.getLogger("sessiongraph.scheduler")
 
 
 class Alarm:
@@ -44,7 +48,10 @@ class Scheduler:
         alarm = Alarm(self, instant, callback)
         self._alarms.setdefault(instant, set()).add(alarm)
         if instant not in self._timers:
-            self._timers[instant] = asyncio.get_running_loop().create_task(self._fire(instant))
+            # A timer serves everyone due at its instant, so it runs in a context of its own rather than a
+            # copy of whichever request happened to set it (and whatever that request's context holds).
+            self._timers[instant] = asyncio.get_running_loop().create_task(self._fire(instant),
+                                                                           context=contextvars.Context())
         return alarm
 
     async def wait_until(self, instant: datetime) -> None:
@@ -72,7 +79,10 @@ class Scheduler:
         await self.clock.sleep_until(instant)
         self._timers.pop(instant, None)
         for alarm in self._alarms.pop(instant, ()):
-            alarm.callback()
+            try:
+                alarm.callback()
+            except Exception:  # one failing callback must not keep the others due now from running
+                log.exception("an alarm's callback failed at %s", instant.isoformat())
 
     async def close(self) -> None:
         timers = list(self._timers.values())
