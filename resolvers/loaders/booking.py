@@ -1,10 +1,10 @@
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from models import AbsenceRequest, BookableSlot, Enrollment, LiveSession, Session, SessionCourse
-from resolvers.loaders.base import Loader, many_per_key, one_per_key
+from resolvers.loaders.base import Loader, many_per_key, one_per_key, pairs_in
 
 
 class SlotById(Loader[int, BookableSlot | None]):
@@ -61,7 +61,7 @@ class CourseSessionsOfLearner(Loader[tuple[int, int], list[tuple[Session, dateti
                  .select_from(Enrollment)
                  .join(SessionCourse, SessionCourse.session_id == Enrollment.session_id)
                  .join(Session, Session.id == Enrollment.session_id)
-                 .where(tuple_(Enrollment.user_id, SessionCourse.course_id).in_(keys)))
+                 .where(pairs_in(Enrollment.user_id, SessionCourse.course_id, keys)))
         rows = (await db.execute(query)).all()
         grouped = many_per_key(keys, rows, lambda r: (r[0], r[1]))
         return [[(row[2], row[3]) for row in group] for group in grouped]

@@ -1,10 +1,10 @@
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, tuple_, union_all
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all
 
 from models import AttendanceReport, AttendanceStatus, Booking, BookingStatus, Enrollment, LiveSession, Session
 from models.columns import UTCDateTime
 from models.reports import ATTENDED, AttendanceFigures
 from models.sessions import SessionCourse
-from resolvers.loaders.base import Loader, first_rows_per_key, one_per_key
+from resolvers.loaders.base import Loader, first_rows_per_key, one_per_key, pairs_in
 
 
 class ReportByLearnerLiveSession(Loader[tuple[int, int], AttendanceReport | None]):
@@ -12,7 +12,7 @@ class ReportByLearnerLiveSession(Loader[tuple[int, int], AttendanceReport | None
 
     async def batch_load(self, db, keys):
         query = select(AttendanceReport).where(
-            tuple_(AttendanceReport.learner_id, AttendanceReport.live_session_id).in_(keys))
+            pairs_in(AttendanceReport.learner_id, AttendanceReport.live_session_id, keys))
         return one_per_key(keys, (await db.scalars(query)), lambda r: (r.learner_id, r.live_session_id))
 
 
@@ -90,7 +90,7 @@ class FiguresByEnrollment(Loader[tuple[int, int], AttendanceFigures]):
     """Key: (session ID, learner ID); one learner's tracking figures in one session."""
 
     async def batch_load(self, db, keys):
-        query = _figures_query(tuple_(Enrollment.session_id, Enrollment.user_id).in_(keys), per_learner=True)
+        query = _figures_query(pairs_in(Enrollment.session_id, Enrollment.user_id, keys), per_learner=True)
         found = {(row[0], row[1]): _figures(row[2:]) for row in (await db.execute(query)).all()}
         return [found.get(k, AttendanceFigures()) for k in keys]
 

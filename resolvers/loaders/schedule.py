@@ -1,7 +1,7 @@
-from sqlalchemy import ColumnElement, func, select, tuple_, union
+from sqlalchemy import ColumnElement, func, select, union
 
 from models import Booking, BookingStatus, Enrollment, Instructor, LiveSession
-from resolvers.loaders.base import Loader, first_rows_per_key, many_per_key, one_per_key
+from resolvers.loaders.base import Loader, first_rows_per_key, many_per_key, one_per_key, pairs_in
 
 
 def on_schedule_of(learner_id: int) -> ColumnElement[bool]:
@@ -35,7 +35,7 @@ class BookingByLearnerLiveSession(Loader[tuple[int, int], Booking | None]):
     """Key: (learner ID, live session ID); their live booking, else their latest cancelled one."""
 
     async def batch_load(self, db, keys):
-        query = (select(Booking).where(tuple_(Booking.learner_id, Booking.live_session_id).in_(keys))
+        query = (select(Booking).where(pairs_in(Booking.learner_id, Booking.live_session_id, keys))
                  .order_by(Booking.id))
         grouped = many_per_key(keys, (await db.scalars(query)), lambda b: (b.learner_id, b.live_session_id))
         return [_current(bookings) for bookings in grouped]
@@ -86,11 +86,11 @@ class OnLearnerSchedule(Loader[tuple[int, int], bool]):
 
     async def batch_load(self, db, keys):
         booked = select(Booking.learner_id, Booking.live_session_id).where(
-            tuple_(Booking.learner_id, Booking.live_session_id).in_(keys),
+            pairs_in(Booking.learner_id, Booking.live_session_id, keys),
             Booking.status == BookingStatus.BOOKED.value)
         enrolled = (select(Enrollment.user_id, LiveSession.id)
                     .join(LiveSession, LiveSession.session_id == Enrollment.session_id)
-                    .where(tuple_(Enrollment.user_id, LiveSession.id).in_(keys)))
+                    .where(pairs_in(Enrollment.user_id, LiveSession.id, keys)))
         found = {tuple(row) for row in (await db.execute(union(booked, enrolled))).all()}
         return [key in found for key in keys]
 

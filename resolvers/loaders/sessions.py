@@ -1,7 +1,7 @@
-from sqlalchemy import func, or_, select, tuple_, union
+from sqlalchemy import func, or_, select, union
 
 from models import Enrollment, Session, SessionCategory, SessionCourse, SessionCourseCoach
-from resolvers.loaders.base import Loader, many_per_key, one_per_key
+from resolvers.loaders.base import Loader, many_per_key, one_per_key, pairs_in
 
 
 class SessionById(Loader[int, Session | None]):
@@ -30,7 +30,7 @@ class CoachIdsBySessionCourse(Loader[tuple[int, int], list[int]]):
 
     async def batch_load(self, db, keys):
         query = (select(SessionCourseCoach)
-                 .where(tuple_(SessionCourseCoach.session_id, SessionCourseCoach.course_id).in_(keys))
+                 .where(pairs_in(SessionCourseCoach.session_id, SessionCourseCoach.course_id, keys))
                  .order_by(SessionCourseCoach.user_id))
         rows = (await db.scalars(query))
         grouped = many_per_key(keys, rows, lambda c: (c.session_id, c.course_id))
@@ -57,7 +57,7 @@ class EnrollmentByLearnerSession(Loader[tuple[int, int], Enrollment | None]):
     """Key: (user ID, session ID); None when that user is not enrolled there."""
 
     async def batch_load(self, db, keys):
-        query = select(Enrollment).where(tuple_(Enrollment.user_id, Enrollment.session_id).in_(keys))
+        query = select(Enrollment).where(pairs_in(Enrollment.user_id, Enrollment.session_id, keys))
         return one_per_key(keys, (await db.scalars(query)), lambda e: (e.user_id, e.session_id))
 
 
