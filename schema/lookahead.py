@@ -69,4 +69,6 @@ async def load_ahead(info: Info, loads: Iterable[tuple[tuple[str, ...], Loader[A
     batches = [loader.load_many(list(dict.fromkeys(keys))) for names, loader, keys in loads
                if not wanted.isdisjoint(names)]
     if batches:
-        await asyncio.gather(*batches)
+        # A failed batch stays in its loader: each row's field then raises it as its own
+        # error, as it did before anything was loaded ahead, and the list itself stands.
+        await asyncio.gather(*batches, return_exceptions=True)

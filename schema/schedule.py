@@ -132,7 +132,7 @@ class LiveSession(Node):
         return self.model.status(info.context.now)
 
     # course, instructor and joinAvailability are plain functions that answer at once when
-    # the list holding this row loaded their rows ahead (`live_session_rows`), and hand
+    # the list holding this row loaded their rows ahead (`load_ahead_rows`), and hand
     # graphql-core an awaitable otherwise (a live session fetched on its own).
 
     @strawberry.field
@@ -140,7 +140,7 @@ class LiveSession(Node):
         loaded = CourseById(info.context).peek(self.model.course_id)
         if loaded is NOT_LOADED:
             return load_course(info, self.model.course_id)  # type: ignore[return-value]
-        return Course.from_model(loaded)
+        return Course.from_model(loaded) if loaded is not None else None  # type: ignore[return-value]
 
     @strawberry.field(description="The administrative session it belongs to; null when none, or when the "
                                   "viewer may not see that session.")
@@ -157,7 +157,7 @@ class LiveSession(Node):
         loaded = InstructorById(info.context).peek(self.model.instructor_id)
         if loaded is NOT_LOADED:
             return load_instructor(info, self.model.instructor_id)  # type: ignore[return-value]
-        return Instructor.from_model(loaded)
+        return Instructor.from_model(loaded) if loaded is not None else None  # type: ignore[return-value]
 
     @strawberry.field(description="Capacity minus the learners booked, never below 0.")
     async def seats_left(self, info: Info) -> int:

@@ -6,6 +6,8 @@ from datetime import timedelta
 import strawberry
 from strawberry.types import Info
 
+import models
+from resolvers.loaders.sessions import CategoryById
 from schema.lookahead import selected_names
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
@@ -94,3 +96,22 @@ def test_selected_names_see_through_fragments_inline_fragments_and_aliases():
 
     assert result.errors is None
     assert seen == [frozenset({"a", "b"}), frozenset({"c"})]
+
+
+async def test_a_failed_read_ahead_fails_the_rows_fields_not_the_list(data, admin, monkeypatch):
+    category = models.SessionCategory(name="Languages")
+    await data.add(category)
+    for n in range(3):
+        await data.session(f"Spring {n}", category_id=category.id)
+
+    async def unreachable(self, db, keys):
+        raise RuntimeError("the category table is unreachable")
+
+    monkeypatch.setattr(CategoryById, "batch_load", unreachable)
+    body = await admin.execute("{ sessions(first: 10) { edges { node { name category { name } } } } }")
+
+    rows = [edge["node"] for edge in body["data"]["sessions"]["edges"]]
+    assert [row["name"] for row in rows] == ["Spring 0", "Spring 1", "Spring 2"], "the list itself is answered"
+    assert [row["category"] for row in rows] == [None, None, None]
+    assert [error["path"] for error in body["errors"]] == [["sessions", "edges", n, "node", "category"] for n in range(3)]
+    assert {error["extensions"]["code"] for error in body["errors"]} == {"INTERNAL"}

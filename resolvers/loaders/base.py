@@ -57,7 +57,7 @@ class Loader(DataLoader[K, V], Generic[K, V]):
     def peek(self, key: K) -> V:
         """The value an earlier batch of this request loaded for `key`, else NOT_LOADED.
 
-        A field whose value a list has loaded ahead (see schema/schedule.py) answers at
+        A field whose value a list has loaded ahead (schema/lookahead.py) answers at
         once instead of awaiting: graphql-core completes a row whose fields are all ready
         without a task or a gather, which is most of what a row of a long list costs.
         """
