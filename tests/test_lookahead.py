@@ -37,7 +37,7 @@ async def test_a_calendar_that_shows_no_course_or_instructor_reads_neither(data,
     assert reads_of(log, "instructor") == 0
 
 
-async def test_fields_asked_through_nested_fragments_are_loaded_ahead_in_one_read_each(data, caller, count_statements):
+async def test_fields_asked_through_nested_fragments_answer_with_one_read_each(data, caller, count_statements):
     learner = await a_month_of(data)
     query = """
     fragment Teacher on Instructor { displayName }
