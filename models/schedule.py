@@ -41,6 +41,40 @@ class Link:
     url: str
 
 
+# The rules below read a live session's columns only, so they answer alike for a model
+# and for a row of those columns (schema/compiled reads rows, not models).
+
+
+def status_of(live_session: Any, now: datetime) -> LiveSessionStatus:
+    """CANCELLED once cancelled; otherwise COMPLETED from the end instant on."""
+    if live_session.cancelled_at is not None:
+        return LiveSessionStatus.CANCELLED
+    if now >= live_session.ends_at:
+        return LiveSessionStatus.COMPLETED
+    return LiveSessionStatus.SCHEDULED
+
+
+def join_window_of(live_session: Any, lead_minutes: int) -> DateWindow:
+    """[startsAt - lead, endsAt): open at its first instant, closed at the end instant."""
+    return DateWindow(live_session.starts_at - timedelta(minutes=lead_minutes), live_session.ends_at)
+
+
+def is_joinable(live_session: Any, now: datetime, lead_minutes: int) -> bool:
+    """The time and state half of the join rule; who may join is permissions' half."""
+    return (live_session.cancelled_at is None and live_session.virtual_classroom_url is not None
+            and join_window_of(live_session, lead_minutes).contains(now))
+
+
+def location_of(live_session: Any) -> Location | None:
+    """Virtual when it has a classroom URL; none when it has neither a URL nor a place."""
+    ls = live_session
+    has_place = any(v is not None for v in (ls.location_name, ls.location_address, ls.location_room))
+    if ls.virtual_classroom_url is None and not has_place:
+        return None
+    return Location(is_virtual=ls.virtual_classroom_url is not None, name=ls.location_name,
+                    address=ls.location_address, room=ls.location_room)
+
+
 class LiveSession(SQLModel, table=True):
     __tablename__ = "live_session"
     __table_args__ = (
@@ -82,29 +116,17 @@ class LiveSession(SQLModel, table=True):
         return now >= self.ends_at
 
     def status(self, now: datetime) -> LiveSessionStatus:
-        """CANCELLED once cancelled; otherwise COMPLETED from the end instant on."""
-        if self.is_cancelled:
-            return LiveSessionStatus.CANCELLED
-        if self.has_ended(now):
-            return LiveSessionStatus.COMPLETED
-        return LiveSessionStatus.SCHEDULED
+        return status_of(self, now)
 
     def join_window(self, lead_minutes: int) -> DateWindow:
-        """[startsAt - lead, endsAt): open at its first instant, closed at the end instant."""
-        return DateWindow(self.starts_at - timedelta(minutes=lead_minutes), self.ends_at)
+        return join_window_of(self, lead_minutes)
 
     def joinable_at(self, now: datetime, lead_minutes: int) -> bool:
-        """The time and state half of the join rule; who may join is permissions' half."""
-        return (not self.is_cancelled and self.virtual_classroom_url is not None
-                and self.join_window(lead_minutes).contains(now))
+        return is_joinable(self, now, lead_minutes)
 
     @property
     def location(self) -> Location | None:
-        has_place = any(v is not None for v in (self.location_name, self.location_address, self.location_room))
-        if self.virtual_classroom_url is None and not has_place:
-            return None
-        return Location(is_virtual=self.virtual_classroom_url is not None, name=self.location_name,
-                        address=self.location_address, room=self.location_room)
+        return location_of(self)
 
     @property
     def links(self) -> list[Link]:

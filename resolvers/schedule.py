@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,24 +31,18 @@ from models import (
     Session,
     Weekday,
 )
-from models.calendar import CalendarView, calendar_days, local_date, local_midnight
+from models.calendar import CalendarView, LocalDays, calendar_days, local_date, local_midnight
 from models.sessions import SessionCourse
 from resolvers import credits
 from resolvers.context import Context
-from resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
 from resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
+from resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
 from resolvers.loaders.accounts import InstructorByUser
 from resolvers.loaders.base import answered_together
 from resolvers.loaders.courses import CourseById
 from resolvers.loaders.schedule import BookingCountByLiveSession, BookingsByLiveSession, on_schedule_of
 from resolvers.pagination import Page, first_page, page_size, paginate
-from resolvers.permissions import (
-    can_manage_live_session,
-    can_read_schedule,
-    may_join,
-    require_admin,
-    require_signed_in,
-)
+from resolvers.permissions import can_manage_live_session, can_read_schedule, may_join, require_admin, require_signed_in
 from resolvers.validation import http_url, optional_text
 
 # --- time zones -----------------------------------------------------------------------------
@@ -181,7 +176,8 @@ async def course_history(ctx: Context, learner_id: int, course_id: int, *, code:
 class CalendarDay:
     date: date
     is_today: bool
-    sessions: list[LiveSession] = field(default_factory=list)
+    # Models, or rows of CALENDAR_ROW's columns (calendar_rows).
+    sessions: list[Any] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -194,22 +190,71 @@ class Calendar:
     days: list[CalendarDay]
 
 
+def _calendar_frame(ctx: Context, view: CalendarView, day: date, zone: ZoneInfo,
+                    week_start: Weekday) -> tuple[Calendar, LocalDays]:
+    """The view's days, none holding a session yet, and the instants they span."""
+    span = calendar_days(view, day, week_start, zone)
+    today_here = local_date(ctx.now, zone)
+    days = [CalendarDay(date=d, is_today=d == today_here) for d in span.dates]
+    return Calendar(view=view, zone=zone, week_start=week_start, start=span.first, end=span.last, days=days), span
+
+
+def _starting_in(query: Select, starts_at: Any, ends_at: Any) -> Select:
+    return (query.where(LiveSession.starts_at >= starts_at, LiveSession.starts_at < ends_at)
+            .order_by(LiveSession.starts_at, LiveSession.id))
+
+
+def _place(calendar: Calendar, live_sessions: Iterable[Any]) -> None:
+    """Each live session (model or row) on the local day it starts."""
+    by_date = {d.date: d for d in calendar.days}
+    for live_session in live_sessions:
+        by_date[local_date(live_session.starts_at, calendar.zone)].sessions.append(live_session)
+
+
 @answered_together
 async def calendar(ctx: Context, learner_id: int, view: CalendarView, day: date, zone: ZoneInfo,
                    week_start: Weekday) -> Calendar:
     """The days of the view, each with the live sessions starting on it (local time), in
     one statement whatever the view holds."""
-    span = calendar_days(view, day, week_start, zone)
-    today_here = local_date(ctx.now, zone)
-    days = {d: CalendarDay(date=d, is_today=d == today_here) for d in span.dates}
+    result, span = _calendar_frame(ctx, view, day, zone, week_start)
     query = await _schedule(ctx, learner_id)
     if query is not None:
-        query = (query.where(LiveSession.starts_at >= span.starts_at, LiveSession.starts_at < span.ends_at)
-                 .order_by(LiveSession.starts_at, LiveSession.id))
-        for live_session in await _all(ctx, query):
-            days[local_date(live_session.starts_at, zone)].sessions.append(live_session)
-    return Calendar(view=view, zone=zone, week_start=week_start, start=span.first, end=span.last,
-                    days=list(days.values()))
+        _place(result, await _all(ctx, _starting_in(query, span.starts_at, span.ends_at)))
+    return result
+
+
+# A calendar row with what its course and instructor show: the columns the compiled
+# calendar (schema/compiled/schedule.py) answers from, read in the same statement.
+CALENDAR_ROW = (
+    LiveSession.id, LiveSession.code, LiveSession.starts_at, LiveSession.ends_at, LiveSession.cancelled_at,
+    LiveSession.virtual_classroom_url, LiveSession.lesson_name, LiveSession.location_name,
+    LiveSession.location_address, LiveSession.location_room, LiveSession.course_id, LiveSession.instructor_id,
+    Course.code.label("course_code"), Course.title.label("course_title"),
+    Course.join_lead_minutes.label("join_lead_minutes"),
+    Instructor.display_name.label("instructor_display_name"),
+)
+
+
+# Built once: the statement is the same for every request but for its parameters.
+_CALENDAR_ROWS = _starting_in(
+    select(*CALENDAR_ROW)
+    .join(Course, Course.id == LiveSession.course_id)
+    .join(Instructor, Instructor.id == LiveSession.instructor_id)
+    .where(on_schedule_of(bindparam("learner_id"))),
+    starts_at=bindparam("starts_at"), ends_at=bindparam("ends_at"))
+
+
+async def calendar_rows(ctx: Context, learner_id: int, view: CalendarView, day: date, zone: ZoneInfo,
+                        week_start: Weekday) -> Calendar:
+    """`calendar` with rows of CALENDAR_ROW's columns on its days instead of models: one
+    statement for the sessions, their courses and their instructors."""
+    result, span = _calendar_frame(ctx, view, day, zone, week_start)
+    if await can_read_schedule(ctx, learner_id):
+        async with ctx.database.read_rows() as connection:
+            rows = await connection.execute(_CALENDAR_ROWS, {
+                "learner_id": learner_id, "starts_at": span.starts_at, "ends_at": span.ends_at})
+            _place(result, rows.all())
+    return result
 
 
 # --- one live session -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from schema.accounts import AccountsMutation, AccountsQuery
+from schema.compiled import CompiledOperations
 from schema.booking import BookingMutation
 from schema.courses import CoursesMutation, CoursesQuery
 from schema.credits import CreditsMutation
@@ -69,6 +70,8 @@ def build_schema(settings: Settings | None = None, *,
             ErrorCodes,
             OperationMetrics,
             *limit_extensions(limits, introspection=not production, rate_limiter=rate_limiter),
+            # Last, so that it answers only what the limits let through.
+            *([CompiledOperations] if settings is not None and settings.compiled_operations else []),
         ],
         config=StrawberryConfig(
             scalar_map=SCALARS,

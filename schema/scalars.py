@@ -9,13 +9,13 @@ class InvalidScalar(ValueError):
     """A value the client sent that its scalar refuses: BAD_USER_INPUT."""
 
 
-def _serialize_datetime(value: datetime) -> str:
+def serialize_datetime(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.isoformat()
 
 
-def _parse_datetime(value: object) -> datetime:
+def parse_datetime(value: object) -> datetime:
     if not isinstance(value, str):
         raise InvalidScalar("DateTime must be an ISO 8601 string with an offset")
     try:
@@ -27,7 +27,7 @@ def _parse_datetime(value: object) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _parse_date(value: object) -> date:
+def parse_date(value: object) -> date:
     if not isinstance(value, str):
         raise InvalidScalar("Date must be a YYYY-MM-DD string")
     try:
@@ -39,15 +39,15 @@ def _parse_date(value: object) -> date:
 DateTimeScalar = strawberry.scalar(
     name="DateTime",
     description="ISO 8601 date and time with an offset; a value without one is refused.",
-    serialize=_serialize_datetime,
-    parse_value=_parse_datetime,
+    serialize=serialize_datetime,
+    parse_value=parse_datetime,
 )
 
 DateScalar = strawberry.scalar(
     name="Date",
     description="A calendar date, YYYY-MM-DD.",
     serialize=lambda value: value.isoformat(),
-    parse_value=_parse_date,
+    parse_value=parse_date,
 )
 
 SCALARS = {datetime: DateTimeScalar, date: DateScalar}

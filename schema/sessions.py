@@ -11,6 +11,7 @@ from strawberry.types import Info
 import models
 from models.windows import DateWindow as Window
 from resolvers import permissions, sessions
+from resolvers.context import Context
 from resolvers.loaders.accounts import UserById
 from resolvers.loaders.base import NOT_LOADED
 from resolvers.loaders.sessions import (
@@ -22,7 +23,7 @@ from resolvers.loaders.sessions import (
     LearnerCountBySession,
     SessionById,
 )
-from resolvers.pagination import paginate
+from resolvers.pagination import Page, paginate
 from schema.accounts import User, load_user
 from schema.courses import Course, load_course
 from schema.errors import UserError, attempt
@@ -372,21 +373,27 @@ class SessionsQuery:
                                   "first), then name.")
     async def sessions(self, info: Info, filter: SessionFilter | None = None, first: int | None = None,
                        after: str | None = None) -> Connection[Session]:
-        given = filter or SessionFilter()
-        category_id = None
-        if given.category_id is not None:
-            decoded = id_of(given.category_id, "SessionCategory")
-            if decoded is None:
-                permissions.require_admin(info.context)
-                return Connection.empty()
-            category_id = decoded
-        page = await sessions.list_sessions(info.context, sessions.SessionFilter(
-            search=given.search, category_id=category_id,
-            status=models.SessionStatus(given.status) if given.status else None,
-            starts_before=given.to, ends_after=given.from_), first, after)
-        if page is not None:
-            await load_ahead_rows(info, page.items)
+        page = await sessions_page(info.context, filter, first, after)
+        if page is None:
+            return Connection.empty()
+        await load_ahead_rows(info, page.items)
         return Connection.from_page(page, Session.from_model)
+
+
+async def sessions_page(ctx: Context, filter: SessionFilter | None, first: int | None,
+                        after: str | None) -> Page[models.Session] | None:
+    """`sessions` as a page; None (an empty list) when the category ID names no category."""
+    given = filter or SessionFilter()
+    category_id = None
+    if given.category_id is not None:
+        category_id = id_of(given.category_id, "SessionCategory")
+        if category_id is None:
+            permissions.require_admin(ctx)
+            return None
+    return await sessions.list_sessions(ctx, sessions.SessionFilter(
+        search=given.search, category_id=category_id,
+        status=models.SessionStatus(given.status) if given.status else None,
+        starts_before=given.to, ends_after=given.from_), first, after)
 
 
 @strawberry.type

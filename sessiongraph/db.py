@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from sessiongraph.settings import Settings
 
@@ -57,12 +57,20 @@ class Database:
         reading = engine if engine.dialect.name == "sqlite" else engine.execution_options(
             isolation_level="AUTOCOMMIT")
         self._reads = async_sessionmaker(reading, class_=AsyncSession, expire_on_commit=False)
+        self._reading = reading
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reading; on PostgreSQL each statement commits on its own, so never write in it."""
         async with self._reads() as db:
             yield db
+
+    @asynccontextmanager
+    async def read_rows(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading rows with Core statements, as `read` but without an ORM
+        session, which costs more than a short statement's whole round trip."""
+        async with self._reading.connect() as connection:
+            yield connection
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

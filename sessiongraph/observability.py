@@ -28,6 +28,10 @@ REQUESTS = Counter("sessiongraph_graphql_operations_total", "GraphQL operations 
                    ["operation", "outcome"])
 LATENCY = Histogram("sessiongraph_graphql_operation_seconds", "GraphQL operation latency", ["operation"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+# How often a compiled operation (schema/compiled) answered its document, and how often it
+# left it to be executed field by field.
+COMPILED_ANSWERS = Counter("sessiongraph_compiled_operations_total", "Compiled operations by outcome",
+                           ["operation", "outcome"])
 ACTIVE_SUBSCRIPTIONS = Gauge("sessiongraph_active_subscriptions", "Subscriptions open in this process")
 POOL_CHECKED_OUT = Gauge("sessiongraph_db_connections_in_use", "Database connections checked out")
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1024 * 1024
     # Several operations in one JSON array; off unless enabled, and then only a few.
     batching_enabled: bool = False
+    # Answer the hot calendar documents from one statement instead of field by field
+    # (schema/compiled); off, every document executes field by field.
+    compiled_operations: bool = True
     max_batch_operations: int = 5
     # Browser pages on these origins may open a WebSocket (comma-separated; "*" for any).
     # Same-origin pages and clients that send no Origin (mobile apps) are always let in.
