@@ -243,3 +243,20 @@ async def test_the_cost_limit_also_refuses_a_subscription():
 
     assert allowed[0].data == {"items": [{"name": "never sent"}]}
     assert [error.extensions["code"] for error in refused[0].errors] == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_a_remembered_cost_is_the_one_of_the_same_page_sizes(client_with, make_user, settings, clock):
+    # Costs are remembered per document and page-size variables: asking again with another
+    # page size, or leaving out a variable that has a default, is not answered from memory.
+    http = await client_with(max_query_cost=2 + 2 * 100)
+    admin = await make_user("Ada", is_admin=True)
+    headers = {"Authorization": f"Bearer {issue_token(admin.id, settings, clock.now())}"}
+    counted = SESSION_PAGE.replace("edges {", "totalCount edges {")  # 3 + 2 * first
+    defaulted = counted.replace("$first: Int", "$first: Int = 100")
+
+    asked = [await ask(http, counted, {"first": first}, headers) for first in (99, 100, 99, 100)]
+    left_out = await ask(http, defaulted, {}, headers)
+    sent_null = await ask(http, defaulted, {"first": None}, headers)  # null is not the default: page size 20
+
+    assert [codes(body) for body in asked] == [[], ["QUERY_TOO_COMPLEX"], [], ["QUERY_TOO_COMPLEX"]]
+    assert (codes(left_out), codes(sent_null)) == (["QUERY_TOO_COMPLEX"], [])
