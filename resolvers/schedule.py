@@ -16,15 +16,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
+    AbsenceRequest,
+    AttendanceReport,
     BookableSlot,
     Booking,
     BookingStatus,
     Course,
+    Enrollment,
     Instructor,
     LiveSession,
     LiveSessionStatus,
@@ -37,10 +40,20 @@ from resolvers import credits
 from resolvers.context import Context
 from resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
 from resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
-from resolvers.loaders.accounts import InstructorByUser
+from resolvers.loaders.accounts import InstructorById, InstructorByUser
 from resolvers.loaders.base import answered_together
+from resolvers.loaders.booking import AbsenceRequestByBooking
 from resolvers.loaders.courses import CourseById
-from resolvers.loaders.schedule import BookingCountByLiveSession, BookingsByLiveSession, on_schedule_of
+from resolvers.loaders.reports import ReportByLearnerLiveSession
+from resolvers.loaders.schedule import (
+    BookedCountByLiveSession,
+    BookingByLearnerLiveSession,
+    BookingCountByLiveSession,
+    BookingsByLiveSession,
+    LiveSessionById,
+    on_schedule_of,
+)
+from resolvers.loaders.sessions import EnrollmentByLearnerSession, SessionById
 from resolvers.pagination import Page, first_page, page_size, paginate
 from resolvers.permissions import can_manage_live_session, can_read_schedule, may_join, require_admin, require_signed_in
 from resolvers.validation import http_url, optional_text
@@ -111,6 +124,60 @@ async def up_next(ctx: Context, learner_id: int) -> LiveSession | None:
              .order_by(LiveSession.starts_at, LiveSession.id).limit(1))
     found = await _all(ctx, query)
     return found[0] if found else None
+
+
+# The viewer's booking on the row (the live one, else the latest cancelled, as
+# BookingByLearnerLiveSession picks: there is at most one live booking per learner and
+# live session) and the seats taken, each a subquery on the outer row.
+_LEARNER = bindparam("learner_id")
+_CURRENT_BOOKING = (select(Booking.id)
+                    .where(Booking.learner_id == _LEARNER, Booking.live_session_id == LiveSession.id)
+                    .order_by((Booking.status == BookingStatus.BOOKED.value).desc(), Booking.id.desc())
+                    .limit(1).correlate(LiveSession).scalar_subquery())
+_SEATS_TAKEN = (select(func.count()).select_from(Booking)
+                .where(Booking.live_session_id == LiveSession.id, Booking.status == BookingStatus.BOOKED.value)
+                .correlate(LiveSession).scalar_subquery())
+_NEXT_ID = (select(LiveSession.id)
+            .where(on_schedule_of(_LEARNER), LiveSession.ends_at > bindparam("now"), LiveSession.cancelled_at.is_(None))
+            .order_by(LiveSession.starts_at, LiveSession.id).limit(1).scalar_subquery())
+_UP_NEXT_WITH_DETAILS = (
+    select(LiveSession, Course, Instructor, Session, Booking, AttendanceReport, Enrollment, AbsenceRequest,
+           _SEATS_TAKEN)
+    .join(Course, Course.id == LiveSession.course_id)
+    .join(Instructor, Instructor.id == LiveSession.instructor_id)
+    .outerjoin(Session, Session.id == LiveSession.session_id)
+    .outerjoin(Booking, Booking.id == _CURRENT_BOOKING)
+    .outerjoin(AttendanceReport, and_(AttendanceReport.learner_id == _LEARNER,
+                                      AttendanceReport.live_session_id == LiveSession.id))
+    .outerjoin(Enrollment, and_(Enrollment.user_id == _LEARNER, Enrollment.session_id == LiveSession.session_id))
+    .outerjoin(AbsenceRequest, AbsenceRequest.booking_id == Booking.id)
+    .where(LiveSession.id == _NEXT_ID))
+
+
+async def up_next_with_details(ctx: Context, learner_id: int) -> LiveSession | None:
+    """`up_next`, with what its details show read in the same statement and put in the
+    request's loaders, where the permission checks and fields then find them: its course,
+    instructor, seats taken and administrative session, and the learner's booking on it,
+    report, absence request and enrollment in its session."""
+    if not await can_read_schedule(ctx, learner_id):
+        return None
+    async with ctx.database.read() as db:
+        row = (await db.execute(_UP_NEXT_WITH_DETAILS, {"learner_id": learner_id, "now": ctx.now})).first()
+    if row is None:
+        return None
+    live_session, course, instructor, session, booking, report, enrollment, absence, seats_taken = row
+    LiveSessionById(ctx).prime(live_session.id, live_session)
+    CourseById(ctx).prime(course.id, course)
+    InstructorById(ctx).prime(instructor.id, instructor)
+    BookedCountByLiveSession(ctx).prime(live_session.id, seats_taken)
+    BookingByLearnerLiveSession(ctx).prime((learner_id, live_session.id), booking)
+    ReportByLearnerLiveSession(ctx).prime((learner_id, live_session.id), report)
+    if live_session.session_id is not None:
+        SessionById(ctx).prime(live_session.session_id, session)
+        EnrollmentByLearnerSession(ctx).prime((learner_id, live_session.session_id), enrollment)
+    if booking is not None:
+        AbsenceRequestByBooking(ctx).prime(booking.id, absence)
+    return live_session
 
 
 @answered_together

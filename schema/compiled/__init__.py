@@ -81,7 +81,12 @@ class CompiledOperations(SchemaExtension):
         compiled = compiled_by_document().get(context.query) if context.result is None else None
         if (compiled is not None and context.operation_type is OperationType.QUERY
                 and context.provided_operation_name in (None, compiled.name)):
-            data = await compiled.answer(context.context, context.variables or {})
+            try:
+                data = await compiled.answer(context.context, context.variables or {})
+            except Exception:  # noqa: BLE001 - the schema answers instead, and reports the error its own way
+                log.exception("%s/%s failed; executing it field by field", compiled.client, compiled.name)
+                context.context.forget_loaded()
+                data = DECLINED
             if data is not DECLINED:
                 context.result = ExecutionResult(data=data, errors=None)
             COMPILED_ANSWERS.labels(compiled.name, "declined" if data is DECLINED else "answered").inc()

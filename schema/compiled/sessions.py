@@ -127,5 +127,6 @@ async def session_list(ctx: Context, variables: Mapping[str, Any]) -> Any:
 
 
 COMPILED = (
-    CompiledOperation("admin", "SessionList", "103f0c070696be09d4240cdb764ae4d70dd051fa8bb5dc88f2a6d1a22cb4ab62", session_list),
+    CompiledOperation("admin", "SessionList", "103f0c070696be09d4240cdb764ae4d70dd051fa8bb5dc88f2a6d1a22cb4ab62",
+                      session_list),
 )
