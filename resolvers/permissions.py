@@ -44,10 +44,14 @@ async def can_see_session(ctx: Context, session: Session) -> bool:
     """Admins, the session's coaches, and its learners while it is listed for them."""
     if ctx.actor.is_anonymous:
         return False
-    if ctx.actor.is_admin or await coaches_session(ctx, session):
+    if ctx.actor.is_admin:
         return True
+    # The enrollment first: a learner's own card has it read already (up_next_with_details),
+    # and then who coaches what need not be read at all.
     enrollment = await EnrollmentByLearnerSession(ctx).load((ctx.actor.user_id, session.id))
-    return enrollment is not None and session.listed_for_learner(ctx.now, enrollment.first_access_at)
+    if enrollment is not None and session.listed_for_learner(ctx.now, enrollment.first_access_at):
+        return True
+    return await coaches_session(ctx, session)
 
 
 async def can_follow_session(ctx: Context, session: Session) -> bool:
