@@ -51,6 +51,7 @@ from resolvers.loaders.schedule import (
     BookingCountByLiveSession,
     BookingsByLiveSession,
     LiveSessionById,
+    OnLearnerSchedule,
     on_schedule_of,
 )
 from resolvers.loaders.sessions import EnrollmentByLearnerSession, SessionById
@@ -140,9 +141,9 @@ _SEATS_TAKEN = (select(func.count()).select_from(Booking)
 _NEXT_ID = (select(LiveSession.id)
             .where(on_schedule_of(_LEARNER), LiveSession.ends_at > bindparam("now"), LiveSession.cancelled_at.is_(None))
             .order_by(LiveSession.starts_at, LiveSession.id).limit(1).scalar_subquery())
-_UP_NEXT_WITH_DETAILS = (
+_WITH_DETAILS = (
     select(LiveSession, Course, Instructor, Session, Booking, AttendanceReport, Enrollment, AbsenceRequest,
-           _SEATS_TAKEN)
+           _SEATS_TAKEN, on_schedule_of(_LEARNER).label("on_schedule"))
     .join(Course, Course.id == LiveSession.course_id)
     .join(Instructor, Instructor.id == LiveSession.instructor_id)
     .outerjoin(Session, Session.id == LiveSession.session_id)
@@ -150,28 +151,43 @@ _UP_NEXT_WITH_DETAILS = (
     .outerjoin(AttendanceReport, and_(AttendanceReport.learner_id == _LEARNER,
                                       AttendanceReport.live_session_id == LiveSession.id))
     .outerjoin(Enrollment, and_(Enrollment.user_id == _LEARNER, Enrollment.session_id == LiveSession.session_id))
-    .outerjoin(AbsenceRequest, AbsenceRequest.booking_id == Booking.id)
-    .where(LiveSession.id == _NEXT_ID))
+    .outerjoin(AbsenceRequest, AbsenceRequest.booking_id == Booking.id))
+_UP_NEXT_WITH_DETAILS = _WITH_DETAILS.where(LiveSession.id == _NEXT_ID)
+_ONE_WITH_DETAILS = _WITH_DETAILS.where(LiveSession.id == bindparam("live_session_id"))
 
 
 async def up_next_with_details(ctx: Context, learner_id: int) -> LiveSession | None:
     """`up_next`, with what its details show read in the same statement and put in the
-    request's loaders, where the permission checks and fields then find them: its course,
-    instructor, seats taken and administrative session, and the learner's booking on it,
-    report, absence request and enrollment in its session."""
+    request's loaders (`_read_with_details`)."""
     if not await can_read_schedule(ctx, learner_id):
         return None
+    return await _read_with_details(ctx, learner_id, _UP_NEXT_WITH_DETAILS, {"now": ctx.now})
+
+
+async def live_session_with_details(ctx: Context, live_session_id: int, learner_id: int) -> LiveSession | None:
+    """One live session, whoever may see it (the caller asks permissions), with what its
+    details show for `learner_id` put in the request's loaders (`_read_with_details`)."""
+    return await _read_with_details(ctx, learner_id, _ONE_WITH_DETAILS, {"live_session_id": live_session_id})
+
+
+async def _read_with_details(ctx: Context, learner_id: int, query: Select,
+                             parameters: dict[str, Any]) -> LiveSession | None:
+    """The live session the query finds, and in the same statement its course, instructor,
+    seats taken and administrative session, and the learner's booking on it, report, absence
+    request, enrollment in its session and whether it is on their schedule, each put in the
+    request's loader that reads it, where permission checks and fields then find it."""
     async with ctx.database.read() as db:
-        row = (await db.execute(_UP_NEXT_WITH_DETAILS, {"learner_id": learner_id, "now": ctx.now})).first()
+        row = (await db.execute(query, {"learner_id": learner_id, **parameters})).first()
     if row is None:
         return None
-    live_session, course, instructor, session, booking, report, enrollment, absence, seats_taken = row
+    live_session, course, instructor, session, booking, report, enrollment, absence, seats_taken, on_schedule = row
     LiveSessionById(ctx).prime(live_session.id, live_session)
     CourseById(ctx).prime(course.id, course)
     InstructorById(ctx).prime(instructor.id, instructor)
     BookedCountByLiveSession(ctx).prime(live_session.id, seats_taken)
     BookingByLearnerLiveSession(ctx).prime((learner_id, live_session.id), booking)
     ReportByLearnerLiveSession(ctx).prime((learner_id, live_session.id), report)
+    OnLearnerSchedule(ctx).prime((learner_id, live_session.id), bool(on_schedule))
     if live_session.session_id is not None:
         SessionById(ctx).prime(live_session.session_id, session)
         EnrollmentByLearnerSession(ctx).prime((learner_id, live_session.session_id), enrollment)

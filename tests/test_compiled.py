@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 
 import models
 from clients.documents import load_operations
@@ -457,3 +458,50 @@ async def test_an_anonymous_dashboard_is_the_schemas(both):
     sent = await both(None, request(DASHBOARD))
 
     assert (sent.compiled, sent.body) == (False, {"data": {"viewer": None}})
+
+
+# --- one live session's details ------------------------------------------------------------
+
+SESSION_DETAILS = OPERATIONS["web", "SessionDetails"]
+
+
+async def test_session_details_answer_as_executed_for_everyone_who_asks(data, both):
+    # given: the fullest card, and the people who might open it
+    learner = await data.user("Lea Learner")
+    await booked_with_everything(data, learner)
+    async with data.database.read() as db:
+        booked = (await db.execute(select(models.Booking).where(models.Booking.learner_id == learner.id))).scalar_one()
+        ls = await db.get(models.LiveSession, booked.live_session_id)
+        teacher_profile = await db.get(models.Instructor, ls.instructor_id)
+    guardian, stranger, admin = await data.user("Gus Guardian"), await data.user("Stan Stranger"), await data.user(
+        "Ada", is_admin=True)
+    await data.guardian_of(guardian, learner)
+    teacher = await data.user_of(teacher_profile)
+    other = await data.user("Ola Other")  # booked on it and cancelled: still sees it
+    await data.book(other, ls, status=models.BookingStatus.CANCELLED)
+
+    # when
+    sent = {name: await both(user, request(SESSION_DETAILS, id=gid("LiveSession", ls.id)))
+            for name, user in [("learner", learner), ("guardian", guardian), ("stranger", stranger),
+                               ("admin", admin), ("teacher", teacher), ("other", other)]}
+
+    # then: compiled for every one of them (byte-equal to executed, see `both`)
+    assert all(s.compiled for s in sent.values())
+    assert sent["stranger"].body == {"data": {"node": None}}
+    assert sent["learner"].body["data"]["node"]["myBooking"]["creditTransaction"]["amount"] == -1
+    assert [sent[n].body["data"]["node"]["myBooking"] for n in ("guardian", "admin", "teacher")] == [None] * 3
+    assert sent["other"].body["data"]["node"]["myBooking"]["status"] == "CANCELLED"
+    assert sent["learner"].statements <= 3
+
+
+@pytest.mark.parametrize("make_id", [lambda ids: gid("LiveSession", 10_000),       # none such: null, compiled
+                                     lambda ids: gid("Course", ids["course"]),     # another type: executed
+                                     lambda ids: "not-a-global-id"])               # executed
+async def test_session_details_of_other_ids_answer_as_executed(data, both, make_id):
+    learner = await data.user()
+    course = await data.course()
+
+    sent = await both(learner, request(SESSION_DETAILS, id=make_id({"course": course.id})))
+
+    assert sent.compiled == (make_id({"course": course.id}) == gid("LiveSession", 10_000))
+    assert "errors" not in sent.body

@@ -1,5 +1,5 @@
 """The schedule's hot screens, compiled: CalendarTab (web), MobileCalendarMonth and
-MobileCalendarDay, and the Dashboard (web).
+MobileCalendarDay, and the Dashboard and SessionDetails (web).
 
 The calendars answer from `resolvers.schedule.calendar_rows`, one statement for the
 sessions with their courses and instructors, and build the document's response in its
@@ -11,9 +11,10 @@ the schema's own `resolvers.schedule.join_availability`, with the loaders' few m
 statements.
 
 The dashboard reads its up-next card with `resolvers.schedule.up_next_with_details`,
-one statement that puts the card's related rows in the request's loaders; each part of
-the card is then answered by the function or loader the schema's field calls, so the
-permission checks are the schema's own.
+and SessionDetails its live session with `live_session_with_details`: one statement that
+puts the card's related rows in the request's loaders. Each part of the card is then
+answered by the function or loader the schema's field calls, so the permission checks
+are the schema's own.
 
 Declined, and so executed field by field: an anonymous viewer (its `viewer` is null), and
 variables that are not as the schema would coerce them (the schema reports the error).
@@ -39,7 +40,7 @@ from resolvers.loaders.reports import ReportByLearnerLiveSession
 from resolvers.loaders.schedule import BookedCountByLiveSession, BookingByLearnerLiveSession, LiveSessionById
 from resolvers.loaders.sessions import SessionById
 from schema.compiled import DECLINED, CompiledOperation
-from schema.relay import to_global_id
+from schema.relay import from_global_id, to_global_id
 from schema.scalars import InvalidScalar, parse_date, serialize_datetime
 
 
@@ -287,7 +288,23 @@ async def dashboard(ctx: Context, variables: Mapping[str, Any]) -> Any:
     }}
 
 
+async def session_details(ctx: Context, variables: Mapping[str, Any]) -> Any:
+    """clients/web/session_details.graphql: `node(id:)` on a live session, read in one statement
+    (`resolvers.schedule.live_session_with_details`), shown if `permissions.can_see_live_session`."""
+    user = ctx.actor.user
+    global_id = variables.get("id")
+    decoded = from_global_id(global_id) if variables.keys() == {"id"} and isinstance(global_id, str) else None
+    if user is None or decoded is None or decoded[0] != "LiveSession":
+        return DECLINED  # the schema's node(id:) answers other types and malformed IDs
+    live_session = await schedule.live_session_with_details(ctx, decoded[1], user.id)
+    if live_session is None or not await permissions.can_see_live_session(ctx, live_session):
+        return {"node": None}
+    return {"node": await _live_session_details(ctx, live_session, user.id)}
+
+
 COMPILED = (
+    CompiledOperation("web", "SessionDetails", "d259801733a17ba45338e9b65db4b37dbcfdfcc931992ecc4576bab93b044a28",
+                      session_details),
     CompiledOperation("web", "Dashboard", "70ddee0857b54eb7ffd3714a9d4c7acd25b1652d07ff7d9a765853e98734a471",
                       dashboard),
     CompiledOperation("web", "CalendarTab", "0f422f88098e9626756044aa94ad58e9cebc568b284f33c0c498948e9ed8b869",
