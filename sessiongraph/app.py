@@ -7,7 +7,7 @@ import gc
 import logging
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
-from sqlalchemy import text
+from sqlalchemy import bindparam, select, text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -154,11 +154,21 @@ class Authentication:
         if token is None:
             return None
         user_id = user_id_from_token(token, self.settings, self.clock.now())
-        async with self.database.read() as db:
-            user = await db.get(User, user_id)
+        user = await signed_in_user(self.database, user_id)
         if user is None:
             raise InvalidToken("the token's user does not exist")
         return user
+
+
+_USER_BY_ID = select(*User.__table__.columns).where(User.__table__.c.id == bindparam("user_id"))
+
+
+async def signed_in_user(database: Database, user_id: int) -> User | None:
+    """The token's user, read as a row rather than through an ORM session, which costs more
+    than the statement on every request. The user is detached either way: nothing writes it."""
+    async with database.read_rows() as connection:
+        row = (await connection.execute(_USER_BY_ID, {"user_id": user_id})).first()
+    return User(**row._mapping) if row is not None else None
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import jwt
 
@@ -19,16 +20,28 @@ def issue_token(user_id: int, settings: Settings, now: datetime) -> str:
 
 
 def user_id_from_token(token: str, settings: Settings, now: datetime) -> int:
+    # Expiry is checked against the service's clock, so a frozen clock holds for tokens too.
+    user_id, expires = _verified(token, settings.jwt_secret)
+    if expires <= now.timestamp():
+        raise InvalidToken("the token has expired")
+    return user_id
+
+
+@lru_cache(maxsize=10_000)
+def _verified(token: str, secret: str) -> tuple[int, float]:
+    """(user ID, expiry) of a token whose signature holds. A client sends the same token for
+    hours, and checking it costs more than the rest of the request's authentication; only
+    tokens that verify are remembered (an exception is not cached), and expiry is compared
+    with the clock on every request."""
     try:
-        # Expiry is checked against the service's clock below, so a frozen clock holds for tokens too.
-        claims = jwt.decode(token, settings.jwt_secret, algorithms=["HS256"],
+        claims = jwt.decode(token, secret, algorithms=["HS256"],
                             options={"require": ["sub", "exp"], "verify_exp": False, "verify_iat": False})
     except jwt.InvalidTokenError as error:
         raise InvalidToken("the token is not valid") from error
-    if not isinstance(claims["exp"], int | float) or claims["exp"] <= now.timestamp():
+    if not isinstance(claims["exp"], int | float):
         raise InvalidToken("the token has expired")
     try:
-        return int(claims["sub"])
+        return int(claims["sub"]), float(claims["exp"])
     except (TypeError, ValueError) as error:
         raise InvalidToken("the token's subject is not a user ID") from error
 
