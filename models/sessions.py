@@ -1,15 +1,26 @@
 """Administrative sessions: training periods that group courses, coaches and learners."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import Index, func, literal, literal_column
+from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Field, SQLModel
 
 from models.columns import UTCDateTime, trigram_index, utcnow
 from models.windows import DateWindow, WindowStatus
 
 SessionStatus = WindowStatus
+
+# Where a session whose access window has no start sorts: before every other.
+OPEN_START = datetime(1, 1, 1, tzinfo=UTC)
+# The admin list's order, `coalesce(access_start, OPEN_START), name, id`, has an index on
+# PostgreSQL (migration 0005, which spells this same constant) that only serves a query
+# spelling it too: a bind parameter in its place would not match the index's expression.
+# asyncpg sends OPEN_START (datetime.min) as -infinity, so cursors holding it compare with
+# this constant as they should.
+OPEN_START_SQL = "'-infinity'::timestamptz"
 
 
 class SessionVisibility(StrEnum):
@@ -125,3 +136,10 @@ class Enrollment(SQLModel, table=True):
     enrolled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     # Starts a duration session's clock for this learner.
     first_access_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def access_order(dialect: str) -> ColumnElement[Any]:
+    """The access start with OPEN_START for none: the admin list's first sort key."""
+    open_start = literal_column(OPEN_START_SQL, UTCDateTime) if dialect == "postgresql" else literal(
+        OPEN_START, UTCDateTime)
+    return func.coalesce(Session.access_start, open_start)

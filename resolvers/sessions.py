@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, or_, select, union, update
+from sqlalchemy import delete, func, insert, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,16 +25,13 @@ from models import (
     User,
     UserClass,
 )
-from models.columns import UTCDateTime
+from models.sessions import OPEN_START, access_order
 from models.windows import DateWindow
 from resolvers.accounts import like_pattern, require_users_exist
 from resolvers.context import Context
 from resolvers.errors import ErrorCode, Problem, Problems, UserErrors
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import require_admin, require_signed_in
-
-# Sorts open access starts before every dated one, the same way on every engine.
-OPEN_START = datetime(1, 1, 1, tzinfo=UTC)
 
 WINDOW_FIELDS = {
     "display_window": ("display_start", "display_end", "displayWindow"),
@@ -332,10 +329,6 @@ class SessionFilter:
     ends_after: datetime | None = None  # the filter's `from`
 
 
-def _access_start_order():
-    return func.coalesce(Session.access_start, literal(OPEN_START, UTCDateTime))
-
-
 async def list_sessions(ctx: Context, filter: SessionFilter, first: int | None, after: str | None) -> Page[Session]:
     require_admin(ctx)
     now = ctx.now
@@ -356,7 +349,7 @@ async def list_sessions(ctx: Context, filter: SessionFilter, first: int | None, 
         query = query.where(or_(Session.access_start.is_(None), Session.access_start <= filter.starts_before))
     if filter.ends_after is not None:
         query = query.where(or_(Session.access_end.is_(None), Session.access_end >= filter.ends_after))
-    order = [_access_start_order(), Session.name, Session.id]
+    order = [access_order(ctx.database.dialect), Session.name, Session.id]
     return await paginate(ctx, query, order,
                           lambda s: (s.access_start or OPEN_START, s.name, s.id), first, after)
 

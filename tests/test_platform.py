@@ -28,13 +28,22 @@ async def test_readyz_answers_200_when_the_database_is_migrated(http):
 
 async def test_the_migrations_create_exactly_the_tables_the_models_describe(database):
     def differences(connection):
-        return compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        context = MigrationContext.configure(connection, opts={"include_object": migrations.include_object})
+        return compare_metadata(context, SQLModel.metadata)
 
     async with database.engine.connect() as connection:
         diff = await connection.run_sync(differences)
 
     assert diff == []
     assert await migrations.current_revision(database.engine) == migrations.head_revision()
+
+
+def test_the_session_order_index_spells_the_constant_the_list_query_does():
+    # PostgreSQL uses an expression index only for a query with the same expression.
+    from models.sessions import OPEN_START_SQL
+
+    migration = (migrations.HERE / "versions" / "0005_session_order_index.py").read_text()
+    assert f"coalesce(access_start, {OPEN_START_SQL}), name, id" in migration
 
 
 async def test_a_naive_datetime_is_a_bad_user_input_error(admin):

@@ -121,12 +121,6 @@ async def test_every_select_of_a_client_query_is_served_by_an_index(name, sized,
     await run_and_explain(name, given, send, database, count_statements)
 
 
-@pytest.mark.xfail(raises=SequentialScans, strict=True, reason=(
-    "with no filter the admin session list orders by coalesce(access_start, <the first instant>), name, id "
-    "(open starts first, and keyset cursors need no NULLs), which ix_session_access_order (access_start, name) "
-    "cannot serve. An index on that expression would, but Alembic cannot compare expression indexes (it reports "
-    "them changed on PostgreSQL and skips them, warning, on SQLite), so the migrations test could no longer "
-    "hold the models to the migrations. 5,000 sessions at bench scale: a sort of the whole table per page."))
 async def test_the_session_list_as_it_opens_without_a_filter_is_served_by_an_index(sized, send, database,
                                                                                      count_statements):
     given = await as_admin(SizedData.admin_sessions, nothing,

@@ -8,6 +8,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table on the metadata)
+from sessiongraph.migrations import include_object
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -20,6 +21,7 @@ def run_with(connection) -> None:
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
