@@ -505,3 +505,27 @@ async def test_session_details_of_other_ids_answer_as_executed(data, both, make_
 
     assert sent.compiled == (make_id({"course": course.id}) == gid("LiveSession", 10_000))
     assert "errors" not in sent.body
+
+
+async def test_a_compiled_operation_that_fails_leaves_the_document_to_the_schema(world, both, monkeypatch, caplog):
+    # given: the calendar's read fails once, as a lost connection would
+    from resolvers import schedule
+
+    real = schedule.calendar_rows
+    failures = []
+
+    async def failing_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise ConnectionResetError("the database went away")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(schedule, "calendar_rows", failing_once)
+
+    # when
+    sent = await both(world["paris"], request(CALENDAR_TAB, view="MONTH", date="2026-03-10"))
+
+    # then: executed field by field (byte-equal to the executed service's answer), and logged
+    assert failures == [1] and not sent.compiled
+    assert len([d for d in calendar_of(sent.body)["days"] if d["sessions"]]) > 0
+    assert "CalendarTab failed; executing it field by field" in caplog.text

@@ -1,22 +1,27 @@
 """Compiled operations: a trusted client document answered without executing it field by field.
 
 graphql-core and Strawberry spend several microseconds on every field they resolve,
-and a month calendar has about 260 of them; with the ORM's rows behind them that is
+and a month calendar has about 260 of them; with the ORM's rows behind them that was
 most of a request's CPU (README, "At scale"). For a few hot documents from clients/
-this module answers the whole document from one statement's rows instead, building
-the response as plain dictionaries.
+a function written for that document reads what the document needs (the calendars: one
+statement's rows; the dashboard and session details: one statement that fills the
+request's loaders; the admin list: the schema's own resolvers and loaders) and builds
+the response as plain dictionaries, with the rules and permission checks the schema's
+fields use.
 
 What stays as it was: the request is parsed, validated, limited and counted exactly as
 before (Strawberry's extensions all run); only execution is replaced, from the
 `on_execute` hook, by setting the result Strawberry would otherwise compute. A compiled
 operation may decline, returning `DECLINED`, and then the document executes as usual:
-so it handles the common case (a signed-in viewer, well-formed variables, no session in
-its join window) and leaves every other case, errors included, to the schema.
+so it handles the common case (a signed-in viewer, variables as the schema would read
+them) and leaves every other case to the schema. One that raises declines too (logged),
+and the document is executed with the request's loaders emptied: errors are reported
+the schema's way, with its partial data.
 
 A compiled operation names the SHA-256 of the document it was written for: when the
 document in clients/ changes, it stops being used (with a warning) until it is brought up
 to date, and tests/test_compiled.py fails. The same tests hold each compiled answer
-equal to the executed one.
+byte-equal to the executed one, on both engines.
 """
 
 from __future__ import annotations
