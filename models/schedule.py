@@ -121,9 +121,6 @@ class LiveSession(SQLModel, table=True):
     def join_window(self, lead_minutes: int) -> DateWindow:
         return join_window_of(self, lead_minutes)
 
-    def joinable_at(self, now: datetime, lead_minutes: int) -> bool:
-        return is_joinable(self, now, lead_minutes)
-
     @property
     def location(self) -> Location | None:
         return location_of(self)

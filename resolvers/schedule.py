@@ -35,6 +35,7 @@ from models import (
     Weekday,
 )
 from models.calendar import CalendarView, LocalDays, calendar_days, local_date, local_midnight
+from models.schedule import is_joinable, join_window_of
 from models.sessions import SessionCourse
 from resolvers import credits
 from resolvers.context import Context
@@ -354,7 +355,7 @@ class JoinState:
 async def join_availability(ctx: Context, live_session: LiveSession) -> JoinState:
     """The join window, whether the viewer can join now, and the classroom URL only then."""
     course = await CourseById(ctx).load(live_session.course_id)
-    closed = closed_join_state(ctx, live_session, course)
+    closed = closed_join_state(ctx, live_session, course.join_lead_minutes)
     if closed is not None:
         return closed
     is_open = await may_join(ctx, live_session, course)
@@ -363,12 +364,13 @@ async def join_availability(ctx: Context, live_session: LiveSession) -> JoinStat
                      url=live_session.virtual_classroom_url if is_open else None)
 
 
-def closed_join_state(ctx: Context, live_session: LiveSession, course: Course) -> JoinState | None:
+def closed_join_state(ctx: Context, live_session: Any, lead_minutes: int) -> JoinState | None:
     """The join state while the window is not open now (nobody may join, whoever asks);
-    None while it is, when who may join decides."""
-    if live_session.joinable_at(ctx.now, course.join_lead_minutes):
+    None while it is, when who may join decides. `live_session` is a model or a row of its
+    columns (the rules in models/schedule.py read columns only); `lead_minutes` its course's."""
+    if is_joinable(live_session, ctx.now, lead_minutes):
         return None
-    window = live_session.join_window(course.join_lead_minutes)
+    window = join_window_of(live_session, lead_minutes)
     return JoinState(opens_at=window.start, closes_at=window.end, is_open=False, url=None)
 
 

@@ -169,7 +169,7 @@ class LiveSession(Node):
         course = CourseById(info.context).peek(self.model.course_id)
         if course is not NOT_LOADED:
             # Outside the window nobody may join, so nothing more needs reading.
-            closed = schedule.closed_join_state(info.context, self.model, course)
+            closed = schedule.closed_join_state(info.context, self.model, course.join_lead_minutes)
             if closed is not None:
                 return JoinAvailability.from_state(closed)
         return self._join_availability_when_read(info)  # type: ignore[return-value]

@@ -30,7 +30,7 @@ from typing import Any
 
 import models
 from models.calendar import CalendarView
-from models.schedule import is_joinable, join_window_of, location_of, status_of
+from models.schedule import location_of, status_of
 from resolvers import absences, permissions, schedule
 from resolvers.context import Context
 from resolvers.loaders.accounts import InstructorById
@@ -63,8 +63,8 @@ def _variables(variables: Mapping[str, Any], *, declared: frozenset[str] = froze
 @dataclass(slots=True)
 class _Answer:
     calendar: schedule.Calendar
-    # The join state of each row whose window is open now, by live session ID.
-    open_now: dict[int, schedule.JoinState]
+    # Each row's join state, by live session ID.
+    join: dict[int, schedule.JoinState]
 
 
 async def _calendar(ctx: Context, view: CalendarView, day: date) -> _Answer | None:
@@ -74,25 +74,22 @@ async def _calendar(ctx: Context, view: CalendarView, day: date) -> _Answer | No
         return None
     calendar = await schedule.calendar_rows(ctx, user.id, view, day, schedule.viewer_zone(ctx),
                                             schedule.viewer_week_start(ctx))
+    rows = [row for d in calendar.days for row in d.sessions]
+    join = {row.id: schedule.closed_join_state(ctx, row, row.join_lead_minutes) for row in rows}
     # Who may join decides a window that is open now: those rows take the schema's own
     # path, a few statements whatever their number (the loaders batch them).
-    now = ctx.now
-    open_ids = [row.id for d in calendar.days for row in d.sessions if is_joinable(row, now, row.join_lead_minutes)]
-    open_now = {}
+    open_ids = [live_session_id for live_session_id, state in join.items() if state is None]
     if open_ids:
-        # (A row deleted since it was read has no model, and stays closed.)
-        live_sessions = [ls for ls in await LiveSessionById(ctx).load_many(open_ids) if ls is not None]
+        live_sessions = await LiveSessionById(ctx).load_many(open_ids)
+        if any(ls is None for ls in live_sessions):
+            return None  # deleted since the calendar was read: the schema answers afresh
         states = await asyncio.gather(*(schedule.join_availability(ctx, ls) for ls in live_sessions))
-        open_now = {ls.id: state for ls, state in zip(live_sessions, states, strict=True)}
-    return _Answer(calendar, open_now)
+        join.update(zip(open_ids, states, strict=True))
+    return _Answer(calendar, join)
 
 
-def _join_window(row: Any, answer: _Answer) -> dict[str, Any]:
-    state = answer.open_now.get(row.id)
-    if state is None:
-        window = join_window_of(row, row.join_lead_minutes)
-        return {"opensAt": serialize_datetime(window.start), "closesAt": serialize_datetime(window.end),
-                "isOpen": False, "url": None}
+def _join_fields(state: schedule.JoinState) -> dict[str, Any]:
+    """clients/web/fragments/join_window.graphql."""
     return {"opensAt": serialize_datetime(state.opens_at), "closesAt": serialize_datetime(state.closes_at),
             "isOpen": state.is_open, "url": state.url}
 
@@ -112,20 +109,19 @@ def _live_session_row(row: Any, answer: _Answer, now: datetime) -> dict[str, Any
                        "displayName": row.instructor_display_name},
         "lesson": {"name": row.lesson_name} if row.lesson_name is not None else None,
         "location": {"isVirtual": location.is_virtual, "name": location.name} if location is not None else None,
-        "joinAvailability": _join_window(row, answer),
+        "joinAvailability": _join_fields(answer.join[row.id]),
     }
 
 
 def _session_list_item(row: Any, answer: _Answer, now: datetime) -> dict[str, Any]:
     """clients/mobile/fragments/session_list_item.graphql."""
-    state = answer.open_now.get(row.id)
     return {
         "id": to_global_id("LiveSession", row.id),
         "startsAt": serialize_datetime(row.starts_at),
         "endsAt": serialize_datetime(row.ends_at),
         "status": status_of(row, now).name,
         "course": {"title": row.course_title},
-        "joinAvailability": {"isOpen": state is not None and state.is_open},
+        "joinAvailability": {"isOpen": answer.join[row.id].is_open},
     }
 
 
@@ -258,8 +254,7 @@ async def _live_session_details(ctx: Context, live_session: models.LiveSession, 
         "lesson": {"name": ls.lesson_name, "goal": ls.lesson_goal} if ls.lesson_name is not None else None,
         "location": {"isVirtual": place.is_virtual, "name": place.name, "address": place.address,
                      "room": place.room} if place is not None else None,
-        "joinAvailability": {"opensAt": _instant(join.opens_at), "closesAt": _instant(join.closes_at),
-                             "isOpen": join.is_open, "url": join.url},
+        "joinAvailability": _join_fields(join),
         "recordingUrl": ls.recording_url,
         "extraLinks": [{"title": link.title, "url": link.url} for link in ls.links],
         "capacity": ls.capacity,
