@@ -40,7 +40,7 @@ import httpx  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from models import (  # noqa: E402
+from sessiongraph.models import (  # noqa: E402
     BookableSlot,
     Booking,
     Course,
@@ -52,12 +52,12 @@ from models import (  # noqa: E402
     SessionCourse,
     User,
 )
-from schema.relay import to_global_id  # noqa: E402
+from sessiongraph.schema.relay import to_global_id  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
-from sessiongraph.auth import issue_token  # noqa: E402
-from sessiongraph.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
+from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
 from bench.support import free_port, make_database, wait_ready  # noqa: E402
-from sessiongraph.settings import Settings  # noqa: E402
+from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 
 JWT_SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 SEATS = 5
@@ -239,7 +239,7 @@ def start_server(url: str, port: int) -> subprocess.Popen:
            "ENVIRONMENT": "benchmark", "LOG_FORMAT": "text"}
     env.pop("REDIS_URL", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "sessiongraph.app:serve_app", "--factory", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "sessiongraph.server.app:serve_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
         cwd=ROOT, env=env)
 

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from bench.support import make_database  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
-from sessiongraph.settings import async_database_url  # noqa: E402
+from sessiongraph.infrastructure.settings import async_database_url  # noqa: E402
 
 FULL = {"learners": 200_000, "instructors": 2_000, "sessions": 5_000, "courses": 2_000,
         "enrollments": 1_000_000, "live_sessions": 500_000, "bookings": 2_000_000}

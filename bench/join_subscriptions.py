@@ -33,13 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 
-from models import Booking, Course, Instructor, LiveSession, User  # noqa: E402
-from schema.relay import to_global_id  # noqa: E402
+from sessiongraph.models import Booking, Course, Instructor, LiveSession, User  # noqa: E402
+from sessiongraph.schema.relay import to_global_id  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
-from sessiongraph.auth import issue_token  # noqa: E402
-from sessiongraph.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
+from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
 from bench.support import free_port, make_database, wait_ready  # noqa: E402
-from sessiongraph.settings import Settings  # noqa: E402
+from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 
 JOIN = "subscription($id: ID!) { joinAvailability(liveSessionId: $id) { opensAt isOpen url } }"
 SECRET = "bench-secret-" + "x" * 32
@@ -124,7 +124,7 @@ async def run(args) -> None:
     env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": SECRET, "RATE_LIMIT_ENABLED": "false",
            "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "sessiongraph.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "sessiongraph.server.cli", "serve", "--port", str(port)],
                               env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         await wait_ready(f"http://127.0.0.1:{port}", server)

@@ -45,11 +45,11 @@ from sqlalchemy import event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.support import free_port, wait_ready  # noqa: E402
-from clients.documents import load_operations  # noqa: E402
-from schema.relay import to_global_id  # noqa: E402
-from sessiongraph.auth import issue_token  # noqa: E402
-from sessiongraph.db import Database, create_engine  # noqa: E402
-from sessiongraph.settings import Settings  # noqa: E402
+from sessiongraph.clients.documents import load_operations  # noqa: E402
+from sessiongraph.schema.relay import to_global_id  # noqa: E402
+from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
+from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 
 JWT_SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 RESULTS = ROOT / "bench" / "results"
@@ -142,7 +142,7 @@ def failed(payload: dict[str, Any]) -> str | None:
 
 async def count_statements(settings: Settings, operations, work) -> dict[str, int]:
     """Each operation once, in-process on the same database, counting the SQL it sends."""
-    from sessiongraph.app import create_app
+    from sessiongraph.server.app import create_app
 
     database = Database(create_engine(settings))
     app = create_app(settings, database=database, check_migrations=False)

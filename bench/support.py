@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from sessiongraph.settings import async_database_url
+from sessiongraph.infrastructure.settings import async_database_url
 
 
 async def make_database(given: str | None, folder: Path, purpose: str) -> tuple[str, Callable[[], Awaitable[None]]]:

@@ -4,18 +4,18 @@ Importing this package registers every table on `SQLModel.metadata`, which is wh
 Alembic compares the migrations against.
 """
 
-from models.accounts import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
-from models.booking import AbsenceRequest, AbsenceRequestStatus, BookableSlot
-from models.courses import Course
-from models.credits import CreditAccount, CreditTransaction, CreditTransactionKind
-from models.reports import AttendanceReport, AttendanceStatus
-from models.schedule import (
+from sessiongraph.models.accounts import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
+from sessiongraph.models.booking import AbsenceRequest, AbsenceRequestStatus, BookableSlot
+from sessiongraph.models.courses import Course
+from sessiongraph.models.credits import CreditAccount, CreditTransaction, CreditTransactionKind
+from sessiongraph.models.reports import AttendanceReport, AttendanceStatus
+from sessiongraph.models.schedule import (
     Booking,
     BookingStatus,
     LiveSession,
     LiveSessionStatus,
 )
-from models.sessions import (
+from sessiongraph.models.sessions import (
     Enrollment,
     Session,
     SessionCategory,

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Column, String
 from sqlmodel import Field, SQLModel
 
-from models.columns import UTCDateTime, trigram_index, utcnow
+from sessiongraph.models.columns import UTCDateTime, trigram_index, utcnow
 
 
 class Weekday(StrEnum):

@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
-from models.columns import UTCDateTime, utcnow
+from sessiongraph.models.columns import UTCDateTime, utcnow
 
 
 class BookableSlot(SQLModel, table=True):

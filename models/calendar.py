@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from models.accounts import Weekday
+from sessiongraph.models.accounts import Weekday
 
 
 class CalendarView(StrEnum):

@@ -2,7 +2,7 @@
 
 from sqlmodel import Field, SQLModel
 
-from models.columns import trigram_index
+from sessiongraph.models.columns import trigram_index
 
 DEFAULT_JOIN_LEAD_MINUTES = 15
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from models.columns import UTCDateTime, utcnow
+from sessiongraph.models.columns import UTCDateTime, utcnow
 
 
 class AttendanceStatus(StrEnum):

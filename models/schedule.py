@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, String, text
 from sqlmodel import Field, SQLModel
 
-from models.columns import UTCDateTime, utcnow
-from models.windows import DateWindow
+from sessiongraph.models.columns import UTCDateTime, utcnow
+from sessiongraph.models.windows import DateWindow
 
 
 class LiveSessionStatus(StrEnum):

@@ -8,8 +8,8 @@ from sqlalchemy import Index, func, literal, literal_column
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Field, SQLModel
 
-from models.columns import UTCDateTime, trigram_index, utcnow
-from models.windows import DateWindow, WindowStatus
+from sessiongraph.models.columns import UTCDateTime, trigram_index, utcnow
+from sessiongraph.models.windows import DateWindow, WindowStatus
 
 SessionStatus = WindowStatus
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from models import AbsenceRequest, AbsenceRequestStatus, Booking, BookingStatus, Course, LiveSession
-from resolvers.context import Context
-from resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
-from resolvers.events import ScheduleEventKind, publish_schedule_change
-from resolvers.loaders.accounts import InstructorById
-from resolvers.loaders.booking import AbsenceRequestByBooking, AbsenceRequestById
-from resolvers.loaders.courses import CourseById
-from resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
-from resolvers.permissions import can_see_booking, can_see_live_session, may_review_absence, require_signed_in
-from resolvers.validation import optional_text, required_text
+from sessiongraph.models import AbsenceRequest, AbsenceRequestStatus, Booking, BookingStatus, Course, LiveSession
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
+from sessiongraph.resolvers.events import ScheduleEventKind, publish_schedule_change
+from sessiongraph.resolvers.loaders.accounts import InstructorById
+from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking, AbsenceRequestById
+from sessiongraph.resolvers.loaders.courses import CourseById
+from sessiongraph.resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.resolvers.permissions import can_see_booking, can_see_live_session, may_review_absence, require_signed_in
+from sessiongraph.resolvers.validation import optional_text, required_text
 
 REASON_MAX_LENGTH = 2000
 COMMENT_MAX_LENGTH = 2000

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from models import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
-from resolvers.context import Context
-from resolvers.errors import ErrorCode, Problems, UserErrors
-from resolvers.pagination import Page, paginate
-from resolvers.permissions import require_admin, require_signed_in
-from resolvers.validation import clean_email, is_time_zone, required_text
+from sessiongraph.models import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import ErrorCode, Problems, UserErrors
+from sessiongraph.resolvers.pagination import Page, paginate
+from sessiongraph.resolvers.permissions import require_admin, require_signed_in
+from sessiongraph.resolvers.validation import clean_email, is_time_zone, required_text
 
 
 def like_pattern(search: str) -> str:

@@ -23,25 +23,25 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import BookableSlot, Booking, BookingStatus, Course, CreditTransactionKind, Instructor, LiveSession
-from models.booking import cancellation_deadline, overlapping
-from resolvers import credits
-from resolvers.context import Context
-from resolvers.errors import BadInput, ErrorCode, NotAllowed, Problems, UserErrors
-from resolvers.events import ScheduleEventKind, publish_schedule_change
-from resolvers.loaders.accounts import InstructorById
-from resolvers.loaders.booking import OpenSlotsByCourse, SlotById
-from resolvers.loaders.courses import CourseById
-from resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
-from resolvers.permissions import (
+from sessiongraph.models import BookableSlot, Booking, BookingStatus, Course, CreditTransactionKind, Instructor, LiveSession
+from sessiongraph.models.booking import cancellation_deadline, overlapping
+from sessiongraph.resolvers import credits
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import BadInput, ErrorCode, NotAllowed, Problems, UserErrors
+from sessiongraph.resolvers.events import ScheduleEventKind, publish_schedule_change
+from sessiongraph.resolvers.loaders.accounts import InstructorById
+from sessiongraph.resolvers.loaders.booking import OpenSlotsByCourse, SlotById
+from sessiongraph.resolvers.loaders.courses import CourseById
+from sessiongraph.resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.resolvers.permissions import (
     can_see_booking,
     has_course_access,
     may_cancel_booking,
     may_publish_availability,
     require_signed_in,
 )
-from resolvers.schedule import new_code
-from resolvers.validation import http_url, optional_text
+from sessiongraph.resolvers.schedule import new_code
+from sessiongraph.resolvers.validation import http_url, optional_text
 
 MAX_SLOTS_PER_PUBLISH = 200
 MAX_SEATS = 1000

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from models import Course
-from resolvers.accounts import like_pattern
-from resolvers.context import Context
-from resolvers.errors import ErrorCode, Problems, UserErrors
-from resolvers.pagination import Page, paginate
-from resolvers.permissions import require_admin, require_signed_in
-from resolvers.validation import required_text
+from sessiongraph.models import Course
+from sessiongraph.resolvers.accounts import like_pattern
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import ErrorCode, Problems, UserErrors
+from sessiongraph.resolvers.pagination import Page, paginate
+from sessiongraph.resolvers.permissions import require_admin, require_signed_in
+from sessiongraph.resolvers.validation import required_text
 
 
 async def create_course(ctx: Context, *, code: str, title: str, bookable: bool | None = None,

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from models import (
+from sessiongraph.models import (
     Booking,
     BookingStatus,
     Course,
@@ -29,12 +29,12 @@ from models import (
     LiveSession,
     User,
 )
-from resolvers.context import Context
-from resolvers.errors import ErrorCode, Problems, UserErrors
-from resolvers.loaders.credits import BalanceByUser
-from resolvers.pagination import Page, paginate
-from resolvers.permissions import can_read_credits, require_admin
-from resolvers.validation import optional_text
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import ErrorCode, Problems, UserErrors
+from sessiongraph.resolvers.loaders.credits import BalanceByUser
+from sessiongraph.resolvers.pagination import Page, paginate
+from sessiongraph.resolvers.permissions import can_read_credits, require_admin
+from sessiongraph.resolvers.validation import optional_text
 
 DESCRIPTION_MAX_LENGTH = 500
 # Far beyond any real deposit; a typo of a few extra zeros is refused.

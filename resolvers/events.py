@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Booking, Enrollment, Instructor, LiveSession
-from models.schedule import BookingStatus
-from resolvers.context import Context
+from sessiongraph.models import Booking, Enrollment, Instructor, LiveSession
+from sessiongraph.models.schedule import BookingStatus
+from sessiongraph.resolvers.context import Context
 
 
 class ScheduleEventKind(StrEnum):

@@ -16,8 +16,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
 
-from resolvers.context import Context
-from resolvers.errors import BadInput
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import BadInput
 
 T = TypeVar("T")
 

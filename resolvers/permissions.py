@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 
-from models import Booking, BookingStatus, Course, Instructor, LiveSession, Session, User
-from resolvers.context import Context
-from resolvers.errors import NotAllowed, NotAuthenticated
-from resolvers.loaders.accounts import ChildIdsByGuardian, InstructorByUser
-from resolvers.loaders.booking import CourseSessionsOfLearner
-from resolvers.loaders.schedule import BookingByLearnerLiveSession, OnLearnerSchedule, TeachesLearner
-from resolvers.loaders.sessions import CoachedSessionIds, CoachesLearner, EnrollmentByLearnerSession, SessionById
+from sessiongraph.models import Booking, BookingStatus, Course, Instructor, LiveSession, Session, User
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import NotAllowed, NotAuthenticated
+from sessiongraph.resolvers.loaders.accounts import ChildIdsByGuardian, InstructorByUser
+from sessiongraph.resolvers.loaders.booking import CourseSessionsOfLearner
+from sessiongraph.resolvers.loaders.schedule import BookingByLearnerLiveSession, OnLearnerSchedule, TeachesLearner
+from sessiongraph.resolvers.loaders.sessions import CoachedSessionIds, CoachesLearner, EnrollmentByLearnerSession, SessionById
 
 
 def require_signed_in(ctx: Context) -> User:

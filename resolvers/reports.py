@@ -7,19 +7,19 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from models import AttendanceReport, AttendanceStatus, Enrollment, LiveSession, Session, User
-from resolvers.context import Context
-from resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
-from resolvers.loaders.schedule import LiveSessionById, OnLearnerSchedule
-from resolvers.loaders.reports import ReportCountByLiveSession, ReportsByLiveSession
-from resolvers.pagination import Page, first_page, page_size, paginate
-from resolvers.permissions import (
+from sessiongraph.models import AttendanceReport, AttendanceStatus, Enrollment, LiveSession, Session, User
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
+from sessiongraph.resolvers.loaders.schedule import LiveSessionById, OnLearnerSchedule
+from sessiongraph.resolvers.loaders.reports import ReportCountByLiveSession, ReportsByLiveSession
+from sessiongraph.resolvers.pagination import Page, first_page, page_size, paginate
+from sessiongraph.resolvers.permissions import (
     can_follow_session,
     can_manage_live_session,
     can_see_live_session,
     require_signed_in,
 )
-from resolvers.validation import optional_text
+from sessiongraph.resolvers.validation import optional_text
 
 FEEDBACK_MAX_LENGTH = 5000
 

@@ -20,7 +20,7 @@ from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import (
+from sessiongraph.models import (
     AbsenceRequest,
     AttendanceReport,
     BookableSlot,
@@ -34,19 +34,19 @@ from models import (
     Session,
     Weekday,
 )
-from models.calendar import CalendarView, LocalDays, calendar_days, local_date, local_midnight
-from models.schedule import is_joinable, join_window_of
-from models.sessions import SessionCourse
-from resolvers import credits
-from resolvers.context import Context
-from resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
-from resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
-from resolvers.loaders.accounts import InstructorById, InstructorByUser
-from resolvers.loaders.base import answered_together
-from resolvers.loaders.booking import AbsenceRequestByBooking
-from resolvers.loaders.courses import CourseById
-from resolvers.loaders.reports import ReportByLearnerLiveSession
-from resolvers.loaders.schedule import (
+from sessiongraph.models.calendar import CalendarView, LocalDays, calendar_days, local_date, local_midnight
+from sessiongraph.models.schedule import is_joinable, join_window_of
+from sessiongraph.models.sessions import SessionCourse
+from sessiongraph.resolvers import credits
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
+from sessiongraph.resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
+from sessiongraph.resolvers.loaders.accounts import InstructorById, InstructorByUser
+from sessiongraph.resolvers.loaders.base import answered_together
+from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking
+from sessiongraph.resolvers.loaders.courses import CourseById
+from sessiongraph.resolvers.loaders.reports import ReportByLearnerLiveSession
+from sessiongraph.resolvers.loaders.schedule import (
     BookedCountByLiveSession,
     BookingByLearnerLiveSession,
     BookingCountByLiveSession,
@@ -55,10 +55,10 @@ from resolvers.loaders.schedule import (
     OnLearnerSchedule,
     on_schedule_of,
 )
-from resolvers.loaders.sessions import EnrollmentByLearnerSession, SessionById
-from resolvers.pagination import Page, first_page, page_size, paginate
-from resolvers.permissions import can_manage_live_session, can_read_schedule, may_join, require_admin, require_signed_in
-from resolvers.validation import http_url, optional_text
+from sessiongraph.resolvers.loaders.sessions import EnrollmentByLearnerSession, SessionById
+from sessiongraph.resolvers.pagination import Page, first_page, page_size, paginate
+from sessiongraph.resolvers.permissions import can_manage_live_session, can_read_schedule, may_join, require_admin, require_signed_in
+from sessiongraph.resolvers.validation import http_url, optional_text
 
 # --- time zones -----------------------------------------------------------------------------
 

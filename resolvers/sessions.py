@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import (
+from sessiongraph.models import (
     ClassMember,
     Course,
     Enrollment,
@@ -25,13 +25,13 @@ from models import (
     User,
     UserClass,
 )
-from models.sessions import OPEN_START, access_order
-from models.windows import DateWindow
-from resolvers.accounts import like_pattern, require_users_exist
-from resolvers.context import Context
-from resolvers.errors import ErrorCode, Problem, Problems, UserErrors
-from resolvers.pagination import Page, paginate
-from resolvers.permissions import require_admin, require_signed_in
+from sessiongraph.models.sessions import OPEN_START, access_order
+from sessiongraph.models.windows import DateWindow
+from sessiongraph.resolvers.accounts import like_pattern, require_users_exist
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import ErrorCode, Problem, Problems, UserErrors
+from sessiongraph.resolvers.pagination import Page, paginate
+from sessiongraph.resolvers.permissions import require_admin, require_signed_in
 
 WINDOW_FIELDS = {
     "display_window": ("display_start", "display_end", "displayWindow"),

@@ -38,19 +38,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from models import Course, LiveSession
-from resolvers import permissions
-from resolvers.context import Actor, Context
-from resolvers.errors import NotFound
-from resolvers.events import ScheduleEventKind, live_session_channel, user_channel
-from resolvers.loaders.accounts import ChildIdsByGuardian
-from resolvers.loaders.base import Together
-from resolvers.loaders.courses import CourseById
-from resolvers.loaders.schedule import LiveSessionById
-from resolvers.permissions import require_signed_in
-from resolvers.schedule import JoinState
-from sessiongraph.broker import RESYNC, LocalFanout
-from sessiongraph.scheduler import Alarm
+from sessiongraph.models import Course, LiveSession
+from sessiongraph.resolvers import permissions
+from sessiongraph.resolvers.context import Actor, Context
+from sessiongraph.resolvers.errors import NotFound
+from sessiongraph.resolvers.events import ScheduleEventKind, live_session_channel, user_channel
+from sessiongraph.resolvers.loaders.accounts import ChildIdsByGuardian
+from sessiongraph.resolvers.loaders.base import Together
+from sessiongraph.resolvers.loaders.courses import CourseById
+from sessiongraph.resolvers.loaders.schedule import LiveSessionById
+from sessiongraph.resolvers.permissions import require_signed_in
+from sessiongraph.resolvers.schedule import JoinState
+from sessiongraph.infrastructure.broker import RESYNC, LocalFanout
+from sessiongraph.infrastructure.scheduler import Alarm
 
 log = logging.getLogger("sessiongraph.subscriptions")
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
-from resolvers.errors import ErrorCode, Problems
+from sessiongraph.resolvers.errors import ErrorCode, Problems
 
 
 def clean_email(value: str, problems: Problems, *field: str) -> str:

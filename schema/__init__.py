@@ -7,24 +7,24 @@ from graphql import GraphQLError, lexicographic_sort_schema, print_schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from schema.accounts import AccountsMutation, AccountsQuery
-from schema.compiled import CompiledOperations
-from schema.booking import BookingMutation
-from schema.courses import CoursesMutation, CoursesQuery
-from schema.credits import CreditsMutation
-from schema.extensions import ErrorCodes
-from schema.imports import ImportsMutation
-from schema.limits import QueryLimits, limit_extensions
-from sessiongraph.observability import OperationMetrics
-from schema.relay import Node, resolve_node
-from schema.reports import ReportsMutation
-from schema.scalars import SCALARS
-from schema.schedule import ScheduleMutation
-from schema.sessions import SessionsMutation, SessionsQuery
-from schema.subscriptions import Subscription
-from schema.viewer import ViewerQuery
-from sessiongraph.ratelimit import MutationRateLimiter
-from sessiongraph.settings import Settings
+from sessiongraph.schema.accounts import AccountsMutation, AccountsQuery
+from sessiongraph.schema.compiled import CompiledOperations
+from sessiongraph.schema.booking import BookingMutation
+from sessiongraph.schema.courses import CoursesMutation, CoursesQuery
+from sessiongraph.schema.credits import CreditsMutation
+from sessiongraph.schema.extensions import ErrorCodes
+from sessiongraph.schema.imports import ImportsMutation
+from sessiongraph.schema.limits import QueryLimits, limit_extensions
+from sessiongraph.schema.metrics import OperationMetrics
+from sessiongraph.schema.relay import Node, resolve_node
+from sessiongraph.schema.reports import ReportsMutation
+from sessiongraph.schema.scalars import SCALARS
+from sessiongraph.schema.schedule import ScheduleMutation
+from sessiongraph.schema.sessions import SessionsMutation, SessionsQuery
+from sessiongraph.schema.subscriptions import Subscription
+from sessiongraph.schema.viewer import ViewerQuery
+from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
+from sessiongraph.infrastructure.settings import Settings
 
 
 @strawberry.type

@@ -5,11 +5,11 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-import models
-from resolvers import accounts, permissions
-from resolvers.loaders.accounts import InstructorById, InstructorByUser, MemberCountByClass, UserById, UserClassById
-from schema.errors import UserError, attempt
-from schema.relay import Connection, Node, decode_id, decode_ids, node_fetcher, to_global_id
+from sessiongraph import models
+from sessiongraph.resolvers import accounts, permissions
+from sessiongraph.resolvers.loaders.accounts import InstructorById, InstructorByUser, MemberCountByClass, UserById, UserClassById
+from sessiongraph.schema.errors import UserError, attempt
+from sessiongraph.schema.relay import Connection, Node, decode_id, decode_ids, node_fetcher, to_global_id
 
 Weekday = strawberry.enum(models.Weekday, name="Weekday")
 

@@ -8,15 +8,15 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-import models
-from resolvers import absences, booking, permissions
-from resolvers.loaders.booking import AbsenceRequestById, SlotById
-from resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
-from schema.accounts import Instructor, load_instructor
-from schema.courses import Course, load_course
-from schema.errors import UserError, attempt
-from schema.relay import Node, decode_id, node_fetcher, to_global_id
-from schema.schedule import Booking, LocationInput
+from sessiongraph import models
+from sessiongraph.resolvers import absences, booking, permissions
+from sessiongraph.resolvers.loaders.booking import AbsenceRequestById, SlotById
+from sessiongraph.resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.schema.accounts import Instructor, load_instructor
+from sessiongraph.schema.courses import Course, load_course
+from sessiongraph.schema.errors import UserError, attempt
+from sessiongraph.schema.relay import Node, decode_id, node_fetcher, to_global_id
+from sessiongraph.schema.schedule import Booking, LocationInput
 
 AbsenceRequestStatus = strawberry.enum(models.AbsenceRequestStatus, name="AbsenceRequestStatus")
 

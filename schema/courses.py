@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-import models
-from resolvers import booking, courses, permissions
-from resolvers.loaders.courses import CourseById
-from schema.errors import UserError, attempt
-from schema.relay import Connection, Node, id_of, node_fetcher, to_global_id
+from sessiongraph import models
+from sessiongraph.resolvers import booking, courses, permissions
+from sessiongraph.resolvers.loaders.courses import CourseById
+from sessiongraph.schema.errors import UserError, attempt
+from sessiongraph.schema.relay import Connection, Node, id_of, node_fetcher, to_global_id
 
 if TYPE_CHECKING:
-    from schema.booking import BookableSlot
+    from sessiongraph.schema.booking import BookableSlot
 
 
 @strawberry.type
@@ -37,8 +37,8 @@ class Course(Node):
     async def available_slots(
             self, info: Info, from_: Annotated[datetime, strawberry.argument(name="from")], to: datetime,
             instructor_id: strawberry.ID | None = None) -> list[Annotated[BookableSlot,
-                                                                          strawberry.lazy("schema.booking")]]:
-        from schema.booking import BookableSlot
+                                                                          strawberry.lazy("sessiongraph.schema.booking")]]:
+        from sessiongraph.schema.booking import BookableSlot
 
         instructor = None
         if instructor_id is not None:

@@ -7,13 +7,13 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-import models
-from resolvers import credits, permissions
-from resolvers.loaders.credits import CreditTransactionById
-from resolvers.loaders.schedule import LiveSessionById
-from schema.errors import UserError, attempt
-from schema.relay import Connection, Node, decode_id, node_fetcher, to_global_id
-from schema.schedule import LiveSession, connection
+from sessiongraph import models
+from sessiongraph.resolvers import credits, permissions
+from sessiongraph.resolvers.loaders.credits import CreditTransactionById
+from sessiongraph.resolvers.loaders.schedule import LiveSessionById
+from sessiongraph.schema.errors import UserError, attempt
+from sessiongraph.schema.relay import Connection, Node, decode_id, node_fetcher, to_global_id
+from sessiongraph.schema.schedule import LiveSession, connection
 
 CreditTransactionKind = strawberry.enum(models.CreditTransactionKind, name="CreditTransactionKind")
 

@@ -8,7 +8,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.types import Info
 
-from resolvers.errors import Problem, UserErrors
+from sessiongraph.resolvers.errors import Problem, UserErrors
 
 T = TypeVar("T")
 

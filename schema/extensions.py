@@ -13,8 +13,8 @@ import uuid
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
-from resolvers.errors import BadInput, NotAllowed, NotAuthenticated, NotFound
-from schema.scalars import InvalidScalar
+from sessiongraph.resolvers.errors import BadInput, NotAllowed, NotAuthenticated, NotFound
+from sessiongraph.schema.scalars import InvalidScalar
 
 log = logging.getLogger("sessiongraph.errors")
 

@@ -6,9 +6,9 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from resolvers import imports, permissions
-from resolvers.errors import BadInput
-from schema.errors import UserError, attempt
+from sessiongraph.resolvers import imports, permissions
+from sessiongraph.resolvers.errors import BadInput
+from sessiongraph.schema.errors import UserError, attempt
 
 ImportFormat = strawberry.enum(imports.ImportFormat, name="CsvFormat",
                                description="Which of the two file formats a file was read as.")

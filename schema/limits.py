@@ -78,8 +78,8 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
-from sessiongraph.ratelimit import MutationRateLimiter
-from sessiongraph.settings import Settings
+from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
+from sessiongraph.infrastructure.settings import Settings
 
 PARSE_CACHE_SIZE = 256
 VALIDATION_CACHE_SIZE = 256

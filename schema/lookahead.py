@@ -15,7 +15,7 @@ from typing import Any
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
-from resolvers.loaders.base import Loader
+from sessiongraph.resolvers.loaders.base import Loader
 
 # Parsed documents are cached (schema/limits.py), so the same field nodes come back with
 # every request of a client's operation; the answer is kept per field node. The node is

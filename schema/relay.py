@@ -10,8 +10,8 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from resolvers.errors import ErrorCode, UserErrors
-from resolvers.pagination import Page
+from sessiongraph.resolvers.errors import ErrorCode, UserErrors
+from sessiongraph.resolvers.pagination import Page
 
 T = TypeVar("T")
 

@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-import models
-from models.reports import AttendanceFigures
-from resolvers import reports
-from resolvers.loaders.accounts import UserById
-from resolvers.loaders.reports import FiguresByEnrollment, FiguresBySession
-from resolvers.loaders.sessions import LearnerCountBySession
-from schema.accounts import User, load_user
-from schema.errors import UserError, attempt
-from schema.relay import Connection, decode_id
+from sessiongraph import models
+from sessiongraph.models.reports import AttendanceFigures
+from sessiongraph.resolvers import reports
+from sessiongraph.resolvers.loaders.accounts import UserById
+from sessiongraph.resolvers.loaders.reports import FiguresByEnrollment, FiguresBySession
+from sessiongraph.resolvers.loaders.sessions import LearnerCountBySession
+from sessiongraph.schema.accounts import User, load_user
+from sessiongraph.schema.errors import UserError, attempt
+from sessiongraph.schema.relay import Connection, decode_id
 
 if TYPE_CHECKING:
-    from schema.schedule import LiveSession
+    from sessiongraph.schema.schedule import LiveSession
 
 AttendanceStatus = strawberry.enum(models.AttendanceStatus, name="AttendanceStatus")
 
@@ -125,7 +125,7 @@ class RecordAttendanceInput:
 
 @strawberry.type
 class RecordAttendancePayload:
-    live_session: Annotated[LiveSession, strawberry.lazy("schema.schedule")] | None
+    live_session: Annotated[LiveSession, strawberry.lazy("sessiongraph.schema.schedule")] | None
     errors: list[UserError]
 
 
@@ -135,7 +135,7 @@ class ReportsMutation:
                                      "learner's attendance and feedback, from the live session's start on; "
                                      "recording again for a learner corrects their report.")
     async def record_attendance(self, info: Info, input: RecordAttendanceInput) -> RecordAttendancePayload:
-        from schema.schedule import LiveSession
+        from sessiongraph.schema.schedule import LiveSession
 
         def entries() -> list[reports.AttendanceEntry]:
             return [reports.AttendanceEntry(learner_id=decode_id(e.learner_id, "User", "entries", str(n), "learnerId"),

@@ -10,34 +10,34 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-import models
-from models.calendar import CalendarView as CalendarViewModel
-from resolvers import absences, permissions, schedule
-from resolvers.loaders.accounts import InstructorById
-from resolvers.loaders.base import NOT_LOADED
-from resolvers.loaders.courses import CourseById
-from resolvers.loaders.credits import TransactionsByBooking
-from resolvers.loaders.reports import ReportByLearnerLiveSession
-from resolvers.loaders.schedule import (
+from sessiongraph import models
+from sessiongraph.models.calendar import CalendarView as CalendarViewModel
+from sessiongraph.resolvers import absences, permissions, schedule
+from sessiongraph.resolvers.loaders.accounts import InstructorById
+from sessiongraph.resolvers.loaders.base import NOT_LOADED
+from sessiongraph.resolvers.loaders.courses import CourseById
+from sessiongraph.resolvers.loaders.credits import TransactionsByBooking
+from sessiongraph.resolvers.loaders.reports import ReportByLearnerLiveSession
+from sessiongraph.resolvers.loaders.schedule import (
     BookedCountByLiveSession,
     BookingById,
     BookingByLearnerLiveSession,
     LiveSessionById,
 )
-from resolvers.loaders.sessions import SessionById
-from resolvers.pagination import Page
-from resolvers.reports import live_session_reports
-from schema.accounts import Instructor, User, Weekday, load_instructor, load_user
-from schema.courses import Course, load_course
-from schema.errors import UserError, attempt
-from schema.lookahead import load_ahead
-from schema.relay import Connection, Node, decode_id, id_of, node_fetcher, to_global_id
-from schema.reports import SessionReport
-from schema.sessions import Session
+from sessiongraph.resolvers.loaders.sessions import SessionById
+from sessiongraph.resolvers.pagination import Page
+from sessiongraph.resolvers.reports import live_session_reports
+from sessiongraph.schema.accounts import Instructor, User, Weekday, load_instructor, load_user
+from sessiongraph.schema.courses import Course, load_course
+from sessiongraph.schema.errors import UserError, attempt
+from sessiongraph.schema.lookahead import load_ahead
+from sessiongraph.schema.relay import Connection, Node, decode_id, id_of, node_fetcher, to_global_id
+from sessiongraph.schema.reports import SessionReport
+from sessiongraph.schema.sessions import Session
 
 if TYPE_CHECKING:
-    from schema.booking import AbsenceRequest
-    from schema.credits import CreditTransaction
+    from sessiongraph.schema.booking import AbsenceRequest
+    from sessiongraph.schema.credits import CreditTransaction
 
 LiveSessionStatus = strawberry.enum(models.LiveSessionStatus, name="LiveSessionStatus")
 BookingStatus = strawberry.enum(models.BookingStatus, name="BookingStatus")
@@ -246,8 +246,8 @@ class Booking(Node):
     @strawberry.field(description="What booking it cost: its BOOKING transaction; null for a free course, "
                                   "and for those who may not read the learner's credits.")
     async def credit_transaction(self, info: Info) -> Annotated[
-            CreditTransaction, strawberry.lazy("schema.credits")] | None:
-        from schema.credits import transaction_or_none
+            CreditTransaction, strawberry.lazy("sessiongraph.schema.credits")] | None:
+        from sessiongraph.schema.credits import transaction_or_none
 
         if not await permissions.can_read_credits(info.context, self.model.learner_id):
             return None
@@ -257,8 +257,8 @@ class Booking(Node):
     @strawberry.field(description="Its REFUND transaction, once cancelled in time or with its live session; "
                                   "null for those who may not read the learner's credits.")
     async def refund_transaction(self, info: Info) -> Annotated[
-            CreditTransaction, strawberry.lazy("schema.credits")] | None:
-        from schema.credits import transaction_or_none
+            CreditTransaction, strawberry.lazy("sessiongraph.schema.credits")] | None:
+        from sessiongraph.schema.credits import transaction_or_none
 
         if not await permissions.can_read_credits(info.context, self.model.learner_id):
             return None
@@ -267,8 +267,8 @@ class Booking(Node):
 
     @strawberry.field(description="The learner's absence request for it, with its status; null when none.")
     async def absence_request(self, info: Info) -> Annotated[
-            AbsenceRequest, strawberry.lazy("schema.booking")] | None:
-        from schema.booking import absence_request_or_none
+            AbsenceRequest, strawberry.lazy("sessiongraph.schema.booking")] | None:
+        from sessiongraph.schema.booking import absence_request_or_none
 
         return absence_request_or_none(await absences.absence_request_of(info.context, self.model))
 

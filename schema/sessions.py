@@ -8,13 +8,13 @@ import strawberry
 from sqlalchemy import select
 from strawberry.types import Info
 
-import models
-from models.windows import DateWindow as Window
-from resolvers import permissions, sessions
-from resolvers.context import Context
-from resolvers.loaders.accounts import UserById
-from resolvers.loaders.base import NOT_LOADED
-from resolvers.loaders.sessions import (
+from sessiongraph import models
+from sessiongraph.models.windows import DateWindow as Window
+from sessiongraph.resolvers import permissions, sessions
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.loaders.accounts import UserById
+from sessiongraph.resolvers.loaders.base import NOT_LOADED
+from sessiongraph.resolvers.loaders.sessions import (
     CategoryById,
     CoachIdsBySessionCourse,
     CourseCountBySession,
@@ -23,13 +23,13 @@ from resolvers.loaders.sessions import (
     LearnerCountBySession,
     SessionById,
 )
-from resolvers.pagination import Page, paginate
-from schema.accounts import User, load_user
-from schema.courses import Course, load_course
-from schema.errors import UserError, attempt
-from schema.lookahead import load_ahead
-from schema.relay import Connection, Node, decode_id, decode_ids, id_of, node_fetcher, to_global_id
-from schema.reports import SessionTracking
+from sessiongraph.resolvers.pagination import Page, paginate
+from sessiongraph.schema.accounts import User, load_user
+from sessiongraph.schema.courses import Course, load_course
+from sessiongraph.schema.errors import UserError, attempt
+from sessiongraph.schema.lookahead import load_ahead
+from sessiongraph.schema.relay import Connection, Node, decode_id, decode_ids, id_of, node_fetcher, to_global_id
+from sessiongraph.schema.reports import SessionTracking
 
 SessionVisibility = strawberry.enum(models.SessionVisibility, name="SessionVisibility")
 SessionStatus = strawberry.enum(models.SessionStatus, name="SessionStatus")

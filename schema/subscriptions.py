@@ -8,14 +8,14 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from resolvers import subscriptions
-from resolvers.errors import NotFound
-from resolvers.events import ScheduleEventKind as ScheduleEventKindModel
-from resolvers.loaders.schedule import LiveSessionById
-from resolvers.permissions import can_see_live_session
-from resolvers.schedule import JoinState
-from schema.relay import id_of
-from schema.schedule import JoinAvailability, LiveSession
+from sessiongraph.resolvers import subscriptions
+from sessiongraph.resolvers.errors import NotFound
+from sessiongraph.resolvers.events import ScheduleEventKind as ScheduleEventKindModel
+from sessiongraph.resolvers.loaders.schedule import LiveSessionById
+from sessiongraph.resolvers.permissions import can_see_live_session
+from sessiongraph.resolvers.schedule import JoinState
+from sessiongraph.schema.relay import id_of
+from sessiongraph.schema.schedule import JoinAvailability, LiveSession
 
 ScheduleEventKind = strawberry.enum(ScheduleEventKindModel, name="ScheduleEventKind")
 

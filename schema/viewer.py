@@ -8,13 +8,13 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-import models
-from resolvers import accounts, schedule, sessions
-from schema.accounts import User
-from schema.credits import CreditAccount
-from schema.relay import Connection
-from schema.schedule import LearnerSchedule, LiveSession, connection, load_ahead_rows
-from schema.sessions import Session
+from sessiongraph import models
+from sessiongraph.resolvers import accounts, schedule, sessions
+from sessiongraph.schema.accounts import User
+from sessiongraph.schema.credits import CreditAccount
+from sessiongraph.schema.relay import Connection
+from sessiongraph.schema.schedule import LearnerSchedule, LiveSession, connection, load_ahead_rows
+from sessiongraph.schema.sessions import Session
 
 
 @strawberry.type

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import models
-from schema.relay import to_global_id
-from sessiongraph.db import Database
+from sessiongraph import models
+from sessiongraph.schema.relay import to_global_id
+from sessiongraph.infrastructure.db import Database
 from tests.schedule_data import ScheduleData
 
 ROLES = ("anonymous", "learner", "other_learner", "guardian", "instructor", "course_coach", "session_coach", "admin")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import models
+from sessiongraph import models
 from tests.conftest import NOW
 from tests.schedule_data import ScheduleData, data  # noqa: F401
 

@@ -27,7 +27,7 @@ from graphql import (
     visit,
 )
 
-from clients.documents import Operation
+from sessiongraph.clients.documents import Operation
 
 # A schema coordinate with a dot (Type.field, Type.field(arg:), Enum.VALUE) or a directive (@name).
 DOTTED = re.compile(r"@[_A-Za-z]\w*|[_A-Za-z]\w*\.[_A-Za-z]\w*(?:\([_A-Za-z]\w*:\))?")

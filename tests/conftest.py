@@ -23,13 +23,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import models
+from sessiongraph import models
 from sessiongraph import migrations
-from sessiongraph.app import create_app
-from sessiongraph.auth import issue_token
-from sessiongraph.clock import FrozenClock
-from sessiongraph.db import Database, create_engine
-from sessiongraph.settings import Settings, async_database_url
+from sessiongraph.server.app import create_app
+from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.infrastructure.clock import FrozenClock
+from sessiongraph.infrastructure.db import Database, create_engine
+from sessiongraph.infrastructure.settings import Settings, async_database_url
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

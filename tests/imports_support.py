@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-import models
-from sessiongraph.db import Database
+from sessiongraph import models
+from sessiongraph.infrastructure.db import Database
 
 IMPORT_CSV = (Path(__file__).resolve().parent.parent / "clients" / "admin" / "import_csv.graphql").read_text()
 

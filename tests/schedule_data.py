@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-import models
-from schema.relay import to_global_id
-from sessiongraph.db import Database
+from sessiongraph import models
+from sessiongraph.schema.relay import to_global_id
+from sessiongraph.infrastructure.db import Database
 
 _codes = itertools.count(1)
 

@@ -4,7 +4,7 @@ the schedule's details and the course history show; the event a decision publish
 import asyncio
 from datetime import timedelta
 
-from schema.relay import from_global_id
+from sessiongraph.schema.relay import from_global_id
 from tests.booking_data import BOOK, CANCEL, codes, data, given, iso  # noqa: F401
 from tests.conftest import NOW
 from tests.schedule_data import gid

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import insert
 
-from models import Enrollment, Session
-from schema.relay import to_global_id
+from sessiongraph.models import Enrollment, Session
+from sessiongraph.schema.relay import to_global_id
 
 CREATE_USER = """mutation($input: CreateUserInput!) { createUser(input: $input) {
   user { id email name timeZone weekStart isAdmin } errors { field code message } } }"""

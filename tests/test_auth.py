@@ -5,7 +5,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from sessiongraph.auth import issue_token
+from sessiongraph.infrastructure.tokens import issue_token
 
 VIEWER = "{ viewer { user { name } } }"
 ADMIN_LIST = "{ sessions { totalCount } }"

@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
-import models
-from schema.relay import to_global_id
+from sessiongraph import models
+from sessiongraph.schema.relay import to_global_id
 from tests.authz_world import ROLES, World, build_world
 from tests.schedule_data import ScheduleData
 from tests.imports_support import upload
@@ -114,7 +114,7 @@ async def test_node_shows_only_what_the_role_may_see(role, world, caller):
 
 async def test_every_node_type_is_tried(world):
     """The table covers every type that implements Node in the schema."""
-    from schema import schema
+    from sessiongraph.schema import schema
 
     implementing = {t.name for t in schema._schema.type_map.values()
                     if getattr(t, "interfaces", None) and any(i.name == "Node" for i in t.interfaces)}
@@ -226,7 +226,7 @@ async def test_query_field(field, role, world, caller):
 
 
 def test_query_table_covers_every_root_field():
-    from schema import schema
+    from sessiongraph.schema import schema
 
     root = set(schema._schema.query_type.fields) - {"node"}
     viewer = {f"viewer.{name}" for name in schema._schema.type_map["Viewer"].fields} - {"viewer.user"}
@@ -338,7 +338,7 @@ async def test_mutation(name, role, world, caller, database, clock):
 
 
 def test_mutation_table_covers_every_mutation():
-    from schema import schema
+    from sessiongraph.schema import schema
 
     assert set(MUTATION_ACCESS) == set(schema._schema.mutation_type.fields)
     assert all(set(MUTATION_ACCESS[m]) == set(ROLES) for m in MUTATION_ACCESS)

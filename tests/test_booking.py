@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-import models
-from schema.relay import from_global_id
+from sessiongraph import models
+from sessiongraph.schema.relay import from_global_id
 from tests.booking_data import BOOK, CANCEL, SLOTS, codes, data, given, iso  # noqa: F401
 from tests.conftest import NOW
 from tests.schedule_data import gid

@@ -13,7 +13,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select
 
-import models
+from sessiongraph import models
 from tests.booking_data import BOOK, CANCEL, PUBLISH, data, given  # noqa: F401
 from tests.conftest import NOW, Caller
 from tests.schedule_data import gid

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-import models
+from sessiongraph import models
 from tests.booking_data import PUBLISH, SLOTS, codes, data, given, iso  # noqa: F401
 from tests.conftest import NOW
 from tests.schedule_data import gid

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from sessiongraph.auth import issue_token
+from sessiongraph.infrastructure.tokens import issue_token
 from tests.booking_data import BOOK, CANCEL, data, given  # noqa: F401
 from tests.conftest import NOW
 from tests.schedule_data import gid

@@ -6,7 +6,7 @@ import uuid
 import pytest
 import redis.asyncio as redis
 
-from sessiongraph.broker import RESYNC, InProcessBroker, RedisBroker, SubscriberOverflow
+from sessiongraph.infrastructure.broker import RESYNC, InProcessBroker, RedisBroker, SubscriberOverflow
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(tmp_path, *args, env_extra=None):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "JWT_SECRET": "cli-secret-" + "x" * 32}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "sessiongraph.cli", *args], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-m", "sessiongraph.server.cli", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from graphql import build_schema, find_breaking_changes, parse, validate
 
-from clients.documents import (
+from sessiongraph.clients.documents import (
     CLIENTS,
     MANIFEST_COMMAND,
     MANIFEST_PATH,
@@ -17,8 +17,8 @@ from clients.documents import (
     manifest_json,
     unused_fragments,
 )
-from schema import export_sdl, schema
-from sessiongraph import cli
+from sessiongraph.schema import export_sdl, schema
+from sessiongraph.server import cli
 from tests.client_contract import broken_operations, coordinates_used
 
 OPERATIONS = all_operations()

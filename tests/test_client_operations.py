@@ -17,11 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-import models
-from clients.admin.cli import import_file
-from clients.documents import Operation, load_operations
-from schema.relay import to_global_id
-from sessiongraph.auth import issue_token
+from sessiongraph import models
+from sessiongraph.clients.admin.cli import import_file
+from sessiongraph.clients.documents import Operation, load_operations
+from sessiongraph.schema.relay import to_global_id
+from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.demo import load_demo
 from tests.ws_client import TRANSPORT_WS, GraphQLSocket
 

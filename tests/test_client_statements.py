@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-import models
+from sessiongraph import models
 import tests.test_schedule_statements as schedule_statements
-from clients.admin.cli import import_file
-from clients.documents import Operation, all_operations
-from schema import schema
-from sessiongraph.auth import issue_token
+from sessiongraph.clients.admin.cli import import_file
+from sessiongraph.clients.documents import Operation, all_operations
+from sessiongraph.schema import schema
+from sessiongraph.infrastructure.tokens import issue_token
 from tests.client_contract import coordinates_used
 from tests.conftest import NOW
 from tests.sized_data import MIDNIGHT, Schedule, SessionWithPeople, SizedData, at, gid, sized  # noqa: F401

@@ -19,11 +19,11 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-import models
-from clients.documents import load_operations
-from schema.compiled import _compiled, compiled_by_document
-from sessiongraph.app import create_app
-from sessiongraph.auth import issue_token
+from sessiongraph import models
+from sessiongraph.clients.documents import load_operations
+from sessiongraph.schema.compiled import _compiled, compiled_by_document
+from sessiongraph.server.app import create_app
+from sessiongraph.infrastructure.tokens import issue_token
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 
@@ -509,7 +509,7 @@ async def test_session_details_of_other_ids_answer_as_executed(data, both, make_
 
 async def test_a_compiled_operation_that_fails_leaves_the_document_to_the_schema(world, both, monkeypatch, caplog):
     # given: the calendar's read fails once, as a lost connection would
-    from resolvers import schedule
+    from sessiongraph.resolvers import schedule
 
     real = schedule.calendar_rows
     failures = []

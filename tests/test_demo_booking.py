@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-import models
-from models.booking import overlapping
+from sessiongraph import models
+from sessiongraph.models.booking import overlapping
 from sessiongraph.demo import load_demo
 from tests.booking_data import BookingData, data  # noqa: F401
 from tests.conftest import NOW

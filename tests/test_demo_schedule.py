@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-import models
+from sessiongraph import models
 from sessiongraph.demo import load_demo
 from tests.conftest import NOW
 

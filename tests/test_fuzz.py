@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
 from sqlalchemy import func, select
 
-import models
-from schema import schema
-from schema.relay import to_global_id
+from sessiongraph import models
+from sessiongraph.schema import schema
+from sessiongraph.schema.relay import to_global_id
 from sessiongraph.demo import load_demo
 from tests.conftest import Caller
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-import models
+from sessiongraph import models
 from tests.imports_support import import_csv, seed, snapshot, upload
 
 PEOPLE = ["ana@example.org", "bo@example.org", "cy@example.org"]
@@ -239,7 +239,7 @@ async def small_limit_caller(settings, database, clock, make_user, caller):
     """An admin talking to an app whose upload limit is 1,000 bytes."""
     import httpx
 
-    from sessiongraph.app import create_app
+    from sessiongraph.server.app import create_app
     from tests.conftest import Caller
 
     app = create_app(settings.model_copy(update={"max_upload_bytes": 1000}), clock=clock, database=database,

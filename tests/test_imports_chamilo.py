@@ -4,7 +4,7 @@ courses, course coaches, learners and classes."""
 import pytest
 from sqlalchemy import select
 
-import models
+from sessiongraph import models
 from tests.imports_support import add, import_csv, seed, snapshot
 
 HEADER = ("SessionName;Coach;DateStart;DateEnd;Users;Courses;VisibilityAfterExpiration;"

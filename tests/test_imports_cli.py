@@ -14,8 +14,8 @@ import httpx
 import pytest
 import uvicorn
 
-from clients.admin import cli
-from sessiongraph.app import create_app
+from sessiongraph.clients.admin import cli
+from sessiongraph.server.app import create_app
 from tests.imports_support import seed, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +144,7 @@ async def served(settings, clock):
 async def test_the_command_runs_against_a_served_app(served, admin, database, ids, tmp_path):
     def command(path: str) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONGRAPH_")}
-        return subprocess.run([sys.executable, "-m", "clients.admin", "import", path, "--url", served,
+        return subprocess.run([sys.executable, "-m", "sessiongraph.clients.admin", "import", path, "--url", served,
                                "--token", token_of(admin)], capture_output=True, text=True, cwd=ROOT, env=env,
                               timeout=60)
 

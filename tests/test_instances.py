@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis.asyncio as redis
 
-from sessiongraph.auth import issue_token
+from sessiongraph.infrastructure.tokens import issue_token
 from tests.conftest import free_port
 from tests.schedule_data import data, gid  # noqa: F401
 from tests.test_broker import REDIS_URL
@@ -36,7 +36,7 @@ async def two_instances(database_url, settings, database):
            "JWT_SECRET": settings.jwt_secret, "RATE_LIMIT_ENABLED": "false",
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     ports = [free_port(), free_port()]
-    processes = [subprocess.Popen([sys.executable, "-m", "sessiongraph.cli", "serve", "--port", str(port)],
+    processes = [subprocess.Popen([sys.executable, "-m", "sessiongraph.server.cli", "serve", "--port", str(port)],
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                  for port in ports]
     try:

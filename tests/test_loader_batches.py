@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from resolvers.context import Actor, Context
-from resolvers.loaders.base import SETTLE_TURNS, Loader
+from sessiongraph.resolvers.context import Actor, Context
+from sessiongraph.resolvers.loaders.base import SETTLE_TURNS, Loader
 
 
 class Doubling(Loader[int, int]):

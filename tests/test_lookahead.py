@@ -6,9 +6,9 @@ from datetime import timedelta
 import strawberry
 from strawberry.types import Info
 
-import models
-from resolvers.loaders.sessions import CategoryById
-from schema.lookahead import selected_names
+from sessiongraph import models
+from sessiongraph.resolvers.loaders.sessions import CategoryById
+from sessiongraph.schema.lookahead import selected_names
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 from tests.test_schedule_statements import learner_with_schedule

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
-from models import Course, Enrollment, Session, SessionCategory, SessionCourse, SessionCourseCoach
-from schema.relay import to_global_id
+from sessiongraph.models import Course, Enrollment, Session, SessionCategory, SessionCourse, SessionCourseCoach
+from sessiongraph.schema.relay import to_global_id
 
 MY_SESSIONS = """{ viewer { mySessions {
   current { name status } upcoming { name status } past { name status } } } }"""

@@ -4,7 +4,7 @@ import io
 import json
 import logging
 
-from sessiongraph.observability import RequestIdFilter, request_id
+from sessiongraph.infrastructure.observability import RequestIdFilter, request_id
 from pythonjsonlogger.json import JsonFormatter
 
 

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from schema.extensions import ErrorCodes
-from schema.scalars import SCALARS
+from sessiongraph.schema.extensions import ErrorCodes
+from sessiongraph.schema.scalars import SCALARS
 from sessiongraph import migrations
 
 
@@ -40,7 +40,7 @@ async def test_the_migrations_create_exactly_the_tables_the_models_describe(data
 
 def test_the_session_order_index_spells_the_constant_the_list_query_does():
     # PostgreSQL uses an expression index only for a query with the same expression.
-    from models.sessions import OPEN_START_SQL
+    from sessiongraph.models.sessions import OPEN_START_SQL
 
     migration = (migrations.HERE / "versions" / "0005_session_order_index.py").read_text()
     assert f"coalesce(access_start, {OPEN_START_SQL}), name, id" in migration
@@ -105,7 +105,7 @@ def test_an_unexpected_exception_is_masked_with_an_error_id_that_is_logged(caplo
     ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
 ])
 def test_plain_database_urls_are_mapped_to_the_async_drivers(url, expected):
-    from sessiongraph.settings import async_database_url
+    from sessiongraph.infrastructure.settings import async_database_url
 
     assert async_database_url(url) == expected
 

@@ -5,8 +5,8 @@ Development keeps the first three for the people building clients.
 
 import pytest
 
-import resolvers.courses
-from sessiongraph.auth import issue_token
+from sessiongraph.resolvers import courses as course_resolvers
+from sessiongraph.infrastructure.tokens import issue_token
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 MISSPELLINGS = [
@@ -65,7 +65,7 @@ async def test_production_masks_an_unexpected_error_with_an_error_id(production,
     async def broken(*_args, **_kwargs):
         raise RuntimeError("password=hunter2 in a driver message")
 
-    monkeypatch.setattr(resolvers.courses, "list_courses", broken)
+    monkeypatch.setattr(course_resolvers, "list_courses", broken)
     user = await make_user()
     token = issue_token(user.id, settings, clock.now())
 

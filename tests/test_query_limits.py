@@ -12,10 +12,10 @@ from graphql import parse, specified_rules, validate
 from strawberry.extensions import ParserCache
 from strawberry.schema.schema import validate_document
 
-from clients.documents import all_operations
-import schema.limits as query_limits
-from schema import build_schema
-from schema.limits import (
+from sessiongraph.clients.documents import all_operations
+import sessiongraph.schema.limits as query_limits
+from sessiongraph.schema import build_schema
+from sessiongraph.schema.limits import (
     CACHEABLE_QUERY_CHARS,
     PARSE_CACHE_SIZE,
     QueryCostLimit,
@@ -23,8 +23,8 @@ from schema.limits import (
     operation_cost,
     validation_rules,
 )
-from sessiongraph.auth import issue_token
-from sessiongraph.settings import Settings
+from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.infrastructure.settings import Settings
 
 
 async def ask(http, query, variables=None, headers=None):

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from sessiongraph.db import Database
+from sessiongraph.infrastructure.db import Database
 from tests.conftest import NOW, on_postgresql
 from tests.sized_data import SizedData, sized  # noqa: F401
 from tests.test_client_statements import (

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-import models
-from models.reports import AttendanceFigures
+from sessiongraph import models
+from sessiongraph.models.reports import AttendanceFigures
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 

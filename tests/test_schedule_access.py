@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-import models
+from sessiongraph import models
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 

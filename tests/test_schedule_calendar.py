@@ -4,8 +4,8 @@ daylight-saving changes."""
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from models.accounts import Weekday
-from models.calendar import CalendarView, calendar_days, local_midnight
+from sessiongraph.models.accounts import Weekday
+from sessiongraph.models.calendar import CalendarView, calendar_days, local_midnight
 from tests.schedule_data import data  # noqa: F401
 
 CALENDAR = """

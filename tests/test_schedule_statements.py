@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-import models
+from sessiongraph import models
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 

@@ -3,7 +3,7 @@ course history, with a frozen clock at Tuesday 2026-03-10 12:00 UTC."""
 
 from datetime import UTC, datetime, timedelta
 
-import models
+from sessiongraph import models
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 

@@ -3,7 +3,7 @@
 import asyncio
 from datetime import timedelta
 
-from sessiongraph.scheduler import Scheduler
+from sessiongraph.infrastructure.scheduler import Scheduler
 
 
 async def test_many_callbacks_for_one_instant_share_one_timer_and_run_when_the_clock_gets_there(clock):

@@ -296,7 +296,7 @@ async def test_enrolling_twice_is_a_no_op_counted_as_already_enrolled(admin):
 async def test_enrolling_a_class_enrolls_its_members_of_the_moment(admin, database):
     from sqlalchemy import select
 
-    from models import Enrollment
+    from sessiongraph.models import Enrollment
 
     members = [await create_user(admin, f"m{i}@example.com") for i in range(3)]
     klass = (await admin("mutation($ids: [ID!]) { createClass(input: {name: \"Sales\", memberIds: $ids}) "
@@ -347,7 +347,7 @@ async def test_unenroll_counts_who_was_removed(admin):
 
 
 async def test_learners_are_listed_for_admins_and_not_for_the_learners_themselves(admin, caller, make_user):
-    from schema.relay import to_global_id
+    from sessiongraph.schema.relay import to_global_id
 
     lena = await make_user("Lena")
     session = (await create_session(admin))["session"]

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
-from models import Course, Enrollment, Session, SessionCategory, SessionCourse, SessionCourseCoach, User
-from schema.relay import to_global_id
+from sessiongraph.models import Course, Enrollment, Session, SessionCategory, SessionCourse, SessionCourseCoach, User
+from sessiongraph.schema.relay import to_global_id
 
 LIST = """
 query($filter: SessionFilter, $first: Int, $after: String) {

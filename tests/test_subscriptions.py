@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from sessiongraph.auth import issue_token
+from sessiongraph.infrastructure.tokens import issue_token
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket

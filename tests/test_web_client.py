@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import models
-from clients.documents import load_operations, manifest
-from sessiongraph.app import create_app
-from sessiongraph.auth import issue_token
+from sessiongraph import models
+from sessiongraph.clients.documents import load_operations, manifest
+from sessiongraph.server.app import create_app
+from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.demo import load_demo
 
 CHROMIUM = "/usr/bin/chromium"

@@ -6,7 +6,7 @@ import json
 import pytest
 import websockets
 
-from sessiongraph.auth import issue_token
+from sessiongraph.infrastructure.tokens import issue_token
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 

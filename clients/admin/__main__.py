@@ -1,5 +1,5 @@
 import sys
 
-from clients.admin.cli import main
+from sessiongraph.clients.admin.cli import main
 
 sys.exit(main())

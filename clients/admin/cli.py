@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from clients.documents import load_operations
+from sessiongraph.clients.documents import load_operations
 
 IMPORT_CSV = next(operation for operation in load_operations("admin") if operation.name == "ImportCsv")
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"

@@ -16,16 +16,16 @@ from enum import StrEnum
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from models import User
-from resolvers.context import Context
-from resolvers.errors import ErrorCode, Problem
-from resolvers.imports.chamilo import ChamiloPlan, apply_sessions, read_sessions
-from resolvers.imports.enrollments import EnrollmentPlan, apply_enrollments, read_enrollments
-from resolvers.imports.problems import Counts, RowError, RowErrors
-from resolvers.imports.reading import open_csv, refuse_file, size_of
-from resolvers.permissions import require_admin
-from resolvers.validation import is_time_zone
-from sessiongraph.limits import human_size
+from sessiongraph.models import User
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import ErrorCode, Problem
+from sessiongraph.resolvers.imports.chamilo import ChamiloPlan, apply_sessions, read_sessions
+from sessiongraph.resolvers.imports.enrollments import EnrollmentPlan, apply_enrollments, read_enrollments
+from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors
+from sessiongraph.resolvers.imports.reading import open_csv, refuse_file, size_of
+from sessiongraph.resolvers.permissions import require_admin
+from sessiongraph.resolvers.validation import is_time_zone
+from sessiongraph.infrastructure.settings import human_size
 
 __all__ = ["ImportFormat", "ImportReport", "RowError", "import_csv"]
 

@@ -44,7 +44,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import (
+from sessiongraph.models import (
     ClassMember,
     Course,
     Enrollment,
@@ -54,12 +54,12 @@ from models import (
     SessionVisibility,
     UserClass,
 )
-from models.windows import DateWindow
-from resolvers.errors import ErrorCode, UserErrors
-from resolvers.imports.problems import Counts, RowError, RowErrors, describe
-from resolvers.imports.store import chunked, insert_new, lookup, user_ids_by_email
-from resolvers.imports.values import Columns, Emails, parse_moment, read_header, split_list
-from resolvers.sessions import session_rule_problems, session_warnings
+from sessiongraph.models.windows import DateWindow
+from sessiongraph.resolvers.errors import ErrorCode, UserErrors
+from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors, describe
+from sessiongraph.resolvers.imports.store import chunked, insert_new, lookup, user_ids_by_email
+from sessiongraph.resolvers.imports.values import Columns, Emails, parse_moment, read_header, split_list
+from sessiongraph.resolvers.sessions import session_rule_problems, session_warnings
 
 COLUMNS = ("SessionName", "Coach", "DateStart", "DateEnd", "Users", "Courses", "VisibilityAfterExpiration",
            "DisplayStartDate", "DisplayEndDate", "CoachStartDate", "CoachEndDate", "Classes")

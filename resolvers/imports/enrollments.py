@@ -19,11 +19,11 @@ from itertools import chain
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Course, Enrollment, Session, SessionCourseCoach
-from resolvers.errors import ErrorCode
-from resolvers.imports.problems import Counts, RowErrors
-from resolvers.imports.store import insert_new, lookup, session_course_pairs, user_ids_by_email
-from resolvers.imports.values import Emails, read_header
+from sessiongraph.models import Course, Enrollment, Session, SessionCourseCoach
+from sessiongraph.resolvers.errors import ErrorCode
+from sessiongraph.resolvers.imports.problems import Counts, RowErrors
+from sessiongraph.resolvers.imports.store import insert_new, lookup, session_course_pairs, user_ids_by_email
+from sessiongraph.resolvers.imports.values import Emails, read_header
 
 COLUMNS = ("session", "email", "role")
 REQUIRED = ("session", "email")

@@ -11,7 +11,7 @@ import heapq
 from dataclasses import dataclass
 from itertools import count
 
-from resolvers.errors import ErrorCode
+from sessiongraph.resolvers.errors import ErrorCode
 
 LISTED_ERRORS = 100
 

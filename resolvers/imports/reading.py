@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from resolvers.errors import ErrorCode, UserErrors
-from resolvers.imports.problems import RowErrors
+from sessiongraph.resolvers.errors import ErrorCode, UserErrors
+from sessiongraph.resolvers.imports.problems import RowErrors
 
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import SessionCourse, User
+from sessiongraph.models import SessionCourse, User
 
 T = TypeVar("T")
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 
-from resolvers.errors import ErrorCode
-from resolvers.imports.problems import RowErrors
+from sessiongraph.resolvers.errors import ErrorCode
+from sessiongraph.resolvers.imports.problems import RowErrors
 
 # The plain addresses nearly every file holds, checked without email_validator (which
 # costs ~30 µs a call: seconds over 100,000 rows). Anything else goes to email_validator.

@@ -1,7 +1,7 @@
 from sqlalchemy import func, select
 
-from models import ClassMember, GuardianLink, Instructor, User, UserClass
-from resolvers.loaders.base import Loader, many_per_key, one_per_key
+from sessiongraph.models import ClassMember, GuardianLink, Instructor, User, UserClass
+from sessiongraph.resolvers.loaders.base import Loader, many_per_key, one_per_key
 
 
 class UserById(Loader[int, User | None]):

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from strawberry.dataloader import DataLoader
 
 if TYPE_CHECKING:
-    from resolvers.context import Context
+    from sessiongraph.resolvers.context import Context
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

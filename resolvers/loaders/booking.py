@@ -3,8 +3,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from models import AbsenceRequest, BookableSlot, Enrollment, LiveSession, Session, SessionCourse
-from resolvers.loaders.base import Loader, many_per_key, one_per_key, pairs_in
+from sessiongraph.models import AbsenceRequest, BookableSlot, Enrollment, LiveSession, Session, SessionCourse
+from sessiongraph.resolvers.loaders.base import Loader, many_per_key, one_per_key, pairs_in
 
 
 class SlotById(Loader[int, BookableSlot | None]):

@@ -1,7 +1,7 @@
 from sqlalchemy import select
 
-from models import Course
-from resolvers.loaders.base import Loader, one_per_key
+from sessiongraph.models import Course
+from sessiongraph.resolvers.loaders.base import Loader, one_per_key
 
 
 class CourseById(Loader[int, Course | None]):

@@ -1,7 +1,7 @@
 from sqlalchemy import select
 
-from models import CreditAccount, CreditTransaction, CreditTransactionKind
-from resolvers.loaders.base import Loader, many_per_key, one_per_key
+from sessiongraph.models import CreditAccount, CreditTransaction, CreditTransactionKind
+from sessiongraph.resolvers.loaders.base import Loader, many_per_key, one_per_key
 
 
 class BalanceByUser(Loader[int, int]):

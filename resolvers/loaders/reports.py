@@ -1,10 +1,10 @@
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all
 
-from models import AttendanceReport, AttendanceStatus, Booking, BookingStatus, Enrollment, LiveSession, Session
-from models.columns import UTCDateTime
-from models.reports import ATTENDED, AttendanceFigures
-from models.sessions import SessionCourse
-from resolvers.loaders.base import Loader, first_rows_per_key, one_per_key, pairs_in
+from sessiongraph.models import AttendanceReport, AttendanceStatus, Booking, BookingStatus, Enrollment, LiveSession, Session
+from sessiongraph.models.columns import UTCDateTime
+from sessiongraph.models.reports import ATTENDED, AttendanceFigures
+from sessiongraph.models.sessions import SessionCourse
+from sessiongraph.resolvers.loaders.base import Loader, first_rows_per_key, one_per_key, pairs_in
 
 
 class ReportByLearnerLiveSession(Loader[tuple[int, int], AttendanceReport | None]):

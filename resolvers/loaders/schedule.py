@@ -1,7 +1,7 @@
 from sqlalchemy import ColumnElement, func, select, union
 
-from models import Booking, BookingStatus, Enrollment, Instructor, LiveSession
-from resolvers.loaders.base import Loader, first_rows_per_key, many_per_key, one_per_key, pairs_in
+from sessiongraph.models import Booking, BookingStatus, Enrollment, Instructor, LiveSession
+from sessiongraph.resolvers.loaders.base import Loader, first_rows_per_key, many_per_key, one_per_key, pairs_in
 
 
 def on_schedule_of(learner_id: int) -> ColumnElement[bool]:

@@ -1,7 +1,7 @@
 from sqlalchemy import func, or_, select, union
 
-from models import Enrollment, Session, SessionCategory, SessionCourse, SessionCourseCoach
-from resolvers.loaders.base import Loader, many_per_key, one_per_key, pairs_in
+from sessiongraph.models import Enrollment, Session, SessionCategory, SessionCourse, SessionCourseCoach
+from sessiongraph.resolvers.loaders.base import Loader, many_per_key, one_per_key, pairs_in
 
 
 class SessionById(Loader[int, Session | None]):

@@ -36,9 +36,9 @@ from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from clients.documents import load_operations
-from resolvers.context import Context
-from sessiongraph.observability import COMPILED_ANSWERS
+from sessiongraph.clients.documents import load_operations
+from sessiongraph.resolvers.context import Context
+from sessiongraph.infrastructure.observability import COMPILED_ANSWERS
 
 log = logging.getLogger("sessiongraph.compiled")
 
@@ -56,8 +56,8 @@ class CompiledOperation:
 
 
 def _compiled() -> tuple[CompiledOperation, ...]:
-    from schema.compiled.schedule import COMPILED as schedule
-    from schema.compiled.sessions import COMPILED as sessions
+    from sessiongraph.schema.compiled.schedule import COMPILED as schedule
+    from sessiongraph.schema.compiled.sessions import COMPILED as sessions
 
     return (*schedule, *sessions)
 

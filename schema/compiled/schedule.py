@@ -28,20 +28,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import models
-from models.calendar import CalendarView
-from models.schedule import location_of, status_of
-from resolvers import absences, permissions, schedule
-from resolvers.context import Context
-from resolvers.loaders.accounts import InstructorById
-from resolvers.loaders.courses import CourseById
-from resolvers.loaders.credits import TransactionsByBooking
-from resolvers.loaders.reports import ReportByLearnerLiveSession
-from resolvers.loaders.schedule import BookedCountByLiveSession, BookingByLearnerLiveSession, LiveSessionById
-from resolvers.loaders.sessions import SessionById
-from schema.compiled import DECLINED, CompiledOperation
-from schema.relay import from_global_id, to_global_id
-from schema.scalars import InvalidScalar, parse_date, serialize_datetime
+from sessiongraph import models
+from sessiongraph.models.calendar import CalendarView
+from sessiongraph.models.schedule import location_of, status_of
+from sessiongraph.resolvers import absences, permissions, schedule
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.loaders.accounts import InstructorById
+from sessiongraph.resolvers.loaders.courses import CourseById
+from sessiongraph.resolvers.loaders.credits import TransactionsByBooking
+from sessiongraph.resolvers.loaders.reports import ReportByLearnerLiveSession
+from sessiongraph.resolvers.loaders.schedule import BookedCountByLiveSession, BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.resolvers.loaders.sessions import SessionById
+from sessiongraph.schema.compiled import DECLINED, CompiledOperation
+from sessiongraph.schema.relay import from_global_id, to_global_id
+from sessiongraph.schema.scalars import InvalidScalar, parse_date, serialize_datetime
 
 
 def _variables(variables: Mapping[str, Any], *, declared: frozenset[str] = frozenset({"view", "date"}),

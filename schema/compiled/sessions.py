@@ -18,15 +18,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import models
-from models.windows import DateWindow
-from resolvers.context import Context
-from resolvers.errors import BadInput, NotAllowed, NotAuthenticated, NotFound
-from resolvers.loaders.sessions import CategoryById, CourseCountBySession, LearnerCountBySession
-from schema.compiled import DECLINED, CompiledOperation
-from schema.relay import to_global_id
-from schema.scalars import InvalidScalar, parse_datetime, serialize_datetime
-from schema.sessions import SessionFilter, sessions_page
+from sessiongraph import models
+from sessiongraph.models.windows import DateWindow
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.errors import BadInput, NotAllowed, NotAuthenticated, NotFound
+from sessiongraph.resolvers.loaders.sessions import CategoryById, CourseCountBySession, LearnerCountBySession
+from sessiongraph.schema.compiled import DECLINED, CompiledOperation
+from sessiongraph.schema.relay import to_global_id
+from sessiongraph.schema.scalars import InvalidScalar, parse_datetime, serialize_datetime
+from sessiongraph.schema.sessions import SessionFilter, sessions_page
 
 # The largest and smallest GraphQL Int.
 INT_RANGE = range(-(2**31), 2**31)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from sessiongraph.db import Database
+from sessiongraph.infrastructure.db import Database
 from sessiongraph.demo import booking, schedule, sessions
 
 

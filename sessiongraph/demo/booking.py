@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import (
+from sessiongraph.models import (
     BookableSlot,
     Booking,
     BookingStatus,
@@ -22,8 +22,8 @@ from models import (
     GuardianLink,
     LiveSession,
 )
-from models.booking import overlapping
-from resolvers.credits import describe
+from sessiongraph.models.booking import overlapping
+from sessiongraph.resolvers.credits import describe
 from sessiongraph.demo.schedule import PARIS, DemoSchedule
 from sessiongraph.demo.sessions import DemoPeople
 

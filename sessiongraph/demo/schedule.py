@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import (
+from sessiongraph.models import (
     AttendanceReport,
     AttendanceStatus,
     Booking,
@@ -24,8 +24,8 @@ from models import (
     Session,
     User,
 )
-from models.sessions import SessionCourse
-from resolvers.schedule import CODE_ALPHABET, CODE_LENGTH
+from sessiongraph.models.sessions import SessionCourse
+from sessiongraph.resolvers.schedule import CODE_ALPHABET, CODE_LENGTH
 from sessiongraph.demo.sessions import DemoPeople
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
-import models  # noqa: F401  (registers every table on the metadata)
+from sessiongraph import models  # noqa: F401  (registers every table on the metadata)
 from sessiongraph.migrations import include_object
 
 config = context.config

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.columns
+import sessiongraph.models.columns
 
 
 revision: str = '0001'
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('time_zone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('week_start', sqlmodel.sql.sqltypes.AutoString(length=9), nullable=False),
     sa.Column('is_admin', sa.Boolean(), nullable=False),
-    sa.Column('created_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
@@ -75,14 +75,14 @@ def upgrade() -> None:
     sa.Column('category_id', sa.Integer(), nullable=True),
     sa.Column('coach_id', sa.Integer(), nullable=True),
     sa.Column('visibility', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('display_start', models.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('display_end', models.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('access_start', models.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('access_end', models.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('coach_start', models.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('coach_end', models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('display_start', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('display_end', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('access_start', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('access_end', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('coach_start', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('coach_end', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
     sa.Column('duration_days', sa.Integer(), nullable=True),
-    sa.Column('created_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['category_id'], ['session_category.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['coach_id'], ['app_user.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
@@ -97,8 +97,8 @@ def upgrade() -> None:
     sa.Column('session_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('class_id', sa.Integer(), nullable=True),
-    sa.Column('enrolled_at', models.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('first_access_at', models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('enrolled_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_access_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['class_id'], ['user_class.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['session_id'], ['session.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], ondelete='CASCADE'),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.columns
+import sessiongraph.models.columns
 
 
 revision: str = '0002'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_table('guardian_link',
     sa.Column('guardian_id', sa.Integer(), nullable=False),
     sa.Column('learner_id', sa.Integer(), nullable=False),
-    sa.Column('linked_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('linked_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['guardian_id'], ['app_user.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['learner_id'], ['app_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('guardian_id', 'learner_id')
@@ -49,8 +49,8 @@ def upgrade() -> None:
     sa.Column('instructor_id', sa.Integer(), nullable=False),
     sa.Column('lesson_name', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
     sa.Column('lesson_goal', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('starts_at', models.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.Column('virtual_classroom_url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
     sa.Column('location_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('location_address', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
@@ -58,10 +58,10 @@ def upgrade() -> None:
     sa.Column('recording_url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
     sa.Column('extra_links', sa.JSON(), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=False),
-    sa.Column('cancelled_at', models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancellation_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('created_at', models.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], ),
     sa.ForeignKeyConstraint(['instructor_id'], ['instructor.id'], ),
     sa.ForeignKeyConstraint(['session_id'], ['session.id'], ondelete='SET NULL'),
@@ -78,7 +78,7 @@ def upgrade() -> None:
     sa.Column('learner_id', sa.Integer(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('feedback', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('recorded_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.Column('recorded_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['learner_id'], ['app_user.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['live_session_id'], ['live_session.id'], ondelete='CASCADE'),
@@ -93,8 +93,8 @@ def upgrade() -> None:
     sa.Column('learner_id', sa.Integer(), nullable=False),
     sa.Column('live_session_id', sa.Integer(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('booked_at', models.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('cancelled_at', models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('booked_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['learner_id'], ['app_user.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['live_session_id'], ['live_session.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')

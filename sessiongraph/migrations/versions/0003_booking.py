@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.columns
+import sessiongraph.models.columns
 
 
 revision: str = '0003'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table('credit_account',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('balance', sa.Integer(), nullable=False),
-    sa.Column('updated_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('balance >= 0', name='ck_credit_account_balance'),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id')
@@ -34,8 +34,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=False),
     sa.Column('instructor_id', sa.Integer(), nullable=False),
-    sa.Column('starts_at', models.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.Column('seats', sa.Integer(), nullable=False),
     sa.Column('booked', sa.Integer(), nullable=False),
     sa.Column('virtual_classroom_url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('location_room', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('live_session_id', sa.Integer(), nullable=True),
     sa.Column('published_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('booked >= 0 AND booked <= seats', name='ck_bookable_slot_seats'),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['instructor_id'], ['instructor.id'], ondelete='CASCADE'),
@@ -62,8 +62,8 @@ def upgrade() -> None:
     sa.Column('booking_id', sa.Integer(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('requested_at', models.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('reviewed_at', models.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('requested_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reviewed_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reviewed_by_id', sa.Integer(), nullable=True),
     sa.Column('review_comment', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.ForeignKeyConstraint(['booking_id'], ['booking.id'], ondelete='CASCADE'),
@@ -81,7 +81,7 @@ def upgrade() -> None:
     sa.Column('live_session_id', sa.Integer(), nullable=True),
     sa.Column('booking_id', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', models.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sessiongraph.models.columns.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['booking_id'], ['booking.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['created_by_id'], ['app_user.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['live_session_id'], ['live_session.id'], ondelete='SET NULL'),

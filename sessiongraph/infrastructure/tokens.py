@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import jwt
 
-from sessiongraph.settings import Settings
+from sessiongraph.infrastructure.settings import Settings
 
 
 class InvalidToken(Exception):

@@ -23,8 +23,8 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from sessiongraph.clock import Clock
-from sessiongraph.settings import Settings
+from sessiongraph.infrastructure.clock import Clock
+from sessiongraph.infrastructure.settings import Settings
 
 log = logging.getLogger("sessiongraph.ratelimit")
 

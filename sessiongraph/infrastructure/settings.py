@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     rate_limit_ip_burst: int = 1_000
     rate_limit_ip_per_minute: float = 1_000
     rate_limit_key_prefix: str = "sessiongraph:ratelimit:"
-    # Persisted documents (sessiongraph/persisted.py). TRUSTED_DOCUMENTS_ONLY runs the documents of the
+    # Persisted documents (sessiongraph/server/persisted.py). TRUSTED_DOCUMENTS_ONLY runs the documents of the
     # trusted-documents manifest (TRUSTED_DOCUMENTS_PATH, by default the clients' own) and nothing else.
     trusted_documents_only: bool = False
     trusted_documents_path: str | None = None
@@ -114,3 +114,12 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def human_size(size: int) -> str:
+    """A byte count, as the messages that name a size limit write it."""
+    if size >= 1024 * 1024:
+        return f"{size / 1_048_576:.1f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size:,} bytes"

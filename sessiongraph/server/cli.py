@@ -10,11 +10,11 @@ import sys
 
 from sqlalchemy import func, select
 
-from models import User
+from sessiongraph.models import User
 from sessiongraph import migrations
-from sessiongraph.clock import Clock
-from sessiongraph.db import Database, create_engine
-from sessiongraph.settings import Settings, get_settings
+from sessiongraph.infrastructure.clock import Clock
+from sessiongraph.infrastructure.db import Database, create_engine
+from sessiongraph.infrastructure.settings import Settings, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +92,7 @@ def cmd_serve(args, settings: Settings) -> int:
             await _load_demo_if_empty(database)
 
     _with_database(settings, prepare)
-    uvicorn.run("sessiongraph.app:serve_app", factory=True, host=args.host, port=args.port,
+    uvicorn.run("sessiongraph.server.app:serve_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_config=None, timeout_graceful_shutdown=10)
     return 0
 
@@ -129,9 +129,9 @@ def cmd_demo(_args, settings: Settings) -> int:
 
 
 def cmd_create_user(args, settings: Settings) -> int:
-    from resolvers.accounts import create_user
-    from resolvers.context import Actor, Context
-    from resolvers.errors import UserErrors
+    from sessiongraph.resolvers.accounts import create_user
+    from sessiongraph.resolvers.context import Actor, Context
+    from sessiongraph.resolvers.errors import UserErrors
 
     async def create(database: Database) -> User:
         await _prepare(database, migrate_empty=True)
@@ -148,7 +148,7 @@ def cmd_create_user(args, settings: Settings) -> int:
 
 
 def cmd_token(args, settings: Settings) -> int:
-    from sessiongraph.auth import issue_token
+    from sessiongraph.infrastructure.tokens import issue_token
 
     async def find(database: Database) -> User | None:
         await _prepare(database, migrate_empty=False)
@@ -163,14 +163,14 @@ def cmd_token(args, settings: Settings) -> int:
 
 
 def cmd_export_schema(_args, _settings: Settings) -> int:
-    from schema import export_sdl
+    from sessiongraph.schema import export_sdl
 
     sys.stdout.write(export_sdl())
     return 0
 
 
 def cmd_trusted_documents(_args, _settings: Settings) -> int:
-    from clients.documents import ClientDocumentError, manifest_json
+    from sessiongraph.clients.documents import ClientDocumentError, manifest_json
 
     try:
         sys.stdout.write(manifest_json())

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from sessiongraph.settings import Settings
+from sessiongraph.infrastructure.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

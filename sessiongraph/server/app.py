@@ -17,27 +17,28 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 
-from clients.documents import WEB_APP_DIR, operations_by_name
-from models import User
-from resolvers.context import Actor, Context
-from schema import build_schema
+from sessiongraph.clients.documents import WEB_APP_DIR, operations_by_name
+from sessiongraph.models import User
+from sessiongraph.resolvers.context import Actor, Context
+from sessiongraph.schema import build_schema
 from sessiongraph import migrations
-from sessiongraph.auth import InvalidToken, bearer_token, user_id_from_token
-from sessiongraph.broker import LocalFanout, create_broker
-from sessiongraph.clock import Clock
-from sessiongraph.db import Database, create_engine
-from sessiongraph.graphql_http import GraphQLOverHTTP
-from sessiongraph.limits import BodyLimit
-from sessiongraph.observability import RequestIds, configure_logging, metrics_endpoint
-from sessiongraph.persisted import (
+from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, user_id_from_token
+from sessiongraph.infrastructure.broker import LocalFanout, create_broker
+from sessiongraph.infrastructure.clock import Clock
+from sessiongraph.infrastructure.db import Database, create_engine
+from sessiongraph.server.graphql_http import GraphQLOverHTTP
+from sessiongraph.server.limits import BodyLimit
+from sessiongraph.infrastructure.observability import configure_logging
+from sessiongraph.server.observability import RequestIds, metrics_endpoint
+from sessiongraph.server.persisted import (
     PersistedDocuments,
     PersistedDocumentsView,
     resolve_legacy_start,
 )
-from sessiongraph.ratelimit import create_rate_limiter
-from sessiongraph.scheduler import Scheduler
-from sessiongraph.settings import Settings, get_settings
-from sessiongraph.shared_results import SharedLegacyDelivery, SharedResults, SharedTransportWSHandler, nobody_context
+from sessiongraph.infrastructure.ratelimit import create_rate_limiter
+from sessiongraph.infrastructure.scheduler import Scheduler
+from sessiongraph.infrastructure.settings import Settings, get_settings
+from sessiongraph.server.shared_results import SharedLegacyDelivery, SharedResults, SharedTransportWSHandler, nobody_context
 
 log = logging.getLogger("sessiongraph")
 
@@ -91,7 +92,7 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         self.broker = broker
         self.persisted = persisted
         self.scheduler = Scheduler(clock)
-        # joinAvailability results shared by the subscribers in the same state (sessiongraph/shared_results.py).
+        # joinAvailability results shared by the subscribers in the same state (sessiongraph/server/shared_results.py).
         self.shared_results = SharedResults(self.schema, nobody_context(self), self.encode_json)
 
     async def get_context(self, request, response) -> Context:

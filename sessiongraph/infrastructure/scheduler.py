@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sessiongraph.clock import Clock
+from sessiongraph.infrastructure.clock import Clock
 
 log = logging.getLogger("sessiongraph.scheduler")
 

@@ -27,10 +27,10 @@ What `GraphQLOverHTTP` adds:
   BATCHING_DISABLED and BATCH_TOO_LARGE (400).
 - A request whose every operation was refused by the rate limit answers 429 with
   Retry-After.
-- PERSISTED_QUERY_NOT_FOUND (sessiongraph/persisted.py) answers 200 in either media
+- PERSISTED_QUERY_NOT_FOUND (sessiongraph/server/persisted.py) answers 200 in either media
   type: Apollo's clients give up on persisted queries for good after a 400 or 500,
   instead of resending the query.
-(sessiongraph/limits.py refuses a body over its size limit with 413 before any of this.)
+(sessiongraph/server/limits.py refuses a body over its size limit with 413 before any of this.)
 """
 
 from __future__ import annotations

@@ -45,8 +45,8 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types import ExecutionResult
 
-from sessiongraph.graphql_http import Refusal
-from sessiongraph.settings import Settings
+from sessiongraph.server.graphql_http import Refusal
+from sessiongraph.infrastructure.settings import Settings
 
 log = logging.getLogger("sessiongraph.persisted")
 
@@ -165,7 +165,7 @@ def load_manifest(path: str | Path) -> dict[str, str]:
 
 
 def default_manifest_path() -> Path:
-    from clients.documents import MANIFEST_PATH
+    from sessiongraph.clients.documents import MANIFEST_PATH
 
     return MANIFEST_PATH
 

@@ -15,18 +15,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.parse_content_type import parse_content_type
 
-from sessiongraph.graphql_http import Refusal, refusal_response
+from sessiongraph.infrastructure.settings import human_size
+from sessiongraph.server.graphql_http import Refusal, refusal_response
 
 # The operations and map parts that travel with a file, and the part headers.
 MULTIPART_ENVELOPE_BYTES = 1024 * 1024
-
-
-def human_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / 1_048_576:.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size:,} bytes"
 
 
 class _BodyTooLarge(Exception):

@@ -45,11 +45,11 @@ from graphql import GraphQLError, parse
 from graphql.execution import execute_subscription_event
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
-from resolvers.context import Context
-from resolvers.schedule import JoinState
-from resolvers.subscriptions import HANDOVER, Handover, JoinStream, JoinWatch, Viewer, nobody_context
-from schema.extensions import ErrorCodes
-from sessiongraph.persisted import PersistedTransportWSHandler
+from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.schedule import JoinState
+from sessiongraph.resolvers.subscriptions import HANDOVER, Handover, JoinStream, JoinWatch, Viewer, nobody_context
+from sessiongraph.schema.extensions import ErrorCodes
+from sessiongraph.server.persisted import PersistedTransportWSHandler
 
 log = logging.getLogger("sessiongraph.shared_results")
 

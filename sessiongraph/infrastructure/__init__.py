@@ -1,0 +1,3 @@
+"""The bottom of the house: what the rules need from the outside world (settings, database,
+clock, broker, scheduler, tokens, rate-limit buckets, logs and metrics). Imports no other
+part of sessiongraph."""

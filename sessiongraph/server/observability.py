@@ -1,0 +1,56 @@
+"""Request IDs and the metrics endpoint.
+
+Each HTTP request gets an ID (the client's `X-Request-ID` when it sends a sane
+one): it is echoed in the response and stamped on every log line written while
+the request is served, so one failing request can be followed through the log.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sessiongraph.infrastructure.observability import ACTIVE_SUBSCRIPTIONS, POOL_CHECKED_OUT, request_id
+
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIds:
+    """ASGI middleware: gives each request an ID and returns it as `X-Request-ID`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        current = given if SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(current)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", current.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+
+
+def metrics_endpoint(app_state):
+    async def metrics(_: Request) -> Response:
+        ACTIVE_SUBSCRIPTIONS.set(app_state.broker.subscriber_count)
+        pool = app_state.database.engine.pool
+        POOL_CHECKED_OUT.set(pool.checkedout() if hasattr(pool, "checkedout") else 0)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
