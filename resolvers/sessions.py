@@ -31,7 +31,7 @@ from sessiongraph.resolvers.accounts import like_pattern, require_users_exist
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problem, Problems, UserErrors
 from sessiongraph.resolvers.pagination import Page, paginate
-from sessiongraph.resolvers.permissions import require_admin, require_signed_in
+from sessiongraph.resolvers.permissions import can_follow_session, require_admin, require_signed_in
 
 WINDOW_FIELDS = {
     "display_window": ("display_start", "display_end", "displayWindow"),
@@ -352,6 +352,15 @@ async def list_sessions(ctx: Context, filter: SessionFilter, first: int | None, 
     order = [access_order(ctx.database.dialect), Session.name, Session.id]
     return await paginate(ctx, query, order,
                           lambda s: (s.access_start or OPEN_START, s.name, s.id), first, after)
+
+
+async def enrolled_learners(ctx: Context, session: Session, first: int | None,
+                            after: str | None) -> Page[User] | None:
+    """A page of the session's learners by name; None for a viewer who may not follow the session."""
+    if not await can_follow_session(ctx, session):
+        return None
+    query = select(User).join(Enrollment, Enrollment.user_id == User.id).where(Enrollment.session_id == session.id)
+    return await paginate(ctx, query, [User.name, User.id], lambda u: (u.name, u.id), first, after)
 
 
 # --- My sessions ----------------------------------------------------------------------------

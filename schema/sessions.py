@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import strawberry
-from sqlalchemy import select
 from strawberry.types import Info
 
 from sessiongraph import models
@@ -23,7 +22,7 @@ from sessiongraph.resolvers.loaders.sessions import (
     LearnerCountBySession,
     SessionById,
 )
-from sessiongraph.resolvers.pagination import Page, paginate
+from sessiongraph.resolvers.pagination import Page
 from sessiongraph.schema.accounts import User, load_user
 from sessiongraph.schema.courses import Course, load_course
 from sessiongraph.schema.errors import UserError, attempt
@@ -178,14 +177,8 @@ class Session(Node):
     @strawberry.field(description="Enrolled learners by name; admins and the session's coaches "
                                   "(inside the coach access window) only, empty for others.")
     async def learners(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[User]:
-        ctx = info.context
-        if not await permissions.can_follow_session(ctx, self.model):
-            return Connection.empty()
-        query = select(models.User).join(models.Enrollment, models.Enrollment.user_id == models.User.id).where(
-            models.Enrollment.session_id == self.model.id)
-        page = await paginate(ctx, query, [models.User.name, models.User.id], lambda u: (u.name, u.id),
-                              first, after)
-        return Connection.from_page(page, User.from_model)
+        page = await sessions.enrolled_learners(info.context, self.model, first, after)
+        return Connection.from_page(page, User.from_model) if page is not None else Connection.empty()
 
     @strawberry.field(description="Attendance per enrolled learner by name, and the session's totals; admins "
                                   "and the session's coaches (inside the coach access window) only, empty "
