@@ -1,14 +1,19 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo test install contract clients fuzz
+.PHONY: demo test install lint layout lock contract clients fuzz
 
-$(BIN)/.installed: pyproject.toml
+# Dependencies come from the lock (requirements/dev.txt: exact versions with their hashes), the
+# service itself as an editable install on top.
+$(BIN)/.installed: pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
@@ -17,9 +22,34 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/sessiongraph serve --demo --host 127.0.0.1 --port 8000
 
-# Installs what the tests need and runs them on the engine DATABASE_URL names (SQLite when unset).
-test: install
+# Installs what the tests need, checks the code (lint), and runs the tests on the engine
+# DATABASE_URL names (SQLite when unset).
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The package as pip installs it. schema/, resolvers/, models/ and clients/ become sessiongraph's
+# subpackages only when installed (pyproject.toml maps them), and import-linter and mypy read
+# packages from folders, so both check this copy; mypy's paths are mapped back to the sources.
+LAYOUT = build/layout
+layout: install
+	rm -rf $(LAYOUT)
+	$(BIN)/pip install --quiet --no-index --no-deps --no-build-isolation --no-compile --target $(LAYOUT) .
+
+# ruff on the whole tree (rules in pyproject.toml), the import layers, and mypy.
+lint: layout
+	$(BIN)/ruff check .
+	cd $(LAYOUT) && $(CURDIR)/$(BIN)/lint-imports --no-cache --config $(CURDIR)/pyproject.toml
+	cd $(LAYOUT) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache \
+		-p sessiongraph | sed -E 's#^sessiongraph/(schema|resolvers|models|clients)/#\1/#'
+
+# After a change of pyproject.toml's dependencies: the locks, resolved again (pip-tools; needs the
+# package index). requirements/service.txt is what the Docker image installs.
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras \
+	--allow-unsafe
+lock: install
+	$(BIN)/pip install --quiet pip-tools
+	$(PIP_COMPILE) --extra dev -o requirements/dev.txt pyproject.toml
+	$(PIP_COMPILE) -o requirements/service.txt pyproject.toml
 
 # Holds the exported schema against ../shared/DESIGN.md's contract.
 contract: install

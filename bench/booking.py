@@ -40,6 +40,11 @@ import httpx  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.support import free_port, make_database, wait_ready  # noqa: E402
+from sessiongraph import migrations  # noqa: E402
+from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.settings import Settings  # noqa: E402
+from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
 from sessiongraph.models import (  # noqa: E402
     BookableSlot,
     Booking,
@@ -53,11 +58,6 @@ from sessiongraph.models import (  # noqa: E402
     User,
 )
 from sessiongraph.schema.relay import to_global_id  # noqa: E402
-from sessiongraph import migrations  # noqa: E402
-from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
-from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
-from bench.support import free_port, make_database, wait_ready  # noqa: E402
-from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 
 JWT_SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 SEATS = 5

@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from sessiongraph.models import Session, User  # noqa: E402
+from bench.support import make_database  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
 from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
-from bench.support import make_database  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
+from sessiongraph.models import Session, User  # noqa: E402
 
 ADMIN_EMAIL = "bench-admin@example.org"
 
@@ -122,9 +122,9 @@ async def run_import(url: str, path: Path, trace: bool) -> dict:
     """One import, measured: runs in a fresh process."""
     import tracemalloc
 
+    from sessiongraph.infrastructure.clock import Clock
     from sessiongraph.resolvers import imports
     from sessiongraph.resolvers.context import Actor, Context
-    from sessiongraph.infrastructure.clock import Clock
 
     settings = Settings(database_url=url, _env_file=None)
     database = Database(create_engine(settings))

@@ -33,13 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 
+from bench.support import free_port, make_database, wait_ready  # noqa: E402
+from sessiongraph import migrations  # noqa: E402
+from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.settings import Settings  # noqa: E402
+from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
 from sessiongraph.models import Booking, Course, Instructor, LiveSession, User  # noqa: E402
 from sessiongraph.schema.relay import to_global_id  # noqa: E402
-from sessiongraph import migrations  # noqa: E402
-from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
-from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
-from bench.support import free_port, make_database, wait_ready  # noqa: E402
-from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 
 JOIN = "subscription($id: ID!) { joinAvailability(liveSessionId: $id) { opensAt isOpen url } }"
 SECRET = "bench-secret-" + "x" * 32

@@ -46,10 +46,10 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.support import free_port, wait_ready  # noqa: E402
 from sessiongraph.clients.documents import load_operations  # noqa: E402
-from sessiongraph.schema.relay import to_global_id  # noqa: E402
-from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
 from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
+from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
+from sessiongraph.schema.relay import to_global_id  # noqa: E402
 
 JWT_SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 RESULTS = ROOT / "bench" / "results"
@@ -117,13 +117,13 @@ def requests_for(label: str, learners: list[Learner], admins: list[int], booking
         return [(u, {"input": {"slotId": to_global_id("BookableSlot", slot), "idempotencyKey": f"load-{u}-{slot}"}})
                 for u, slot in bookings]
     variables = {
-        "dashboard": lambda l: {},
-        "today/upcoming": lambda l: {"first": 10},
-        "month calendar": lambda l: {"view": "MONTH", "date": today},
-        "course history": lambda l: {"courseId": to_global_id("Course", l.course_id)},
-        "session details": lambda l: {"id": to_global_id("LiveSession", l.live_session_id)},
+        "dashboard": lambda learner: {},
+        "today/upcoming": lambda learner: {"first": 10},
+        "month calendar": lambda learner: {"view": "MONTH", "date": today},
+        "course history": lambda learner: {"courseId": to_global_id("Course", learner.course_id)},
+        "session details": lambda learner: {"id": to_global_id("LiveSession", learner.live_session_id)},
     }[label]
-    return [(l.user_id, variables(l)) for l in learners]
+    return [(learner.user_id, variables(learner)) for learner in learners]
 
 
 def body(operation, variables: dict[str, Any]) -> dict[str, Any]:

@@ -29,10 +29,10 @@ from sqlalchemy import event  # noqa: E402
 
 from bench.load import JWT_SECRET, body, failed, requests_for, sample  # noqa: E402
 from sessiongraph.clients.documents import load_operations  # noqa: E402
-from sessiongraph.server.app import create_app  # noqa: E402
-from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
 from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
+from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
+from sessiongraph.server.app import create_app  # noqa: E402
 
 LABELS = {"Dashboard": "dashboard", "UpcomingTab": "today/upcoming", "CalendarTab": "month calendar",
           "CourseSessionHistory": "course history", "SessionList": "admin session list (50)",

@@ -139,6 +139,7 @@ def load_operations(client: str) -> tuple[Operation, ...]:
         operation = ops[0]
         fragments = _used_fragments(operation, shared | local, path)
         document = print_ast(DocumentNode(definitions=(operation, *fragments)))
+        assert operation.name is not None, "refused above: one named operation per file"
         operations.append(Operation(client=client, name=operation.name.value, kind=operation.operation.value,
                                     path=path, document=document))
     return tuple(operations)

@@ -28,9 +28,9 @@ from sessiongraph.models.sessions import (
 __all__ = [
     "AbsenceRequest",
     "AbsenceRequestStatus",
-    "BookableSlot",
     "AttendanceReport",
     "AttendanceStatus",
+    "BookableSlot",
     "Booking",
     "BookingStatus",
     "ClassMember",

@@ -19,7 +19,7 @@ class Weekday(StrEnum):
     SUNDAY = "SUNDAY"
 
     @property
-    def index(self) -> int:
+    def index(self) -> int:  # type: ignore[override]  # a weekday's number; str.index is never wanted here
         """0 for Monday, as `date.weekday()` counts."""
         return list(Weekday).index(self)
 

@@ -19,7 +19,12 @@ from sessiongraph.resolvers.loaders.accounts import InstructorById
 from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking, AbsenceRequestById
 from sessiongraph.resolvers.loaders.courses import CourseById
 from sessiongraph.resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
-from sessiongraph.resolvers.permissions import can_see_booking, can_see_live_session, may_review_absence, require_signed_in
+from sessiongraph.resolvers.permissions import (
+    can_see_booking,
+    can_see_live_session,
+    may_review_absence,
+    require_signed_in,
+)
 from sessiongraph.resolvers.validation import optional_text, required_text
 
 REASON_MAX_LENGTH = 2000

@@ -23,7 +23,15 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessiongraph.models import BookableSlot, Booking, BookingStatus, Course, CreditTransactionKind, Instructor, LiveSession
+from sessiongraph.models import (
+    BookableSlot,
+    Booking,
+    BookingStatus,
+    Course,
+    CreditTransactionKind,
+    Instructor,
+    LiveSession,
+)
 from sessiongraph.models.booking import cancellation_deadline, overlapping
 from sessiongraph.resolvers import credits
 from sessiongraph.resolvers.context import Context

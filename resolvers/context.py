@@ -6,12 +6,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sessiongraph.models import User
 from sessiongraph.infrastructure.broker import InProcessBroker, LocalFanout
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.models import User
 
 
 @dataclass(slots=True)

@@ -15,7 +15,12 @@ from sessiongraph.resolvers.errors import NotAllowed, NotAuthenticated
 from sessiongraph.resolvers.loaders.accounts import ChildIdsByGuardian, InstructorByUser
 from sessiongraph.resolvers.loaders.booking import CourseSessionsOfLearner
 from sessiongraph.resolvers.loaders.schedule import BookingByLearnerLiveSession, OnLearnerSchedule, TeachesLearner
-from sessiongraph.resolvers.loaders.sessions import CoachedSessionIds, CoachesLearner, EnrollmentByLearnerSession, SessionById
+from sessiongraph.resolvers.loaders.sessions import (
+    CoachedSessionIds,
+    CoachesLearner,
+    EnrollmentByLearnerSession,
+    SessionById,
+)
 
 
 def require_signed_in(ctx: Context) -> User:

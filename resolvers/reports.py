@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sessiongraph.models import AttendanceReport, AttendanceStatus, Enrollment, LiveSession, Session, User
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
-from sessiongraph.resolvers.loaders.schedule import LiveSessionById, OnLearnerSchedule
 from sessiongraph.resolvers.loaders.reports import ReportCountByLiveSession, ReportsByLiveSession
+from sessiongraph.resolvers.loaders.schedule import LiveSessionById, OnLearnerSchedule
 from sessiongraph.resolvers.pagination import Page, first_page, page_size, paginate
 from sessiongraph.resolvers.permissions import (
     can_follow_session,

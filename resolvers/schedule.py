@@ -57,7 +57,13 @@ from sessiongraph.resolvers.loaders.schedule import (
 )
 from sessiongraph.resolvers.loaders.sessions import EnrollmentByLearnerSession, SessionById
 from sessiongraph.resolvers.pagination import Page, first_page, page_size, paginate
-from sessiongraph.resolvers.permissions import can_manage_live_session, can_read_schedule, may_join, require_admin, require_signed_in
+from sessiongraph.resolvers.permissions import (
+    can_manage_live_session,
+    can_read_schedule,
+    may_join,
+    require_admin,
+    require_signed_in,
+)
 from sessiongraph.resolvers.validation import http_url, optional_text
 
 # --- time zones -----------------------------------------------------------------------------
@@ -479,7 +485,7 @@ async def update_live_session(ctx: Context, live_session_id: int, change: LiveSe
             raise UserErrors.one(ErrorCode.LIVE_SESSION_CANCELLED, "A cancelled live session cannot change.", "id")
         before = {name: getattr(live_session, name) for name in RESCHEDULING}
         problems = Problems()
-        for name in RESCHEDULING + ("capacity",):
+        for name in (*RESCHEDULING, "capacity"):
             if name in change and change.values[name] is None:
                 problems.add(ErrorCode.VALIDATION, f"{_input_name(name)} cannot be null.", _input_name(name))
         problems.raise_if_any()

@@ -38,6 +38,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from sessiongraph.infrastructure.broker import RESYNC, LocalFanout
+from sessiongraph.infrastructure.scheduler import Alarm
 from sessiongraph.models import Course, LiveSession
 from sessiongraph.resolvers import permissions
 from sessiongraph.resolvers.context import Actor, Context
@@ -49,8 +51,6 @@ from sessiongraph.resolvers.loaders.courses import CourseById
 from sessiongraph.resolvers.loaders.schedule import LiveSessionById
 from sessiongraph.resolvers.permissions import require_signed_in
 from sessiongraph.resolvers.schedule import JoinState
-from sessiongraph.infrastructure.broker import RESYNC, LocalFanout
-from sessiongraph.infrastructure.scheduler import Alarm
 
 log = logging.getLogger("sessiongraph.subscriptions")
 
@@ -129,7 +129,7 @@ class JoinListener(Protocol):
 class Viewer:
     """One person watching a live session, however many subscriptions they hold."""
 
-    __slots__ = ("actor", "may_join", "listeners")
+    __slots__ = ("actor", "listeners", "may_join")
 
     def __init__(self, actor: Actor, may_join: bool) -> None:
         self.actor = actor
@@ -354,7 +354,7 @@ class JoinStream:
     """One subscriber's join states, as an async iterator: the current state at once, then each
     change. It holds at most one state not yet taken (the latest)."""
 
-    __slots__ = ("watch", "viewer", "last", "_next", "_waiter", "_ended", "_closed")
+    __slots__ = ("_closed", "_ended", "_next", "_waiter", "last", "viewer", "watch")
 
     def __init__(self, watch: JoinWatch, first: JoinState) -> None:
         self.watch = watch

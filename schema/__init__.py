@@ -7,9 +7,11 @@ from graphql import GraphQLError, lexicographic_sort_schema, print_schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
+from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.schema.accounts import AccountsMutation, AccountsQuery
-from sessiongraph.schema.compiled import CompiledOperations
 from sessiongraph.schema.booking import BookingMutation
+from sessiongraph.schema.compiled import CompiledOperations
 from sessiongraph.schema.courses import CoursesMutation, CoursesQuery
 from sessiongraph.schema.credits import CreditsMutation
 from sessiongraph.schema.extensions import ErrorCodes
@@ -23,8 +25,6 @@ from sessiongraph.schema.schedule import ScheduleMutation
 from sessiongraph.schema.sessions import SessionsMutation, SessionsQuery
 from sessiongraph.schema.subscriptions import Subscription
 from sessiongraph.schema.viewer import ViewerQuery
-from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
-from sessiongraph.infrastructure.settings import Settings
 
 
 @strawberry.type

@@ -7,7 +7,13 @@ from strawberry.types import Info
 
 from sessiongraph import models
 from sessiongraph.resolvers import accounts, permissions
-from sessiongraph.resolvers.loaders.accounts import InstructorById, InstructorByUser, MemberCountByClass, UserById, UserClassById
+from sessiongraph.resolvers.loaders.accounts import (
+    InstructorById,
+    InstructorByUser,
+    MemberCountByClass,
+    UserById,
+    UserClassById,
+)
 from sessiongraph.schema.errors import UserError, attempt
 from sessiongraph.schema.relay import Connection, Node, decode_id, decode_ids, node_fetcher, to_global_id
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sessiongraph import models
-from sessiongraph.schema.relay import to_global_id
 from sessiongraph.infrastructure.db import Database
+from sessiongraph.schema.relay import to_global_id
 from tests.schedule_data import ScheduleData
 
 ROLES = ("anonymous", "learner", "other_learner", "guardian", "instructor", "course_coach", "session_coach", "admin")

@@ -23,13 +23,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-from sessiongraph import models
-from sessiongraph import migrations
-from sessiongraph.server.app import create_app
-from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph import migrations, models
 from sessiongraph.infrastructure.clock import FrozenClock
 from sessiongraph.infrastructure.db import Database, create_engine
 from sessiongraph.infrastructure.settings import Settings, async_database_url
+from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.server.app import create_app
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from sessiongraph import models
-from sessiongraph.schema.relay import to_global_id
 from sessiongraph.infrastructure.db import Database
+from sessiongraph.schema.relay import to_global_id
 
 _codes = itertools.count(1)
 

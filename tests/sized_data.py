@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from sessiongraph import models
-from sessiongraph.schema.relay import to_global_id
 from sessiongraph.infrastructure.db import Database
+from sessiongraph.schema.relay import to_global_id
 from tests.conftest import NOW
 
 _tags = itertools.count(1)
@@ -172,7 +172,7 @@ class SizedData:
                 recorded_at=ls.ends_at) for k, ls in enumerate(live_sessions) if ls.ends_at <= NOW])
             ahead = [(b, ls) for b, ls in zip(bookings, booked, strict=True)
                      if ls.starts_at > NOW and ls.cancelled_at is None]
-            (detail_booking, detail), (booking, absence_from) = ahead[0], ahead[1]
+            (_detail_booking, detail), (booking, absence_from) = ahead[0], ahead[1]
             await self._insert(db, [models.AbsenceRequest(booking_id=b.id, reason="Away", requested_at=NOW)
                                     for b, _ in ahead[:1] + ahead[2:]])
             await self._insert(db, [models.Booking(learner_id=u.id, live_session_id=detail.id, booked_at=NOW)

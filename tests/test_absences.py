@@ -52,7 +52,7 @@ async def ask(caller, user, live_session_id, reason="Doctor's appointment"):
 
 async def test_a_booked_learner_requests_an_absence_once(data, given, caller):
     # given
-    _, _, lea, booked, live_session_id = await booked_learner(data, given, caller)
+    _, _, lea, _booked, live_session_id = await booked_learner(data, given, caller)
     before = (await caller(lea)(DETAILS, id=live_session_id))["node"]
 
     # when
@@ -73,7 +73,7 @@ async def test_a_booked_learner_requests_an_absence_once(data, given, caller):
 
 
 async def test_absence_requests_are_refused_with_their_codes(data, given, caller, clock, admin):
-    _, teacher, lea, booked, live_session_id = await booked_learner(data, given, caller)
+    _, teacher, lea, _booked, live_session_id = await booked_learner(data, given, caller)
     _, _, max_, _, not_enabled_id = await booked_learner(data, given, caller, enabled=False)
     stranger = await data.user("Stan")
 

@@ -29,8 +29,8 @@ from sqlmodel import SQLModel
 from sessiongraph import models
 from sessiongraph.schema.relay import to_global_id
 from tests.authz_world import ROLES, World, build_world
-from tests.schedule_data import ScheduleData
 from tests.imports_support import upload
+from tests.schedule_data import ScheduleData
 
 OK, UNAUTHENTICATED, FORBIDDEN, NULL, EMPTY, NOT_FOUND = "OK", "UNAUTHENTICATED", "FORBIDDEN", "NULL", "EMPTY", \
     "NOT_FOUND"
@@ -277,11 +277,7 @@ ADMIN_ONLY = row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FO
 NOT_BOOKED = "USER_ERROR:NOT_BOOKED"
 
 MUTATION_ACCESS: dict[str, dict[str, str]] = {
-    **{name: ADMIN_ONLY for name in (
-        "createUser", "createClass", "linkGuardian", "createCourse", "createSessionCategory", "createSession",
-        "updateSession", "deleteSession", "setSessionCourses", "setCourseCoaches", "enrollLearners",
-        "unenrollLearners", "importCsv", "createLiveSession", "updateLiveSession", "cancelLiveSession",
-        "depositCredits")},
+    **dict.fromkeys(("createUser", "createClass", "linkGuardian", "createCourse", "createSessionCategory", "createSession", "updateSession", "deleteSession", "setSessionCourses", "setCourseCoaches", "enrollLearners", "unenrollLearners", "importCsv", "createLiveSession", "updateLiveSession", "cancelLiveSession", "depositCredits"), ADMIN_ONLY),
     #                          anonymous        learner    other      guardian   instructor course_c.  session_c. admin
     "recordAttendance":    row(UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,        OK,        OK,        OK),
     "publishAvailability": row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK,        FORBIDDEN, FORBIDDEN, OK),

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select, text
 
 from bench.generate import ADMINS, counts, load
-from sessiongraph.models import Booking, BookableSlot, CreditAccount, CreditTransaction, Enrollment, LiveSession, User
+from sessiongraph.models import BookableSlot, Booking, CreditAccount, CreditTransaction, Enrollment, LiveSession, User
 from tests.conftest import NOW
 
 SCALE = 0.001

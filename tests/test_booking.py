@@ -151,7 +151,7 @@ async def test_each_refusal_has_its_code_and_takes_nothing(data, given, caller, 
 
 async def test_a_visible_session_keeps_its_courses_bookable_after_access_ends_a_read_only_one_does_not(
         data, given, caller):
-    course, teacher, slot, _ = await a_slot(data, given)
+    course, _teacher, slot, _ = await a_slot(data, given)
     visible, read_only = await data.user("Vic"), await data.user("Rob")
     past = dict(access_start=NOW - timedelta(days=60), access_end=NOW - timedelta(days=1))
     await given.access(visible, course, visibility="VISIBLE", **past)
@@ -297,7 +297,7 @@ async def test_cancelling_twice_changes_nothing_the_second_time(data, given, cal
 
 
 async def test_who_may_cancel_a_booking(data, given, caller, admin):
-    course, teacher, slot, lea = await a_slot(data, given)
+    _course, teacher, slot, lea = await a_slot(data, given)
     guardian, stranger = await data.user("Gina"), await data.user("Stan")
     await data.guardian_of(guardian, lea)
     booking_id = (await book(caller, lea, slot))["booking"]["id"]
@@ -406,7 +406,7 @@ async def test_booking_and_cancelling_are_published_to_the_learner_and_the_instr
 
 
 async def test_a_learner_still_sees_a_live_session_they_cancelled_as_do_their_guardians(data, given, caller):
-    course, _, slot, lea = await a_slot(data, given)
+    _course, _, slot, lea = await a_slot(data, given)
     gina, stan = await data.user("Gina"), await data.user("Stan")
     await data.guardian_of(gina, lea)
     booked = (await book(caller, lea, slot))["booking"]

@@ -7,6 +7,7 @@ the booking rules answer).
 """
 
 import asyncio
+import itertools
 from collections import Counter
 from datetime import timedelta
 
@@ -138,4 +139,4 @@ async def test_overlapping_publications_at_once_keep_one(data, given, client_wit
     async with data.database.read() as db:
         slots = (await db.scalars(select(models.BookableSlot).order_by(models.BookableSlot.starts_at))).all()
     assert len(slots) == len(published) >= 1 and set(refused) <= {"SLOT_OVERLAP"}
-    assert all(a.ends_at <= b.starts_at for a, b in zip(slots, slots[1:]))
+    assert all(a.ends_at <= b.starts_at for a, b in itertools.pairwise(slots))

@@ -70,7 +70,7 @@ async def test_the_live_session_booked_from_a_slot_gets_its_place(data, given, c
 
 
 async def test_who_may_publish(data, given, caller, admin, anonymous):
-    course, teacher, teacher_user = await teacher_and_course(data, given)
+    course, teacher, _teacher_user = await teacher_and_course(data, given)
     other = await data.instructor("Omar")
     learner = await data.user("Lea")
 

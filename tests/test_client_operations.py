@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sessiongraph import models
 from sessiongraph.clients.admin.cli import import_file
 from sessiongraph.clients.documents import Operation, load_operations
-from sessiongraph.schema.relay import to_global_id
-from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.demo import load_demo
+from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.schema.relay import to_global_id
 from tests.ws_client import TRANSPORT_WS, GraphQLSocket
 
 LEARNER, GUARDIAN, INSTRUCTOR, ADMIN = ("learner@example.com", "guardian@example.com", "instructor@example.com",

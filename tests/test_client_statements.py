@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-from sessiongraph import models
 import tests.test_schedule_statements as schedule_statements
+from sessiongraph import models
 from sessiongraph.clients.admin.cli import import_file
 from sessiongraph.clients.documents import Operation, all_operations
-from sessiongraph.schema import schema
 from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.schema import schema
 from tests.client_contract import coordinates_used
 from tests.conftest import NOW
 from tests.sized_data import MIDNIGHT, Schedule, SessionWithPeople, SizedData, at, gid, sized  # noqa: F401

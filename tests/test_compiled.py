@@ -21,9 +21,9 @@ from sqlalchemy import select
 
 from sessiongraph import models
 from sessiongraph.clients.documents import load_operations
+from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema.compiled import _compiled, compiled_by_document
 from sessiongraph.server.app import create_app
-from sessiongraph.infrastructure.tokens import issue_token
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from sessiongraph import models
-from sessiongraph.models.booking import overlapping
 from sessiongraph.demo import load_demo
+from sessiongraph.models.booking import overlapping
 from tests.booking_data import BookingData, data  # noqa: F401
 from tests.conftest import NOW
 from tests.test_demo_schedule import user

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from sessiongraph.server.cli import COMMANDS
 from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.server.cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())

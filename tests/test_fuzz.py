@@ -11,9 +11,9 @@ CI runs FUZZ_EXAMPLES examples (200 by default); `make fuzz` runs many more.
 from __future__ import annotations
 
 import os
-from collections import Counter
 import time
-from datetime import UTC, date, datetime, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime
 
 import graphql
 import pytest
@@ -23,9 +23,9 @@ from hypothesis_graphql import Mode, mutations, nodes, queries
 from sqlalchemy import func, select
 
 from sessiongraph import models
+from sessiongraph.demo import load_demo
 from sessiongraph.schema import schema
 from sessiongraph.schema.relay import to_global_id
-from sessiongraph.demo import load_demo
 from tests.conftest import Caller
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.server.graphql_http import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, response_media_type
 from sessiongraph.server.limits import MULTIPART_ENVELOPE_BYTES
-from sessiongraph.infrastructure.settings import Settings
 
 GRAPHQL = {"Accept": GRAPHQL_RESPONSE_JSON}
 LEGACY = {"Accept": APPLICATION_JSON}

@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import delete, update
 
 from sessiongraph import models
+from sessiongraph.infrastructure.broker import InProcessBroker
+from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.resolvers import subscriptions
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.resolvers.events import ScheduleEventKind, live_session_channel
 from sessiongraph.schema import build_schema
 from sessiongraph.schema.subscriptions import join_availability_value
 from sessiongraph.server import shared_results
-from sessiongraph.infrastructure.broker import InProcessBroker
-from sessiongraph.infrastructure.scheduler import Scheduler
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 from tests.test_subscriptions import connect  # noqa: F401

@@ -12,17 +12,17 @@ FIELDS = """
   location { isVirtual name address room } extraLinks { title url }
 """
 
-CREATE = """
-mutation($input: CreateLiveSessionInput!) { createLiveSession(input: $input) {
-  liveSession { %s } errors { field code message }
-} }
-""" % FIELDS
+CREATE = f"""
+mutation($input: CreateLiveSessionInput!) {{ createLiveSession(input: $input) {{
+  liveSession {{ {FIELDS} }} errors {{ field code message }}
+}} }}
+"""
 
-UPDATE = """
-mutation($input: UpdateLiveSessionInput!) { updateLiveSession(input: $input) {
-  liveSession { %s } errors { field code message }
-} }
-""" % FIELDS
+UPDATE = f"""
+mutation($input: UpdateLiveSessionInput!) {{ updateLiveSession(input: $input) {{
+  liveSession {{ {FIELDS} }} errors {{ field code message }}
+}} }}
+"""
 
 CANCEL = """
 mutation($input: CancelLiveSessionInput!) { cancelLiveSession(input: $input) {
@@ -146,7 +146,7 @@ async def test_only_admins_change_live_sessions(data, caller, anonymous):
 
 
 async def test_update_reschedules_relinks_and_clears(data, admin):
-    given, course, teacher = await basics(data)
+    _given, course, teacher = await basics(data)
     other = await data.instructor("Ivan")
     ls = await data.live_session(course, teacher, NOW + timedelta(days=1), virtual_classroom_url="https://a.test",
                                  lesson_name="Old", location_name="Hall")

@@ -4,8 +4,9 @@ import io
 import json
 import logging
 
-from sessiongraph.infrastructure.observability import RequestIdFilter, request_id
 from pythonjsonlogger.json import JsonFormatter
+
+from sessiongraph.infrastructure.observability import RequestIdFilter, request_id
 
 
 async def test_each_response_carries_a_request_id_and_keeps_a_sane_one_from_the_client(http):

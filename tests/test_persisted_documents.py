@@ -13,8 +13,8 @@ import redis.asyncio as redis
 import websockets
 
 from sessiongraph.clients.documents import document_hash, load_operations
-from sessiongraph.server.app import create_app
 from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.server.app import create_app
 from sessiongraph.server.persisted import InProcessDocuments, RedisDocuments, load_manifest
 from tests.conftest import serving
 from tests.schedule_data import data, gid  # noqa: F401

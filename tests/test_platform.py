@@ -8,9 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
+from sessiongraph import migrations
 from sessiongraph.schema.extensions import ErrorCodes
 from sessiongraph.schema.scalars import SCALARS
-from sessiongraph import migrations
 
 
 async def test_healthz_answers_while_the_process_is_up(http):

@@ -5,8 +5,8 @@ Development keeps the first three for the people building clients.
 
 import pytest
 
-from sessiongraph.resolvers import courses as course_resolvers
 from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.resolvers import courses as course_resolvers
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 MISSPELLINGS = [

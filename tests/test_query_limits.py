@@ -12,8 +12,10 @@ from graphql import parse, specified_rules, validate
 from strawberry.extensions import ParserCache
 from strawberry.schema.schema import validate_document
 
-from sessiongraph.clients.documents import all_operations
 import sessiongraph.schema.limits as query_limits
+from sessiongraph.clients.documents import all_operations
+from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema import build_schema
 from sessiongraph.schema.limits import (
     CACHEABLE_QUERY_CHARS,
@@ -23,8 +25,6 @@ from sessiongraph.schema.limits import (
     operation_cost,
     validation_rules,
 )
-from sessiongraph.infrastructure.tokens import issue_token
-from sessiongraph.infrastructure.settings import Settings
 
 
 async def ask(http, query, variables=None, headers=None):

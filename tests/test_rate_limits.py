@@ -5,8 +5,8 @@ import uuid
 import pytest
 import redis.asyncio as redis
 
-from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.infrastructure.ratelimit import Bucket, Decision, InProcessBuckets, RedisBuckets
+from sessiongraph.infrastructure.tokens import issue_token
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CREATE = 'mutation($name: String!) { createSessionCategory(input: {name: $name}) { errors { code } } }'

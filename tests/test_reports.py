@@ -116,7 +116,7 @@ async def test_attendance_entries_are_checked_together(data, caller):
 
 
 async def test_who_records_attendance(data, caller, admin):
-    live_session, teacher, ann, _ = await taught_class(data)
+    live_session, _teacher, ann, _ = await taught_class(data)
     other_teacher = await data.instructor("Stan")
     ls_id = gid("LiveSession", live_session.id)
     given = {"liveSessionId": ls_id, "entries": [entry(ann, "PRESENT")]}

@@ -1,6 +1,7 @@
 """The calendar: DAY, WEEK and MONTH views as local days in the viewer's zone, across
 daylight-saving changes."""
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -187,5 +188,5 @@ def test_calendar_days_every_month_of_a_year_in_every_zone_is_whole_weeks_with_e
                 # each local day is a span of 22.5 to 25 hours that starts where the last ended
                 bounds = [local_midnight(d, zone) for d in days] + [span.ends_at]
                 assert bounds[0] == span.starts_at
-                for start, end in zip(bounds, bounds[1:]):
+                for start, end in itertools.pairwise(bounds):
                     assert timedelta(hours=22.5) <= end - start <= timedelta(hours=25)

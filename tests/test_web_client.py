@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from sessiongraph import models
 from sessiongraph.clients.documents import load_operations, manifest
-from sessiongraph.server.app import create_app
-from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.demo import load_demo
+from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.server.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

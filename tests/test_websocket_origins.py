@@ -10,9 +10,9 @@ import json
 import pytest
 import websockets
 
-from sessiongraph.server.app import create_app
-from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.server.app import create_app
 from tests.conftest import serving
 
 ALLOWED = "https://learn.example.org"

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
+from sessiongraph.infrastructure.settings import human_size
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problem
@@ -25,7 +26,6 @@ from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors
 from sessiongraph.resolvers.imports.reading import open_csv, refuse_file, size_of
 from sessiongraph.resolvers.permissions import require_admin
 from sessiongraph.resolvers.validation import is_time_zone
-from sessiongraph.infrastructure.settings import human_size
 
 __all__ = ["ImportFormat", "ImportReport", "RowError", "import_csv"]
 

@@ -1,6 +1,14 @@
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all
 
-from sessiongraph.models import AttendanceReport, AttendanceStatus, Booking, BookingStatus, Enrollment, LiveSession, Session
+from sessiongraph.models import (
+    AttendanceReport,
+    AttendanceStatus,
+    Booking,
+    BookingStatus,
+    Enrollment,
+    LiveSession,
+    Session,
+)
 from sessiongraph.models.columns import UTCDateTime
 from sessiongraph.models.reports import ATTENDED, AttendanceFigures
 from sessiongraph.models.sessions import SessionCourse

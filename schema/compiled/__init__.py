@@ -37,8 +37,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from sessiongraph.clients.documents import load_operations
-from sessiongraph.resolvers.context import Context
 from sessiongraph.infrastructure.observability import COMPILED_ANSWERS
+from sessiongraph.resolvers.context import Context
 
 log = logging.getLogger("sessiongraph.compiled")
 
@@ -88,7 +88,7 @@ class CompiledOperations(SchemaExtension):
                 and context.provided_operation_name in (None, compiled.name)):
             try:
                 data = await compiled.answer(context.context, context.variables or {})
-            except Exception:  # noqa: BLE001 - the schema answers instead, and reports the error its own way
+            except Exception:
                 log.exception("%s/%s failed; executing it field by field", compiled.client, compiled.name)
                 context.context.forget_loaded()
                 data = DECLINED

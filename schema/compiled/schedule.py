@@ -37,7 +37,11 @@ from sessiongraph.resolvers.loaders.accounts import InstructorById
 from sessiongraph.resolvers.loaders.courses import CourseById
 from sessiongraph.resolvers.loaders.credits import TransactionsByBooking
 from sessiongraph.resolvers.loaders.reports import ReportByLearnerLiveSession
-from sessiongraph.resolvers.loaders.schedule import BookedCountByLiveSession, BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.resolvers.loaders.schedule import (
+    BookedCountByLiveSession,
+    BookingByLearnerLiveSession,
+    LiveSessionById,
+)
 from sessiongraph.resolvers.loaders.sessions import SessionById
 from sessiongraph.schema.compiled import DECLINED, CompiledOperation
 from sessiongraph.schema.relay import from_global_id, to_global_id

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from sessiongraph.infrastructure.db import Database
 from sessiongraph.demo import booking, schedule, sessions
+from sessiongraph.infrastructure.db import Database
 
 
 async def load_demo(database: Database, now: datetime, seed: int = 2026) -> str:

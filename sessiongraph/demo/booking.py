@@ -12,6 +12,8 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessiongraph.demo.schedule import PARIS, DemoSchedule
+from sessiongraph.demo.sessions import DemoPeople
 from sessiongraph.models import (
     BookableSlot,
     Booking,
@@ -24,8 +26,6 @@ from sessiongraph.models import (
 )
 from sessiongraph.models.booking import overlapping
 from sessiongraph.resolvers.credits import describe
-from sessiongraph.demo.schedule import PARIS, DemoSchedule
-from sessiongraph.demo.sessions import DemoPeople
 
 SLOT_DAYS = 14
 # Local (Paris) start times of the slots instructors offer.

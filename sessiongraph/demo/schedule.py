@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessiongraph.demo.sessions import DemoPeople
 from sessiongraph.models import (
     AttendanceReport,
     AttendanceStatus,
@@ -26,7 +27,6 @@ from sessiongraph.models import (
 )
 from sessiongraph.models.sessions import SessionCourse
 from sessiongraph.resolvers.schedule import CODE_ALPHABET, CODE_LENGTH
-from sessiongraph.demo.sessions import DemoPeople
 
 PARIS = ZoneInfo("Europe/Paris")
 WINDOW = timedelta(days=60)

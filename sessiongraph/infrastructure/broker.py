@@ -35,7 +35,7 @@ class Subscription:
     """One subscriber's bounded queue. A deque and one waiting future rather than an
     asyncio.Queue: a process holds ten thousand of these, and this is a third the size."""
 
-    __slots__ = ("_fanout", "channels", "_messages", "_max_queued", "_waiter", "_overflowed")
+    __slots__ = ("_fanout", "_max_queued", "_messages", "_overflowed", "_waiter", "channels")
 
     def __init__(self, fanout: LocalFanout, channels: tuple[str, ...], max_queued: int) -> None:
         self._fanout = fanout

@@ -18,7 +18,8 @@ class Clock:
         return datetime.now(UTC)
 
     async def sleep_until(self, instant: datetime) -> None:
-        while (remaining := (instant - self.now()).total_seconds()) > 0:
+        # In bounded steps, so that a change of the wall clock is noticed within one step.
+        while (remaining := (instant - self.now()).total_seconds()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(min(remaining, LONGEST_SINGLE_SLEEP))
 
 

@@ -22,7 +22,7 @@ log = logging.getLogger("sessiongraph.scheduler")
 class Alarm:
     """A registered callback; `cancel()` before its instant and it is never called."""
 
-    __slots__ = ("_scheduler", "instant", "callback")
+    __slots__ = ("_scheduler", "callback", "instant")
 
     def __init__(self, scheduler: Scheduler, instant: datetime, callback: Callable[[], None]) -> None:
         self._scheduler = scheduler
@@ -57,8 +57,13 @@ class Scheduler:
     async def wait_until(self, instant: datetime) -> None:
         if instant <= self.clock.now():
             return
-        done = asyncio.get_running_loop().create_future()
-        alarm = self.call_at(instant, lambda: done.done() or done.set_result(None))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        alarm = self.call_at(instant, wake)
         try:
             await done
         finally:

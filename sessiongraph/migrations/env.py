@@ -28,7 +28,9 @@ def run_with(connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url"), poolclass=NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "alembic_config() sets sqlalchemy.url"
+    engine = create_async_engine(url, poolclass=NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(run_with)
     await engine.dispose()

@@ -17,28 +17,33 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 
-from sessiongraph.clients.documents import WEB_APP_DIR, operations_by_name
-from sessiongraph.models import User
-from sessiongraph.resolvers.context import Actor, Context
-from sessiongraph.schema import build_schema
 from sessiongraph import migrations
-from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, user_id_from_token
+from sessiongraph.clients.documents import WEB_APP_DIR, operations_by_name
 from sessiongraph.infrastructure.broker import LocalFanout, create_broker
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database, create_engine
+from sessiongraph.infrastructure.observability import configure_logging
+from sessiongraph.infrastructure.ratelimit import create_rate_limiter
+from sessiongraph.infrastructure.scheduler import Scheduler
+from sessiongraph.infrastructure.settings import Settings, get_settings
+from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, user_id_from_token
+from sessiongraph.models import User
+from sessiongraph.resolvers.context import Actor, Context
+from sessiongraph.schema import build_schema
 from sessiongraph.server.graphql_http import GraphQLOverHTTP
 from sessiongraph.server.limits import BodyLimit
-from sessiongraph.infrastructure.observability import configure_logging
 from sessiongraph.server.observability import RequestIds, metrics_endpoint
 from sessiongraph.server.persisted import (
     PersistedDocuments,
     PersistedDocumentsView,
     resolve_legacy_start,
 )
-from sessiongraph.infrastructure.ratelimit import create_rate_limiter
-from sessiongraph.infrastructure.scheduler import Scheduler
-from sessiongraph.infrastructure.settings import Settings, get_settings
-from sessiongraph.server.shared_results import SharedLegacyDelivery, SharedResults, SharedTransportWSHandler, nobody_context
+from sessiongraph.server.shared_results import (
+    SharedLegacyDelivery,
+    SharedResults,
+    SharedTransportWSHandler,
+    nobody_context,
+)
 
 log = logging.getLogger("sessiongraph")
 

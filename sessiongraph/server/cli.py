@@ -10,11 +10,11 @@ import sys
 
 from sqlalchemy import func, select
 
-from sessiongraph.models import User
 from sessiongraph import migrations
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database, create_engine
 from sessiongraph.infrastructure.settings import Settings, get_settings
+from sessiongraph.models import User
 
 
 def main(argv: list[str] | None = None) -> int:

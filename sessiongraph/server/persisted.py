@@ -45,8 +45,8 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types import ExecutionResult
 
-from sessiongraph.server.graphql_http import Refusal
 from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.server.graphql_http import Refusal
 
 log = logging.getLogger("sessiongraph.persisted")
 

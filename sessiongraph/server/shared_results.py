@@ -31,6 +31,7 @@ a client that stops reading costs one pending state per subscription, not a back
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
@@ -150,7 +151,7 @@ class Outbox:
     """What one connection has to send for its shared subscribers, in order, by one writer task
     that exists only while there is something to send."""
 
-    __slots__ = ("handler", "websocket", "legacy", "_queue", "_writer")
+    __slots__ = ("_queue", "_writer", "handler", "legacy", "websocket")
 
     def __init__(self, handler: Any, legacy: bool) -> None:
         self.handler = handler
@@ -187,8 +188,18 @@ class SharedSubscriber:
     """A subscription taken over from Strawberry: where to send, its operation ID, its group,
     and the state it was last offered."""
 
-    __slots__ = ("outbox", "operation_id", "group", "watch", "viewer", "last", "_next", "_queued", "_ending",
-                 "_closed")
+    __slots__ = (
+        "_closed",
+        "_ending",
+        "_next",
+        "_queued",
+        "group",
+        "last",
+        "operation_id",
+        "outbox",
+        "viewer",
+        "watch",
+    )
 
     task = None  # Strawberry's graphql-transport-ws handler looks for each operation's task
 
@@ -284,10 +295,9 @@ class SharedTransportWSHandler(PersistedTransportWSHandler):
         # In this operation's own task: the resolver leaves its stream here.
         HANDOVER.set(OperationHandover(operation_id=operation.id, query=operation.query,
                                        operation_name=operation.operation_name, variables=operation.variables))
-        try:
+        # HandedOver: Strawberry has closed the operation's result stream; the shared subscriber goes on.
+        with contextlib.suppress(HandedOver):
             await super().run_operation(operation)
-        except HandedOver:
-            pass  # Strawberry has closed the operation's result stream; the shared subscriber goes on
 
     async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
         async with aclosing(self._until_taken_over(operation, result_source)) as results:
