@@ -97,7 +97,7 @@ class ResultGroup:
                 raise TypeError("a shared subscription result must execute without awaiting")
             body: dict[str, Any] = {"data": result.data}
             if result.errors:
-                body["errors"] = [error.formatted for error in ErrorCodes()._process_errors(result.errors)]
+                body["errors"] = [error.formatted for error in ErrorCodes().coded(result.errors)]
             payload = self.results.encode_json(body)
             if len(self._payloads) >= PAYLOADS_KEPT:
                 self._payloads.clear()
