@@ -299,8 +299,10 @@ class PersistedDocumentsView:
         return [item.get("documentId") if isinstance(item, dict) else None for item in items]
 
     async def execute_operation(self, request, request_adapter, request_data, context, root_value, sub_response):
-        if not isinstance(request_data, list) and self._get_stream_transport(request_data.protocol):
-            # Streamed operations do not go through execute_single: look them up here (no registration).
+        if not isinstance(request_data, list) and request_data.protocol != "http":
+            # Streamed operations (multipart subscriptions, SSE: parse_http_body sets the protocol of the
+            # transport the client asked for, "http" otherwise) do not go through execute_single: look them
+            # up here (no registration).
             try:
                 lookup = await self.persisted.resolve(request_data.query, request_data.extensions,
                                                       getattr(request_data, "document_id", None), may_register=False)
