@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from email.message import Message
 from typing import Any
 
 from cross_web import HTTPException
@@ -48,7 +49,6 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
@@ -107,6 +107,15 @@ def response_media_type(accept: str | None) -> str | None:
             ranked.append((quality, 0, -position, media_type == APPLICATION_JSON, media_type))
     ranked = [choice for choice in ranked if choice[0] > 0]
     return max(ranked)[-1] if ranked else None
+
+
+def content_media_type(content_type: str) -> str:
+    """The media type of a Content-Type header, parameters dropped, as Strawberry's view reads it
+    (the standard library's header parser, which Strawberry's parse_content_type uses too)."""
+    header = Message()
+    header["content-type"] = content_type
+    params = header.get_params()
+    return params[0][0] if params else ""
 
 
 def refusal_body(message: str, code: str) -> bytes:
@@ -179,7 +188,7 @@ class GraphQLOverHTTP(GraphQL):
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         if request.method == "POST":
-            content_type, _ = parse_content_type(request.content_type or "")
+            content_type = content_media_type(request.content_type or "")
             if content_type != APPLICATION_JSON and not (
                     self.multipart_uploads_enabled and content_type == "multipart/form-data"):
                 raise HTTPException(415, "Send the request as application/json (file uploads as multipart/form-data).")
