@@ -76,6 +76,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
@@ -253,21 +254,25 @@ class QueryCostLimit(SchemaExtension):
         super().__init__()
         self.limits = limits
 
-    def cost(self, context: Any) -> int:
+    def cost(self, context: ExecutionContext) -> int:
         document = context.graphql_document
+        assert document is not None
+        graphql_schema = context.schema._schema
+        # The operation Strawberry executes: the request's operationName, else the document's first
+        # operation. (`provided_operation_name` is an InitVar of ExecutionContext: reading it gives the
+        # class default, None, whatever the request sent.)
+        operation_name = context.operation_name
         variables = context.variables or {}
         # (given or not, value): a variable left out takes its default, one sent as null does not.
         pages = tuple((name in variables, variables.get(name)) for name in page_variables(document))
         if not all(value is None or type(value) is int for _, value in pages):
-            return operation_cost(context.schema._schema, document, context.provided_operation_name, variables,
-                                  self.limits)
-        key = (id(self.limits), id(context.schema._schema), id(document), context.provided_operation_name, pages)
+            return operation_cost(graphql_schema, document, operation_name, variables, self.limits)
+        key = (id(self.limits), id(graphql_schema), id(document), operation_name, pages)
         remembered = self._costs.get(key)
         if remembered is not None and remembered[0] is document:
             self._costs.move_to_end(key)
             return remembered[1]
-        cost = operation_cost(context.schema._schema, document, context.provided_operation_name, variables,
-                              self.limits)
+        cost = operation_cost(graphql_schema, document, operation_name, variables, self.limits)
         self._costs[key] = (document, cost)
         if len(self._costs) > self.MAX_REMEMBERED:
             self._costs.popitem(last=False)
@@ -405,7 +410,7 @@ class MutationRateLimit(SchemaExtension):
     async def on_execute(self) -> Any:
         context = self.execution_context
         if context.result is None and context.operation_type is OperationType.MUTATION:
-            fields = root_field_count(context.graphql_document, context.provided_operation_name)
+            fields = root_field_count(context.graphql_document, context.operation_name)  # as in cost()
             actor = getattr(context.context, "actor", None)
             decision = await self.limiter.take(user_id=getattr(actor, "user_id", None),
                                                ip=client_ip(context.context), cost=fields)
