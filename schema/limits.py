@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from graphql import (
+    ASTValidationRule,
     DirectiveNode,
     DocumentNode,
     ExecutionResult,
@@ -311,7 +312,7 @@ def page_variables(document: DocumentNode) -> tuple[str, ...]:
                 for argument in selection.arguments or ():
                     if argument.name.value == "first" and isinstance(argument.value, VariableNode):
                         names.add(argument.value.name.value)
-            if not isinstance(selection, FragmentSpreadNode):
+            if isinstance(selection, FieldNode | InlineFragmentNode):  # a spread's fragment is walked as a definition
                 walk(selection.selection_set)
 
     for definition in document.definitions:
@@ -423,7 +424,7 @@ class MutationRateLimit(SchemaExtension):
 
 def root_field_count(document: DocumentNode | None, operation_name: str | None) -> int:
     operation = get_operation_ast(document, operation_name) if document else None
-    if operation is None:
+    if document is None or operation is None:
         return 1
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
@@ -451,7 +452,7 @@ def client_ip(context: object) -> str | None:
 def limit_extensions(limits: QueryLimits, *, introspection: bool,
                      rate_limiter: MutationRateLimiter | None) -> list[Callable[[], SchemaExtension]]:
     """The schema's extensions for the limits, as factories (Strawberry builds them per request)."""
-    rules = list(validation_rules(limits, introspection=introspection))
+    rules: list[type[ASTValidationRule]] = list(validation_rules(limits, introspection=introspection))
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: TokenLimit(max_token_count=limits.max_tokens),
         lambda: SmallDocumentParserCache(maxsize=PARSE_CACHE_SIZE),

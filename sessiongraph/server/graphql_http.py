@@ -39,18 +39,22 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from email.message import Message
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cross_web import HTTPException
 from graphql import GraphQLError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+
+ContextT = TypeVar("ContextT")
+RootValueT = TypeVar("RootValueT")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
@@ -139,7 +143,7 @@ def _codes(entry: Mapping[str, Any]) -> list[str | None]:
 
 def is_request_error(result: ExecutionResult) -> bool:
     """No execution began: the errors are about the request itself, none about a field."""
-    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)
+    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or ())
 
 
 def rate_limited(entry: Mapping[str, Any]) -> bool:
@@ -153,7 +157,7 @@ def retry_after(entries: Sequence[Mapping[str, Any]]) -> int:
     return max(1, math.ceil(max(waits, default=1)))
 
 
-class GraphQLOverHTTP(GraphQL):
+class GraphQLOverHTTP(GraphQL[ContextT, RootValueT], Generic[ContextT, RootValueT]):
     """Strawberry's ASGI view, with the parts of the GraphQL-over-HTTP spec it leaves out."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -172,10 +176,10 @@ class GraphQLOverHTTP(GraphQL):
         await response(scope, receive, send)
 
     @staticmethod
-    def media_type_of(request: Request) -> str:
+    def media_type_of(request: HTTPConnection) -> str:
         return response_media_type(request.headers.get("accept")) or APPLICATION_JSON
 
-    async def get_sub_response(self, request: Request) -> Response:
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
         sub_response.media_type = self.media_type_of(request)
         return sub_response
