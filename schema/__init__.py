@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
+
 import strawberry
 from graphql import GraphQLError, lexicographic_sort_schema, print_schema
 from strawberry.schema.config import StrawberryConfig
@@ -25,6 +28,9 @@ from sessiongraph.schema.schedule import ScheduleMutation
 from sessiongraph.schema.sessions import SessionsMutation, SessionsQuery
 from sessiongraph.schema.subscriptions import Subscription
 from sessiongraph.schema.viewer import ViewerQuery
+
+if TYPE_CHECKING:
+    from strawberry.types.scalar import ScalarDefinition
 
 
 @strawberry.type
@@ -61,7 +67,6 @@ def build_schema(settings: Settings | None = None, *,
     """The schema as the settings configure it; without settings, development defaults (for the SDL)."""
     production = settings is not None and settings.is_production
     limits = QueryLimits.from_settings(settings) if settings is not None else QueryLimits()
-    batching = settings is not None and settings.batching_enabled
     return SessiongraphSchema(
         query=Query,
         mutation=Mutation,
@@ -74,9 +79,11 @@ def build_schema(settings: Settings | None = None, *,
             *([CompiledOperations] if settings is not None and settings.compiled_operations else []),
         ],
         config=StrawberryConfig(
-            scalar_map=SCALARS,
+            # StrawberryConfig's Mapping is keyed by object, and Mapping is invariant in its keys.
+            scalar_map=cast("Mapping[object, ScalarDefinition]", SCALARS),
             disable_field_suggestions=production,
-            batching_config={"max_operations": settings.max_batch_operations} if batching else None,
+            batching_config={"max_operations": settings.max_batch_operations}
+            if settings is not None and settings.batching_enabled else None,
         ),
     )
 

@@ -53,10 +53,20 @@ def error_code(error: GraphQLError) -> str | None:
     return None
 
 
+def masks(error: GraphQLError) -> bool:
+    """MaskErrors' `should_mask_error`, which it calls once for each error of a result: True masks the
+    error (anonymise_error gives it INTERNAL); an error kept gets its `extensions.code` here."""
+    code = error_code(error)
+    if code is None:
+        return True
+    if not error.extensions or "code" not in error.extensions:
+        error.extensions = {**(error.extensions or {}), "code": code}
+    return False
+
+
 class ErrorCodes(MaskErrors):
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda error: error_code(error) is None,
-                         error_message="Internal server error")
+        super().__init__(should_mask_error=masks, error_message="Internal server error")
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         error_id = uuid.uuid4().hex
@@ -65,9 +75,7 @@ class ErrorCodes(MaskErrors):
         masked.extensions = {"code": "INTERNAL", "errorId": error_id}
         return masked
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = super()._process_errors(errors)
-        for error in processed:
-            if not error.extensions or "code" not in error.extensions:
-                error.extensions = {**(error.extensions or {}), "code": error_code(error)}
-        return processed
+    def coded(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        """The errors as a response carries them, for a result that does not go through Strawberry's
+        execution (sessiongraph/server/shared_results.py): each coded, or masked."""
+        return [self.anonymise_error(error) if self.should_mask_error(error) else error for error in errors]

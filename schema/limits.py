@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from graphql import (
+    ASTValidationRule,
     DirectiveNode,
     DocumentNode,
     ExecutionResult,
@@ -76,6 +77,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
@@ -253,21 +255,25 @@ class QueryCostLimit(SchemaExtension):
         super().__init__()
         self.limits = limits
 
-    def cost(self, context: Any) -> int:
+    def cost(self, context: ExecutionContext) -> int:
         document = context.graphql_document
+        assert document is not None
+        graphql_schema = context.schema._schema
+        # The operation Strawberry executes: the request's operationName, else the document's first
+        # operation. (`provided_operation_name` is an InitVar of ExecutionContext: reading it gives the
+        # class default, None, whatever the request sent.)
+        operation_name = context.operation_name
         variables = context.variables or {}
         # (given or not, value): a variable left out takes its default, one sent as null does not.
         pages = tuple((name in variables, variables.get(name)) for name in page_variables(document))
         if not all(value is None or type(value) is int for _, value in pages):
-            return operation_cost(context.schema._schema, document, context.provided_operation_name, variables,
-                                  self.limits)
-        key = (id(self.limits), id(context.schema._schema), id(document), context.provided_operation_name, pages)
+            return operation_cost(graphql_schema, document, operation_name, variables, self.limits)
+        key = (id(self.limits), id(graphql_schema), id(document), operation_name, pages)
         remembered = self._costs.get(key)
         if remembered is not None and remembered[0] is document:
             self._costs.move_to_end(key)
             return remembered[1]
-        cost = operation_cost(context.schema._schema, document, context.provided_operation_name, variables,
-                              self.limits)
+        cost = operation_cost(graphql_schema, document, operation_name, variables, self.limits)
         self._costs[key] = (document, cost)
         if len(self._costs) > self.MAX_REMEMBERED:
             self._costs.popitem(last=False)
@@ -306,7 +312,7 @@ def page_variables(document: DocumentNode) -> tuple[str, ...]:
                 for argument in selection.arguments or ():
                     if argument.name.value == "first" and isinstance(argument.value, VariableNode):
                         names.add(argument.value.name.value)
-            if not isinstance(selection, FragmentSpreadNode):
+            if isinstance(selection, FieldNode | InlineFragmentNode):  # a spread's fragment is walked as a definition
                 walk(selection.selection_set)
 
     for definition in document.definitions:
@@ -405,7 +411,7 @@ class MutationRateLimit(SchemaExtension):
     async def on_execute(self) -> Any:
         context = self.execution_context
         if context.result is None and context.operation_type is OperationType.MUTATION:
-            fields = root_field_count(context.graphql_document, context.provided_operation_name)
+            fields = root_field_count(context.graphql_document, context.operation_name)  # as in cost()
             actor = getattr(context.context, "actor", None)
             decision = await self.limiter.take(user_id=getattr(actor, "user_id", None),
                                                ip=client_ip(context.context), cost=fields)
@@ -418,7 +424,7 @@ class MutationRateLimit(SchemaExtension):
 
 def root_field_count(document: DocumentNode | None, operation_name: str | None) -> int:
     operation = get_operation_ast(document, operation_name) if document else None
-    if operation is None:
+    if document is None or operation is None:
         return 1
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
@@ -446,7 +452,7 @@ def client_ip(context: object) -> str | None:
 def limit_extensions(limits: QueryLimits, *, introspection: bool,
                      rate_limiter: MutationRateLimiter | None) -> list[Callable[[], SchemaExtension]]:
     """The schema's extensions for the limits, as factories (Strawberry builds them per request)."""
-    rules = list(validation_rules(limits, introspection=introspection))
+    rules: list[type[ASTValidationRule]] = list(validation_rules(limits, introspection=introspection))
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: TokenLimit(max_token_count=limits.max_tokens),
         lambda: SmallDocumentParserCache(maxsize=PARSE_CACHE_SIZE),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from typing import cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, inspect, select, text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -53,7 +54,7 @@ class LegacyWebSocketHandler(SharedLegacyDelivery):
 
     async def handle_connection_init(self, message) -> None:
         try:
-            await self.view.authenticate_connection(self.context, message.get("payload"))
+            await cast(SessiongraphGraphQL, self.view).authenticate_connection(self.context, message.get("payload"))
         except ConnectionRejectionError:
             await self.send_message({"type": "connection_error", "payload": {"message": "Forbidden"}})
             await self.websocket.close(code=4403, reason="Forbidden")
@@ -166,7 +167,8 @@ class Authentication:
         return user
 
 
-_USER_BY_ID = select(*User.__table__.columns).where(User.__table__.c.id == bindparam("user_id"))
+_USERS = inspect(User).local_table
+_USER_BY_ID = select(*_USERS.columns).where(_USERS.c.id == bindparam("user_id"))
 
 
 async def signed_in_user(database: Database, user_id: int) -> User | None:

@@ -38,19 +38,23 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from email.message import Message
+from typing import Any, Generic, TypeVar
 
 from cross_web import HTTPException
 from graphql import GraphQLError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+
+ContextT = TypeVar("ContextT")
+RootValueT = TypeVar("RootValueT")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
@@ -109,6 +113,15 @@ def response_media_type(accept: str | None) -> str | None:
     return max(ranked)[-1] if ranked else None
 
 
+def content_media_type(content_type: str) -> str:
+    """The media type of a Content-Type header, parameters dropped, as Strawberry's view reads it
+    (the standard library's header parser, which Strawberry's parse_content_type uses too)."""
+    header = Message()
+    header["content-type"] = content_type
+    params = header.get_params()
+    return params[0][0] if params else ""
+
+
 def refusal_body(message: str, code: str) -> bytes:
     return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]},
                       separators=(",", ":")).encode()
@@ -130,7 +143,7 @@ def _codes(entry: Mapping[str, Any]) -> list[str | None]:
 
 def is_request_error(result: ExecutionResult) -> bool:
     """No execution began: the errors are about the request itself, none about a field."""
-    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)
+    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or ())
 
 
 def rate_limited(entry: Mapping[str, Any]) -> bool:
@@ -144,7 +157,7 @@ def retry_after(entries: Sequence[Mapping[str, Any]]) -> int:
     return max(1, math.ceil(max(waits, default=1)))
 
 
-class GraphQLOverHTTP(GraphQL):
+class GraphQLOverHTTP(GraphQL[ContextT, RootValueT], Generic[ContextT, RootValueT]):
     """Strawberry's ASGI view, with the parts of the GraphQL-over-HTTP spec it leaves out."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -163,10 +176,10 @@ class GraphQLOverHTTP(GraphQL):
         await response(scope, receive, send)
 
     @staticmethod
-    def media_type_of(request: Request) -> str:
+    def media_type_of(request: HTTPConnection) -> str:
         return response_media_type(request.headers.get("accept")) or APPLICATION_JSON
 
-    async def get_sub_response(self, request: Request) -> Response:
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
         sub_response.media_type = self.media_type_of(request)
         return sub_response
@@ -179,7 +192,7 @@ class GraphQLOverHTTP(GraphQL):
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         if request.method == "POST":
-            content_type, _ = parse_content_type(request.content_type or "")
+            content_type = content_media_type(request.content_type or "")
             if content_type != APPLICATION_JSON and not (
                     self.multipart_uploads_enabled and content_type == "multipart/form-data"):
                 raise HTTPException(415, "Send the request as application/json (file uploads as multipart/form-data).")

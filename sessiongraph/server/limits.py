@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.http.parse_content_type import parse_content_type
 
 from sessiongraph.infrastructure.settings import human_size
-from sessiongraph.server.graphql_http import Refusal, refusal_response
+from sessiongraph.server.graphql_http import Refusal, content_media_type, refusal_response
 
 # The operations and map parts that travel with a file, and the part headers.
 MULTIPART_ENVELOPE_BYTES = 1024 * 1024
@@ -37,7 +36,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         headers = Request(scope).headers
-        content_type, _ = parse_content_type(headers.get("content-type") or "")
+        content_type = content_media_type(headers.get("content-type") or "")
         if content_type == "multipart/form-data":
             limit = self.max_upload_bytes + MULTIPART_ENVELOPE_BYTES
             message = f"The request is larger than the {human_size(self.max_upload_bytes)} upload limit " \

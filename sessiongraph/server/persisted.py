@@ -36,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import redis.asyncio as redis
 from graphql import GraphQLError
@@ -46,7 +46,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.types import ExecutionResult
 
 from sessiongraph.infrastructure.settings import Settings
-from sessiongraph.server.graphql_http import Refusal
+from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, is_request_error
+
+if TYPE_CHECKING:
+    # What the mixin comes before in the view's bases (sessiongraph/server/app.py), for its super() calls.
+    _View = GraphQLOverHTTP[Any, Any]
+else:
+    _View = object
 
 log = logging.getLogger("sessiongraph.persisted")
 
@@ -136,7 +142,7 @@ class RedisDocuments:
         except (RedisError, OSError) as error:
             log.warning("persisted queries: cannot read from Redis: %s", error)
             return None
-        return document.decode() if document is not None else None
+        return document.decode() if isinstance(document, bytes) else document
 
     async def put(self, sha256: str, document: str) -> None:
         try:
@@ -247,9 +253,10 @@ def _requested_hash(extensions: Mapping[str, Any] | None, document_id: Any) -> s
             raise PersistedQueryRefusal("BAD_REQUEST", "extensions.persistedQuery must be an object.")
         if persisted.get("version", 1) != 1:
             raise PersistedQueryRefusal("BAD_REQUEST", "Only version 1 of persisted queries is supported.")
-        sha256 = persisted.get("sha256Hash")
-        if not isinstance(sha256, str):
+        named = persisted.get("sha256Hash")
+        if not isinstance(named, str):
             raise PersistedQueryRefusal("BAD_REQUEST", "extensions.persistedQuery.sha256Hash must be a string.")
+        sha256 = named
     else:
         return None
     if not SHA256_HEX.fullmatch(sha256):
@@ -266,7 +273,7 @@ class PersistedRequestData(GraphQLRequestData):
     document_id: Any = None
 
 
-class PersistedDocumentsView:
+class PersistedDocumentsView(_View):
     """Mixin for the HTTP view (before GraphQLOverHTTP in the bases): every operation of a request, batched,
     streamed or plain, has its document looked up before it runs and is registered after it ran."""
 
@@ -278,8 +285,9 @@ class PersistedDocumentsView:
         if document_ids is None:
             return data
         items = data if isinstance(data, list) else [data]
-        with_ids = [PersistedRequestData(**vars(item), document_id=document_id)
-                    for item, document_id in zip(items, document_ids + [None] * len(items), strict=False)]
+        with_ids: list[GraphQLRequestData] = [
+            PersistedRequestData(**vars(item), document_id=document_id)
+            for item, document_id in zip(items, document_ids + [None] * len(items), strict=False)]
         return with_ids if isinstance(data, list) else with_ids[0]
 
     async def _document_ids(self, request: Any) -> list[Any] | None:
@@ -299,8 +307,10 @@ class PersistedDocumentsView:
         return [item.get("documentId") if isinstance(item, dict) else None for item in items]
 
     async def execute_operation(self, request, request_adapter, request_data, context, root_value, sub_response):
-        if not isinstance(request_data, list) and self._get_stream_transport(request_data.protocol):
-            # Streamed operations do not go through execute_single: look them up here (no registration).
+        if not isinstance(request_data, list) and request_data.protocol != "http":
+            # Streamed operations (multipart subscriptions, SSE: parse_http_body sets the protocol of the
+            # transport the client asked for, "http" otherwise) do not go through execute_single: look them
+            # up here (no registration).
             try:
                 lookup = await self.persisted.resolve(request_data.query, request_data.extensions,
                                                       getattr(request_data, "document_id", None), may_register=False)
@@ -321,13 +331,18 @@ class PersistedDocumentsView:
         result = await super().execute_single(request=request, request_adapter=request_adapter,
                                               sub_response=sub_response, context=context, root_value=root_value,
                                               request_data=replace(request_data, query=lookup.query))
-        if lookup.register is not None and not _is_request_error(result):
+        if lookup.register is not None and lookup.query is not None and not is_request_error(result):
             await self.persisted.register(lookup.register, lookup.query)
         return result
 
 
-def _is_request_error(result: ExecutionResult) -> bool:
-    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)
+class HasPersistedDocuments(Protocol):
+    persisted: PersistedDocuments
+
+
+def persisted_documents(view: object) -> PersistedDocuments:
+    """The view's persisted documents (the WebSocket handlers type their view as Strawberry's base view)."""
+    return cast(HasPersistedDocuments, view).persisted
 
 
 class PersistedTransportWSHandler(BaseGraphQLTransportWSHandler):
@@ -337,8 +352,8 @@ class PersistedTransportWSHandler(BaseGraphQLTransportWSHandler):
         payload = message.get("payload")
         if self.connection_acknowledged and isinstance(payload, dict):
             try:
-                lookup = await self.view.persisted.resolve(payload.get("query"), payload.get("extensions"),
-                                                           payload.get("documentId"), may_register=False)
+                lookup = await persisted_documents(self.view).resolve(
+                    payload.get("query"), payload.get("extensions"), payload.get("documentId"), may_register=False)
             except PersistedQueryRefusal as refusal:
                 await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.error.formatted]})
                 return
@@ -352,8 +367,8 @@ async def resolve_legacy_start(handler: Any, message: Any) -> Any | None:
     if not handler.connection_acknowledged or not isinstance(payload, dict):
         return message
     try:
-        lookup = await handler.view.persisted.resolve(payload.get("query"), payload.get("extensions"),
-                                                      payload.get("documentId"), may_register=False)
+        lookup = await persisted_documents(handler.view).resolve(
+            payload.get("query"), payload.get("extensions"), payload.get("documentId"), may_register=False)
     except PersistedQueryRefusal as refusal:
         await handler.send_message({"type": "error", "id": message["id"], "payload": refusal.error.formatted})
         return None

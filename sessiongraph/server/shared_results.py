@@ -36,7 +36,7 @@ import contextvars
 import json
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from inspect import isawaitable
@@ -97,8 +97,9 @@ class ResultGroup:
                 raise TypeError("a shared subscription result must execute without awaiting")
             body: dict[str, Any] = {"data": result.data}
             if result.errors:
-                body["errors"] = [error.formatted for error in ErrorCodes()._process_errors(result.errors)]
-            payload = self.results.encode_json(body)
+                body["errors"] = [error.formatted for error in ErrorCodes().coded(result.errors)]
+            encoded = self.results.encode_json(body)
+            payload = encoded.decode() if isinstance(encoded, bytes) else encoded
             if len(self._payloads) >= PAYLOADS_KEPT:
                 self._payloads.clear()
             self._payloads[state] = payload
@@ -113,7 +114,7 @@ class ResultGroup:
 class SharedResults:
     """The view's result groups, by (document, operation name, variables)."""
 
-    def __init__(self, schema: Any, nobody: Context, encode_json: Callable[[object], str]) -> None:
+    def __init__(self, schema: Any, nobody: Context, encode_json: Callable[[object], str | bytes]) -> None:
         self.schema = schema
         self.nobody = nobody
         self.encode_json = encode_json
@@ -208,7 +209,7 @@ class SharedSubscriber:
         self.operation_id = operation_id
         self.group = group
         self.watch: JoinWatch = stream.watch
-        self.viewer: Viewer = stream.viewer
+        self.viewer: Viewer | None = stream.viewer  # set by join_availability before the stream is handed over
         self.last: JoinState | None = None
         self._next: JoinState | None = None
         self._queued = False
@@ -264,14 +265,14 @@ class SharedSubscriber:
             return
         self._closed = True
         self.group.leave()
-        if not self._ending:
+        if not self._ending and self.viewer is not None:
             self.watch.leave(self.viewer, self)
 
 
-def _take_over(handler: Any, handover: OperationHandover, legacy: bool) -> SharedSubscriber | None:
-    """After the operation's first result has been sent: a shared subscriber in the place of its
-    stream at the watch, or None when there is nothing to take over (another subscription, an
-    error, a document that cannot be shared)."""
+def _take_over(handler: Any, handover: OperationHandover, legacy: bool) -> tuple[SharedSubscriber, JoinStream] | None:
+    """After the operation's first result has been sent: a shared subscriber to put in the place of
+    its stream at the watch (with that stream), or None when there is nothing to take over (another
+    subscription, an error, a document that cannot be shared)."""
     if handover.decided:
         return None
     handover.decided = True
@@ -285,7 +286,7 @@ def _take_over(handler: Any, handover: OperationHandover, legacy: bool) -> Share
     outbox = getattr(handler, "_outbox", None)
     if outbox is None:
         outbox = handler._outbox = Outbox(handler, legacy)
-    return SharedSubscriber(outbox, handover.operation_id, group, stream)
+    return SharedSubscriber(outbox, handover.operation_id, group, stream), stream
 
 
 class SharedTransportWSHandler(PersistedTransportWSHandler):
@@ -303,18 +304,22 @@ class SharedTransportWSHandler(PersistedTransportWSHandler):
         async with aclosing(self._until_taken_over(operation, result_source)) as results:
             await super()._send_result_stream(operation, results)
 
-    async def _until_taken_over(self, operation: Any, result_source: Any):
+    async def _until_taken_over(self, operation: Any, result_source: Any) -> AsyncGenerator[Any, None]:
         """The results, until the first has been sent and the operation can be taken over."""
         handover = HANDOVER.get()
+        assert isinstance(handover, OperationHandover)  # set by run_operation, in this same task
         async for result in result_source:
             yield result
             # Strawberry asks for the next result once it has sent this one.
             if getattr(result, "errors", None) or self.operations.get(operation.id) is not operation:
                 handover.decided = True
-            subscriber = _take_over(self, handover, legacy=False)
-            if subscriber is not None:
-                self.operations[operation.id] = subscriber
-                handover.stream.hand_over(subscriber)
+            taken = _take_over(self, handover, legacy=False)
+            if taken is not None:
+                subscriber, stream = taken
+                # Strawberry's operations hold the subscriber in the Operation's place: shutdown() reads
+                # only its `task`, cleanup_operation is ours (tests/test_strawberry_internals.py).
+                self.operations[operation.id] = subscriber  # type: ignore[assignment]  # not an Operation
+                stream.hand_over(subscriber)
                 raise HandedOver
 
     def _shared_ended(self, subscriber: SharedSubscriber) -> None:
@@ -336,12 +341,14 @@ class SharedTransportWSHandler(PersistedTransportWSHandler):
             outbox.close()
 
 
-class SharedLegacyDelivery(BaseGraphQLWSHandler):
+class SharedLegacyDelivery(BaseGraphQLWSHandler[Context, None]):
     """The legacy graphql-ws protocol, taking joinAvailability subscriptions over after their first result."""
+
+    _shared: dict[str, SharedSubscriber]  # made on first use, by `shared`
 
     @property
     def shared(self) -> dict[str, SharedSubscriber]:
-        shared = self.__dict__.get("_shared")
+        shared: dict[str, SharedSubscriber] | None = self.__dict__.get("_shared")
         if shared is None:
             shared = self._shared = {}
         return shared
@@ -377,12 +384,13 @@ class SharedLegacyDelivery(BaseGraphQLWSHandler):
             return
         if execution_result.errors or self.tasks.get(operation_id) is not asyncio.current_task():
             handover.decided = True
-        subscriber = _take_over(self, handover, legacy=True)
-        if subscriber is None:
+        taken = _take_over(self, handover, legacy=True)
+        if taken is None:
             return
+        subscriber, stream = taken
         handover.source = self.subscriptions.get(operation_id)
         self.shared[operation_id] = subscriber
-        handover.stream.hand_over(subscriber)
+        stream.hand_over(subscriber)
         raise HandedOver
 
     def _shared_ended(self, subscriber: SharedSubscriber) -> None:
