@@ -85,7 +85,7 @@ class CompiledOperations(SchemaExtension):
         context = self.execution_context
         compiled = compiled_by_document().get(context.query) if context.result is None else None
         if (compiled is not None and context.operation_type is OperationType.QUERY
-                and context.provided_operation_name in (None, compiled.name)):
+                and context.operation_name == compiled.name):
             try:
                 data = await compiled.answer(context.context, context.variables or {})
             except Exception:
