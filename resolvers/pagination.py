@@ -58,7 +58,7 @@ def encode_cursor(values: Sequence[Any]) -> str:
 def decode_cursor(cursor: str, width: int) -> list[Any]:
     try:
         tagged = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        values = []
+        values: list[Any] = []
         for tag, value in tagged:
             if tag == "dt":
                 values.append(datetime.fromisoformat(value))
