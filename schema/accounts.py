@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import strawberry
 from strawberry.types import Info
 
@@ -17,7 +19,9 @@ from sessiongraph.resolvers.loaders.accounts import (
 from sessiongraph.schema.errors import UserError, attempt
 from sessiongraph.schema.relay import Connection, Node, decode_id, decode_ids, node_fetcher, to_global_id
 
-Weekday = strawberry.enum(models.Weekday, name="Weekday")
+# strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
+Weekday: TypeAlias = models.Weekday
+strawberry.enum(Weekday, name="Weekday")
 
 
 @strawberry.type
