@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from sessiongraph.models import Course
 from sessiongraph.resolvers.accounts import like_pattern
@@ -27,7 +28,7 @@ async def create_course(ctx: Context, *, code: str, title: str, bookable: bool |
             problems.add(ErrorCode.VALIDATION, f"{name} must not be negative.", name)
     problems.raise_if_any()
     async with ctx.database.write() as db:
-        if await db.scalar(select(Course.id).where(func.lower(Course.code) == code.lower())) is not None:
+        if await db.scalar(select(col(Course.id)).where(func.lower(Course.code) == code.lower())) is not None:
             raise UserErrors.one(ErrorCode.DUPLICATE, f"A course with the code {code!r} exists.", "code")
         course = Course(code=code, title=title, bookable=bool(bookable))
         if credit_cost is not None:
@@ -50,7 +51,8 @@ async def list_courses(ctx: Context, *, search: str | None, bookable: bool | Non
     if search:
         pattern = like_pattern(search)
         # ILIKE, not lower() LIKE: PostgreSQL serves it from the columns' trigram indexes.
-        query = query.where(Course.title.ilike(pattern, escape="\\") | Course.code.ilike(pattern, escape="\\"))
+        query = query.where(col(Course.title).ilike(pattern, escape="\\")
+                            | col(Course.code).ilike(pattern, escape="\\"))
     if bookable is not None:
-        query = query.where(Course.bookable == bookable)
-    return await paginate(ctx, query, [Course.title, Course.id], lambda c: (c.title, c.id), first, after)
+        query = query.where(col(Course.bookable) == bookable)
+    return await paginate(ctx, query, [col(Course.title), col(Course.id)], lambda c: (c.title, c.id), first, after)

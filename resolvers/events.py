@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from sessiongraph.models import Booking, Enrollment, Instructor, LiveSession
 from sessiongraph.models.schedule import BookingStatus
@@ -40,12 +41,12 @@ async def people_on(db: AsyncSession, live_session: LiveSession) -> set[int]:
     """Everyone whose schedule holds the live session: its booked learners, the learners of
     its administrative session, and its instructor."""
     queries = [
-        select(Booking.learner_id).where(Booking.live_session_id == live_session.id,
-                                         Booking.status == BookingStatus.BOOKED.value),
-        select(Instructor.user_id).where(Instructor.id == live_session.instructor_id),
+        select(col(Booking.learner_id)).where(col(Booking.live_session_id) == live_session.id,
+                                              col(Booking.status) == BookingStatus.BOOKED.value),
+        select(col(Instructor.user_id)).where(col(Instructor.id) == live_session.instructor_id),
     ]
     if live_session.session_id is not None:
-        queries.append(select(Enrollment.user_id).where(Enrollment.session_id == live_session.session_id))
+        queries.append(select(col(Enrollment.user_id)).where(col(Enrollment.session_id) == live_session.session_id))
     return set((await db.scalars(union(*queries))).all())
 
 

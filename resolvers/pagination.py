@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
+from sqlalchemy import Select, SQLColumnExpression, func, literal, select, tuple_
 
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import BadInput
@@ -58,7 +58,7 @@ def encode_cursor(values: Sequence[Any]) -> str:
 def decode_cursor(cursor: str, width: int) -> list[Any]:
     try:
         tagged = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        values = []
+        values: list[Any] = []
         for tag, value in tagged:
             if tag == "dt":
                 values.append(datetime.fromisoformat(value))
@@ -76,7 +76,7 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
 async def paginate(
     ctx: Context,
     query: Select,
-    order_by: Sequence[ColumnElement],
+    order_by: Sequence[SQLColumnExpression[Any]],
     sort_key: Callable[[Any], Sequence[Any]],
     first: int | None,
     after: str | None,
@@ -91,7 +91,8 @@ async def paginate(
     if after is not None:
         values = decode_cursor(after, len(order_by))
         row_key = tuple_(*order_by)
-        seen = tuple_(*(literal(v, type_=column.type) for v, column in zip(values, order_by, strict=True)))
+        seen = tuple_(*(literal(v, type_=column.type)  # type: ignore[attr-defined]  # ORM attributes proxy .type
+                        for v, column in zip(values, order_by, strict=True)))
         page_query = page_query.where(row_key < seen if descending else row_key > seen)
     ordering = [column.desc() if descending else column.asc() for column in order_by]
     page_query = page_query.order_by(*ordering).limit(limit + 1)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from sessiongraph.models import AttendanceReport, AttendanceStatus, Enrollment, LiveSession, Session, User
 from sessiongraph.resolvers.context import Context
@@ -46,6 +47,7 @@ async def record_attendance(ctx: Context, live_session_id: int, entries: list[At
     if ctx.now < live_session.starts_at:
         raise UserErrors.one(ErrorCode.LIVE_SESSION_NOT_STARTED,
                              "Attendance is recorded once the live session has started.", "liveSessionId")
+    assert live_session.id is not None and user.id is not None  # stored rows
 
     problems = Problems()
     feedback: dict[int, str | None] = {}
@@ -73,11 +75,12 @@ async def record_attendance(ctx: Context, live_session_id: int, entries: list[At
 
 async def _save_reports(ctx: Context, live_session: LiveSession, entries: list[AttendanceEntry],
                         feedback: dict[int, str | None], recorded_by_id: int) -> None:
+    assert live_session.id is not None  # a stored row
     async with ctx.database.write() as db:
         learner_ids = [entry.learner_id for entry in entries]
         existing = {report.learner_id: report for report in (await db.scalars(select(AttendanceReport).where(
-            AttendanceReport.live_session_id == live_session.id,
-            AttendanceReport.learner_id.in_(learner_ids)))).all()}
+            col(AttendanceReport.live_session_id) == live_session.id,
+            col(AttendanceReport.learner_id).in_(learner_ids)))).all()}
         for entry in entries:
             report = existing.get(entry.learner_id) or AttendanceReport(
                 live_session_id=live_session.id, learner_id=entry.learner_id, status=entry.status.value)
@@ -93,8 +96,9 @@ async def tracking_learners(ctx: Context, session: Session, first: int | None,
     """The session's learners by name, for its tracking table; None for those who may not follow it."""
     if not await can_follow_session(ctx, session):
         return None
-    query = select(User).join(Enrollment, Enrollment.user_id == User.id).where(Enrollment.session_id == session.id)
-    return await paginate(ctx, query, [User.name, User.id], lambda u: (u.name, u.id), first, after)
+    query = (select(User).join(Enrollment, col(Enrollment.user_id) == col(User.id))
+             .where(col(Enrollment.session_id) == session.id))
+    return await paginate(ctx, query, [col(User.name), col(User.id)], lambda u: (u.name, u.id), first, after)
 
 
 async def live_session_reports(ctx: Context, live_session: LiveSession, first: int | None,
@@ -103,12 +107,14 @@ async def live_session_reports(ctx: Context, live_session: LiveSession, first: i
     first page from a loader, as for its bookings."""
     if not await can_manage_live_session(ctx, live_session):
         return None
+    live_session_id = live_session.id
+    assert live_session_id is not None  # a stored row
     if after is None:
         limit = page_size(ctx, first)
-        rows = await ReportsByLiveSession(ctx).load((live_session.id, limit + 1))
-        return first_page(rows, limit, _by_learner, lambda: ReportCountByLiveSession(ctx).load(live_session.id))
-    query = select(AttendanceReport).where(AttendanceReport.live_session_id == live_session.id)
-    return await paginate(ctx, query, [AttendanceReport.learner_id], _by_learner, first, after)
+        rows = await ReportsByLiveSession(ctx).load((live_session_id, limit + 1))
+        return first_page(rows, limit, _by_learner, lambda: ReportCountByLiveSession(ctx).load(live_session_id))
+    query = select(AttendanceReport).where(col(AttendanceReport.live_session_id) == live_session.id)
+    return await paginate(ctx, query, [col(AttendanceReport.learner_id)], _by_learner, first, after)
 
 
 def _by_learner(report: AttendanceReport) -> tuple[int]:

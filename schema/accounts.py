@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import strawberry
 from strawberry.types import Info
 
@@ -17,7 +19,9 @@ from sessiongraph.resolvers.loaders.accounts import (
 from sessiongraph.schema.errors import UserError, attempt
 from sessiongraph.schema.relay import Connection, Node, decode_id, decode_ids, node_fetcher, to_global_id
 
-Weekday = strawberry.enum(models.Weekday, name="Weekday")
+# strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
+Weekday: TypeAlias = models.Weekday
+strawberry.enum(Weekday, name="Weekday")
 
 
 @strawberry.type
@@ -40,6 +44,7 @@ class User(Node):
 
     @classmethod
     def from_model(cls, user: models.User) -> User:
+        assert user.id is not None  # a stored row
         return cls(id=to_global_id("User", user.id), name=user.name, time_zone=user.time_zone,
                    week_start=models.Weekday(user.week_start), is_admin=user.is_admin,
                    db_id=user.id, _email=user.email)
@@ -68,10 +73,13 @@ class Instructor(Node):
 
     @strawberry.field
     async def user(self, info: Info) -> User:
-        return await load_user(info, self.user_id)
+        user = await load_user(info, self.user_id)
+        assert user is not None  # user_id is a foreign key to the user
+        return user
 
     @classmethod
     def from_model(cls, profile: models.Instructor) -> Instructor:
+        assert profile.id is not None  # a stored row
         return cls(id=to_global_id("Instructor", profile.id), display_name=profile.display_name, bio=profile.bio,
                    user_id=profile.user_id)
 
@@ -98,6 +106,7 @@ class UserClass(Node):
 
     @classmethod
     def from_model(cls, user_class: models.UserClass) -> UserClass:
+        assert user_class.id is not None  # a stored row
         return cls(id=to_global_id("UserClass", user_class.id), name=user_class.name, db_id=user_class.id)
 
 

@@ -4,6 +4,7 @@ publish availability and request and review absences."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 from strawberry.types import Info
@@ -18,7 +19,9 @@ from sessiongraph.schema.errors import UserError, attempt
 from sessiongraph.schema.relay import Node, decode_id, node_fetcher, to_global_id
 from sessiongraph.schema.schedule import Booking, LocationInput
 
-AbsenceRequestStatus = strawberry.enum(models.AbsenceRequestStatus, name="AbsenceRequestStatus")
+# strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
+AbsenceRequestStatus: TypeAlias = models.AbsenceRequestStatus
+strawberry.enum(AbsenceRequestStatus, name="AbsenceRequestStatus")
 
 
 @strawberry.type(description="An instructor's published time for a course, with seats; its first booking "

@@ -58,6 +58,7 @@ class Course(Node):
 
     @classmethod
     def from_model(cls, course: models.Course) -> Course:
+        assert course.id is not None  # a stored row
         return cls(id=to_global_id("Course", course.id), code=course.code, title=course.title,
                    bookable=course.bookable, credit_cost=course.credit_cost,
                    absence_requests_enabled=course.absence_requests_enabled,

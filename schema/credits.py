@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 from strawberry.types import Info
@@ -15,7 +16,9 @@ from sessiongraph.schema.errors import UserError, attempt
 from sessiongraph.schema.relay import Connection, Node, decode_id, node_fetcher, to_global_id
 from sessiongraph.schema.schedule import LiveSession, connection
 
-CreditTransactionKind = strawberry.enum(models.CreditTransactionKind, name="CreditTransactionKind")
+# strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
+CreditTransactionKind: TypeAlias = models.CreditTransactionKind
+strawberry.enum(CreditTransactionKind, name="CreditTransactionKind")
 
 
 @strawberry.type(description="One change to a credit balance. `amount` is signed: BOOKING < 0, DEPOSIT and "
@@ -30,6 +33,7 @@ class CreditTransaction(Node):
 
     @classmethod
     def from_model(cls, transaction: models.CreditTransaction) -> CreditTransaction:
+        assert transaction.id is not None  # a stored row
         return cls(id=to_global_id("CreditTransaction", transaction.id), created_at=transaction.created_at,
                    kind=models.CreditTransactionKind(transaction.kind), amount=transaction.amount,
                    balance_after=transaction.balance_after, description=transaction.description, model=transaction)

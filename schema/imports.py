@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
@@ -10,8 +12,9 @@ from sessiongraph.resolvers import imports, permissions
 from sessiongraph.resolvers.errors import BadInput
 from sessiongraph.schema.errors import UserError, attempt
 
-ImportFormat = strawberry.enum(imports.ImportFormat, name="CsvFormat",
-                               description="Which of the two file formats a file was read as.")
+# strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
+ImportFormat: TypeAlias = imports.ImportFormat
+strawberry.enum(ImportFormat, name="CsvFormat", description="Which of the two file formats a file was read as.")
 
 
 @strawberry.type(description="One problem with one line of an imported file; the header is line 1.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -43,7 +43,7 @@ def decode_id(global_id: str, type_name: str, *field: str) -> int:
     return db_id
 
 
-def decode_ids(global_ids: list[str], type_name: str, *field: str) -> list[int]:
+def decode_ids(global_ids: Sequence[str], type_name: str, *field: str) -> list[int]:
     return [decode_id(g, type_name, *field) for g in global_ids]
 
 

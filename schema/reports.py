@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
 from strawberry.types import Info
@@ -21,7 +21,9 @@ from sessiongraph.schema.relay import Connection, decode_id
 if TYPE_CHECKING:
     from sessiongraph.schema.schedule import LiveSession
 
-AttendanceStatus = strawberry.enum(models.AttendanceStatus, name="AttendanceStatus")
+# strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
+AttendanceStatus: TypeAlias = models.AttendanceStatus
+strawberry.enum(AttendanceStatus, name="AttendanceStatus")
 
 
 @strawberry.type(description="What the instructor recorded for one learner at one live session.")
@@ -33,7 +35,9 @@ class SessionReport:
 
     @strawberry.field
     async def learner(self, info: Info) -> User:
-        return await load_user(info, self.learner_id)
+        user = await load_user(info, self.learner_id)
+        assert user is not None  # learner_id is a foreign key to the user
+        return user
 
     @classmethod
     def from_model(cls, report: models.AttendanceReport) -> SessionReport:
@@ -68,7 +72,9 @@ class LearnerTracking(AttendanceTotals):
 
     @strawberry.field
     async def learner(self, info: Info) -> User:
-        return await load_user(info, self.learner_id)
+        user = await load_user(info, self.learner_id)
+        assert user is not None  # learner_id is a foreign key to the user
+        return user
 
 
 @strawberry.type(description="Chamilo's tracking for a session: per enrolled learner by name, and its "

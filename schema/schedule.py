@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry.types import Info
@@ -39,9 +39,13 @@ if TYPE_CHECKING:
     from sessiongraph.schema.booking import AbsenceRequest
     from sessiongraph.schema.credits import CreditTransaction
 
-LiveSessionStatus = strawberry.enum(models.LiveSessionStatus, name="LiveSessionStatus")
-BookingStatus = strawberry.enum(models.BookingStatus, name="BookingStatus")
-CalendarView = strawberry.enum(CalendarViewModel, name="CalendarView")
+# strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
+LiveSessionStatus: TypeAlias = models.LiveSessionStatus
+strawberry.enum(LiveSessionStatus, name="LiveSessionStatus")
+BookingStatus: TypeAlias = models.BookingStatus
+strawberry.enum(BookingStatus, name="BookingStatus")
+CalendarView: TypeAlias = CalendarViewModel
+strawberry.enum(CalendarView, name="CalendarView")
 
 
 def connection(page: Page[Any] | None, convert: Callable[[Any], Any]) -> Connection[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TypeAlias
 
 import strawberry
 from strawberry.types import Info
@@ -30,8 +31,11 @@ from sessiongraph.schema.lookahead import load_ahead
 from sessiongraph.schema.relay import Connection, Node, decode_id, decode_ids, id_of, node_fetcher, to_global_id
 from sessiongraph.schema.reports import SessionTracking
 
-SessionVisibility = strawberry.enum(models.SessionVisibility, name="SessionVisibility")
-SessionStatus = strawberry.enum(models.SessionStatus, name="SessionStatus")
+# strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
+SessionVisibility: TypeAlias = models.SessionVisibility
+strawberry.enum(SessionVisibility, name="SessionVisibility")
+SessionStatus: TypeAlias = models.SessionStatus
+strawberry.enum(SessionStatus, name="SessionStatus")
 
 
 @strawberry.type

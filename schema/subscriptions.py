@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 from strawberry.types import Info
@@ -17,7 +18,9 @@ from sessiongraph.resolvers.schedule import JoinState
 from sessiongraph.schema.relay import id_of
 from sessiongraph.schema.schedule import JoinAvailability, LiveSession
 
-ScheduleEventKind = strawberry.enum(ScheduleEventKindModel, name="ScheduleEventKind")
+# strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
+ScheduleEventKind: TypeAlias = ScheduleEventKindModel
+strawberry.enum(ScheduleEventKind, name="ScheduleEventKind")
 
 
 @strawberry.type

@@ -34,10 +34,12 @@ class Learner:
 
     @strawberry.field(description="The child's schedule; myBooking and myReport on it are the child's.")
     def schedule(self) -> LearnerSchedule:
+        assert self.model.id is not None  # a stored user
         return LearnerSchedule(learner_id=self.model.id)
 
     @strawberry.field(description="The child's credits, read-only.")
     def credits(self) -> CreditAccount:
+        assert self.model.id is not None  # a stored user
         return CreditAccount(user_id=self.model.id)
 
 
@@ -59,10 +61,12 @@ class Viewer:
 
     @strawberry.field(description="The viewer's own live sessions.")
     def schedule(self) -> LearnerSchedule:
+        assert self.model.id is not None  # a stored user
         return LearnerSchedule(learner_id=self.model.id)
 
     @strawberry.field(description="The viewer's credit balance and transactions.")
     def credits(self) -> CreditAccount:
+        assert self.model.id is not None  # a stored user
         return CreditAccount(user_id=self.model.id)
 
     @strawberry.field(description="The learners the viewer is a guardian of, by name.")

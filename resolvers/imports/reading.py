@@ -13,10 +13,13 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sessiongraph.resolvers.errors import ErrorCode, UserErrors
 from sessiongraph.resolvers.imports.problems import RowErrors
+
+if TYPE_CHECKING:
+    from _csv import Reader
 
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -69,7 +72,7 @@ def sniff_delimiter(header_line: str) -> str:
 class CsvFile:
     header: list[str]
     delimiter: str
-    _reader: Iterator[list[str]]  # a csv reader, positioned after the header
+    _reader: Reader  # a csv reader, positioned after the header
 
     def records(self, errors: RowErrors) -> Iterator[tuple[int, list[str]]]:
         """(line, cells) for every record after the header, each as wide as the header.

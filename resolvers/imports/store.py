@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, select
+from sqlalchemy import SQLColumnExpression, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from sessiongraph.models import SessionCourse, User
 
@@ -25,7 +26,8 @@ def chunked(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield chunk
 
 
-async def lookup(db: AsyncSession, key: ColumnElement, value: ColumnElement, wanted: Iterable[Any]) -> dict:
+async def lookup(db: AsyncSession, key: SQLColumnExpression[Any], value: SQLColumnExpression[Any],
+                 wanted: Iterable[Any]) -> dict:
     """{key: value} for the rows whose `key` is among `wanted`."""
     found: dict = {}
     for chunk in chunked({w for w in wanted if w is not None}):
@@ -34,14 +36,15 @@ async def lookup(db: AsyncSession, key: ColumnElement, value: ColumnElement, wan
 
 
 async def user_ids_by_email(db: AsyncSession, emails: Iterable[str]) -> dict[str, int]:
-    return await lookup(db, User.email, User.id, emails)
+    return await lookup(db, col(User.email), col(User.id), emails)
 
 
 async def session_course_pairs(db: AsyncSession, session_ids: Iterable[int]) -> set[tuple[int, int]]:
     """(session ID, course ID) for every course of those sessions."""
     pairs: set[tuple[int, int]] = set()
     for chunk in chunked(set(session_ids)):
-        query = select(SessionCourse.session_id, SessionCourse.course_id).where(SessionCourse.session_id.in_(chunk))
+        query = (select(col(SessionCourse.session_id), col(SessionCourse.course_id))
+                 .where(col(SessionCourse.session_id).in_(chunk)))
         pairs.update((await db.execute(query)).all())
     return pairs
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,7 +129,7 @@ async def load(db: AsyncSession, rng: random.Random, now: datetime) -> DemoPeopl
             enrolled.add(learner.id)
         listed = {e["user_id"] for e in enrollments if e["session_id"] == session.id}
         enrollments += [{"session_id": session.id, "user_id": u, "class_id": None, "enrolled_at": now}
-                        for u in sorted(enrolled - listed)]
+                        for u in sorted(cast("set[int]", enrolled - listed))]  # flushed users have IDs
     await db.execute(insert(SessionCourse), session_courses)
     await db.execute(insert(SessionCourseCoach), course_coaches)
     await db.execute(insert(Enrollment), enrollments)
