@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sessiongraph.infrastructure.broker import InProcessBroker, RedisBroker
+from sessiongraph.infrastructure.broker import Broker, InProcessBroker
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database
 from sessiongraph.infrastructure.scheduler import Scheduler
@@ -44,7 +44,7 @@ class Context:
     clock: Clock
     settings: Settings
     actor: Actor
-    broker: InProcessBroker | RedisBroker = field(default_factory=InProcessBroker)
+    broker: Broker = field(default_factory=InProcessBroker)
     scheduler: Scheduler | None = None
     request: Any = None
     response: Any = None

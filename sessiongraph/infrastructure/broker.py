@@ -217,5 +217,9 @@ class RedisBroker(LocalFanout):
                 await client.aclose()
 
 
-def create_broker(redis_url: str | None, prefix: str = "sessiongraph:") -> LocalFanout:
+# What publishes: both brokers deliver to local subscribers (LocalFanout) and publish.
+Broker = InProcessBroker | RedisBroker
+
+
+def create_broker(redis_url: str | None, prefix: str = "sessiongraph:") -> Broker:
     return RedisBroker(redis_url, prefix=prefix) if redis_url else InProcessBroker()

@@ -20,7 +20,7 @@ from strawberry.exceptions import ConnectionRejectionError
 
 from sessiongraph import migrations
 from sessiongraph.clients.documents import WEB_APP_DIR, operations_by_name
-from sessiongraph.infrastructure.broker import LocalFanout, create_broker
+from sessiongraph.infrastructure.broker import Broker, create_broker
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database, create_engine
 from sessiongraph.infrastructure.observability import configure_logging
@@ -89,7 +89,7 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
     graphql_transport_ws_handler_class = SharedTransportWSHandler
 
-    def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: LocalFanout,
+    def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
                  persisted: PersistedDocuments, **options) -> None:
         super().__init__(schema, **options)
         self.database = database
