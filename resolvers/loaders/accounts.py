@@ -1,41 +1,27 @@
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from sessiongraph.models import ClassMember, GuardianLink, Instructor, User, UserClass
-from sessiongraph.resolvers.loaders.base import Loader, many_per_key, one_per_key
+from sessiongraph.resolvers.loaders.base import CountBy, Loader, OneBy, many_per_key
 
 
-class UserById(Loader[int, User | None]):
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(User).where(User.id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda u: u.id)
+class UserById(OneBy[int, User | None], key=User.id):
+    pass
 
 
-class UserClassById(Loader[int, UserClass | None]):
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(UserClass).where(UserClass.id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda c: c.id)
+class UserClassById(OneBy[int, UserClass | None], key=UserClass.id):
+    pass
 
 
-class MemberCountByClass(Loader[int, int]):
-    async def batch_load(self, db, keys):
-        query = (select(ClassMember.class_id, func.count()).where(ClassMember.class_id.in_(keys))
-                 .group_by(ClassMember.class_id))
-        counts = dict((await db.execute(query)).all())
-        return [counts.get(k, 0) for k in keys]
+class MemberCountByClass(CountBy[int], key=ClassMember.class_id):
+    pass
 
 
-class InstructorById(Loader[int, Instructor | None]):
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(Instructor).where(Instructor.id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda i: i.id)
+class InstructorById(OneBy[int, Instructor | None], key=Instructor.id):
+    pass
 
 
-class InstructorByUser(Loader[int, Instructor | None]):
+class InstructorByUser(OneBy[int, Instructor | None], key=Instructor.user_id):
     """Key: user ID; the user's instructor profile, None when they do not teach."""
-
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(Instructor).where(Instructor.user_id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda i: i.user_id)
 
 
 class ChildIdsByGuardian(Loader[int, frozenset[int]]):

@@ -19,7 +19,8 @@ import asyncio
 import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,9 @@ NOT_LOADED: Any = object()
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):
+    context: Context
+    _waiting: list[tuple[list[K], asyncio.Future[Sequence[V]]]]
+
     def __new__(cls, context: Context) -> Loader[K, V]:
         loader = context.loaders.get(cls)
         if loader is None:
@@ -76,7 +80,7 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         return await answer
 
     async def _answer_waiting(self) -> None:
-        waiting: list[tuple[list[K], asyncio.Future]] = []
+        waiting: list[tuple[list[K], asyncio.Future[Sequence[V]]]] = []
         try:
             for _ in range(SETTLE_TURNS):
                 await asyncio.sleep(0)
@@ -138,7 +142,7 @@ async def first_rows_per_key(db: AsyncSession, entity: type, key_column: Any, ke
     a connection under every parent of a list, in one statement (a window function)."""
     rank = func.row_number().over(partition_by=key_column, order_by=list(order_by)).label("row_rank")
     ranked = select(entity, rank).where(key_column.in_(keys)).subquery()
-    row = aliased(entity, ranked)
+    row: Any = aliased(entity, ranked)
     query = select(row).where(ranked.c.row_rank <= limit).order_by(ranked.c[key_column.key], ranked.c.row_rank)
     return many_per_key(keys, (await db.scalars(query)), lambda r: getattr(r, key_column.key))
 
@@ -163,3 +167,98 @@ def many_per_key(keys: Iterable[K], rows: Iterable[Any], key: Callable[[Any], K]
     for row in rows:
         grouped[key(row)].append(row)
     return [grouped.get(k, []) for k in keys]
+
+
+# Loaders by column. Most loaders fetch the rows whose column equals the key, and differ
+# only in the column: declared (`class UserById(OneBy[int, User | None], key=User.id):
+# pass`), they keep their own class, so the per-request registry and every call site stay
+# as they are, and a loader that holds a rule of its own stands out by having a body. A
+# key is one column, or a pair of columns (a tuple key, matched through `pairs_in`).
+# Declared columns are kept in tuples: a column set as a class attribute would be a
+# descriptor, and reading it through the loader would ask the loader for its value.
+
+
+def _as_tuple(columns: Any) -> tuple[Any, ...]:
+    return columns if isinstance(columns, tuple) else (columns,)
+
+
+def _key_of(columns: tuple[Any, ...]) -> Callable[[Any], Any]:
+    return attrgetter(*(column.key for column in columns))
+
+
+def _key_in(columns: tuple[Any, ...], keys: Sequence[Any]) -> ColumnElement[bool]:
+    if len(columns) == 2:
+        return pairs_in(columns[0], columns[1], keys)
+    (column,) = columns
+    return column.in_(keys)
+
+
+class OneBy(Loader[K, V]):
+    """The row whose key columns hold the key, None where none does (a unique key)."""
+
+    key_columns: ClassVar[tuple[Any, ...]]
+
+    def __init_subclass__(cls, *, key: Any, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.key_columns = _as_tuple(key)
+
+    async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[V]:
+        columns = self.key_columns
+        rows = await db.scalars(select(columns[0].class_).where(_key_in(columns, keys)))
+        return one_per_key(keys, rows, _key_of(columns))
+
+
+class ManyBy(Loader[K, V]):
+    """The rows whose key columns hold the key, in `order_by` order; `shape` makes a key's
+    answer of them where the rows themselves are not it."""
+
+    key_columns: ClassVar[tuple[Any, ...]]
+    order_by: ClassVar[tuple[Any, ...]]
+
+    def __init_subclass__(cls, *, key: Any, order_by: Any = (), **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.key_columns = _as_tuple(key)
+        cls.order_by = _as_tuple(order_by)
+
+    async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[V]:
+        columns = self.key_columns
+        query = select(columns[0].class_).where(_key_in(columns, keys)).order_by(*self.order_by)
+        grouped = many_per_key(keys, await db.scalars(query), _key_of(columns))
+        return [self.shape(rows) for rows in grouped]
+
+    def shape(self, rows: list[Any]) -> V:
+        return cast(V, rows)
+
+
+class CountBy(Loader[K, int]):
+    """How many rows have the key in `key` (and meet `where`), 0 where none does."""
+
+    key_columns: ClassVar[tuple[Any]]
+    where: ClassVar[tuple[Any, ...]]
+
+    def __init_subclass__(cls, *, key: Any, where: Any = (), **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.key_columns, cls.where = (key,), _as_tuple(where)
+
+    async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[int]:
+        (column,) = self.key_columns
+        query = select(column, func.count()).where(column.in_(keys), *self.where).group_by(column)
+        counts: dict[Any, int] = dict((await db.execute(query)).all())
+        return [counts.get(k, 0) for k in keys]
+
+
+class ValueBy(Loader[K, V]):
+    """The `value` column of the row that has the key in `key` (a unique key), `default`
+    where no row does: for a row whose absence means a value (no credit account, no credit)."""
+
+    key_and_value: ClassVar[tuple[Any, Any]]
+    default: ClassVar[Any]
+
+    def __init_subclass__(cls, *, key: Any, value: Any, default: Any, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.key_and_value, cls.default = (key, value), default
+
+    async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[V]:
+        key, value = self.key_and_value
+        values: dict[Any, Any] = dict((await db.execute(select(key, value).where(key.in_(keys)))).all())
+        return [values.get(k, self.default) for k in keys]

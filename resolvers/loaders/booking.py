@@ -4,13 +4,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from sessiongraph.models import AbsenceRequest, BookableSlot, Enrollment, LiveSession, Session, SessionCourse
-from sessiongraph.resolvers.loaders.base import Loader, many_per_key, one_per_key, pairs_in
+from sessiongraph.resolvers.loaders.base import Loader, OneBy, many_per_key, pairs_in
 
 
-class SlotById(Loader[int, BookableSlot | None]):
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(BookableSlot).where(BookableSlot.id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda s: s.id)
+class SlotById(OneBy[int, BookableSlot | None], key=BookableSlot.id):
+    pass
 
 
 class OpenSlotsByCourse(Loader[tuple[int, datetime, datetime, datetime, int | None], list[BookableSlot]]):
@@ -40,16 +38,12 @@ class OpenSlotsByCourse(Loader[tuple[int, datetime, datetime, datetime, int | No
         return [found[key] for key in keys]
 
 
-class AbsenceRequestById(Loader[int, AbsenceRequest | None]):
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(AbsenceRequest).where(AbsenceRequest.id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda r: r.id)
+class AbsenceRequestById(OneBy[int, AbsenceRequest | None], key=AbsenceRequest.id):
+    pass
 
 
-class AbsenceRequestByBooking(Loader[int, AbsenceRequest | None]):
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(AbsenceRequest).where(AbsenceRequest.booking_id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda r: r.booking_id)
+class AbsenceRequestByBooking(OneBy[int, AbsenceRequest | None], key=AbsenceRequest.booking_id):
+    pass
 
 
 class CourseSessionsOfLearner(Loader[tuple[int, int], list[tuple[Session, datetime | None]]]):

@@ -1,29 +1,18 @@
-from sqlalchemy import select
-
 from sessiongraph.models import CreditAccount, CreditTransaction, CreditTransactionKind
-from sessiongraph.resolvers.loaders.base import Loader, many_per_key, one_per_key
+from sessiongraph.resolvers.loaders.base import ManyBy, OneBy, ValueBy
 
 
-class BalanceByUser(Loader[int, int]):
+class BalanceByUser(ValueBy[int, int], key=CreditAccount.user_id, value=CreditAccount.balance, default=0):
     """Key: user ID; their credit balance, 0 before their first credit."""
 
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(CreditAccount.user_id, CreditAccount.balance)
-                                 .where(CreditAccount.user_id.in_(keys)))).all()
-        balances = dict(rows)
-        return [balances.get(k, 0) for k in keys]
+
+class CreditTransactionById(OneBy[int, CreditTransaction | None], key=CreditTransaction.id):
+    pass
 
 
-class CreditTransactionById(Loader[int, CreditTransaction | None]):
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(CreditTransaction).where(CreditTransaction.id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda t: t.id)
-
-
-class TransactionsByBooking(Loader[int, dict[CreditTransactionKind, CreditTransaction]]):
+class TransactionsByBooking(ManyBy[int, dict[CreditTransactionKind, CreditTransaction]],
+                            key=CreditTransaction.booking_id):
     """Key: booking ID; its BOOKING debit and its REFUND, by kind, where they exist."""
 
-    async def batch_load(self, db, keys):
-        query = select(CreditTransaction).where(CreditTransaction.booking_id.in_(keys))
-        grouped = many_per_key(keys, (await db.scalars(query)), lambda t: t.booking_id)
-        return [{CreditTransactionKind(t.kind): t for t in group} for group in grouped]
+    def shape(self, rows: list[CreditTransaction]) -> dict[CreditTransactionKind, CreditTransaction]:
+        return {CreditTransactionKind(t.kind): t for t in rows}

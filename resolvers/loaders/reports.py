@@ -1,4 +1,7 @@
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, union_all
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, union_all
+from sqlmodel import col
 
 from sessiongraph.models import (
     AttendanceReport,
@@ -12,16 +15,12 @@ from sessiongraph.models import (
 from sessiongraph.models.columns import UTCDateTime
 from sessiongraph.models.reports import ATTENDED, AttendanceFigures
 from sessiongraph.models.sessions import SessionCourse
-from sessiongraph.resolvers.loaders.base import Loader, first_rows_per_key, one_per_key, pairs_in
+from sessiongraph.resolvers.loaders.base import CountBy, Loader, OneBy, first_rows_per_key, pairs_in
 
 
-class ReportByLearnerLiveSession(Loader[tuple[int, int], AttendanceReport | None]):
+class ReportByLearnerLiveSession(OneBy[tuple[int, int], AttendanceReport | None],
+                                 key=(AttendanceReport.learner_id, AttendanceReport.live_session_id)):
     """Key: (learner ID, live session ID)."""
-
-    async def batch_load(self, db, keys):
-        query = select(AttendanceReport).where(
-            pairs_in(AttendanceReport.learner_id, AttendanceReport.live_session_id, keys))
-        return one_per_key(keys, (await db.scalars(query)), lambda r: (r.learner_id, r.live_session_id))
 
 
 class ReportsByLiveSession(Loader[tuple[int, int], list[AttendanceReport]]):
@@ -35,12 +34,8 @@ class ReportsByLiveSession(Loader[tuple[int, int], list[AttendanceReport]]):
         return [by_id[k][:n] for k, n in keys]
 
 
-class ReportCountByLiveSession(Loader[int, int]):
-    async def batch_load(self, db, keys):
-        query = (select(AttendanceReport.live_session_id, func.count())
-                 .where(AttendanceReport.live_session_id.in_(keys)).group_by(AttendanceReport.live_session_id))
-        counts = dict((await db.execute(query)).all())
-        return [counts.get(k, 0) for k in keys]
+class ReportCountByLiveSession(CountBy[int], key=AttendanceReport.live_session_id):
+    pass
 
 
 def _tracked(enrollments: ColumnElement[bool]):
@@ -48,23 +43,25 @@ def _tracked(enrollments: ColumnElement[bool]):
     the condition keeps: the session's own live sessions, and the live sessions of its
     courses that the learner booked outside any session, starting inside its access
     window. Cancelled live sessions are left out."""
-    attached = (
-        select(Enrollment.session_id.label("session_id"), Enrollment.user_id.label("learner_id"),
-               LiveSession.id.label("live_session_id"), LiveSession.starts_at.label("starts_at"))
-        .join(LiveSession, LiveSession.session_id == Enrollment.session_id)
-        .where(enrollments, LiveSession.cancelled_at.is_(None))
+    attached: Select[int, int, int | None, datetime] = (
+        select(col(Enrollment.session_id).label("session_id"), col(Enrollment.user_id).label("learner_id"),
+               col(LiveSession.id).label("live_session_id"), col(LiveSession.starts_at).label("starts_at"))
+        .join(LiveSession, col(LiveSession.session_id) == Enrollment.session_id)
+        .where(enrollments, col(LiveSession.cancelled_at).is_(None))
     )
     booked = (
-        select(Enrollment.session_id, Enrollment.user_id, LiveSession.id, LiveSession.starts_at)
+        select(col(Enrollment.session_id), col(Enrollment.user_id), col(LiveSession.id), col(LiveSession.starts_at))
         .select_from(Enrollment)
-        .join(Session, Session.id == Enrollment.session_id)
-        .join(SessionCourse, SessionCourse.session_id == Enrollment.session_id)
-        .join(LiveSession, and_(LiveSession.course_id == SessionCourse.course_id, LiveSession.session_id.is_(None)))
-        .join(Booking, and_(Booking.live_session_id == LiveSession.id, Booking.learner_id == Enrollment.user_id,
-                            Booking.status == BookingStatus.BOOKED.value))
-        .where(enrollments, LiveSession.cancelled_at.is_(None),
-               or_(Session.access_start.is_(None), LiveSession.starts_at >= Session.access_start),
-               or_(Session.access_end.is_(None), LiveSession.starts_at < Session.access_end))
+        .join(Session, col(Session.id) == Enrollment.session_id)
+        .join(SessionCourse, col(SessionCourse.session_id) == Enrollment.session_id)
+        .join(LiveSession, and_(col(LiveSession.course_id) == SessionCourse.course_id,
+                                col(LiveSession.session_id).is_(None)))
+        .join(Booking, and_(col(Booking.live_session_id) == LiveSession.id,
+                            col(Booking.learner_id) == Enrollment.user_id,
+                            col(Booking.status) == BookingStatus.BOOKED.value))
+        .where(enrollments, col(LiveSession.cancelled_at).is_(None),
+               or_(col(Session.access_start).is_(None), col(LiveSession.starts_at) >= Session.access_start),
+               or_(col(Session.access_end).is_(None), col(LiveSession.starts_at) < Session.access_end))
     )
     return union_all(attached, booked).subquery("tracked")
 
@@ -74,16 +71,16 @@ def _figures_query(enrollments: ColumnElement[bool], *, per_learner: bool):
     report = AttendanceReport
 
     def count_of(status: AttendanceStatus):
-        return func.coalesce(func.sum(case((report.status == status.value, 1), else_=0)), 0)
+        return func.coalesce(func.sum(case((col(report.status) == status.value, 1), else_=0)), 0)
 
     group = [tracked.c.session_id, tracked.c.learner_id] if per_learner else [tracked.c.session_id]
     return (
         select(*group, func.count(), count_of(AttendanceStatus.PRESENT), count_of(AttendanceStatus.LATE),
                count_of(AttendanceStatus.ABSENT), count_of(AttendanceStatus.EXCUSED),
-               func.max(case((report.status.in_(ATTENDED), tracked.c.starts_at)), type_=UTCDateTime))
+               func.max(case((col(report.status).in_(ATTENDED), tracked.c.starts_at)), type_=UTCDateTime))
         .select_from(tracked)
-        .outerjoin(report, and_(report.live_session_id == tracked.c.live_session_id,
-                                report.learner_id == tracked.c.learner_id))
+        .outerjoin(report, and_(col(report.live_session_id) == tracked.c.live_session_id,
+                                col(report.learner_id) == tracked.c.learner_id))
         .group_by(*group)
     )
 

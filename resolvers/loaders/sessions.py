@@ -1,64 +1,42 @@
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import or_, select, union
 
 from sessiongraph.models import Enrollment, Session, SessionCategory, SessionCourse, SessionCourseCoach
-from sessiongraph.resolvers.loaders.base import Loader, many_per_key, one_per_key, pairs_in
+from sessiongraph.resolvers.loaders.base import CountBy, Loader, ManyBy, OneBy, many_per_key
 
 
-class SessionById(Loader[int, Session | None]):
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(Session).where(Session.id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda s: s.id)
+class SessionById(OneBy[int, Session | None], key=Session.id):
+    pass
 
 
-class CategoryById(Loader[int, SessionCategory | None]):
-    async def batch_load(self, db, keys):
-        rows = (await db.execute(select(SessionCategory).where(SessionCategory.id.in_(keys)))).scalars()
-        return one_per_key(keys, rows, lambda c: c.id)
+class CategoryById(OneBy[int, SessionCategory | None], key=SessionCategory.id):
+    pass
 
 
-class CoursesBySession(Loader[int, list[SessionCourse]]):
+class CoursesBySession(ManyBy[int, list[SessionCourse]], key=SessionCourse.session_id,
+                       order_by=(SessionCourse.session_id, SessionCourse.position, SessionCourse.course_id)):
     """A session's courses in their order."""
 
-    async def batch_load(self, db, keys):
-        query = (select(SessionCourse).where(SessionCourse.session_id.in_(keys))
-                 .order_by(SessionCourse.session_id, SessionCourse.position, SessionCourse.course_id))
-        return many_per_key(keys, (await db.scalars(query)), lambda sc: sc.session_id)
 
-
-class CoachIdsBySessionCourse(Loader[tuple[int, int], list[int]]):
+class CoachIdsBySessionCourse(ManyBy[tuple[int, int], list[int]],
+                              key=(SessionCourseCoach.session_id, SessionCourseCoach.course_id),
+                              order_by=SessionCourseCoach.user_id):
     """Key: (session ID, course ID)."""
 
-    async def batch_load(self, db, keys):
-        query = (select(SessionCourseCoach)
-                 .where(pairs_in(SessionCourseCoach.session_id, SessionCourseCoach.course_id, keys))
-                 .order_by(SessionCourseCoach.user_id))
-        rows = (await db.scalars(query))
-        grouped = many_per_key(keys, rows, lambda c: (c.session_id, c.course_id))
-        return [[c.user_id for c in group] for group in grouped]
+    def shape(self, rows: list[SessionCourseCoach]) -> list[int]:
+        return [coach.user_id for coach in rows]
 
 
-class CourseCountBySession(Loader[int, int]):
-    async def batch_load(self, db, keys):
-        query = (select(SessionCourse.session_id, func.count()).where(SessionCourse.session_id.in_(keys))
-                 .group_by(SessionCourse.session_id))
-        counts = dict((await db.execute(query)).all())
-        return [counts.get(k, 0) for k in keys]
+class CourseCountBySession(CountBy[int], key=SessionCourse.session_id):
+    pass
 
 
-class LearnerCountBySession(Loader[int, int]):
-    async def batch_load(self, db, keys):
-        query = (select(Enrollment.session_id, func.count()).where(Enrollment.session_id.in_(keys))
-                 .group_by(Enrollment.session_id))
-        counts = dict((await db.execute(query)).all())
-        return [counts.get(k, 0) for k in keys]
+class LearnerCountBySession(CountBy[int], key=Enrollment.session_id):
+    pass
 
 
-class EnrollmentByLearnerSession(Loader[tuple[int, int], Enrollment | None]):
+class EnrollmentByLearnerSession(OneBy[tuple[int, int], Enrollment | None],
+                                 key=(Enrollment.user_id, Enrollment.session_id)):
     """Key: (user ID, session ID); None when that user is not enrolled there."""
-
-    async def batch_load(self, db, keys):
-        query = select(Enrollment).where(pairs_in(Enrollment.user_id, Enrollment.session_id, keys))
-        return one_per_key(keys, (await db.scalars(query)), lambda e: (e.user_id, e.session_id))
 
 
 class CoachedSessionIds(Loader[int, frozenset[int]]):
