@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     redis_connect_timeout_seconds: float = 1
     redis_socket_timeout_seconds: float = 1
     redis_retry_interval_seconds: float = 5
+    # The broker's listener pings Redis after this long without a message, to notice a Redis that hangs.
+    redis_health_check_seconds: float = 5
 
     @field_validator("database_url")
     @classmethod

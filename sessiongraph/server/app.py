@@ -26,6 +26,7 @@ from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
 from sessiongraph.infrastructure.observability import configure_logging
 from sessiongraph.infrastructure.ratelimit import create_rate_limiter
+from sessiongraph.infrastructure.redis_faults import RedisTimeouts
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
 from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, user_id_from_token
@@ -195,7 +196,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings.check()
     database = database or Database(create_engine(settings))
     clock = clock or Clock()
-    broker = create_broker(settings.redis_url, settings.redis_prefix)
+    broker = create_broker(settings.redis_url, settings.redis_prefix, RedisTimeouts.from_settings(settings))
     rate_limiter = create_rate_limiter(settings, clock)
     persisted = PersistedDocuments.from_settings(settings)
     graphql = SessiongraphGraphQL(
