@@ -205,3 +205,20 @@ async def test_a_mistake_in_a_statement_is_not_called_unavailable(database):
         async with database.read() as db:
             await db.execute(text("SELECT no_such_column FROM course"))
     assert not database_unavailable(raised.value)
+
+
+async def test_no_pooled_connection_free_in_time_answers_503_and_readyz_too(settings, database, make_user, clock):
+    faulty = settings.model_copy(update={**FAULT_TIMEOUTS, "database_pool_size": 1})  # plus one overflow
+    own_database = Database(create_engine(faulty))
+    app = create_app(faulty, clock=clock, database=own_database, check_migrations=False)
+    try:
+        async with client_of(app) as client:
+            headers = await sign_in_headers(make_user, faulty, clock)
+            async with own_database.read_rows(), own_database.read_rows():  # every connection taken
+                assert_unavailable(*await timed(client.post("/graphql", json={"query": VIEWER}, headers=headers)))
+                ready, elapsed = await timed(client.get("/readyz"))
+                assert elapsed < BOUND_SECONDS and ready.status_code == 503, ready.text
+            await assert_everything_answers(client, headers, "FREED")
+    finally:
+        await app.state.broker.close()
+        await own_database.dispose()
