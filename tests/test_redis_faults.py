@@ -164,7 +164,9 @@ async def test_mutations_answer_in_time_with_the_rate_limit_held_in_process_whil
 
 
 @pytest.mark.parametrize("fault", ["kill", "stop"])
-async def test_the_listener_notices_the_outage_and_subscribers_resync_when_redis_is_back(fault, redis_server):
+async def test_the_listener_notices_the_outage_and_subscribers_resync_when_redis_is_back(
+        fault, redis_server, caplog):
+    caplog.set_level(logging.INFO)
     timeouts = RedisTimeouts(connect=0.5, read=0.5, retry_interval=0.3, health_check=0.5)
     prefix = "faults:"
     listening = RedisBroker(redis_server.url, prefix=prefix, timeouts=timeouts)
@@ -184,6 +186,8 @@ async def test_the_listener_notices_the_outage_and_subscribers_resync_when_redis
 
             await take_back(redis_server, fault)
             assert await asyncio.wait_for(anext(subscription), 10) == RESYNC
+            assert caplog.text.count("Redis listener lost its connection") == 1, caplog.text
+            assert listening.reconnects == 1
             await asyncio.wait_for(_until(lambda: not publishing.publishing.skip()), 5)
             await publishing.publish("schedule:user:1", {"kind": "AFTER"})
             assert await asyncio.wait_for(anext(subscription), 5) == {"kind": "AFTER"}

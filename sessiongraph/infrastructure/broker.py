@@ -218,7 +218,9 @@ class RedisBroker(LocalFanout):
                 self.connected = False
                 failures += 1
                 delay = backoff.compute(failures)
-                log.warning("Redis listener lost its connection (%s); retrying in %.2fs", error, delay)
+                # Said once per outage; the attempts that follow go to the debug log.
+                (log.warning if failures == 1 else log.debug)(
+                    "Redis listener lost its connection (%s); retrying in %.2fs", error, delay)
                 await asyncio.sleep(delay)
             finally:
                 await client.aclose()
