@@ -13,6 +13,7 @@ import uuid
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
+from sessiongraph.infrastructure.db import database_unavailable
 from sessiongraph.resolvers.errors import BadInput, NotAllowed, NotAuthenticated, NotFound
 from sessiongraph.schema.scalars import InvalidScalar
 
@@ -20,6 +21,11 @@ log = logging.getLogger("sessiongraph.errors")
 
 # graphql-core's words for a variable whose value is wrong (the document itself may be fine).
 VARIABLE_VALUE_PROBLEMS = ("got invalid value", "has invalid value", "was not provided", "must not be null")
+
+# The database did not answer in time or cannot be reached: the client retries later (HTTP 503 with
+# Retry-After, set in sessiongraph/server/graphql_http.py); the driver's words stay in the log.
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+SERVICE_UNAVAILABLE_MESSAGE = "The service cannot reach its database just now; try again shortly."
 
 EXPECTED = {NotAuthenticated: "UNAUTHENTICATED", NotAllowed: "FORBIDDEN", BadInput: "BAD_USER_INPUT",
             NotFound: "NOT_FOUND"}
@@ -37,6 +43,8 @@ def error_code(error: GraphQLError) -> str | None:
     """The code for an error the client can act on; None for one to mask."""
     if error.extensions and "code" in error.extensions:
         return error.extensions["code"]
+    if error.original_error is not None and database_unavailable(error.original_error):
+        return SERVICE_UNAVAILABLE
     for cause in _cause_chain(error.original_error):
         for kind, code in EXPECTED.items():
             if isinstance(cause, kind):
@@ -59,6 +67,9 @@ def masks(error: GraphQLError) -> bool:
     code = error_code(error)
     if code is None:
         return True
+    if code == SERVICE_UNAVAILABLE and error.message != SERVICE_UNAVAILABLE_MESSAGE:
+        log.warning("database unavailable at %s: %s", error.path, error.original_error)
+        error.message = SERVICE_UNAVAILABLE_MESSAGE
     if not error.extensions or "code" not in error.extensions:
         error.extensions = {**(error.extensions or {}), "code": code}
     return False

@@ -178,15 +178,18 @@ async def test_a_refusal_by_one_bucket_takes_nothing_from_the_others(store, redi
         await buckets.close()
 
 
-async def test_without_redis_the_limit_is_not_enforced_rather_than_refusing_everything(caplog):
+async def test_without_redis_the_limit_is_enforced_in_process_and_logged_once(caplog):
     unreachable = RedisBuckets.from_url("redis://127.0.0.1:1/0")
+    bucket = [Bucket("k", burst=1, per_second=1)]
     try:
-        decision = await unreachable.take([Bucket("k", burst=1, per_second=1)], 1, now=0.0)
+        first = await unreachable.take(bucket, 1, now=0.0)
+        second = await unreachable.take(bucket, 1, now=0.0)
     finally:
         await unreachable.close()
 
-    assert decision.allowed
-    assert "rate limit not enforced" in caplog.text
+    assert first.allowed and not second.allowed
+    assert caplog.text.count("rate limits: Redis unreachable") == 1
+    assert "enforced in-process" in caplog.text
 
 
 @pytest.mark.parametrize("seconds,expected", [(0.2, 1), (1.0, 1), (2.5, 3), (10.000000001, 10)])

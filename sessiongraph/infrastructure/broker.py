@@ -4,9 +4,11 @@ Every instance publishes to Redis and delivers what Redis sends to its own
 subscribers, so a booking made on instance A reaches a subscriber connected to B.
 Each subscriber has a bounded queue: one that cannot keep up is closed with
 `SubscriberOverflow` instead of buffering without bound. If the Redis connection
-drops, the listener reconnects with backoff and sends every subscriber `RESYNC`,
-since events may have been missed meanwhile: the subscriber answers with the
-current state.
+drops, or Redis stops answering its pings, the listener reconnects with backoff and
+sends every subscriber `RESYNC`, since events may have been missed meanwhile: the
+subscriber answers with the current state. Publishing gives up after Redis's read
+timeout and, for the retry interval after a failure, does not try (the change is
+committed either way; the events are lost, and subscribers resync on reconnecting).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as redis
 from redis.backoff import ExponentialWithJitterBackoff
+
+from sessiongraph.infrastructure.redis_faults import REDIS_FAILURES, RedisOutage, RedisTimeouts
 
 log = logging.getLogger("sessiongraph.broker")
 
@@ -147,14 +151,18 @@ class InProcessBroker(LocalFanout):
 
 
 class RedisBroker(LocalFanout):
-    def __init__(self, url: str, *, prefix: str = "sessiongraph:", max_queued: int = 256) -> None:
+    def __init__(self, url: str, *, prefix: str = "sessiongraph:", max_queued: int = 256,
+                 timeouts: RedisTimeouts | None = None) -> None:
         super().__init__(max_queued)
         self.url = url
         self.prefix = prefix
-        self._publisher = redis.Redis.from_url(url)
+        self.timeouts = timeouts or RedisTimeouts()
+        self._publisher = self.timeouts.client(url)
+        self.publishing = RedisOutage("events", "events are not published", self.timeouts.retry_interval, log)
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self.reconnects = 0
+        self.connected = False  # the listener's subscription is in place
         self.listener_name = f"{prefix.rstrip(':')}-listener-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     async def start(self) -> None:
@@ -170,28 +178,29 @@ class RedisBroker(LocalFanout):
         await self._publisher.aclose()
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        try:
-            await self._publisher.publish(self.prefix + channel, json.dumps(message))
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-            # The change itself is committed; subscribers catch up on their next resync.
-            log.warning("could not publish to %s: %s", channel, error)
+        await self.publish_many([(channel, message)])
 
     async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
         """One round trip for a change that concerns many people."""
+        if self.publishing.skip():
+            return
         try:
             async with self._publisher.pipeline(transaction=False) as pipe:
                 for channel, message in messages:
                     pipe.publish(self.prefix + channel, json.dumps(message))
                 await pipe.execute()
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-            log.warning("could not publish %d events: %s", len(messages), error)
+        except REDIS_FAILURES as error:
+            # The change itself is committed; subscribers catch up on their next resync.
+            self.publishing.failed(error)
+            return
+        self.publishing.answered()
 
     async def _listen(self) -> None:
         backoff = ExponentialWithJitterBackoff(base=0.05, cap=5.0)
         failures = 0
         while True:
             # Named, so an operator (or a test) can find this process's listener in CLIENT LIST.
-            client = redis.Redis.from_url(self.url, client_name=self.listener_name)
+            client = self.timeouts.client(self.url, client_name=self.listener_name)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.psubscribe(self.prefix + "*")
@@ -200,26 +209,48 @@ class RedisBroker(LocalFanout):
                         log.info("reconnected to Redis after %d failed attempts", failures)
                         self.resync_all()
                     failures = 0
+                    self.connected = True
                     self._ready.set()
-                    async for message in pubsub.listen():
-                        if message["type"] != "pmessage":
-                            continue
-                        channel = message["channel"].decode()[len(self.prefix):]
-                        self.deliver(channel, json.loads(message["data"]))
+                    await self._deliver_while_answering(pubsub)
             except asyncio.CancelledError:
                 raise
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            except REDIS_FAILURES as error:
+                self.connected = False
                 failures += 1
                 delay = backoff.compute(failures)
-                log.warning("Redis listener lost its connection (%s); retrying in %.2fs", error, delay)
+                # Said once per outage; the attempts that follow go to the debug log.
+                (log.warning if failures == 1 else log.debug)(
+                    "Redis listener lost its connection (%s); retrying in %.2fs", error, delay)
                 await asyncio.sleep(delay)
             finally:
                 await client.aclose()
+
+    async def _deliver_while_answering(self, pubsub: redis.client.PubSub) -> None:
+        """Delivers what Redis sends; after `health_check` seconds of silence pings it, and gives up on a
+        connection whose server has not answered the ping within the read timeout (a hung Redis
+        keeps the socket open and would otherwise leave the listener waiting for ever)."""
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        pinged = False
+        while True:
+            message = await pubsub.get_message(timeout=self.timeouts.health_check / 2)
+            now = loop.time()
+            if message is not None:
+                heard, pinged = now, False
+                if message["type"] == "pmessage":
+                    channel = message["channel"].decode()[len(self.prefix):]
+                    self.deliver(channel, json.loads(message["data"]))
+            elif pinged and now - heard > self.timeouts.health_check + self.timeouts.read:
+                raise redis.TimeoutError("Redis did not answer the listener's ping")
+            elif not pinged and now - heard > self.timeouts.health_check:
+                await pubsub.ping()
+                pinged = True
 
 
 # What publishes: both brokers deliver to local subscribers (LocalFanout) and publish.
 Broker = InProcessBroker | RedisBroker
 
 
-def create_broker(redis_url: str | None, prefix: str = "sessiongraph:") -> Broker:
-    return RedisBroker(redis_url, prefix=prefix) if redis_url else InProcessBroker()
+def create_broker(redis_url: str | None, prefix: str = "sessiongraph:",
+                  timeouts: RedisTimeouts | None = None) -> Broker:
+    return RedisBroker(redis_url, prefix=prefix, timeouts=timeouts) if redis_url else InProcessBroker()

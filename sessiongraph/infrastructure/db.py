@@ -6,10 +6,11 @@ domain's sessions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from sessiongraph.infrastructure.settings import Settings
@@ -19,21 +20,74 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         # Each aiosqlite connection is a thread of its own; a pool keeps them (opening one
         # per unit of work cost more than the query), and the busy timeout makes writers
-        # queue instead of failing with "database is locked".
+        # queue instead of failing with "database is locked" -- for a bounded time, after
+        # which the request answers SERVICE_UNAVAILABLE rather than waiting on.
         engine = create_async_engine(
             settings.database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_pool_size,
-            connect_args={"timeout": 30},
+            pool_timeout=settings.database_pool_timeout_seconds,
+            connect_args={"timeout": settings.database_busy_timeout_seconds},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    statement_timeout = settings.database_statement_timeout_seconds
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=False,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        # A pooled connection may have died in an outage; without the ping the first request
+        # after the database came back would fail on it.
+        pool_pre_ping=True,
+        connect_args={
+            # asyncpg's own bounds: the whole connection set-up, and each statement on the
+            # client side, which is what ends a wait on a server that does not answer at all.
+            "timeout": settings.database_connect_timeout_seconds,
+            "command_timeout": statement_timeout,
+            # The server stops a slow statement itself, leaving the connection usable.
+            "server_settings": {"statement_timeout": str(max(1, int(statement_timeout * 1000)))},
+        },
     )
+
+
+def _no_answer(error: BaseException) -> bool:
+    return isinstance(error, TimeoutError | ConnectionError) or "connection is closed" in str(error)
+
+
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = (getattr(error, "original_error", None) or getattr(error, "orig", None)
+                 or error.__cause__ or error.__context__)
+
+
+# PostgreSQL's SQLSTATEs for "not now": a statement cancelled by statement_timeout, the server
+# shutting down or starting up, too many connections, and the connection exceptions (class 08).
+UNAVAILABLE_SQLSTATES = frozenset({"57014", "57P01", "57P02", "57P03", "53300", "53400"})
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether `error` (or what caused it) says the database did not answer in time or could not be
+    reached, as opposed to a mistake in the statement: the caller answers SERVICE_UNAVAILABLE."""
+    causes = list(_causes(error))
+    in_database = any(isinstance(cause, exc.SQLAlchemyError) for cause in causes)
+    for cause in causes:
+        if isinstance(cause, exc.TimeoutError):  # no pooled connection came free in time
+            return True
+        if isinstance(cause, exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if _no_answer(cause) or (in_database and isinstance(cause, OSError)):
+            return True
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and (sqlstate in UNAVAILABLE_SQLSTATES or sqlstate.startswith("08")):
+            return True
+        if isinstance(cause, sqlite3.OperationalError) and any(
+                word in str(cause) for word in ("database is locked", "database is busy")):
+            return True
+    return False
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

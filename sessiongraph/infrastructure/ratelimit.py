@@ -5,9 +5,10 @@ each mutation field takes one token from every bucket of the caller (all of them
 or none), so a signed-in user is held to their own bucket and to their IP's.
 Buckets live in this process, or in Redis when REDIS_URL is set so that every
 instance shares them; either way time comes from the service's clock, so tests
-freeze and advance it instead of sleeping. If Redis cannot be reached the limit
-is not enforced (and a warning is logged): losing rate limiting for a moment is
-better than refusing every change.
+freeze and advance it instead of sleeping. While Redis cannot be reached the
+buckets are this process's own (each instance then holds a caller to the limit on
+its own): a limit a little looser for a while is better than refusing every change,
+or none at all. The log says so once when the outage begins and once when it ends.
 
 The client IP is the ASGI peer address: behind a reverse proxy run uvicorn with
 `--proxy-headers --forwarded-allow-ips=<the proxy>` so it is the real client's.
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
 
 from sessiongraph.infrastructure.clock import Clock
+from sessiongraph.infrastructure.redis_faults import REDIS_FAILURES, RedisOutage, RedisTimeouts
 from sessiongraph.infrastructure.settings import Settings
 
 log = logging.getLogger("sessiongraph.ratelimit")
@@ -130,23 +131,29 @@ return {1, '0'}
 class RedisBuckets:
     """Buckets in Redis hashes, checked and taken by one Lua script, so instances share them."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, retry_interval: float = 5.0) -> None:
         self.client = client
         self.script = client.register_script(TAKE_SCRIPT)
+        self.fallback = InProcessBuckets()
+        self.outage = RedisOutage("rate limits", "enforced in-process", retry_interval, log)
 
     @classmethod
-    def from_url(cls, url: str) -> RedisBuckets:
-        return cls(redis.from_url(url))
+    def from_url(cls, url: str, timeouts: RedisTimeouts | None = None) -> RedisBuckets:
+        timeouts = timeouts or RedisTimeouts()
+        return cls(timeouts.client(url), retry_interval=timeouts.retry_interval)
 
     async def take(self, buckets: list[Bucket], cost: float, now: float) -> Decision:
         arguments: list[float | str] = [repr(now), repr(float(cost))]
         for bucket in buckets:
             arguments += [repr(float(bucket.burst)), repr(float(bucket.per_second))]
+        if self.outage.skip():
+            return await self.fallback.take(buckets, cost, now)
         try:
             allowed, wait = await self.script(keys=[bucket.key for bucket in buckets], args=arguments)
-        except (RedisError, OSError) as error:
-            log.warning("rate limit not enforced: Redis did not answer (%s)", error)
-            return ALLOWED
+        except REDIS_FAILURES as error:
+            self.outage.failed(error)
+            return await self.fallback.take(buckets, cost, now)
+        self.outage.answered()
         return ALLOWED if int(allowed) else Decision.wait(float(wait))
 
     async def close(self) -> None:
@@ -187,5 +194,6 @@ def create_rate_limiter(settings: Settings, clock: Clock) -> MutationRateLimiter
     """The limiter the settings ask for; None when rate limiting is off."""
     if not settings.rate_limit_enabled:
         return None
-    store: BucketStore = RedisBuckets.from_url(settings.redis_url) if settings.redis_url else InProcessBuckets()
+    store: BucketStore = (RedisBuckets.from_url(settings.redis_url, RedisTimeouts.from_settings(settings))
+                          if settings.redis_url else InProcessBuckets())
     return MutationRateLimiter(settings, clock, store)

@@ -77,6 +77,23 @@ class Settings(BaseSettings):
     persisted_query_ttl_seconds: int = 7 * 24 * 3600
     persisted_query_key_prefix: str = "sessiongraph:apq:"
 
+    # Database faults (sessiongraph/infrastructure/db.py): how long a request waits for PostgreSQL before it
+    # answers SERVICE_UNAVAILABLE (HTTP 503 with Retry-After) instead of hanging with it.
+    database_connect_timeout_seconds: float = 5
+    database_statement_timeout_seconds: float = 15
+    database_pool_timeout_seconds: float = 5
+    # SQLite: how long a writer waits for another writer's lock before SERVICE_UNAVAILABLE.
+    database_busy_timeout_seconds: float = 10
+    readiness_timeout_seconds: float = 3
+    service_unavailable_retry_after_seconds: int = 5
+    # Redis faults (sessiongraph/infrastructure/redis_faults.py): every Redis call gives up after these, and after
+    # a failure the service leaves Redis alone for REDIS_RETRY_INTERVAL_SECONDS (rate limits in-process meanwhile).
+    redis_connect_timeout_seconds: float = 1
+    redis_socket_timeout_seconds: float = 1
+    redis_retry_interval_seconds: float = 5
+    # The broker's listener pings Redis after this long without a message, to notice a Redis that hangs.
+    redis_health_check_seconds: float = 5
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

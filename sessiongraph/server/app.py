@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -22,16 +23,17 @@ from sessiongraph import migrations
 from sessiongraph.clients.documents import WEB_APP_DIR, operations_by_name
 from sessiongraph.infrastructure.broker import Broker, create_broker
 from sessiongraph.infrastructure.clock import Clock
-from sessiongraph.infrastructure.db import Database, create_engine
+from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
 from sessiongraph.infrastructure.observability import configure_logging
 from sessiongraph.infrastructure.ratelimit import create_rate_limiter
+from sessiongraph.infrastructure.redis_faults import RedisTimeouts
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
 from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, user_id_from_token
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.schema import build_schema
-from sessiongraph.server.graphql_http import GraphQLOverHTTP
+from sessiongraph.server.graphql_http import GraphQLOverHTTP, unavailable_response
 from sessiongraph.server.limits import BodyLimit
 from sessiongraph.server.observability import RequestIds, metrics_endpoint
 from sessiongraph.server.persisted import (
@@ -97,6 +99,7 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         self.settings = settings
         self.broker = broker
         self.persisted = persisted
+        self.unavailable_retry_after = settings.service_unavailable_retry_after_seconds
         self.scheduler = Scheduler(clock)
         # joinAvailability results shared by the subscribers in the same state (sessiongraph/server/shared_results.py).
         self.shared_results = SharedResults(self.schema, nobody_context(self), self.encode_json)
@@ -152,6 +155,14 @@ class Authentication:
                     status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
                 await response(scope, receive, send)
                 return
+            except Exception as error:
+                if not database_unavailable(error):
+                    raise
+                log.warning("cannot read the signed-in user: %s", error)
+                accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1") or None
+                await unavailable_response(accept, self.settings.service_unavailable_retry_after_seconds)(
+                    scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     async def user_of(self, scope: Scope) -> User | None:
@@ -185,7 +196,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings.check()
     database = database or Database(create_engine(settings))
     clock = clock or Clock()
-    broker = create_broker(settings.redis_url, settings.redis_prefix)
+    broker = create_broker(settings.redis_url, settings.redis_prefix, RedisTimeouts.from_settings(settings))
     rate_limiter = create_rate_limiter(settings, clock)
     persisted = PersistedDocuments.from_settings(settings)
     graphql = SessiongraphGraphQL(
@@ -209,12 +220,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     async def readyz(_: Request) -> JSONResponse:
         try:
-            async with database.read() as db:
-                await db.execute(text("SELECT 1"))
-            migrated = await migrations.is_up_to_date(database.engine)
+            # Its own bound (READINESS_TIMEOUT_SECONDS), shorter than a prober's: a hung database is not ready.
+            async with asyncio.timeout(settings.readiness_timeout_seconds):
+                async with database.read() as db:
+                    await db.execute(text("SELECT 1"))
+                migrated = await migrations.is_up_to_date(database.engine)
         except Exception as error:  # any failure to reach the database means not ready
-            log.warning("readiness check failed: %s", error)
-            return JSONResponse({"ready": False, "reason": "database unreachable"}, status_code=503)
+            log.warning("readiness check failed: %r", error)
+            reason = "database did not answer in time" if isinstance(error, TimeoutError) else "database unreachable"
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503,
+                                headers={"Retry-After": str(settings.service_unavailable_retry_after_seconds)})
         if not migrated:
             return JSONResponse({"ready": False, "reason": "database not migrated"}, status_code=503)
         return JSONResponse({"ready": True})

@@ -27,6 +27,9 @@ What `GraphQLOverHTTP` adds:
   BATCHING_DISABLED and BATCH_TOO_LARGE (400).
 - A request whose every operation was refused by the rate limit answers 429 with
   Retry-After.
+- A response with a SERVICE_UNAVAILABLE error (the database did not answer in time)
+  answers 503 with Retry-After, and so does such a failure outside execution (in
+  `unavailable_response`, which the authentication middleware uses too).
 - PERSISTED_QUERY_NOT_FOUND (sessiongraph/server/persisted.py) answers 200 in either media
   type: Apollo's clients give up on persisted queries for good after a 400 or 500,
   instead of resending the query.
@@ -52,6 +55,9 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+
+from sessiongraph.infrastructure.db import database_unavailable
+from sessiongraph.schema.extensions import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE
 
 ContextT = TypeVar("ContextT")
 RootValueT = TypeVar("RootValueT")
@@ -137,6 +143,13 @@ def refusal_response(error: HTTPException, accept: str | None) -> Response:
                     media_type=f"{media_type}; charset=utf-8")
 
 
+def unavailable_response(accept: str | None, retry_after: int) -> Response:
+    """The database could not be reached before execution began: a coded 503, never a plain-text 500."""
+    media_type = response_media_type(accept) or APPLICATION_JSON
+    return Response(refusal_body(SERVICE_UNAVAILABLE_MESSAGE, SERVICE_UNAVAILABLE), status_code=503,
+                    headers={"Retry-After": str(retry_after)}, media_type=f"{media_type}; charset=utf-8")
+
+
 def _codes(entry: Mapping[str, Any]) -> list[str | None]:
     return [(error.get("extensions") or {}).get("code") for error in entry.get("errors") or ()]
 
@@ -160,6 +173,9 @@ def retry_after(entries: Sequence[Mapping[str, Any]]) -> int:
 class GraphQLOverHTTP(GraphQL[ContextT, RootValueT], Generic[ContextT, RootValueT]):
     """Strawberry's ASGI view, with the parts of the GraphQL-over-HTTP spec it leaves out."""
 
+    # Retry-After of a SERVICE_UNAVAILABLE answer, in seconds (SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS).
+    unavailable_retry_after = 5
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -173,6 +189,11 @@ class GraphQLOverHTTP(GraphQL[ContextT, RootValueT], Generic[ContextT, RootValue
             response = await self.run(request)
         except HTTPException as refusal:
             response = refusal_response(refusal, accept)
+        except Exception as error:
+            # The context, a persisted document or the rate limit may reach the database before execution.
+            if not database_unavailable(error):
+                raise
+            response = unavailable_response(accept, self.unavailable_retry_after)
         await response(scope, receive, send)
 
     @staticmethod
@@ -243,7 +264,10 @@ class GraphQLOverHTTP(GraphQL[ContextT, RootValueT], Generic[ContextT, RootValue
         entries = response_data if isinstance(response_data, list) else [response_data]
         status = 200
         headers: dict[str, str] = {}
-        if entries and all(rate_limited(entry) for entry in entries):
+        if any(SERVICE_UNAVAILABLE in _codes(entry) for entry in entries):
+            status = 503
+            headers["Retry-After"] = str(self.unavailable_retry_after)
+        elif entries and all(rate_limited(entry) for entry in entries):
             status = 429
             headers["Retry-After"] = str(retry_after(entries))
         elif media_type == GRAPHQL_RESPONSE_JSON and not isinstance(response_data, list) \

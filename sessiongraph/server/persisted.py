@@ -38,13 +38,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-import redis.asyncio as redis
 from graphql import GraphQLError
-from redis.exceptions import RedisError
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types import ExecutionResult
 
+from sessiongraph.infrastructure.redis_faults import REDIS_FAILURES, RedisOutage, RedisTimeouts
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, is_request_error
 
@@ -131,24 +130,33 @@ class RedisDocuments:
     last registered (a client whose hash has expired registers it again). While Redis cannot be
     reached every hash is unknown and nothing is registered: clients fall back to sending the text."""
 
-    def __init__(self, url: str, *, key_prefix: str, ttl_seconds: int) -> None:
-        self.client = redis.Redis.from_url(url)
+    def __init__(self, url: str, *, key_prefix: str, ttl_seconds: int, timeouts: RedisTimeouts | None = None) -> None:
+        timeouts = timeouts or RedisTimeouts()
+        self.client = timeouts.client(url)
         self.key_prefix = key_prefix
         self.ttl_seconds = ttl_seconds
+        self.outage = RedisOutage("persisted queries", "every hash is unknown", timeouts.retry_interval, log)
 
     async def get(self, sha256: str) -> str | None:
+        if self.outage.skip():
+            return None
         try:
             document = await self.client.get(self.key_prefix + sha256)
-        except (RedisError, OSError) as error:
-            log.warning("persisted queries: cannot read from Redis: %s", error)
+        except REDIS_FAILURES as error:
+            self.outage.failed(error)
             return None
+        self.outage.answered()
         return document.decode() if isinstance(document, bytes) else document
 
     async def put(self, sha256: str, document: str) -> None:
+        if self.outage.skip():
+            return
         try:
             await self.client.set(self.key_prefix + sha256, document, ex=self.ttl_seconds or None)
-        except (RedisError, OSError) as error:
-            log.warning("persisted queries: cannot register in Redis: %s", error)
+        except REDIS_FAILURES as error:
+            self.outage.failed(error)
+            return
+        self.outage.answered()
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -192,7 +200,8 @@ class PersistedDocuments:
         store: DocumentStore | None = None
         if settings.automatic_persisted_queries and not settings.trusted_documents_only:
             store = (RedisDocuments(settings.redis_url, key_prefix=settings.persisted_query_key_prefix,
-                                    ttl_seconds=settings.persisted_query_ttl_seconds)
+                                    ttl_seconds=settings.persisted_query_ttl_seconds,
+                                    timeouts=RedisTimeouts.from_settings(settings))
                      if settings.redis_url else InProcessDocuments())
         return cls(trusted, store, trusted_only=settings.trusted_documents_only)
 

@@ -1,0 +1,224 @@
+"""The database failing under the service: down, hung, or holding a lock too long.
+
+Every such failure answers GraphQL-shaped JSON with SERVICE_UNAVAILABLE, HTTP 503 and
+Retry-After, within the configured timeouts, and the service recovers by itself once the
+database answers again. PostgreSQL runs behind a TCP proxy the test cuts and black-holes;
+on SQLite (a file, no network) what applies is the busy timeout, tested on its own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
+from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.server.app import create_app
+from tests.conftest import on_postgresql
+from tests.tcp_proxy import TcpProxy, proxy_to
+
+# The timeouts these tests run with, and the bound every answer must come within: a hung
+# database costs at most a ping and a connection attempt, each 1 s.
+FAULT_TIMEOUTS = dict(database_connect_timeout_seconds=1, database_statement_timeout_seconds=1,
+                      database_pool_timeout_seconds=1, database_busy_timeout_seconds=1,
+                      readiness_timeout_seconds=1, service_unavailable_retry_after_seconds=7)
+BOUND_SECONDS = 4.0
+
+VIEWER = "{ viewer { user { name } } }"
+COURSES = "{ courses { totalCount } }"
+CREATE_COURSE = 'mutation($code: String!) { createCourse(input: {code: $code, title: "T"}) { course { id } } }'
+
+
+async def timed(request) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = await request
+    return response, time.monotonic() - started
+
+
+def assert_unavailable(response: httpx.Response, elapsed: float) -> None:
+    assert elapsed < BOUND_SECONDS, f"answered after {elapsed:.1f}s"
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "7"
+    assert response.headers["content-type"].split(";")[0] in ("application/json", "application/graphql-response+json")
+    codes = [error["extensions"]["code"] for error in response.json()["errors"]]
+    assert codes and set(codes) == {"SERVICE_UNAVAILABLE"}, response.json()
+    assert "Traceback" not in response.text and "asyncpg" not in response.text
+
+
+@asynccontextmanager
+async def client_of(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                                 timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def proxied(settings, database, clock) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient, object]]:
+    """The app on a database engine of its own that reaches PostgreSQL through a proxy."""
+    if not on_postgresql():
+        pytest.skip("a TCP proxy sits between the service and PostgreSQL; SQLite is a file "
+                    "(its busy timeout is tested in test_sqlite_lock_held_too_long_answers_503)")
+    url = make_url(settings.database_url)
+    async with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        faulty = settings.model_copy(update={
+            "database_url": url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+            **FAULT_TIMEOUTS})
+        proxied_database = Database(create_engine(faulty))
+        app = create_app(faulty, clock=clock, database=proxied_database, check_migrations=False)
+        try:
+            async with client_of(app) as client:
+                yield proxy, client, faulty
+        finally:
+            proxy.heal()
+            await app.state.broker.close()
+            await proxied_database.dispose()
+
+
+async def sign_in_headers(make_user, settings, clock, **fields) -> dict[str, str]:
+    user = await make_user("Ada", is_admin=True, **fields)
+    return {"Authorization": f"Bearer {issue_token(user.id, settings, clock.now())}"}
+
+
+async def assert_everything_answers(client: httpx.AsyncClient, headers: dict[str, str], code: str) -> None:
+    viewer = await client.post("/graphql", json={"query": VIEWER}, headers=headers)
+    assert viewer.status_code == 200 and viewer.json()["data"]["viewer"]["user"]["name"] == "Ada", viewer.text
+    created = await client.post("/graphql", json={"query": CREATE_COURSE, "variables": {"code": code}},
+                                headers=headers)
+    assert created.status_code == 200 and created.json()["data"]["createCourse"]["course"]["id"], created.text
+    assert (await client.get("/readyz")).status_code == 200
+
+
+@pytest.mark.parametrize("fault", ["cut", "black_hole"])
+async def test_postgresql_down_or_hung_answers_503_within_the_bound_then_recovers(
+        proxied, fault, make_user, clock):
+    proxy, client, faulty = proxied
+    headers = await sign_in_headers(make_user, faulty, clock)
+    await assert_everything_answers(client, headers, "BEFORE")  # the pool now holds live connections
+
+    getattr(proxy, fault)()
+
+    assert_unavailable(*await timed(client.post("/graphql", json={"query": VIEWER}, headers=headers)))
+    assert_unavailable(*await timed(client.post("/graphql", json={"query": CREATE_COURSE,
+                                                                  "variables": {"code": "DURING"}},
+                                                headers=headers)))
+    # In application/graphql-response+json too (httpx's */* is answered in application/json).
+    modern, elapsed = await timed(client.post("/graphql", json={"query": VIEWER},
+                                              headers={**headers, "Accept": "application/graphql-response+json"}))
+    assert_unavailable(modern, elapsed)
+    assert modern.headers["content-type"].startswith("application/graphql-response+json")
+    # Anonymous requests need no database: they keep answering, and quickly.
+    anonymous, elapsed = await timed(client.post("/graphql", json={"query": "{ viewer { user { id } } }"}))
+    assert elapsed < BOUND_SECONDS and anonymous.status_code == 200 and anonymous.json() == {"data": {"viewer": None}}
+    ready, elapsed = await timed(client.get("/readyz"))
+    assert elapsed < BOUND_SECONDS and ready.status_code == 503 and ready.json()["ready"] is False
+    assert ready.headers["retry-after"] == "7"
+
+    proxy.heal()
+    # No restart: the very next requests find the database again (dead pooled connections are pinged out).
+    await assert_everything_answers(client, headers, "AFTER")
+
+
+async def test_an_outage_while_idle_costs_no_request_afterwards(proxied, make_user, clock):
+    """The pool's connections died while nobody asked: the first request after the outage pings them out."""
+    proxy, client, faulty = proxied
+    headers = await sign_in_headers(make_user, faulty, clock)
+    await assert_everything_answers(client, headers, "BEFORE")
+    proxy.cut()
+    proxy.heal()
+    await assert_everything_answers(client, headers, "AFTER")
+
+
+@asynccontextmanager
+async def table_locked(settings, table: str) -> AsyncIterator[None]:
+    """Another client holds `table` so that nobody else may read or write it until the block ends."""
+    if on_postgresql():
+        engine = create_async_engine(settings.database_url)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE'))
+                yield
+                await connection.rollback()
+        finally:
+            await engine.dispose()
+    else:
+        path = make_url(settings.database_url).database
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # SQLite locks the whole file for writers
+            yield
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+
+
+async def test_a_statement_held_too_long_inside_a_resolver_answers_503(settings, database, make_user, clock):
+    """Past the middleware, in the resolvers: PostgreSQL's statement timeout, SQLite's busy timeout."""
+    faulty = settings.model_copy(update=FAULT_TIMEOUTS)
+    own_database = Database(create_engine(faulty))
+    app = create_app(faulty, clock=clock, database=own_database, check_migrations=False)
+    try:
+        async with client_of(app) as client:
+            headers = await sign_in_headers(make_user, faulty, clock)
+            async with table_locked(faulty, "course"):
+                assert_unavailable(*await timed(client.post("/graphql", json={
+                    "query": CREATE_COURSE, "variables": {"code": "LOCKED"}}, headers=headers)))
+                courses, elapsed = await timed(client.post("/graphql", json={"query": COURSES}, headers=headers))
+                if on_postgresql():
+                    assert_unavailable(courses, elapsed)
+                else:  # in WAL mode readers never wait for a writer
+                    assert courses.status_code == 200 and courses.json()["data"]["courses"]["totalCount"] == 0
+            await assert_everything_answers(client, headers, "UNLOCKED")
+    finally:
+        await app.state.broker.close()
+        await own_database.dispose()
+
+
+async def test_sqlite_lock_held_too_long_answers_503(settings, database, make_user, clock):
+    """SQLite has no network to fail: its fault is a writer waiting past DATABASE_BUSY_TIMEOUT_SECONDS."""
+    if on_postgresql():
+        pytest.skip("SQLite's busy timeout; PostgreSQL's faults are tested through the proxy")
+    faulty = settings.model_copy(update=FAULT_TIMEOUTS)
+    own_database = Database(create_engine(faulty))
+    try:
+        async with table_locked(faulty, "course"):
+            started = time.monotonic()
+            with pytest.raises(Exception) as raised:
+                async with own_database.write() as db:
+                    await db.execute(text("INSERT INTO course (code, title) VALUES ('X', 'x')"))
+            elapsed = time.monotonic() - started
+        assert database_unavailable(raised.value), raised.value
+        assert 0.8 < elapsed < BOUND_SECONDS, elapsed  # it did wait, for the busy timeout and no longer
+    finally:
+        await own_database.dispose()
+
+
+async def test_a_mistake_in_a_statement_is_not_called_unavailable(database):
+    with pytest.raises(Exception) as raised:
+        async with database.read() as db:
+            await db.execute(text("SELECT no_such_column FROM course"))
+    assert not database_unavailable(raised.value)
+
+
+async def test_no_pooled_connection_free_in_time_answers_503_and_readyz_too(settings, database, make_user, clock):
+    faulty = settings.model_copy(update={**FAULT_TIMEOUTS, "database_pool_size": 1})  # plus one overflow
+    own_database = Database(create_engine(faulty))
+    app = create_app(faulty, clock=clock, database=own_database, check_migrations=False)
+    try:
+        async with client_of(app) as client:
+            headers = await sign_in_headers(make_user, faulty, clock)
+            async with own_database.read_rows(), own_database.read_rows():  # every connection taken
+                assert_unavailable(*await timed(client.post("/graphql", json={"query": VIEWER}, headers=headers)))
+                ready, elapsed = await timed(client.get("/readyz"))
+                assert elapsed < BOUND_SECONDS and ready.status_code == 503, ready.text
+            await assert_everything_answers(client, headers, "FREED")
+    finally:
+        await app.state.broker.close()
+        await own_database.dispose()
