@@ -1,0 +1,191 @@
+"""What a broken or hostile import file may cost: a quote left open, millions of bad lines,
+too many lines, a row too long. Each is refused with a coded error naming the line,
+quickly, in bounded memory, without holding up other requests, and writes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tests.conftest import Caller
+from tests.imports_support import import_csv, seed, snapshot, upload
+
+TWENTY_MB = 20 * 1024 * 1024
+# Bounds that hold on a busy 2-core machine: measured at about a tenth of each (README, "CSV import").
+SECONDS = 8.0
+RSS_GROWTH = 150 * 1024 * 1024
+OTHER_REQUEST_SECONDS = 1.0
+
+
+@pytest.fixture
+async def ids(database):
+    return await seed(database, users=["ana@example.org"], sessions={"Autumn": []})
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextmanager
+def peak_rss_growth() -> Iterator[list[int]]:
+    """[growth]: the highest resident size seen meanwhile (sampled every 5 ms), over the size before."""
+    gc.collect()
+    before = _rss()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            peak[0] = max(peak[0], _rss())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    growth = [0]
+    try:
+        yield growth
+    finally:
+        done.set()
+        sampler.join()
+        growth[0] = max(peak[0], _rss()) - before
+
+
+async def import_while_others_ask(admin: Caller, content: bytes) -> tuple[dict, float, list[float]]:
+    """The import's payload and seconds, and how long other requests sent meanwhile took."""
+    started = time.monotonic()
+    importing = asyncio.create_task(upload(admin, content))
+    waits: list[float] = []
+    while not importing.done():
+        asked = time.monotonic()
+        body = await admin.execute("{ viewer { user { name } } }")
+        assert body["data"]["viewer"]["user"]["name"], body
+        waits.append(time.monotonic() - asked)
+    body = await importing
+    assert not body.get("errors"), body
+    return body["data"]["importCsv"], time.monotonic() - started, waits
+
+
+def the_summary(payload: dict) -> str:
+    [summary] = payload["errors"]
+    assert (summary["field"], summary["code"]) == (["file"], "VALIDATION")
+    return summary["message"]
+
+
+async def test_a_quote_left_open_in_a_20_mb_file_is_refused_at_its_line_quickly(admin, database, ids):
+    # given: the second line opens a quote that no line closes; 20 MB of rows follow
+    rows = b"Autumn,ana@example.org\n" * ((TWENTY_MB - 100) // 23)
+    content = b'session,email\nAutumn,"ana@example.org\n' + rows
+    before = await snapshot(database)
+
+    # when
+    with peak_rss_growth() as growth:
+        payload, seconds, waits = await import_while_others_ask(admin, content)
+
+    # then
+    print(f"quote left open: {seconds:.2f} s, RSS +{growth[0] / 2**20:.0f} MB, other requests {max(waits):.3f} s at most")
+    assert [(e["line"], e["column"], e["code"], e["message"]) for e in payload["rowErrors"]] == [
+        (2, None, "VALIDATION", "Line 2: the row starting here is longer than 64.0 KB; is a closing quote missing?")]
+    assert payload["rowErrorCount"] == 1
+    assert the_summary(payload) == "The file has at least 1 error; reading stopped at line 2. Nothing was imported."
+    assert await snapshot(database) == before
+    assert seconds < SECONDS, seconds
+    assert growth[0] < RSS_GROWTH, growth[0] / 2**20
+    assert waits and max(waits) < OTHER_REQUEST_SECONDS, waits
+
+
+async def test_ten_million_short_bad_lines_stop_being_read_once_the_file_is_known_bad(admin, database, ids):
+    # given: 20 MB of lines that name a session but no email
+    content = b"session,email\n" + b"x\n" * ((TWENTY_MB - 100) // 2)
+    before = await snapshot(database)
+
+    # when
+    with peak_rss_growth() as growth:
+        payload, seconds, waits = await import_while_others_ask(admin, content)
+
+    print(f"bad lines: {seconds:.2f} s, RSS +{growth[0] / 2**20:.0f} MB, other requests {max(waits):.3f} s at most")
+    # then: the first 1,000 lines' errors are counted (both cells of each: no email, and then
+    # no session named x), the first 100 listed, and the file read no further
+    assert payload["rowErrorCount"] == 2_000
+    assert [(e["line"], e["column"]) for e in payload["rowErrors"]] == [
+        (line, column) for line in range(2, 52) for column in ("email", "session")]
+    assert the_summary(payload) == ("The file has at least 2,000 errors (the first 100 are listed); "
+                                    "reading stopped at line 1,002. Nothing was imported.")
+    assert await snapshot(database) == before
+    assert seconds < SECONDS, seconds
+    assert growth[0] < RSS_GROWTH, growth[0] / 2**20
+    assert waits and max(waits) < OTHER_REQUEST_SECONDS, waits
+
+
+@pytest.fixture
+async def limited(client_with, settings, clock, make_user):
+    """`await limited(import_max_lines=10)`: an admin of an app whose import limits are those."""
+    admin_user = await make_user("Ada Admin", "admin@example.test", is_admin=True)
+
+    async def make(**limits: int) -> Caller:
+        return Caller(await client_with(**limits), settings, clock, admin_user)
+
+    return make
+
+
+@pytest.fixture
+async def small_limits(limited):
+    """An admin of an app that reads at most 10 lines and rows of 100 bytes."""
+    return await limited(import_max_lines=10, import_max_row_bytes=100)
+
+
+async def test_a_file_of_more_lines_than_one_import_reads_is_refused_whole(small_limits, database, ids):
+    before = await snapshot(database)
+
+    # blank lines count: they cost reading like any other
+    over = await import_csv(small_limits, "session,email\nAutumn,ana@example.org\n" + "\n" * 9)
+    at_limit = await import_csv(small_limits, "session,email\nAutumn,ana@example.org\n" + "\n" * 8)
+
+    assert (at_limit["created"], at_limit["errors"]) == (1, [])
+    assert over["errors"] == [{"field": ["file"], "code": "FILE_TOO_LARGE", "message": (
+        "The file has more than 10 lines, the most one import reads; split it into smaller files.")}]
+    assert over["created"] == 0
+    assert len((await snapshot(database))["enrollment"]) == len(before["enrollment"]) + 1
+
+
+async def test_a_row_too_long_is_refused_at_the_line_where_it_starts(small_limits, database, ids):
+    # a quoted field over three lines that together outgrow the 100-byte rows
+    long_field = '"' + "a" * 40 + "\n" + "b" * 40 + "\n" + "c" * 40 + '"'
+    payload = await import_csv(small_limits, f"session,email\nAutumn,ana@example.org\nAutumn,{long_field}\n")
+    header = await import_csv(small_limits, "session,email" + ",x" * 60 + "\n")
+
+    assert [(e["line"], e["column"], e["code"]) for e in payload["rowErrors"]] == [(3, None, "VALIDATION")]
+    assert the_summary(payload) == "The file has at least 1 error; reading stopped at line 3. Nothing was imported."
+    assert header["errors"] == [{"field": ["file"], "code": "VALIDATION", "message": (
+        "The first line is longer than 100 bytes: it must be the header.")}]
+
+
+async def test_a_quoted_field_over_lines_within_the_limit_is_read_whole(small_limits, database, ids):
+    payload = await import_csv(small_limits, 'session,email\n"Autumn",ana@example.org\n"Aut\numn",ana@example.org\n')
+
+    assert [(e["line"], e["column"], e["code"]) for e in payload["rowErrors"]] == [(3, "session", "NOT_FOUND")]
+    assert the_summary(payload) == "The file has 1 error; nothing was imported."
+
+
+async def test_once_the_errors_reach_the_limit_the_first_ones_are_still_listed(limited, database, ids):
+    # given: every row has a bad role, and every third row also names an unknown session
+    admin = await limited(import_max_errors=100)
+    rows = "".join(f"{'Winter' if n % 3 == 0 else 'Autumn'},ana@example.org,chief\n" for n in range(150))
+
+    # when
+    payload = await import_csv(admin, "session,email,role\n" + rows)
+
+    # then: reading stops after 100 rows' errors; the rows read are still looked up whole, so
+    # the listed errors are the file's first
+    assert payload["rowErrorCount"] == 100 + 34
+    listed = [(e["line"], e["column"]) for e in payload["rowErrors"]]
+    assert listed[:5] == [(2, "role"), (2, "session"), (3, "role"), (4, "role"), (5, "role")]
+    assert len(listed) == 100 and listed == sorted(listed, key=lambda e: e[0]) and listed[-1][0] < 102
+    assert the_summary(payload) == ("The file has at least 134 errors (the first 100 are listed); "
+                                    "reading stopped at line 102. Nothing was imported.")
