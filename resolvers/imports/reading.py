@@ -57,9 +57,22 @@ def size_of(stream: BinaryIO) -> int:
     return size
 
 
+def count_lines(stream: BinaryIO) -> int:
+    """The stream's lines (LF, CRLF or lone CR ends, and a last line without one), counted at
+    C speed so that a file of too many is refused before any row is held; rewinds."""
+    lines, last = 0, b""
+    while block := stream.read(_BLOCK):
+        lines += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+        if last == b"\r" and block.startswith(b"\n"):
+            lines -= 1  # a CRLF split between blocks
+        last = block[-1:]
+    stream.seek(0)
+    return lines + (1 if last not in (b"", b"\n", b"\r") else 0)
+
+
 class TextLines:
     """The file's lines as text, line ends kept, for csv.reader; refuses at the first line that
-    is not UTF-8 text, and past `limits.max_lines`. `record_bytes` counts what the current
+    is not UTF-8 text. `record_bytes` counts what the current
     record has read (the caller zeroes it per record) and raises _RowTooLong past the limit."""
 
     def __init__(self, stream: BinaryIO, limits: ImportLimits) -> None:
@@ -77,10 +90,6 @@ class TextLines:
         self.record_bytes += len(raw)
         if self.record_bytes > self._limits.max_row_bytes:
             raise _RowTooLong()
-        if number > self._limits.max_lines:
-            raise refuse_file(ErrorCode.FILE_TOO_LARGE, (
-                f"The file has more than {self._limits.max_lines:,} lines, the most one import reads; "
-                "split it into smaller files."))
         if number == 1 and raw.startswith(UTF16_BOMS):
             raise refuse_file(ErrorCode.NOT_TEXT, "The file is UTF-16 text; save it as UTF-8 (\"CSV UTF-8\").")
         try:
@@ -150,7 +159,10 @@ class CsvFile:
                 errors.stop(line)
                 return
             except csv.Error as error:
-                errors.add(line, None, ErrorCode.VALIDATION, f"this line is not well-formed CSV ({error}).")
+                # csv's words for a quote still open at the end of the file
+                detail = ("a quote opened in the row starting here is never closed."
+                          if str(error) == "unexpected end of data" else f"this line is not well-formed CSV ({error}).")
+                errors.add(line, None, ErrorCode.VALIDATION, detail)
                 continue
             if not any(cell.strip() for cell in cells):
                 continue
@@ -168,6 +180,10 @@ class CsvFile:
 
 def open_csv(stream: BinaryIO, limits: ImportLimits) -> CsvFile:
     """Reads the header; the records follow through `CsvFile.records`."""
+    if (count := count_lines(stream)) > limits.max_lines:
+        raise refuse_file(ErrorCode.FILE_TOO_LARGE, (
+            f"The file has {count:,} lines; the most one import reads is {limits.max_lines:,}: "
+            "split it into smaller files."))
     lines = TextLines(stream, limits)
     try:
         first = next(lines, None)

@@ -37,7 +37,7 @@ class Emails:
         try:
             return email_address(text)
         except EmailNotValidError as error:
-            return error
+            return error.with_traceback(None)  # kept per distinct cell: without the frames it holds
 
 
 _DATE = re.compile(r"(\d{4})([/-])(\d{1,2})\2(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
