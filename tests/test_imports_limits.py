@@ -191,6 +191,21 @@ async def test_a_row_too_long_is_refused_at_the_line_where_it_starts(small_limit
         "The first line is longer than 100 bytes: it must be the header.")}]
 
 
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\x89PNG" + b"\xff" * 200, "The file is not UTF-8 text: line 1 has the byte 0x89. Save it as UTF-8 (\"CSV UTF-8\")."),
+    (b"session,email\n" + b"\x00" * 200, "The file is not text: line 2 holds a NUL byte."),
+    # a line cut where a 64 KB block ends, inside a character, is still only "too long"
+    (b"session,email\nAutumn," + "é".encode() * 40_000, None),
+], ids=["binary", "NUL bytes", "long UTF-8"])
+async def test_a_line_past_the_row_limit_is_still_judged_as_text_first(small_limits, database, content, message):
+    payload = await import_csv(small_limits, content)
+
+    if message is None:
+        assert [(e["line"], e["code"]) for e in payload["rowErrors"]] == [(2, "VALIDATION")]
+    else:
+        assert payload["errors"] == [{"field": ["file"], "code": "NOT_TEXT", "message": message}]
+
+
 async def test_a_quoted_field_over_lines_within_the_limit_is_read_whole(small_limits, database, ids):
     payload = await import_csv(small_limits, 'session,email\n"Autumn",ana@example.org\n"Aut\numn",ana@example.org\n')
 

@@ -72,8 +72,8 @@ def count_lines(stream: BinaryIO) -> int:
 
 class TextLines:
     """The file's lines as text, line ends kept, for csv.reader; refuses at the first line that
-    is not UTF-8 text. `record_bytes` counts what the current
-    record has read (the caller zeroes it per record) and raises _RowTooLong past the limit."""
+    is not UTF-8 text. `record_bytes` counts what the current record has read (the caller
+    zeroes it per record), raising _RowTooLong past the limit."""
 
     def __init__(self, stream: BinaryIO, limits: ImportLimits) -> None:
         self.number = 0
@@ -88,18 +88,23 @@ class TextLines:
         raw = next(self._raw)
         number = self.number = self.number + 1
         self.record_bytes += len(raw)
-        if self.record_bytes > self._limits.max_row_bytes:
-            raise _RowTooLong()
+        too_long = self.record_bytes > self._limits.max_row_bytes
+        # What the file is comes first: a binary file is "not text" rather than "a long line".
         if number == 1 and raw.startswith(UTF16_BOMS):
             raise refuse_file(ErrorCode.NOT_TEXT, "The file is UTF-16 text; save it as UTF-8 (\"CSV UTF-8\").")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise refuse_file(ErrorCode.NOT_TEXT, (
-                f"The file is not UTF-8 text: line {number} has the byte 0x{raw[error.start]:02x}. "
-                "Save it as UTF-8 (\"CSV UTF-8\").")) from None
+            # a piece cut where a block ends may end inside a character
+            if not (too_long and error.reason == "unexpected end of data"):
+                raise refuse_file(ErrorCode.NOT_TEXT, (
+                    f"The file is not UTF-8 text: line {number} has the byte 0x{raw[error.start]:02x}. "
+                    "Save it as UTF-8 (\"CSV UTF-8\").")) from None
+            text = ""
         if "\x00" in text:
             raise refuse_file(ErrorCode.NOT_TEXT, f"The file is not text: line {number} holds a NUL byte.")
+        if too_long:
+            raise _RowTooLong()
         return text.removeprefix("\ufeff") if number == 1 else text
 
     def _split(self, stream: BinaryIO) -> Iterator[bytes]:
