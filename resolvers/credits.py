@@ -12,7 +12,7 @@ left: the ledger in ID order replays to the balance, whatever ran at once.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -134,7 +134,10 @@ async def record(db: AsyncSession, *, user_id: int, kind: CreditTransactionKind,
 
 def describe(live_session: LiveSession, course: Course) -> str:
     """How a booking's transactions name what they are for: the course and the Session ID."""
-    return f"{course.title}, session {live_session.code} on {live_session.starts_at:%Y-%m-%d %H:%M} UTC"
+    # A live session made in this request still holds the zone it was given in (the demo's are
+    # Paris times); only one loaded from the database is UTC already.
+    starts_at = live_session.starts_at.astimezone(UTC)
+    return f"{course.title}, session {live_session.code} on {starts_at:%Y-%m-%d %H:%M} UTC"
 
 
 async def refund_booking(db: AsyncSession, booking: Booking, description: str,

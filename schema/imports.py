@@ -42,7 +42,9 @@ class ImportCsvPayload:
     updated: int = strawberry.field(description="Existing sessions whose fields changed or that gained a course.")
     already_enrolled: int = strawberry.field(description="Rows that changed nothing.")
     row_errors: list[CsvRowError] = strawberry.field(description="The first 100 errors, by line.")
-    row_error_count: int = strawberry.field(description="Every error, including those not listed.")
+    row_error_count: int = strawberry.field(description=(
+        "Every error, including those not listed; at least this many when reading stopped early "
+        "(the summary error says at which line)."))
     warnings: list[CsvRowError] = strawberry.field(
         description="Imported, but worth a look (a coach window that does not cover the access window).")
     format: ImportFormat | None = strawberry.field(description="Null when the file could not be read.")

@@ -28,6 +28,23 @@ async def test_create_user_refuses_bad_values_all_at_once(admin):
         ("VALIDATION", "email"), ("VALIDATION", "name"), ("VALIDATION", "timeZone")]
 
 
+@pytest.mark.parametrize("email", ["Ana@School.LOCAL", "bo@staging.test", "cy@corp.internal"])
+async def test_create_user_accepts_a_schools_internal_domain(admin, email):
+    payload = (await admin(CREATE_USER, input={"email": email, "name": "Ana"}))["createUser"]
+
+    assert payload["errors"] == []
+    assert payload["user"]["email"] == email.lower()
+
+
+@pytest.mark.parametrize("email", ["ana@box.localhost", "ana@nowhere.invalid", "ana@school.local.", "ana@local"])
+async def test_create_user_refuses_domains_that_name_no_organisation(admin, email):
+    payload = (await admin(CREATE_USER, input={"email": email, "name": "Ana"}))["createUser"]
+
+    assert payload["user"] is None
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("VALIDATION", ["email"])]
+    assert payload["errors"][0]["message"].startswith(f"{email!r} is not an email address: ")
+
+
 async def test_an_email_is_taken_whatever_its_case(admin):
     await admin(CREATE_USER, input={"email": "lena@example.com", "name": "Lena"})
 

@@ -38,6 +38,23 @@ def test_create_user_then_token_prints_a_token_for_that_user_alone_on_one_line(c
     assert claims["sub"] == "1"
 
 
+def test_create_user_accepts_an_active_directory_local_domain(cli_env):
+    created = run(cli_env, "create-user", "a@School.local", "--name", "A")
+    token = run(cli_env, "token", "a@school.local")
+
+    assert created.returncode == 0, created.stderr
+    assert "<a@school.local>" in created.stdout
+    assert token.returncode == 0, token.stderr
+
+
+def test_create_user_refuses_a_localhost_address_clearly(cli_env):
+    result = run(cli_env, "create-user", "a@box.localhost", "--name", "A")
+
+    assert result.returncode == 1
+    assert "'a@box.localhost' is not an email address" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_token_for_an_unknown_email_fails_clearly(cli_env):
     run(cli_env, "migrate")
 

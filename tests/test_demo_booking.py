@@ -1,6 +1,6 @@
 """The demo data's booking side: open slots a learner can book, and ledgers that add up."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 
@@ -52,3 +52,20 @@ async def test_the_demo_learner_can_book_an_open_slot_with_credits_that_add_up(d
                    if c.instructor_id == slot.instructor_id and c.id not in from_slots]
         assert not any(overlapping(slot.starts_at, slot.ends_at, start, end) for start, end in others)
     assert len(slots) > 20
+
+
+async def test_the_demo_ledger_names_each_live_session_by_its_utc_start(database):
+    # given: the demo's live sessions are made at Paris times (UTC+1 or +2)
+    await load_demo(database, NOW)
+
+    # when
+    async with database.read() as db:
+        described = (await db.execute(
+            select(models.CreditTransaction.description, models.LiveSession.code, models.LiveSession.starts_at)
+            .join(models.LiveSession, models.LiveSession.id == models.CreditTransaction.live_session_id))).all()
+
+    # then: the time labelled UTC is the stored (UTC) start, not the Paris wall-clock time
+    assert described
+    for description, code, starts_at in described:
+        assert description.endswith(f"session {code} on {starts_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"), (
+            description, starts_at)

@@ -318,11 +318,30 @@ async def test_trailing_separators_from_a_spreadsheet_are_ignored(admin, databas
 
 async def test_an_upload_spooled_to_disk_reads_the_same(admin, database, ids):
     # over the 1 MB that Starlette keeps in memory: blank rows of separators, then two rows
-    padding = ",,\r\n" * 300_000
+    padding = f",{' ' * 30},\r\n" * 40_000
     content = f"session,email\r\n{padding}Autumn,ana@example.org\r\nAutumn,bo@example.org\r\n"
 
     payload = await import_csv(admin, content)
 
     assert (payload["created"], payload["errors"]) == (2, [])
     refused = await import_csv(admin, f"session,email\r\n{padding}Winter,ana@example.org\r\n")
-    assert [e["line"] for e in refused["rowErrors"]] == [300_002]
+    assert [e["line"] for e in refused["rowErrors"]] == [40_002]
+
+
+async def test_email_cells_keep_the_rule_create_user_keeps(admin, database):
+    # given: a school whose directory is on an Active Directory `.local` domain
+    ids = await seed(database, sessions={"Autumn": []}, users=["ana@school.local", "bo@staging.test"])
+    create_user = "mutation($e: String!) { createUser(input: {email: $e, name: \"X\"}) { errors { message } } }"
+
+    # when
+    accepted = await import_csv(admin, "session,email\nAutumn,Ana@School.LOCAL\nAutumn,bo@staging.test\n")
+    refused = await import_csv(admin, "session,email\nAutumn,cy@box.localhost\n")
+    by_create_user = (await admin(create_user, e="cy@box.localhost"))["createUser"]["errors"]
+
+    # then
+    assert (accepted["created"], accepted["errors"]) == (2, [])
+    assert await enrollments(database) == {(ids["Autumn"], ids["ana@school.local"]),
+                                           (ids["Autumn"], ids["bo@staging.test"])}
+    [error] = refused["rowErrors"]
+    assert (error["line"], error["column"], error["code"]) == (2, "email", "VALIDATION")
+    assert error["message"] == f"Line 2, column email: {by_create_user[0]['message']}"

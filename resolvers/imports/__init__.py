@@ -23,7 +23,7 @@ from sessiongraph.resolvers.errors import ErrorCode, Problem
 from sessiongraph.resolvers.imports.chamilo import ChamiloPlan, apply_sessions, read_sessions
 from sessiongraph.resolvers.imports.enrollments import EnrollmentPlan, apply_enrollments, read_enrollments
 from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors
-from sessiongraph.resolvers.imports.reading import open_csv, refuse_file, size_of
+from sessiongraph.resolvers.imports.reading import ImportLimits, open_csv, refuse_file, size_of
 from sessiongraph.resolvers.permissions import require_admin
 from sessiongraph.resolvers.validation import is_time_zone
 
@@ -58,7 +58,10 @@ async def import_csv(ctx: Context, source: BinaryIO) -> ImportReport:
         raise refuse_file(ErrorCode.FILE_TOO_LARGE,
                           f"The file is {human_size(size)}; the largest file accepted is {human_size(limit)}.")
     errors = RowErrors()
-    file_format, plan = await asyncio.to_thread(_read, source, errors, _zone_of(ctx.actor.user))
+    settings = ctx.settings
+    limits = ImportLimits(max_lines=settings.import_max_lines, max_row_bytes=settings.import_max_row_bytes,
+                          max_errors=settings.import_max_errors)
+    file_format, plan = await asyncio.to_thread(_read, source, limits, errors, _zone_of(ctx.actor.user))
     if plan is None:  # the header is unusable: there are no rows to speak of
         return _refused(file_format, errors)
     # Rows with malformed cells are refused already, but what their other cells name is
@@ -86,11 +89,11 @@ def detect_format(header: list[str]) -> ImportFormat | None:
     return None
 
 
-def _read(source: BinaryIO, errors: RowErrors,
+def _read(source: BinaryIO, limits: ImportLimits, errors: RowErrors,
           zone: ZoneInfo) -> tuple[ImportFormat, EnrollmentPlan | ChamiloPlan | None]:
     """Reads and checks every row on its own; runs in a worker thread."""
     source.seek(0)
-    csv_file = open_csv(source)
+    csv_file = open_csv(source, limits)
     file_format = detect_format(csv_file.header)
     if file_format is None:
         shown = csv_file.delimiter.join(csv_file.header)
@@ -105,10 +108,15 @@ def _read(source: BinaryIO, errors: RowErrors,
 
 def _refused(file_format: ImportFormat | None, errors: RowErrors) -> ImportReport:
     listed = errors.listed()
-    errors_ = f"{errors.count} error{'s' if errors.count != 1 else ''}"
+    errors_ = f"{errors.count:,} error{'s' if errors.count != 1 else ''}"
     if errors.count > len(listed):
         errors_ += f" (the first {len(listed)} are listed)"
-    summary = Problem(ErrorCode.VALIDATION, f"The file has {errors_}; nothing was imported.", ("file",))
+    if errors.stopped_at is None:
+        message = f"The file has {errors_}; nothing was imported."
+    else:  # the lines before are checked whole, so the listed ones are still the file's first
+        message = (f"The file has at least {errors_}; reading stopped at line {errors.stopped_at:,}. "
+                   "Nothing was imported.")
+    summary = Problem(ErrorCode.VALIDATION, message, ("file",))
     return ImportReport(file_format, row_errors=listed, row_error_count=errors.count, refusal=[summary])
 
 

@@ -2,7 +2,8 @@
 
 A file of 100,000 rows that names one unknown session has 100,000 errors: every one
 is counted, the first `limit` (by line) are kept, and only the kept ones get a
-message written out.
+message written out. A file known bad enough is read no further (`stop`): its count is
+then a floor, not the total.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class RowErrors:
         self.count = 0
         self._kept: list[tuple[int, int, str | None, ErrorCode, str]] = []  # a max-heap by (line, seq)
         self._seq = count()
+        self.stopped_at: int | None = None  # where reading stopped early, if it did
 
     def add(self, line: int, column: str | None, code: ErrorCode, detail: str) -> None:
         self.count += 1
@@ -56,6 +58,9 @@ class RowErrors:
             heapq.heappush(self._kept, entry)
         elif entry > self._kept[0]:  # earlier than the latest error kept
             heapq.heapreplace(self._kept, entry)
+
+    def stop(self, line: int) -> None:
+        self.stopped_at = line
 
     def __bool__(self) -> bool:
         return self.count > 0

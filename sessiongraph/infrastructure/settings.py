@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sessiongraph.db"
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     # Largest file `importCsv` accepts (MAX_UPLOAD_BYTES); larger ones are refused unread.
     max_upload_bytes: int = 20 * 1024 * 1024
+    # What one import reads at most: lines (more refuses the file, FILE_TOO_LARGE), bytes of one
+    # row (a quote left open makes the rest of the file one row; csv's own field limit is
+    # 128 KiB), and errors counted before reading stops (the count is then "at least").
+    import_max_lines: int = 200_000
+    import_max_row_bytes: int = Field(64 * 1024, gt=0, le=128 * 1024)
+    import_max_errors: int = Field(1_000, ge=100)
     # "json" for one JSON object per log line (the default in production), "text" for people.
     log_format: str | None = None
 
