@@ -234,6 +234,23 @@ async def live_server(app) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def ws_connect(live_server, settings, clock) -> AsyncIterator[Any]:
+    """`await ws_connect(user, protocol)`: a GraphQL WebSocket to the live server, signed in as the user."""
+    from tests.ws_client import GraphQLSocket
+
+    sockets: list[GraphQLSocket] = []
+
+    async def open_as(user: models.User, protocol: str) -> GraphQLSocket:
+        socket = await GraphQLSocket.connect(live_server, protocol, issue_token(user.id, settings, clock.now()))
+        sockets.append(socket)
+        return socket
+
+    yield open_as
+    for socket in sockets:
+        await socket.close()
+
+
+@pytest.fixture
 async def client_with(settings, database, clock) -> AsyncIterator[Any]:
     """`await client_with(max_query_depth=3)`: an HTTP client of an app whose settings differ in those."""
     clients: list[httpx.AsyncClient] = []

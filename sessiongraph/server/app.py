@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from datetime import datetime
 from typing import cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
@@ -27,10 +28,16 @@ from sessiongraph.infrastructure.observability import configure_logging
 from sessiongraph.infrastructure.ratelimit import create_rate_limiter
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
-from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, user_id_from_token
+from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, token_expiry, user_id_from_token
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.schema import build_schema
+from sessiongraph.server.connection_rights import (
+    ConnectionRights,
+    Lapse,
+    RightsTransportWSHandler,
+    rights_lapse,
+)
 from sessiongraph.server.graphql_http import GraphQLOverHTTP
 from sessiongraph.server.limits import BodyLimit
 from sessiongraph.server.observability import RequestIds, metrics_endpoint
@@ -42,15 +49,21 @@ from sessiongraph.server.persisted import (
 from sessiongraph.server.shared_results import (
     SharedLegacyDelivery,
     SharedResults,
-    SharedTransportWSHandler,
     nobody_context,
 )
 
 log = logging.getLogger("sessiongraph")
 
 
-class LegacyWebSocketHandler(SharedLegacyDelivery):
-    """The legacy graphql-ws protocol, refusing a bad token with 4403 as graphql-transport-ws does."""
+class LegacyWebSocketHandler(ConnectionRights, SharedLegacyDelivery):
+    """The legacy graphql-ws protocol, refusing a bad token with 4403 as graphql-transport-ws does,
+    and checking the sign-in again on every `start` (sessiongraph/server/connection_rights.py)."""
+
+    def open_operation_ids(self) -> list[str]:
+        return [*self.tasks, *self.shared]
+
+    def operation_error(self, operation_id: str, lapse: Lapse) -> dict:
+        return {"type": "error", "id": operation_id, "payload": lapse.error().formatted}
 
     async def handle_connection_init(self, message) -> None:
         try:
@@ -60,8 +73,12 @@ class LegacyWebSocketHandler(SharedLegacyDelivery):
             await self.websocket.close(code=4403, reason="Forbidden")
             return
         await super().handle_connection_init(message)
+        if self.connection_acknowledged and self._expiry_alarm is None:
+            self.watch_token_expiry()
 
     async def handle_start(self, message) -> None:
+        if self.connection_acknowledged and not await self.rights_hold(message["id"]):
+            return
         message = await resolve_legacy_start(self, message)
         if message is None:
             return
@@ -73,6 +90,14 @@ class LegacyWebSocketHandler(SharedLegacyDelivery):
                            "or graphql-transport-ws.", "extensions": {"code": "BAD_REQUEST"}}})
             return
         await super().handle_start(message)
+
+    async def send_message(self, message) -> None:
+        if not self.completes_an_ended_operation(message):
+            await super().send_message(message)
+
+    async def cleanup(self) -> None:
+        self.stop_watching()
+        await super().cleanup()
 
 
 def _is_subscription(payload: dict) -> bool:
@@ -87,7 +112,7 @@ def _is_subscription(payload: dict) -> bool:
 
 class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
-    graphql_transport_ws_handler_class = SharedTransportWSHandler
+    graphql_transport_ws_handler_class = RightsTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
                  persisted: PersistedDocuments, **options) -> None:
@@ -113,19 +138,39 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
 
     async def authenticate_connection(self, context: Context, params: dict | None) -> None:
         """A WebSocket client signs in through `connection_init`; without a valid token it is refused."""
-        authorization = (params or {}).get("authorization") or (params or {}).get("Authorization")
         try:
-            token = bearer_token(authorization if isinstance(authorization, str) else None)
-            if token is None:
-                raise InvalidToken("no token in connection_init")
-            user_id = user_id_from_token(token, self.settings, self.clock.now())
-            async with self.database.read() as db:
-                user = await db.get(User, user_id)
+            user_id = user_id_from_token(_connection_token(params), self.settings, self.clock.now())
+            user = await signed_in_user(self.database, user_id)
         except InvalidToken as refusal:
             raise ConnectionRejectionError({"message": str(refusal)}) from refusal
-        if user is None:
-            raise ConnectionRejectionError({"message": "the token's user does not exist"})
+        lapse = rights_lapse(None, user)
+        if lapse is not None:
+            raise ConnectionRejectionError({"message": lapse.message})
         context.actor = Actor(user)
+
+    async def connection_lapse(self, context: Context) -> Lapse | None:
+        """Why the socket's sign-in no longer holds for a new operation (None while it does):
+        the token read again against the clock, the user read again (one statement)."""
+        try:
+            user_id = user_id_from_token(_connection_token(context.connection_params), self.settings,
+                                         self.clock.now())
+        except InvalidToken as refusal:
+            return Lapse("UNAUTHENTICATED", str(refusal))
+        return rights_lapse(context.actor.user, await signed_in_user(self.database, user_id))
+
+    def connection_expiry(self, context: Context) -> datetime | None:
+        try:
+            return token_expiry(_connection_token(context.connection_params), self.settings)
+        except InvalidToken:
+            return None
+
+
+def _connection_token(params: dict | None) -> str:
+    authorization = (params or {}).get("authorization") or (params or {}).get("Authorization")
+    token = bearer_token(authorization if isinstance(authorization, str) else None)
+    if token is None:
+        raise InvalidToken("no token in connection_init")
+    return token
 
 
 class Authentication:
@@ -162,8 +207,9 @@ class Authentication:
             return None
         user_id = user_id_from_token(token, self.settings, self.clock.now())
         user = await signed_in_user(self.database, user_id)
-        if user is None:
-            raise InvalidToken("the token's user does not exist")
+        lapse = rights_lapse(None, user)
+        if lapse is not None:
+            raise InvalidToken(lapse.message)
         return user
 
 
