@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     automatic_persisted_queries: bool = True
     persisted_query_ttl_seconds: int = 7 * 24 * 3600
     persisted_query_key_prefix: str = "sessiongraph:apq:"
+    # APQ registration, which keeps a caller's document in the shared Redis for days: the largest
+    # document registered, registrations per client IP (a token bucket, as the rate limits), and who
+    # may register ("anyone", "signed-in" or "off"; unset: signed-in callers in production, anyone
+    # elsewhere). A document refused registration still runs; it is only not kept.
+    persisted_query_max_bytes: int = 16 * 1024
+    persisted_query_registration_burst: int = 30
+    persisted_query_registrations_per_minute: float = 10
+    persisted_query_registration: Literal["anyone", "signed-in", "off"] | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -92,6 +100,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment.lower() == "production"
+
+    @property
+    def persisted_query_registrants(self) -> str:
+        return self.persisted_query_registration or ("signed-in" if self.is_production else "anyone")
 
     @property
     def logs_as_json(self) -> bool:

@@ -233,7 +233,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     clock = clock or Clock()
     broker = create_broker(settings.redis_url, settings.redis_prefix)
     rate_limiter = create_rate_limiter(settings, clock)
-    persisted = PersistedDocuments.from_settings(settings)
+    persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
         database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,
