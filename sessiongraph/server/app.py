@@ -38,7 +38,7 @@ from sessiongraph.server.connection_rights import (
     RightsTransportWSHandler,
     rights_lapse,
 )
-from sessiongraph.server.graphql_http import GraphQLOverHTTP
+from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response
 from sessiongraph.server.limits import BodyLimit
 from sessiongraph.server.observability import RequestIds, metrics_endpoint
 from sessiongraph.server.persisted import (
@@ -189,6 +189,11 @@ class Authentication:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if len(_authorization_headers(scope)) > 1:
+                # Which one counts would depend on the proxy or framework in between: none does.
+                refusal = Refusal(400, "BAD_REQUEST", "Send one Authorization header, not several.")
+                await refusal_response(refusal, Request(scope).headers.get("accept"))(scope, receive, send)
+                return
             try:
                 scope.setdefault("state", {})["user"] = await self.user_of(scope)
             except InvalidToken as refusal:
@@ -200,9 +205,7 @@ class Authentication:
         await self.app(scope, receive, send)
 
     async def user_of(self, scope: Scope) -> User | None:
-        headers = dict(scope.get("headers") or [])
-        authorization = headers.get(b"authorization", b"").decode("latin-1")
-        token = bearer_token(authorization)
+        token = bearer_token(next(iter(_authorization_headers(scope)), ""))
         if token is None:
             return None
         user_id = user_id_from_token(token, self.settings, self.clock.now())
@@ -211,6 +214,10 @@ class Authentication:
         if lapse is not None:
             raise InvalidToken(lapse.message)
         return user
+
+
+def _authorization_headers(scope: Scope) -> list[str]:
+    return [value.decode("latin-1") for name, value in scope.get("headers") or () if name == b"authorization"]
 
 
 _USERS = inspect(User).local_table
