@@ -36,3 +36,30 @@ async def test_one_authorization_header_signs_in(http, make_user, settings, cloc
                                headers=[("Authorization", bearer(learner, settings, clock))])
 
     assert response.json() == {"data": {"viewer": {"user": {"name": "Lena"}}}}
+
+
+async def test_metrics_are_off_unless_a_token_is_set(http):
+    response = await http.get("/metrics")
+
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "scrape-secret", "Bearer scrape-secret "])
+async def test_metrics_need_the_token(client_with, authorization):
+    http = await client_with(metrics_token="scrape-secret")
+
+    response = await http.get("/metrics", headers={"Authorization": authorization} if authorization else {})
+
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "sessiongraph_" not in response.text
+
+
+async def test_metrics_are_served_with_the_token(client_with):
+    http = await client_with(metrics_token="scrape-secret")
+
+    response = await http.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+
+    assert response.status_code == 200
+    assert "sessiongraph_active_subscriptions" in response.text

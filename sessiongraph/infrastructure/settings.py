@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     persisted_query_registrations_per_minute: float = 10
     persisted_query_registration: Literal["anyone", "signed-in", "off"] | None = None
 
+    # /metrics: served only to a scraper sending `Authorization: Bearer <METRICS_TOKEN>`; off (404) when unset.
+    metrics_token: str | None = None
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
