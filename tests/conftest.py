@@ -208,14 +208,14 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serving(app) -> AsyncIterator[str]:
-    """`app` served by a real uvicorn on a free loopback port; yields its host:port."""
+async def serving(app, **options: Any) -> AsyncIterator[str]:
+    """`app` served by a real uvicorn (given these options) on a free loopback port; yields its host:port."""
     import asyncio
 
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           lifespan="off"))
+                                           lifespan="off", **options))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)

@@ -3,11 +3,20 @@ addresses, the metrics endpoint."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.server.app import create_app
+from sessiongraph.server.cli import uvicorn_options
+from tests.conftest import serving
 
 VIEWER = "{ viewer { user { name } } }"
+CREATE = 'mutation { createSessionCategory(input: {name: "Evening"}) { errors { code } } }'
+
+
+def error_codes(body: dict) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors") or ()]
 
 
 def bearer(user, settings, clock) -> str:
@@ -63,3 +72,21 @@ async def test_metrics_are_served_with_the_token(client_with):
 
     assert response.status_code == 200
     assert "sessiongraph_active_subscriptions" in response.text
+
+
+@pytest.mark.parametrize(("forwarded_allow_ips", "second_allowed"), [("", False), ("127.0.0.1", True)])
+async def test_forwarded_for_is_believed_only_from_the_proxies_named(settings, database, clock, forwarded_allow_ips,
+                                                                     second_allowed):
+    app = create_app(settings.model_copy(update={"rate_limit_ip_burst": 1, "forwarded_allow_ips": forwarded_allow_ips}),
+                     clock=clock, database=database, check_migrations=False)
+    options = uvicorn_options(app.state.settings)
+    async with serving(app, **options) as address, httpx.AsyncClient(base_url=f"http://{address}") as client:
+        # Two clients, as a proxy on this host would tell them apart; or one rotating the header.
+        codes = [error_codes((await client.post("/graphql", json={"query": CREATE},
+                                                headers={"X-Forwarded-For": forwarded_for})).json())
+                 for forwarded_for in ("203.0.113.7", "203.0.113.8")]
+    await app.state.persisted.close()
+    await app.state.rate_limiter.close()
+
+    assert codes[0] == ["UNAUTHENTICATED"]  # anonymous, but the mutation took its IP's token
+    assert codes[1] == (["UNAUTHENTICATED"] if second_allowed else ["RATE_LIMITED"])

@@ -9,8 +9,8 @@ freeze and advance it instead of sleeping. If Redis cannot be reached the limit
 is not enforced (and a warning is logged): losing rate limiting for a moment is
 better than refusing every change.
 
-The client IP is the ASGI peer address: behind a reverse proxy run uvicorn with
-`--proxy-headers --forwarded-allow-ips=<the proxy>` so it is the real client's.
+The client IP is the ASGI peer address: behind a reverse proxy set FORWARDED_ALLOW_IPS to
+the proxy's address, so that uvicorn takes the real client's from X-Forwarded-For.
 """
 
 from __future__ import annotations

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     persisted_query_registrations_per_minute: float = 10
     persisted_query_registration: Literal["anyone", "signed-in", "off"] | None = None
 
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes (comma-separated IPs or
+    # networks, "*" for any). Empty: none, so the client IP the rate limits count is the peer's.
+    forwarded_allow_ips: str = ""
     # /metrics: served only to a scraper sending `Authorization: Bearer <METRICS_TOKEN>`; off (404) when unset.
     metrics_token: str | None = None
 
