@@ -10,9 +10,12 @@ import pytest
 import websockets
 from sqlalchemy import delete, func, select, update
 
+from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.models import CreditTransaction, User
 from sessiongraph.schema.relay import to_global_id
-from tests.ws_client import LEGACY_WS, TRANSPORT_WS
+from sessiongraph.server.app import create_app
+from tests.conftest import serving
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket
 
 CHANGES = "subscription { scheduleChanged { kind } }"
 DEPOSIT = """mutation($input: DepositCreditsInput!) { depositCredits(input: $input) {
@@ -30,15 +33,21 @@ async def receive(socket, timeout=5):
 
 
 async def in_step(socket):
-    """Returns once the server has handled every message sent before (it handles them in order)."""
+    """Returns, once the server has handled every message sent before (it handles them in order), what
+    it sent meanwhile."""
     if socket.protocol == TRANSPORT_WS:
         await socket.socket.send(json.dumps({"type": "ping"}))
-        while (await receive(socket))["type"] != "pong":
-            pass
+        is_marker = lambda message: message["type"] == "pong"  # noqa: E731
     else:  # graphql-ws answers a query at once with an error: it carries subscriptions only
         await socket.socket.send(json.dumps({"id": "step", "type": "start", "payload": {"query": "{ __typename }"}}))
-        while (await receive(socket)).get("id") != "step":
-            pass
+        is_marker = lambda message: message.get("id") == "step"  # noqa: E731
+    meanwhile = []
+    for _ in range(50):
+        message = await receive(socket)
+        if is_marker(message):
+            return meanwhile
+        meanwhile.append(message)
+    raise AssertionError(f"no answer to the step marker, after {meanwhile}")
 
 
 async def until_closed(socket):
@@ -165,3 +174,71 @@ async def test_a_socket_whose_rights_hold_runs_operation_after_operation(ws_conn
             await socket.subscribe(CHANGES)
             await in_step(socket)
     assert await socket.nothing_within(0.05)
+
+
+@pytest.fixture
+async def capped(settings, database, clock):
+    """`await capped(**settings)`: a function opening sockets, as a user, to a live app with those settings."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def serve(**overrides):
+            app = create_app(settings.model_copy(update=overrides), clock=clock, database=database,
+                             check_migrations=False)
+            stack.push_async_callback(app.state.broker.close)
+            stack.push_async_callback(app.state.persisted.close)
+            address = await stack.enter_async_context(serving(app))
+
+            async def open_as(user, protocol):
+                socket = await GraphQLSocket.connect(address, protocol, issue_token(user.id, settings, clock.now()))
+                stack.push_async_callback(socket.close)
+                return socket
+
+            return open_as
+
+        yield serve
+
+
+async def test_a_user_holds_at_most_max_websockets_per_user(capped, make_user, protocol):
+    connect = await capped(max_websockets_per_user=2)
+    lena, other = await make_user("Lena"), await make_user("Otto")
+    first, _second = await connect(lena, protocol), await connect(lena, protocol)
+
+    third = await connect(lena, protocol)
+    refused = await until_closed(third)
+    others = await connect(other, protocol)
+    await in_step(others)
+
+    assert refused == ([], 1008)
+    assert third.socket.close_reason.startswith("TOO_MANY_CONNECTIONS")
+    # Closing one lets another in, once the server has seen it go (a bounded wait for that signal).
+    await first.close()
+    for _ in range(100):
+        fourth = await connect(lena, protocol)
+        try:
+            await in_step(fourth)
+            break
+        except websockets.ConnectionClosed:
+            await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the closed socket still counts against its user")
+
+
+async def test_a_user_holds_at_most_max_subscriptions_per_user_across_sockets(capped, make_user, protocol):
+    connect = await capped(max_subscriptions_per_user=2)
+    lena = await make_user("Lena")
+    first, second = await connect(lena, protocol), await connect(lena, protocol)
+    kept = await first.subscribe(CHANGES)
+    await second.subscribe(CHANGES)
+    await in_step(first)
+    await in_step(second)
+
+    refused = await first.subscribe(CHANGES)
+    refusal = await first.next_message()
+    # Completing one makes room for another, on the same socket that was refused.
+    await first.socket.send(json.dumps({"id": kept, "type": "complete" if protocol == TRANSPORT_WS else "stop"}))
+    again = await first.subscribe(CHANGES)
+    meanwhile = await in_step(first)
+
+    assert error_codes([refusal]) == [(refused, "TOO_MANY_SUBSCRIPTIONS")]
+    assert [message for message in meanwhile if message.get("id") == again] == []
+    assert [message["type"] for message in meanwhile] in ([], ["complete"])  # graphql-ws confirms the stop

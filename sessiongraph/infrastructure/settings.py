@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     persisted_query_registrations_per_minute: float = 10
     persisted_query_registration: Literal["anyone", "signed-in", "off"] | None = None
 
+    # Per user and per process, over WebSocket: open sockets, and operations open at once
+    # (subscriptions, and queries or mutations in flight) across those sockets.
+    max_websockets_per_user: int = 10
+    max_subscriptions_per_user: int = 100
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes (comma-separated IPs or
     # networks, "*" for any). Empty: none, so the client IP the rate limits count is the peer's.
     forwarded_allow_ips: str = ""

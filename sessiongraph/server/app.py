@@ -36,6 +36,7 @@ from sessiongraph.server.connection_rights import (
     ConnectionRights,
     Lapse,
     RightsTransportWSHandler,
+    UserSockets,
     rights_lapse,
 )
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response
@@ -73,11 +74,11 @@ class LegacyWebSocketHandler(ConnectionRights, SharedLegacyDelivery):
             await self.websocket.close(code=4403, reason="Forbidden")
             return
         await super().handle_connection_init(message)
-        if self.connection_acknowledged and self._expiry_alarm is None:
-            self.watch_token_expiry()
+        if self.connection_acknowledged:
+            await self.signed_in()
 
     async def handle_start(self, message) -> None:
-        if self.connection_acknowledged and not await self.rights_hold(message["id"]):
+        if self.connection_acknowledged and not await self.may_run(message["id"]):
             return
         message = await resolve_legacy_start(self, message)
         if message is None:
@@ -123,6 +124,8 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         self.broker = broker
         self.persisted = persisted
         self.scheduler = Scheduler(clock)
+        self.user_sockets = UserSockets(max_sockets=settings.max_websockets_per_user,
+                                        max_operations=settings.max_subscriptions_per_user)
         # joinAvailability results shared by the subscribers in the same state (sessiongraph/server/shared_results.py).
         self.shared_results = SharedResults(self.schema, nobody_context(self), self.encode_json)
 

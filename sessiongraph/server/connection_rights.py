@@ -9,6 +9,11 @@ whose sign-in no longer holds gets no further data: the operation is refused, it
 subscriptions end with an error, and it is closed with 4403. A socket that sends
 nothing is closed the same way when its token expires, by an alarm on the service's
 scheduler (so on its clock, which tests freeze and advance).
+
+`UserSockets` caps what one user holds open in this process: sockets
+(MAX_WEBSOCKETS_PER_USER; one more is closed with 1008, its reason starting with
+TOO_MANY_CONNECTIONS) and operations across them (MAX_SUBSCRIPTIONS_PER_USER; one more
+is refused with an error coded TOO_MANY_SUBSCRIPTIONS, and the socket stays open).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ log = logging.getLogger("sessiongraph.connection_rights")
 
 # The close code of a socket refused at `connection_init`, kept for one whose sign-in lapses later.
 FORBIDDEN_CLOSE_CODE = 4403
+# WebSocket's own "policy violation": a socket over its user's cap.
+POLICY_VIOLATION_CLOSE_CODE = 1008
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,38 @@ def rights_lapse(signed_in: User | None, current: User | None) -> Lapse | None:
     return None
 
 
+class UserSockets:
+    """The signed-in sockets of this process by user, to cap what one user holds open."""
+
+    def __init__(self, *, max_sockets: int, max_operations: int) -> None:
+        self.max_sockets = max_sockets
+        self.max_operations = max_operations
+        self._by_user: dict[int, set[ConnectionRights]] = {}
+
+    def admit(self, user_id: int, socket: ConnectionRights) -> bool:
+        sockets = self._by_user.setdefault(user_id, set())
+        if len(sockets) >= self.max_sockets:
+            return False
+        sockets.add(socket)
+        return True
+
+    def leave(self, user_id: int, socket: ConnectionRights) -> None:
+        sockets = self._by_user.get(user_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._by_user[user_id]
+
+    def may_open_operation(self, user_id: int) -> bool:
+        sockets = self._by_user.get(user_id, ())
+        return sum(len(socket.open_operation_ids()) for socket in sockets) < self.max_operations
+
+
 class RightsView(Protocol):
     """What the handlers need of the view (sessiongraph/server/app.py)."""
 
     scheduler: Scheduler
+    user_sockets: UserSockets
 
     async def connection_lapse(self, context: Context) -> Lapse | None: ...
 
@@ -81,6 +116,7 @@ class ConnectionRights:
     # Operations ended with the lapse's error: nothing more is sent about them (a cancelled
     # graphql-ws operation would otherwise report `complete` after its error).
     _ended: frozenset[str] = frozenset()
+    _admitted_as: int | None = None  # the user whose sockets this one counts among
 
     @property
     def _handler(self) -> Any:
@@ -97,16 +133,31 @@ class ConnectionRights:
     def operation_error(self, operation_id: str, lapse: Lapse) -> dict[str, Any]:
         raise NotImplementedError
 
-    def watch_token_expiry(self) -> None:
-        """After `connection_init` was acknowledged: end the socket when its token expires."""
+    async def signed_in(self) -> None:
+        """After `connection_init` was acknowledged: counted among its user's sockets (or closed, over
+        the cap), and ended when its token expires."""
+        user_id = self._handler.context.actor.user_id
+        if user_id is None or self._admitted_as is not None:
+            return
+        if not self._view.user_sockets.admit(user_id, self):
+            with suppress(Exception):
+                await self._handler.websocket.close(
+                    code=POLICY_VIOLATION_CLOSE_CODE,
+                    reason=f"TOO_MANY_CONNECTIONS: at most {self._view.user_sockets.max_sockets} per user")
+            return
+        self._admitted_as = user_id
         expires = self._view.connection_expiry(self._handler.context)
         if expires is not None:
             self._expiry_alarm = self._view.scheduler.call_at(expires, self._token_expired)
 
     def stop_watching(self) -> None:
+        """When the socket ends."""
         if self._expiry_alarm is not None:
             self._expiry_alarm.cancel()
             self._expiry_alarm = None
+        if self._admitted_as is not None:
+            self._view.user_sockets.leave(self._admitted_as, self)
+            self._admitted_as = None
 
     def _token_expired(self) -> None:
         self._expiry_alarm = None
@@ -115,8 +166,21 @@ class ConnectionRights:
             # Kept on the handler: the loop holds only a weak reference to a task.
             self._ending = asyncio.get_running_loop().create_task(self.end_connection(TOKEN_EXPIRED))
 
+    async def may_run(self, operation_id: str) -> bool:
+        """Whether the operation may run: the sign-in holds (if not, the socket is ended) and its user is
+        under the cap of open operations (if not, the operation alone is refused)."""
+        if not await self.rights_hold(operation_id):
+            return False
+        if self._admitted_as is None or self._view.user_sockets.may_open_operation(self._admitted_as):
+            return True
+        limit = self._view.user_sockets.max_operations
+        refusal = Lapse("TOO_MANY_SUBSCRIPTIONS",
+                        f"At most {limit} operations may be open at once per user (MAX_SUBSCRIPTIONS_PER_USER).")
+        await self._handler.send_message(self.operation_error(operation_id, refusal))
+        return False
+
     async def rights_hold(self, operation_id: str) -> bool:
-        """Whether the operation may run; if not it is refused and the socket ended."""
+        """Whether the sign-in still holds; if not the operation is refused and the socket ended."""
         lapse = TOKEN_EXPIRED if self._lapsed else await self._view.connection_lapse(self._handler.context)
         if lapse is None:
             return True
@@ -158,13 +222,13 @@ class RightsTransportWSHandler(ConnectionRights, SharedTransportWSHandler):
 
     async def handle_connection_init(self, message: Any) -> None:
         await super().handle_connection_init(message)
-        if self.connection_acknowledged and self._expiry_alarm is None:
-            self.watch_token_expiry()
+        if self.connection_acknowledged:
+            await self.signed_in()
 
     async def handle_subscribe(self, message: Any) -> None:
         operation_id = message.get("id")
         if (self.connection_acknowledged and isinstance(operation_id, str)
-                and operation_id not in self.operations and not await self.rights_hold(operation_id)):
+                and operation_id not in self.operations and not await self.may_run(operation_id)):
             return
         await super().handle_subscribe(message)
 
@@ -173,4 +237,4 @@ class RightsTransportWSHandler(ConnectionRights, SharedTransportWSHandler):
         await super().shutdown()
 
 
-__all__ = ["ConnectionRights", "Lapse", "RightsTransportWSHandler", "rights_lapse"]
+__all__ = ["ConnectionRights", "Lapse", "RightsTransportWSHandler", "UserSockets", "rights_lapse"]
