@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -248,6 +248,26 @@ async def ws_connect(live_server, settings, clock) -> AsyncIterator[Any]:
     yield open_as
     for socket in sockets:
         await socket.close()
+
+
+@pytest.fixture
+async def live_server_with(settings, database, clock) -> AsyncIterator[Any]:
+    """`await live_server_with(**overrides)`: host:port of an app whose settings differ in those, behind a
+    real uvicorn run with the options `sessiongraph serve` gives it."""
+    from sessiongraph.server.cli import uvicorn_options
+
+    async with AsyncExitStack() as stack:
+
+        async def serve(**overrides: Any) -> str:
+            app = create_app(settings.model_copy(update=overrides), clock=clock, database=database,
+                             check_migrations=False)
+            stack.push_async_callback(app.state.broker.close)
+            stack.push_async_callback(app.state.persisted.close)
+            if app.state.rate_limiter is not None:
+                stack.push_async_callback(app.state.rate_limiter.close)
+            return await stack.enter_async_context(serving(app, **uvicorn_options(app.state.settings)))
+
+        yield serve
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from sqlalchemy import delete, func, select, update
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.models import CreditTransaction, User
 from sessiongraph.schema.relay import to_global_id
-from sessiongraph.server.app import create_app
-from tests.conftest import serving
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket
 
 CHANGES = "subscription { scheduleChanged { kind } }"
@@ -177,16 +175,12 @@ async def test_a_socket_whose_rights_hold_runs_operation_after_operation(ws_conn
 
 
 @pytest.fixture
-async def capped(settings, database, clock):
+async def capped(live_server_with, settings, clock):
     """`await capped(**settings)`: a function opening sockets, as a user, to a live app with those settings."""
     async with contextlib.AsyncExitStack() as stack:
 
         async def serve(**overrides):
-            app = create_app(settings.model_copy(update=overrides), clock=clock, database=database,
-                             check_migrations=False)
-            stack.push_async_callback(app.state.broker.close)
-            stack.push_async_callback(app.state.persisted.close)
-            address = await stack.enter_async_context(serving(app))
+            address = await live_server_with(**overrides)
 
             async def open_as(user, protocol):
                 socket = await GraphQLSocket.connect(address, protocol, issue_token(user.id, settings, clock.now()))

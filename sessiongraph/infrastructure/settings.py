@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     # (subscriptions, and queries or mutations in flight) across those sockets.
     max_websockets_per_user: int = 10
     max_subscriptions_per_user: int = 100
+    # HTTP connections (sessiongraph/server/http_protocol.py): seconds for the request line and headers
+    # to arrive, and for the body after them; the largest header block and the most headers.
+    http_header_timeout_seconds: float = 10
+    http_body_timeout_seconds: float = 60
+    max_request_header_bytes: int = 16 * 1024
+    max_request_headers: int = 100
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes (comma-separated IPs or
     # networks, "*" for any). Empty: none, so the client IP the rate limits count is the peer's.
     forwarded_allow_ips: str = ""

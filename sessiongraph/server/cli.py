@@ -103,7 +103,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     trusted = settings.forwarded_allow_ips.strip()
     # uvicorn's own default believes X-Forwarded-For from 127.0.0.1, so a client on the same host
     # (or behind a proxy that passes the header on) could pick the IP the rate limits count.
-    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None,
+            # h11 with limits on time, size and number of headers, rather than httptools, which has none.
+            "http": "sessiongraph.server.http_protocol:GuardedH11Protocol"}
 
 
 def cmd_migrate(_args, settings: Settings) -> int:
