@@ -236,3 +236,22 @@ async def test_a_user_holds_at_most_max_subscriptions_per_user_across_sockets(ca
     assert error_codes([refusal]) == [(refused, "TOO_MANY_SUBSCRIPTIONS")]
     assert [message for message in meanwhile if message.get("id") == again] == []
     assert [message["type"] for message in meanwhile] in ([], ["complete"])  # graphql-ws confirms the stop
+
+
+async def test_a_socket_that_sends_nothing_has_its_sign_in_checked_again(ws_connect, make_user, database, settings,
+                                                                         clock, protocol):
+    lena, otto = await make_user("Lena"), await make_user("Otto")
+    deleted, kept = await ws_connect(lena, protocol), await ws_connect(otto, protocol)
+    changes = await deleted.subscribe(CHANGES)
+    await kept.subscribe(CHANGES)
+    await in_step(deleted)
+    await in_step(kept)
+    async with database.write() as db:
+        await db.execute(delete(User).where(User.id == lena.id))
+
+    clock.advance(seconds=settings.websocket_rights_recheck_seconds + 1)
+    messages, code = await until_closed(deleted)
+
+    assert error_codes(messages) == [(changes, "UNAUTHENTICATED")]
+    assert code == 4403
+    assert await in_step(kept) == []  # Otto's socket, checked as well, goes on

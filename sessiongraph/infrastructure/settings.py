@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # (subscriptions, and queries or mutations in flight) across those sockets.
     max_websockets_per_user: int = 10
     max_subscriptions_per_user: int = 100
+    # How often an open WebSocket that sends nothing has its user read again, so that a deleted or
+    # demoted user's subscriptions end without waiting for the socket's next operation (0: never).
+    websocket_rights_recheck_seconds: int = 300
     # HTTP connections (sessiongraph/server/http_protocol.py): seconds for the request line and headers
     # to arrive, and for the body after them; the largest header block and the most headers.
     http_header_timeout_seconds: float = 10

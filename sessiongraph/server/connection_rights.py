@@ -8,7 +8,8 @@ and must still hold the rights the socket signed in with (`rights_lapse`). A soc
 whose sign-in no longer holds gets no further data: the operation is refused, its open
 subscriptions end with an error, and it is closed with 4403. A socket that sends
 nothing is closed the same way when its token expires, by an alarm on the service's
-scheduler (so on its clock, which tests freeze and advance).
+scheduler (so on its clock, which tests freeze and advance), and has its sign-in checked
+again every WEBSOCKET_RIGHTS_RECHECK_SECONDS.
 
 `UserSockets` caps what one user holds open in this process: sockets
 (MAX_WEBSOCKETS_PER_USER; one more is closed with 1008, its reason starting with
@@ -20,14 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from graphql import GraphQLError
 
 from sessiongraph.infrastructure.scheduler import Alarm, Scheduler
+from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Context
 from sessiongraph.server.shared_results import SharedTransportWSHandler
@@ -100,6 +103,7 @@ class RightsView(Protocol):
     """What the handlers need of the view (sessiongraph/server/app.py)."""
 
     scheduler: Scheduler
+    settings: Settings
     user_sockets: UserSockets
 
     async def connection_lapse(self, context: Context) -> Lapse | None: ...
@@ -111,6 +115,8 @@ class ConnectionRights:
     """Mixin for both WebSocket protocols' handlers (before Strawberry's handler in the bases)."""
 
     _expiry_alarm: Alarm | None = None
+    _recheck_alarm: Alarm | None = None
+    _rechecking: asyncio.Task[None] | None = None
     _lapsed = False
     _ending: asyncio.Task[None] | None = None
     # Operations ended with the lapse's error: nothing more is sent about them (a cancelled
@@ -149,12 +155,40 @@ class ConnectionRights:
         expires = self._view.connection_expiry(self._handler.context)
         if expires is not None:
             self._expiry_alarm = self._view.scheduler.call_at(expires, self._token_expired)
+        self._schedule_recheck()
+
+    def _schedule_recheck(self) -> None:
+        seconds = self._view.settings.websocket_rights_recheck_seconds
+        if seconds <= 0 or self._lapsed:
+            return
+        # On a whole second, so that the sockets due then share the scheduler's one timer for it.
+        due = math.ceil((self._view.scheduler.clock.now() + timedelta(seconds=seconds)).timestamp())
+        self._recheck_alarm = self._view.scheduler.call_at(datetime.fromtimestamp(due, UTC), self._recheck_due)
+
+    def _recheck_due(self) -> None:
+        self._recheck_alarm = None
+        if not self._lapsed:
+            # Kept on the handler: the loop holds only a weak reference to a task.
+            self._rechecking = asyncio.get_running_loop().create_task(self._recheck())
+
+    async def _recheck(self) -> None:
+        try:
+            lapse = await self._view.connection_lapse(self._handler.context)
+        except Exception as error:  # the database is out of reach: the next operation or recheck decides
+            log.warning("could not check an open socket's sign-in again: %s", error)
+            lapse = None
+        if lapse is None:
+            self._schedule_recheck()
+        elif not self._lapsed:
+            self._lapsed = True
+            await self.end_connection(lapse)
 
     def stop_watching(self) -> None:
         """When the socket ends."""
-        if self._expiry_alarm is not None:
-            self._expiry_alarm.cancel()
-            self._expiry_alarm = None
+        for alarm in (self._expiry_alarm, self._recheck_alarm):
+            if alarm is not None:
+                alarm.cancel()
+        self._expiry_alarm = self._recheck_alarm = None
         if self._admitted_as is not None:
             self._view.user_sockets.leave(self._admitted_as, self)
             self._admitted_as = None
