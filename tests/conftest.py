@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -208,14 +208,14 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serving(app) -> AsyncIterator[str]:
-    """`app` served by a real uvicorn on a free loopback port; yields its host:port."""
+async def serving(app, **options: Any) -> AsyncIterator[str]:
+    """`app` served by a real uvicorn (given these options) on a free loopback port; yields its host:port."""
     import asyncio
 
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           lifespan="off"))
+                                           lifespan="off", **options))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
@@ -231,6 +231,43 @@ async def live_server(app) -> AsyncIterator[str]:
     """The test's app behind a real uvicorn, with the test's frozen clock."""
     async with serving(app) as address:
         yield address
+
+
+@pytest.fixture
+async def ws_connect(live_server, settings, clock) -> AsyncIterator[Any]:
+    """`await ws_connect(user, protocol)`: a GraphQL WebSocket to the live server, signed in as the user."""
+    from tests.ws_client import GraphQLSocket
+
+    sockets: list[GraphQLSocket] = []
+
+    async def open_as(user: models.User, protocol: str) -> GraphQLSocket:
+        socket = await GraphQLSocket.connect(live_server, protocol, issue_token(user.id, settings, clock.now()))
+        sockets.append(socket)
+        return socket
+
+    yield open_as
+    for socket in sockets:
+        await socket.close()
+
+
+@pytest.fixture
+async def live_server_with(settings, database, clock) -> AsyncIterator[Any]:
+    """`await live_server_with(**overrides)`: host:port of an app whose settings differ in those, behind a
+    real uvicorn run with the options `sessiongraph serve` gives it."""
+    from sessiongraph.server.cli import uvicorn_options
+
+    async with AsyncExitStack() as stack:
+
+        async def serve(**overrides: Any) -> str:
+            app = create_app(settings.model_copy(update=overrides), clock=clock, database=database,
+                             check_migrations=False)
+            stack.push_async_callback(app.state.broker.close)
+            stack.push_async_callback(app.state.persisted.close)
+            if app.state.rate_limiter is not None:
+                stack.push_async_callback(app.state.rate_limiter.close)
+            return await stack.enter_async_context(serving(app, **uvicorn_options(app.state.settings)))
+
+        yield serve
 
 
 @pytest.fixture

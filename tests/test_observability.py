@@ -37,11 +37,12 @@ def test_json_log_lines_carry_the_request_id():
     assert line == {"levelname": "WARNING", "message": "booked", "request_id": "req-42"}
 
 
-async def test_metrics_count_operations_by_name(admin, http):
+async def test_metrics_count_operations_by_name(admin, client_with):
+    scraper = await client_with(metrics_token="scrape-secret")
     await admin.execute("query DashboardProbe { viewer { user { name } } }")
     await admin.execute("query DashboardProbe { viewer { user { name } } }")
 
-    text = (await http.get("/metrics")).text
+    text = (await scraper.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})).text
 
     assert 'sessiongraph_graphql_operations_total{operation="DashboardProbe",outcome="ok"}' in text
     assert 'sessiongraph_graphql_operation_seconds_count{operation="DashboardProbe"}' in text

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from sessiongraph.infrastructure.tokens import issue_token
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
-from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS
 
 URL = "https://classroom.example.test/room/7"
 JOIN = "subscription($id: ID!) { joinAvailability(liveSessionId: $id) { opensAt closesAt isOpen url } }"
@@ -19,17 +18,8 @@ pytestmark = pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 
 
 @pytest.fixture
-def connect(live_server, settings, clock):
-    sockets = []
-
-    async def open_as(user, protocol):
-        socket = await GraphQLSocket.connect(live_server, protocol, issue_token(user.id, settings, clock.now()))
-        sockets.append(socket)
-        return socket
-
-    yield open_as
-    for socket in sockets:
-        asyncio.get_event_loop().create_task(socket.close())
+def connect(ws_connect):
+    return ws_connect
 
 
 async def booked(data, starts_in=timedelta(minutes=30), **fields):

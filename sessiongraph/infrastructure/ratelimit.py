@@ -10,8 +10,8 @@ buckets are this process's own (each instance then holds a caller to the limit o
 its own): a limit a little looser for a while is better than refusing every change,
 or none at all. The log says so once when the outage begins and once when it ends.
 
-The client IP is the ASGI peer address: behind a reverse proxy run uvicorn with
-`--proxy-headers --forwarded-allow-ips=<the proxy>` so it is the real client's.
+The client IP is the ASGI peer address: behind a reverse proxy set FORWARDED_ALLOW_IPS to
+the proxy's address, so that uvicorn takes the real client's from X-Forwarded-For.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -82,6 +82,33 @@ class Settings(BaseSettings):
     automatic_persisted_queries: bool = True
     persisted_query_ttl_seconds: int = 7 * 24 * 3600
     persisted_query_key_prefix: str = "sessiongraph:apq:"
+    # APQ registration, which keeps a caller's document in the shared Redis for days: the largest
+    # document registered, registrations per client IP (a token bucket, as the rate limits), and who
+    # may register ("anyone", "signed-in" or "off"; unset: signed-in callers in production, anyone
+    # elsewhere). A document refused registration still runs; it is only not kept.
+    persisted_query_max_bytes: int = 16 * 1024
+    persisted_query_registration_burst: int = 30
+    persisted_query_registrations_per_minute: float = 10
+    persisted_query_registration: Literal["anyone", "signed-in", "off"] | None = None
+
+    # Per user and per process, over WebSocket: open sockets, and operations open at once
+    # (subscriptions, and queries or mutations in flight) across those sockets.
+    max_websockets_per_user: int = 10
+    max_subscriptions_per_user: int = 100
+    # How often an open WebSocket that sends nothing has its user read again, so that a deleted or
+    # demoted user's subscriptions end without waiting for the socket's next operation (0: never).
+    websocket_rights_recheck_seconds: int = 300
+    # HTTP connections (sessiongraph/server/http_protocol.py): seconds for the request line and headers
+    # to arrive, and for the body after them; the largest header block and the most headers.
+    http_header_timeout_seconds: float = 10
+    http_body_timeout_seconds: float = 60
+    max_request_header_bytes: int = 16 * 1024
+    max_request_headers: int = 100
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes (comma-separated IPs or
+    # networks, "*" for any). Empty: none, so the client IP the rate limits count is the peer's.
+    forwarded_allow_ips: str = ""
+    # /metrics: served only to a scraper sending `Authorization: Bearer <METRICS_TOKEN>`; off (404) when unset.
+    metrics_token: str | None = None
 
     # Database faults (sessiongraph/infrastructure/db.py): how long a request waits for PostgreSQL before it
     # answers SERVICE_UNAVAILABLE (HTTP 503 with Retry-After) instead of hanging with it.
@@ -115,6 +142,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment.lower() == "production"
+
+    @property
+    def persisted_query_registrants(self) -> str:
+        return self.persisted_query_registration or ("signed-in" if self.is_production else "anyone")
 
     @property
     def logs_as_json(self) -> bool:

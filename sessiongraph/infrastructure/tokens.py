@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import jwt
@@ -25,6 +25,12 @@ def user_id_from_token(token: str, settings: Settings, now: datetime) -> int:
     if expires <= now.timestamp():
         raise InvalidToken("the token has expired")
     return user_id
+
+
+def token_expiry(token: str, settings: Settings) -> datetime:
+    """When a token whose signature holds expires (InvalidToken for one whose signature does not)."""
+    _, expires = _verified(token, settings.jwt_secret)
+    return datetime.fromtimestamp(expires, UTC)
 
 
 @lru_cache(maxsize=10_000)

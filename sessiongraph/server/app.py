@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+from datetime import datetime
 from typing import cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
@@ -29,11 +30,18 @@ from sessiongraph.infrastructure.ratelimit import create_rate_limiter
 from sessiongraph.infrastructure.redis_faults import RedisTimeouts
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
-from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, user_id_from_token
+from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, token_expiry, user_id_from_token
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.schema import build_schema
-from sessiongraph.server.graphql_http import GraphQLOverHTTP, unavailable_response
+from sessiongraph.server.connection_rights import (
+    ConnectionRights,
+    Lapse,
+    RightsTransportWSHandler,
+    UserSockets,
+    rights_lapse,
+)
+from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response, unavailable_response
 from sessiongraph.server.limits import BodyLimit
 from sessiongraph.server.observability import RequestIds, metrics_endpoint
 from sessiongraph.server.persisted import (
@@ -44,15 +52,21 @@ from sessiongraph.server.persisted import (
 from sessiongraph.server.shared_results import (
     SharedLegacyDelivery,
     SharedResults,
-    SharedTransportWSHandler,
     nobody_context,
 )
 
 log = logging.getLogger("sessiongraph")
 
 
-class LegacyWebSocketHandler(SharedLegacyDelivery):
-    """The legacy graphql-ws protocol, refusing a bad token with 4403 as graphql-transport-ws does."""
+class LegacyWebSocketHandler(ConnectionRights, SharedLegacyDelivery):
+    """The legacy graphql-ws protocol, refusing a bad token with 4403 as graphql-transport-ws does,
+    and checking the sign-in again on every `start` (sessiongraph/server/connection_rights.py)."""
+
+    def open_operation_ids(self) -> list[str]:
+        return [*self.tasks, *self.shared]
+
+    def operation_error(self, operation_id: str, lapse: Lapse) -> dict:
+        return {"type": "error", "id": operation_id, "payload": lapse.error().formatted}
 
     async def handle_connection_init(self, message) -> None:
         try:
@@ -62,8 +76,12 @@ class LegacyWebSocketHandler(SharedLegacyDelivery):
             await self.websocket.close(code=4403, reason="Forbidden")
             return
         await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            await self.signed_in()
 
     async def handle_start(self, message) -> None:
+        if self.connection_acknowledged and not await self.may_run(message["id"]):
+            return
         message = await resolve_legacy_start(self, message)
         if message is None:
             return
@@ -75,6 +93,14 @@ class LegacyWebSocketHandler(SharedLegacyDelivery):
                            "or graphql-transport-ws.", "extensions": {"code": "BAD_REQUEST"}}})
             return
         await super().handle_start(message)
+
+    async def send_message(self, message) -> None:
+        if not self.completes_an_ended_operation(message):
+            await super().send_message(message)
+
+    async def cleanup(self) -> None:
+        self.stop_watching()
+        await super().cleanup()
 
 
 def _is_subscription(payload: dict) -> bool:
@@ -89,7 +115,7 @@ def _is_subscription(payload: dict) -> bool:
 
 class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
-    graphql_transport_ws_handler_class = SharedTransportWSHandler
+    graphql_transport_ws_handler_class = RightsTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
                  persisted: PersistedDocuments, **options) -> None:
@@ -101,6 +127,8 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         self.persisted = persisted
         self.unavailable_retry_after = settings.service_unavailable_retry_after_seconds
         self.scheduler = Scheduler(clock)
+        self.user_sockets = UserSockets(max_sockets=settings.max_websockets_per_user,
+                                        max_operations=settings.max_subscriptions_per_user)
         # joinAvailability results shared by the subscribers in the same state (sessiongraph/server/shared_results.py).
         self.shared_results = SharedResults(self.schema, nobody_context(self), self.encode_json)
 
@@ -116,19 +144,39 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
 
     async def authenticate_connection(self, context: Context, params: dict | None) -> None:
         """A WebSocket client signs in through `connection_init`; without a valid token it is refused."""
-        authorization = (params or {}).get("authorization") or (params or {}).get("Authorization")
         try:
-            token = bearer_token(authorization if isinstance(authorization, str) else None)
-            if token is None:
-                raise InvalidToken("no token in connection_init")
-            user_id = user_id_from_token(token, self.settings, self.clock.now())
-            async with self.database.read() as db:
-                user = await db.get(User, user_id)
+            user_id = user_id_from_token(_connection_token(params), self.settings, self.clock.now())
+            user = await signed_in_user(self.database, user_id)
         except InvalidToken as refusal:
             raise ConnectionRejectionError({"message": str(refusal)}) from refusal
-        if user is None:
-            raise ConnectionRejectionError({"message": "the token's user does not exist"})
+        lapse = rights_lapse(None, user)
+        if lapse is not None:
+            raise ConnectionRejectionError({"message": lapse.message})
         context.actor = Actor(user)
+
+    async def connection_lapse(self, context: Context) -> Lapse | None:
+        """Why the socket's sign-in no longer holds for a new operation (None while it does):
+        the token read again against the clock, the user read again (one statement)."""
+        try:
+            user_id = user_id_from_token(_connection_token(context.connection_params), self.settings,
+                                         self.clock.now())
+        except InvalidToken as refusal:
+            return Lapse("UNAUTHENTICATED", str(refusal))
+        return rights_lapse(context.actor.user, await signed_in_user(self.database, user_id))
+
+    def connection_expiry(self, context: Context) -> datetime | None:
+        try:
+            return token_expiry(_connection_token(context.connection_params), self.settings)
+        except InvalidToken:
+            return None
+
+
+def _connection_token(params: dict | None) -> str:
+    authorization = (params or {}).get("authorization") or (params or {}).get("Authorization")
+    token = bearer_token(authorization if isinstance(authorization, str) else None)
+    if token is None:
+        raise InvalidToken("no token in connection_init")
+    return token
 
 
 class Authentication:
@@ -147,6 +195,11 @@ class Authentication:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if len(_authorization_headers(scope)) > 1:
+                # Which one counts would depend on the proxy or framework in between: none does.
+                refusal = Refusal(400, "BAD_REQUEST", "Send one Authorization header, not several.")
+                await refusal_response(refusal, Request(scope).headers.get("accept"))(scope, receive, send)
+                return
             try:
                 scope.setdefault("state", {})["user"] = await self.user_of(scope)
             except InvalidToken as refusal:
@@ -166,16 +219,19 @@ class Authentication:
         await self.app(scope, receive, send)
 
     async def user_of(self, scope: Scope) -> User | None:
-        headers = dict(scope.get("headers") or [])
-        authorization = headers.get(b"authorization", b"").decode("latin-1")
-        token = bearer_token(authorization)
+        token = bearer_token(next(iter(_authorization_headers(scope)), ""))
         if token is None:
             return None
         user_id = user_id_from_token(token, self.settings, self.clock.now())
         user = await signed_in_user(self.database, user_id)
-        if user is None:
-            raise InvalidToken("the token's user does not exist")
+        lapse = rights_lapse(None, user)
+        if lapse is not None:
+            raise InvalidToken(lapse.message)
         return user
+
+
+def _authorization_headers(scope: Scope) -> list[str]:
+    return [value.decode("latin-1") for name, value in scope.get("headers") or () if name == b"authorization"]
 
 
 _USERS = inspect(User).local_table
@@ -198,7 +254,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     clock = clock or Clock()
     broker = create_broker(settings.redis_url, settings.redis_prefix, RedisTimeouts.from_settings(settings))
     rate_limiter = create_rate_limiter(settings, clock)
-    persisted = PersistedDocuments.from_settings(settings)
+    persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
         database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,

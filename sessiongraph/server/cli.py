@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -93,8 +94,18 @@ def cmd_serve(args, settings: Settings) -> int:
 
     _with_database(settings, prepare)
     uvicorn.run("sessiongraph.server.app:serve_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_config=None, timeout_graceful_shutdown=10)
+                workers=args.workers, log_config=None, timeout_graceful_shutdown=10, **uvicorn_options(settings))
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What uvicorn is told of the settings (tests start uvicorn with the same)."""
+    trusted = settings.forwarded_allow_ips.strip()
+    # uvicorn's own default believes X-Forwarded-For from 127.0.0.1, so a client on the same host
+    # (or behind a proxy that passes the header on) could pick the IP the rate limits count.
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None,
+            # h11 with limits on time, size and number of headers, rather than httptools, which has none.
+            "http": "sessiongraph.server.http_protocol:GuardedH11Protocol"}
 
 
 def cmd_migrate(_args, settings: Settings) -> int:

@@ -7,6 +7,7 @@ the request is served, so one failing request can be followed through the log.
 
 from __future__ import annotations
 
+import hmac
 import re
 import uuid
 
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sessiongraph.infrastructure.observability import ACTIVE_SUBSCRIPTIONS, POOL_CHECKED_OUT, request_id
+from sessiongraph.server.graphql_http import refusal_body
 
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -47,10 +49,21 @@ class RequestIds:
 
 
 def metrics_endpoint(app_state):
-    async def metrics(_: Request) -> Response:
+    async def metrics(request: Request) -> Response:
+        expected = app_state.settings.metrics_token
+        if not expected:
+            return _refusal(404, "NOT_FOUND", "Metrics are off: set METRICS_TOKEN to serve them.")
+        sent = request.headers.get("authorization", "").encode()
+        # In constant time, so that the answer's timing tells nothing of the token.
+        if not hmac.compare_digest(sent, f"Bearer {expected}".encode()):
+            return _refusal(401, "UNAUTHENTICATED", "Metrics need `Authorization: Bearer <METRICS_TOKEN>`.")
         ACTIVE_SUBSCRIPTIONS.set(app_state.broker.subscriber_count)
         pool = app_state.database.engine.pool
         POOL_CHECKED_OUT.set(pool.checkedout() if hasattr(pool, "checkedout") else 0)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
+
+
+def _refusal(status: int, code: str, message: str) -> Response:
+    return Response(refusal_body(message, code), status_code=status, media_type="application/json")

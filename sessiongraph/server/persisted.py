@@ -20,6 +20,13 @@ else: a request must name one by hash (it may also carry the text, which must th
 be that document); query text alone answers PERSISTED_QUERY_ID_REQUIRED and a hash
 outside the manifest PERSISTED_QUERY_NOT_IN_LIST. Nothing is registered.
 
+Registration is bounded, since a registered document stays in the shared Redis for days
+(`RegistrationPolicy`): documents larger than PERSISTED_QUERY_MAX_BYTES, registrations past
+the client IP's bucket, and (PERSISTED_QUERY_REGISTRATION) anonymous callers in production
+are not registered. Such a document still runs, and the response says why it was not kept
+in `extensions.persistedQuery` (`{"registered": false, "code": ...}`): the client sends the
+text again next time.
+
 Error codes (`extensions.code`): PERSISTED_QUERY_NOT_FOUND, PERSISTED_QUERY_NOT_SUPPORTED
 (APQ turned off and the hash is not a trusted document), PERSISTED_QUERY_HASH_MISMATCH,
 PERSISTED_QUERY_ID_REQUIRED, PERSISTED_QUERY_NOT_IN_LIST, and BAD_REQUEST for a
@@ -43,6 +50,8 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types import ExecutionResult
 
+from sessiongraph.infrastructure.clock import Clock
+from sessiongraph.infrastructure.ratelimit import Bucket, BucketStore, InProcessBuckets, RedisBuckets
 from sessiongraph.infrastructure.redis_faults import REDIS_FAILURES, RedisOutage, RedisTimeouts
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, is_request_error
@@ -184,16 +193,51 @@ def default_manifest_path() -> Path:
     return MANIFEST_PATH
 
 
+class RegistrationPolicy:
+    """Whether a caller's document may be registered: its size, who the caller is, and a token
+    bucket per client IP (the rate limits' buckets, in Redis when REDIS_URL is set)."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.max_bytes = settings.persisted_query_max_bytes
+        self.registrants = settings.persisted_query_registrants
+        self.clock = clock
+        self.burst = settings.persisted_query_registration_burst
+        self.per_second = settings.persisted_query_registrations_per_minute / 60
+        self.key_prefix = settings.rate_limit_key_prefix + "apq-registrations:"
+        self.buckets: BucketStore | None = None
+        if self.registrants != "off":
+            self.buckets = (RedisBuckets.from_url(settings.redis_url, RedisTimeouts.from_settings(settings))
+                            if settings.redis_url else InProcessBuckets())
+
+    async def refusal(self, document: str, *, signed_in: bool, ip: str | None) -> str | None:
+        """The code saying why the document is not registered; None when it may be."""
+        if self.registrants == "off" or self.buckets is None:
+            return "PERSISTED_QUERY_REGISTRATION_OFF"
+        if self.registrants == "signed-in" and not signed_in:
+            return "PERSISTED_QUERY_SIGN_IN_REQUIRED"
+        if len(document.encode()) > self.max_bytes:
+            return "PERSISTED_QUERY_TOO_LARGE"
+        bucket = Bucket(f"{self.key_prefix}{ip or 'unknown'}", self.burst, self.per_second)
+        decision = await self.buckets.take([bucket], 1, self.clock.now().timestamp())
+        return None if decision.allowed else "PERSISTED_QUERY_REGISTRATION_LIMITED"
+
+    async def close(self) -> None:
+        if self.buckets is not None:
+            await self.buckets.close()
+
+
 class PersistedDocuments:
     """Turns a request's query, persisted-query extension and documentId into the document to run."""
 
-    def __init__(self, trusted: Mapping[str, str], store: DocumentStore | None, *, trusted_only: bool) -> None:
+    def __init__(self, trusted: Mapping[str, str], store: DocumentStore | None, *, trusted_only: bool,
+                 registration: RegistrationPolicy | None = None) -> None:
         self.trusted = dict(trusted)
         self.store = None if trusted_only else store
         self.trusted_only = trusted_only
+        self.registration = registration
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PersistedDocuments:
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> PersistedDocuments:
         trusted = load_manifest(settings.trusted_documents_path or default_manifest_path())
         if settings.trusted_documents_only and not trusted:
             raise SystemExit("TRUSTED_DOCUMENTS_ONLY is set but the trusted-documents manifest is empty")
@@ -203,7 +247,8 @@ class PersistedDocuments:
                                     ttl_seconds=settings.persisted_query_ttl_seconds,
                                     timeouts=RedisTimeouts.from_settings(settings))
                      if settings.redis_url else InProcessDocuments())
-        return cls(trusted, store, trusted_only=settings.trusted_documents_only)
+        registration = RegistrationPolicy(settings, clock or Clock()) if store is not None else None
+        return cls(trusted, store, trusted_only=settings.trusted_documents_only, registration=registration)
 
     async def resolve(self, query: str | None, extensions: Mapping[str, Any] | None,
                       document_id: Any = None, *, may_register: bool = True) -> Lookup:
@@ -235,13 +280,23 @@ class PersistedDocuments:
             raise _not_found()
         return Lookup(document)
 
-    async def register(self, sha256: str, document: str) -> None:
-        if self.store is not None:
-            await self.store.put(sha256, document)
+    async def register(self, sha256: str, document: str, *, signed_in: bool = False,
+                       ip: str | None = None) -> str | None:
+        """Registers the document unless the policy refuses; the refusal's code, if it does."""
+        if self.store is None:
+            return None
+        if self.registration is not None:
+            refusal = await self.registration.refusal(document, signed_in=signed_in, ip=ip)
+            if refusal is not None:
+                return refusal
+        await self.store.put(sha256, document)
+        return None
 
     async def close(self) -> None:
         if self.store is not None:
             await self.store.close()
+        if self.registration is not None:
+            await self.registration.close()
 
 
 def _not_in_list() -> PersistedQueryRefusal:
@@ -341,7 +396,12 @@ class PersistedDocumentsView(_View):
                                               sub_response=sub_response, context=context, root_value=root_value,
                                               request_data=replace(request_data, query=lookup.query))
         if lookup.register is not None and lookup.query is not None and not is_request_error(result):
-            await self.persisted.register(lookup.register, lookup.query)
+            declined = await self.persisted.register(
+                lookup.register, lookup.query, signed_in=request.scope.get("state", {}).get("user") is not None,
+                ip=request.client.host if request.client else None)
+            if declined is not None:
+                result.extensions = {**(result.extensions or {}),
+                                     "persistedQuery": {"registered": False, "code": declined}}
         return result
 
 
