@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -22,8 +23,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.server.app import create_app
-from tests.conftest import on_postgresql
+from tests.conftest import on_postgresql, serving
 from tests.tcp_proxy import TcpProxy, proxy_to
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket
 
 # The timeouts these tests run with, and the bound every answer must come within: a hung
 # database costs at most a ping and a connection attempt, each 1 s.
@@ -33,6 +35,7 @@ FAULT_TIMEOUTS = dict(database_connect_timeout_seconds=1, database_statement_tim
 BOUND_SECONDS = 4.0
 
 VIEWER = "{ viewer { user { name } } }"
+CHANGES = "subscription { scheduleChanged { kind } }"
 COURSES = "{ courses { totalCount } }"
 CREATE_COURSE = 'mutation($code: String!) { createCourse(input: {code: $code, title: "T"}) { course { id } } }'
 
@@ -60,12 +63,15 @@ async def client_of(app) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-async def proxied(settings, database, clock) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient, object]]:
-    """The app on a database engine of its own that reaches PostgreSQL through a proxy."""
+def skip_on_sqlite() -> None:
     if not on_postgresql():
         pytest.skip("a TCP proxy sits between the service and PostgreSQL; SQLite is a file "
                     "(its busy timeout is tested in test_sqlite_lock_held_too_long_answers_503)")
+
+
+@asynccontextmanager
+async def app_behind_proxy(settings, clock) -> AsyncIterator[tuple[TcpProxy, Any, Any]]:
+    """The app on a database engine of its own that reaches PostgreSQL through a proxy."""
     url = make_url(settings.database_url)
     async with proxy_to(url.host or "127.0.0.1", url.port or 5432) as proxy:
         faulty = settings.model_copy(update={
@@ -74,12 +80,18 @@ async def proxied(settings, database, clock) -> AsyncIterator[tuple[TcpProxy, ht
         proxied_database = Database(create_engine(faulty))
         app = create_app(faulty, clock=clock, database=proxied_database, check_migrations=False)
         try:
-            async with client_of(app) as client:
-                yield proxy, client, faulty
+            yield proxy, app, faulty
         finally:
             proxy.heal()
             await app.state.broker.close()
             await proxied_database.dispose()
+
+
+@pytest.fixture
+async def proxied(settings, database, clock) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient, object]]:
+    skip_on_sqlite()
+    async with app_behind_proxy(settings, clock) as (proxy, app, faulty), client_of(app) as client:
+        yield proxy, client, faulty
 
 
 async def sign_in_headers(make_user, settings, clock, **fields) -> dict[str, str]:
@@ -134,6 +146,34 @@ async def test_an_outage_while_idle_costs_no_request_afterwards(proxied, make_us
     proxy.cut()
     proxy.heal()
     await assert_everything_answers(client, headers, "AFTER")
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_websocket_operation_the_database_cannot_check_is_refused_and_the_socket_stays(
+        settings, database, clock, make_user, protocol):
+    """A socket's sign-in is read again for every operation: with the database away that one operation
+    answers SERVICE_UNAVAILABLE (not 4403, which would tell the client its sign-in is bad)."""
+    skip_on_sqlite()
+    user = await make_user("Ada")
+    async with app_behind_proxy(settings, clock) as (proxy, app, faulty), serving(app) as base:
+        socket = await GraphQLSocket.connect(base, protocol, issue_token(user.id, faulty, clock.now()))
+        try:
+            proxy.cut()
+            refused = await socket.subscribe(CHANGES)
+            message = await socket.next_message()
+            proxy.heal()
+            if protocol == TRANSPORT_WS:  # the same socket goes on once the database answers
+                await socket.subscribe(VIEWER)
+                answered = await socket.next_message()
+        finally:
+            await socket.close()
+
+    assert message["id"] == refused and message["type"] == "error", message
+    payload = message["payload"]
+    assert [error["extensions"]["code"] for error in (payload if isinstance(payload, list) else [payload])] == [
+        "SERVICE_UNAVAILABLE"]
+    if protocol == TRANSPORT_WS:
+        assert answered["payload"] == {"data": {"viewer": {"user": {"name": "Ada"}}}}, answered
 
 
 @asynccontextmanager

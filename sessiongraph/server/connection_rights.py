@@ -29,6 +29,7 @@ from typing import Any, Protocol, cast
 
 from graphql import GraphQLError
 
+from sessiongraph.infrastructure.db import database_unavailable
 from sessiongraph.infrastructure.scheduler import Alarm, Scheduler
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.models import User
@@ -55,6 +56,8 @@ class Lapse:
 
 
 TOKEN_EXPIRED = Lapse("UNAUTHENTICATED", "the token has expired")
+# Not a lapse: the sign-in could not be checked, so this operation is refused and the socket stays.
+UNCHECKED = Lapse("SERVICE_UNAVAILABLE", "The service is unavailable for a moment: try again shortly.")
 
 
 def rights_lapse(signed_in: User | None, current: User | None) -> Lapse | None:
@@ -215,7 +218,15 @@ class ConnectionRights:
 
     async def rights_hold(self, operation_id: str) -> bool:
         """Whether the sign-in still holds; if not the operation is refused and the socket ended."""
-        lapse = TOKEN_EXPIRED if self._lapsed else await self._view.connection_lapse(self._handler.context)
+        try:
+            lapse = TOKEN_EXPIRED if self._lapsed else await self._view.connection_lapse(self._handler.context)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.warning("cannot check a socket's sign-in: %s", error)
+            with suppress(Exception):
+                await self._handler.send_message(self.operation_error(operation_id, UNCHECKED))
+            return False
         if lapse is None:
             return True
         with suppress(Exception):  # the socket may be closing already
