@@ -8,7 +8,6 @@ persisted documents, WebSocket), and answers BAD_USER_INPUT naming the variable 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+from sessiongraph.infrastructure.storable import storable_text
 
 PROBLEM = "contains a NUL character or an unpaired surrogate, which no text can hold"
 
@@ -25,10 +24,10 @@ PROBLEM = "contains a NUL character or an unpaired surrogate, which no text can 
 def unstorable_path(value: Any, path: str) -> str | None:
     """The path of the first string in `value` (keys included) that cannot be stored; None when all can."""
     if isinstance(value, str):
-        return path if _UNSTORABLE.search(value) else None
+        return None if storable_text(value) else path
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and _UNSTORABLE.search(key):
+            if isinstance(key, str) and not storable_text(key):
                 return path
             found = unstorable_path(item, f"{path}.{key}")
             if found is not None:
@@ -55,7 +54,7 @@ class StorableStringLiterals(ValidationRule):
         self.argument = None
 
     def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
-        if _UNSTORABLE.search(node.value):
+        if not storable_text(node.value):
             where = f"Argument {self.argument!r}" if self.argument else "A string"
             self.report_error(GraphQLError(f"{where} {PROBLEM}.", node, extensions={"code": "BAD_USER_INPUT"}))
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import timedelta
 
+import jwt
 import pytest
 
 
@@ -61,3 +64,89 @@ async def test_a_long_chain_of_fragments_is_refused_with_a_code(admin):
     assert "QUERY_TOO_DEEP" in codes(body)
     assert all(codes(body)) and "INTERNAL" not in codes(body)
     assert not any("recursion" in error["message"] for error in body["errors"])
+
+
+# --- B: canonical global IDs only ---
+
+def gid(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def non_canonical_ids(type_name: str, db_id: int) -> list[str]:
+    """IDs that int() or a lax base64 decoder would read as `type_name` `db_id`."""
+    canonical = gid(f"{type_name}:{db_id}")
+    stripped = canonical.rstrip("=")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    # The last character before padding has bits no byte uses: flipping one decodes the same.
+    spare = alphabet[alphabet.index(stripped[-1]) ^ 1]
+    arabic_indic = "".join(chr(0x0660 + int(digit)) for digit in str(db_id))
+    forms = [f"{type_name}: {db_id}", f"{type_name}:{db_id} ", f"{type_name}:0{db_id}", f"{type_name}:+{db_id}",
+             f"{type_name}:0_{db_id}", f"{type_name}:{arabic_indic}", f"{type_name}:{db_id}.0"]
+    ids = [gid(form) for form in forms]
+    if canonical.endswith("="):
+        ids.append(stripped[:-1] + spare + canonical[len(stripped):])
+    return ids
+
+
+TOO_LARGE = ["User:2147483648", "User:99999999999", "User:" + "9" * 30, "User:-1"]
+
+
+async def test_node_finds_only_canonical_ids(admin):
+    user_id = admin.user.id
+    query = "query($id: ID!) { node(id: $id) { id } }"
+    canonical = gid(f"User:{user_id}")
+    assert (await admin(query, id=canonical))["node"] == {"id": canonical}
+    for other in non_canonical_ids("User", user_id):
+        assert await admin.execute(query, id=other) == {"data": {"node": None}}, base64.b64decode(other)
+
+
+@pytest.mark.parametrize("raw", TOO_LARGE)
+async def test_node_of_an_id_past_the_integer_range_is_null(admin, raw):
+    assert await admin.execute("query($id: ID!) { node(id: $id) { id } }", id=gid(raw)) == {"data": {"node": None}}
+
+
+def refusal(body: dict, field: str) -> tuple:
+    """What a mutation answered, without the ID its messages echo."""
+    payload = (body.get("data") or {}).get(field) or {}
+    return (codes(body), [(error["code"], error["field"]) for error in payload.get("errors") or []])
+
+
+MUTATIONS = {
+    "cancelBooking": ("mutation($id: ID!) { cancelBooking(input: {bookingId: $id}) { errors { code field } } }",
+                      "Booking"),
+    "bookSlot": ("mutation($id: ID!) { bookSlot(input: {slotId: $id}) { errors { code field } } }", "BookableSlot"),
+    "depositCredits": ("mutation($id: ID!) { depositCredits(input: {userId: $id, amount: 5}) "
+                       "{ errors { code field } } }", "User"),
+    "enrollLearners": ("mutation($id: ID!) { enrollLearners(input: {sessionId: $id, userIds: []}) "
+                       "{ errors { code field } } }", "Session"),
+}
+
+
+@pytest.mark.parametrize("field", sorted(MUTATIONS))
+async def test_mutations_refuse_bad_ids_as_they_refuse_missing_objects(admin, make_user, caller, field):
+    document, type_name = MUTATIONS[field]
+    who = admin if field in ("depositCredits", "enrollLearners") else caller(await make_user("Lea"))
+    missing = refusal(await who.execute(document, id=gid(f"{type_name}:2147483647")), field)
+    assert missing[1] and "INTERNAL" not in missing[0]
+    for raw in [*TOO_LARGE, f"{type_name}:0_1", f"{type_name}: 1"]:
+        assert refusal(await who.execute(document, id=gid(raw.replace("User", type_name))), field) == missing, raw
+
+
+@pytest.mark.parametrize("subject", ["99999999999", "2147483648", "0_{id}", " {id}", "+{id}", "{arabic}", "{id}.0"])
+async def test_a_token_whose_subject_is_no_database_id_is_a_401(http, settings, clock, admin, subject):
+    user_id = admin.user.id
+    arabic = "".join(chr(0x0660 + int(digit)) for digit in str(user_id))
+    token = jwt.encode({"sub": subject.format(id=user_id, arabic=arabic), "exp": clock.now() + timedelta(hours=1)},
+                       settings.jwt_secret, algorithm="HS256")
+    response = await http.post("/graphql", json={"query": "{ viewer { user { name } } }"},
+                               headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert codes(response.json()) == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize("key", [["v", 10**20], ["v", [1]], ["v", 1.5], ["v", {"a": 1}]])
+async def test_a_forged_cursor_is_bad_user_input(admin, key):
+    """`users` sorts by (name, id): a cursor of that width whose ID SQL cannot take."""
+    cursor = base64.urlsafe_b64encode(json.dumps([["v", "Ada"], key]).encode()).decode()
+    body = await admin.execute("query($after: String) { users(after: $after) { totalCount } }", after=cursor)
+    assert codes(body) == ["BAD_USER_INPUT"]
