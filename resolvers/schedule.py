@@ -64,7 +64,7 @@ from sessiongraph.resolvers.permissions import (
     require_admin,
     require_signed_in,
 )
-from sessiongraph.resolvers.validation import http_url, optional_text
+from sessiongraph.resolvers.validation import SEATS, http_url, optional_text
 
 # --- time zones -----------------------------------------------------------------------------
 
@@ -599,8 +599,7 @@ async def _validate(db: AsyncSession, live_session: LiveSession, problems: Probl
 async def _check(db: AsyncSession, live_session: LiveSession, problems: Problems) -> None:
     if live_session.ends_at <= live_session.starts_at:
         problems.add(ErrorCode.INVALID_WINDOW, "endsAt must be after startsAt.", "endsAt")
-    if live_session.capacity < 1:
-        problems.add(ErrorCode.VALIDATION, "capacity must be at least 1.", "capacity")
+    SEATS.check(live_session.capacity, problems, "capacity")
     if live_session.lesson_goal is not None and live_session.lesson_name is None:
         problems.add(ErrorCode.VALIDATION, "A lesson goal needs a lesson name.", "lessonName")
     if await db.get(Course, live_session.course_id) is None:

@@ -8,6 +8,11 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from sqlalchemy import func, select
+
+from sessiongraph import models
+from tests.conftest import NOW
+from tests.schedule_data import data  # noqa: F401
 
 
 def codes(body: dict) -> list[str]:
@@ -16,6 +21,82 @@ def codes(body: dict) -> list[str]:
 
 async def post_raw(http, content: bytes, headers: dict[str, str] | None = None):
     return await http.post("/graphql", content=content, headers={"content-type": "application/json", **(headers or {})})
+
+
+async def row_count(database, table) -> int:
+    async with database.read() as db:
+        return await db.scalar(select(func.count()).select_from(table))
+
+
+# --- A: bounds on every integer input ---
+
+CREATE_COURSE = """mutation($input: CreateCourseInput!) { createCourse(input: $input) {
+  course { creditCost joinLeadMinutes cancellationNoticeMinutes } errors { code field message } } }"""
+
+COURSE_BOUNDS = {"creditCost": (0, 10_000), "joinLeadMinutes": (0, 1440), "cancellationNoticeMinutes": (0, 43_200)}
+
+
+@pytest.mark.parametrize("field", sorted(COURSE_BOUNDS))
+async def test_course_numbers_are_bounded_and_named(admin, database, field):
+    low, high = COURSE_BOUNDS[field]
+    for value in (low - 1, high + 1, 2147483647, -2147483648):
+        body = await admin.execute(CREATE_COURSE, input={"code": f"C{value}", "title": "T", field: value})
+        assert body["data"]["createCourse"]["course"] is None
+        assert [(e["code"], e["field"]) for e in body["data"]["createCourse"]["errors"]] == [("VALIDATION", [field])]
+        assert str(high) in body["data"]["createCourse"]["errors"][0]["message"]
+    assert await row_count(database, models.Course) == 0
+    for value in (low, high):
+        body = await admin(CREATE_COURSE, input={"code": f"OK{value}", "title": "T", field: value})
+        assert body["createCourse"]["course"][field] == value
+
+
+async def test_a_session_duration_is_bounded(admin, database):
+    document = """mutation($input: CreateSessionInput!) { createSession(input: $input) {
+      session { durationDays } errors { code field } } }"""
+    for value in (0, 3661, 2147483647):
+        body = await admin(document, input={"name": f"S{value}", "durationDays": value})
+        assert body["createSession"]["errors"] == [{"code": "VALIDATION", "field": ["durationDays"]}]
+    assert await row_count(database, models.Session) == 0
+    assert (await admin(document, input={"name": "Long", "durationDays": 3660}))["createSession"]["session"] == {
+        "durationDays": 3660}
+
+
+async def test_capacity_and_seats_are_bounded(admin, data, database):
+    course = await data.course("MATH", bookable=True)
+    teacher = await data.instructor("Ines")
+    starts = NOW + timedelta(days=1)
+    live = {"courseId": gid(f"Course:{course.id}"), "instructorId": gid(f"Instructor:{teacher.id}"),
+            "startsAt": starts.isoformat(), "endsAt": (starts + timedelta(hours=1)).isoformat()}
+    create = """mutation($input: CreateLiveSessionInput!) { createLiveSession(input: $input) {
+      liveSession { id capacity } errors { code field } } }"""
+    for value in (0, 1001, 2147483647):
+        body = await admin(create, input={**live, "capacity": value})
+        assert body["createLiveSession"]["errors"] == [{"code": "VALIDATION", "field": ["capacity"]}]
+    assert await row_count(database, models.LiveSession) == 0
+    created = (await admin(create, input={**live, "capacity": 1000}))["createLiveSession"]["liveSession"]
+    update = """mutation($input: UpdateLiveSessionInput!) { updateLiveSession(input: $input) {
+      liveSession { capacity } errors { code field } } }"""
+    body = await admin(update, input={"id": created["id"], "capacity": 2147483647})
+    assert body["updateLiveSession"]["errors"] == [{"code": "VALIDATION", "field": ["capacity"]}]
+    publish = """mutation($input: PublishAvailabilityInput!) { publishAvailability(input: $input) {
+      errors { code field } } }"""
+    slot = {"startsAt": starts.isoformat(), "endsAt": (starts + timedelta(hours=1)).isoformat()}
+    body = await admin(publish, input={"courseId": live["courseId"], "instructorId": live["instructorId"],
+                                       "slots": [{**slot, "seats": 1001}]})
+    assert body["publishAvailability"]["errors"] == [{"code": "VALIDATION", "field": ["slots", "0", "seats"]}]
+    assert await row_count(database, models.BookableSlot) == 0
+
+
+@pytest.mark.parametrize(("first", "code"), [(-1, "BAD_USER_INPUT"), (2147483648, "BAD_USER_INPUT"),
+                                             (10**30, "BAD_USER_INPUT")])
+async def test_page_sizes_out_of_range_are_bad_user_input(admin, first, code):
+    body = await admin.execute("query($n: Int) { courses(first: $n) { totalCount } }", n=first)
+    assert codes(body) == [code]
+    assert "first" in body["errors"][0]["message"] or "$n" in body["errors"][0]["message"]
+
+
+async def test_a_huge_page_size_is_capped_not_refused(admin):
+    assert (await admin("{ courses(first: 2147483647) { edges { cursor } } }"))["courses"] == {"edges": []}
 
 
 # --- D: garbage bodies and strings ---
