@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessiongraph.infrastructure.zones import shown, zone_named
 from sessiongraph.models import (
     AbsenceRequest,
     AttendanceReport,
@@ -72,15 +73,12 @@ from sessiongraph.resolvers.validation import SEATS, http_url, optional_text
 def viewer_zone(ctx: Context, time_zone: str | None = None) -> ZoneInfo:
     """The zone a request's local days are in: `timeZone` when given, else the viewer's setting."""
     if time_zone is not None:
-        try:
-            return ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise BadInput(f"{time_zone!r} is not an IANA time zone name (like 'Europe/Paris').") from error
+        zone = zone_named(time_zone)
+        if zone is None:
+            raise BadInput(f"{shown(time_zone)} is not an IANA time zone name (like 'Europe/Paris').")
+        return zone
     setting = ctx.actor.user.time_zone if ctx.actor.user is not None else "UTC"
-    try:
-        return ZoneInfo(setting)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_named(setting) or ZoneInfo("UTC")
 
 
 def viewer_week_start(ctx: Context, week_start: Weekday | None = None) -> Weekday:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
+from sessiongraph.infrastructure.zones import zone_named
 from sessiongraph.resolvers.errors import ErrorCode, Problems
 
 
@@ -44,11 +44,7 @@ def clean_email(value: str, problems: Problems, *field: str) -> str:
 
 
 def is_time_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    return zone_named(name) is not None
 
 
 def required_text(value: str | None, problems: Problems, max_length: int, *field: str) -> str:

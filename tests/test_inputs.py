@@ -99,6 +99,90 @@ async def test_a_huge_page_size_is_capped_not_refused(admin):
     assert (await admin("{ courses(first: 2147483647) { edges { cursor } } }"))["courses"] == {"edges": []}
 
 
+# --- C: time zones and scalars ---
+
+NOT_PLACES = ["right/Europe/London", "posix/Europe/London", "localtime", "posixrules", "Factory", "/etc/localtime",
+              "../zoneinfo/UTC", "europe/london", "Europe/London ", "x" * 10_000]
+
+CREATE_USER = """mutation($input: CreateUserInput!) { createUser(input: $input) {
+  user { timeZone } errors { code field message } } }"""
+
+
+def test_zones_come_from_the_pinned_tzdata_only():
+    import zoneinfo
+
+    import tzdata
+
+    from sessiongraph.infrastructure.zones import ZONE_NAMES
+
+    assert zoneinfo.TZPATH == ()
+    assert "Europe/London" in ZONE_NAMES and "UTC" in ZONE_NAMES
+    assert not any(name.startswith(("right/", "posix/")) for name in ZONE_NAMES)
+    assert ZONE_NAMES.isdisjoint({"Factory", "localtime", "posixrules"})
+    assert zoneinfo.ZoneInfo("Europe/London").__reduce__() is not None and tzdata.IANA_VERSION
+
+
+@pytest.mark.parametrize("zone", NOT_PLACES)
+async def test_a_user_zone_must_be_a_place_in_tzdata(admin, database, zone):
+    before = await row_count(database, models.User)
+    body = await admin(CREATE_USER, input={"email": "zed@example.com", "name": "Zed", "timeZone": zone})
+    errors = body["createUser"]["errors"]
+    assert [(e["code"], e["field"]) for e in errors] == [("VALIDATION", ["timeZone"])]
+    assert len(errors[0]["message"]) < 200
+    assert await row_count(database, models.User) == before
+
+
+async def test_a_place_in_tzdata_is_a_user_zone(admin):
+    body = await admin(CREATE_USER, input={"email": "lon@example.com", "name": "Lon", "timeZone": "Europe/London"})
+    assert body["createUser"]["user"] == {"timeZone": "Europe/London"}
+
+
+@pytest.mark.parametrize("zone", NOT_PLACES)
+async def test_a_time_zone_argument_must_be_a_place(caller, make_user, zone):
+    learner = caller(await make_user("Lea"))
+    body = await learner.execute("query($z: String) { viewer { schedule { today(timeZone: $z) { id } } } }", z=zone)
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert len(body["errors"][0]["message"]) < 200
+
+
+@pytest.mark.parametrize("text", ["2026-03-08T10:00:00Z", "2026-03-08t10:00:00z", "2026-03-08T10:00:00.123456789+01:00",
+                                  "2026-03-08T10:00:00-00:00", "1900-01-01T00:00:00Z", "2199-12-31T23:59:59Z"])
+def test_datetime_takes_rfc_3339(text):
+    from sessiongraph.schema.scalars import parse_datetime
+
+    assert parse_datetime(text).utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("text", ["2026-03-08T24:00:00Z", "2026-03-08T10:00Z", "2026-03-08T10:00:00", "20260308T100000Z",
+                                  "2026-03-08 10:00:00Z", "2026-03-08T10:00:60Z", "2026-03-08T10:00:00+24:00",
+                                  "2026-02-30T10:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                  "1899-12-31T23:00:00-02:00", "\uff12026-03-08T10:00:00Z", "2026-03-08T10:00:00+0100"])
+async def test_datetime_refuses_all_else_as_bad_user_input(admin, text):
+    body = await admin.execute("query($from: DateTime) { sessions(filter: {from: $from}) { totalCount } }", **{"from": text})
+    assert codes(body) == ["BAD_USER_INPUT"]
+
+
+CREATE_CATEGORY = """mutation($input: CreateSessionCategoryInput!) { createSessionCategory(input: $input) {
+  sessionCategory { start } errors { code field } } }"""
+
+
+@pytest.mark.parametrize("text", ["20260308", "2026-W10-7", "2026-3-8", "2026-03-08T00:00:00", "0001-01-01",
+                                  "9999-12-31", "1899-12-31", "2200-01-01", "2026-02-30"])
+async def test_date_takes_only_yyyy_mm_dd_in_the_window(admin, database, text):
+    body = await admin.execute(CREATE_CATEGORY, input={"name": "Spring", "start": text})
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert "start" in body["errors"][0]["message"]
+    assert await row_count(database, models.SessionCategory) == 0
+
+
+async def test_a_calendar_far_from_today_is_bad_user_input(caller, make_user):
+    learner = caller(await make_user("Lea"))
+    document = "query($d: Date!) { viewer { schedule { calendar(view: MONTH, date: $d) { timeZone } } } }"
+    for far in ("0001-01-01", "9999-12-31"):
+        assert codes(await learner.execute(document, d=far)) == ["BAD_USER_INPUT"]
+    assert (await learner(document, d="2199-12-31"))["viewer"]["schedule"]["calendar"]["timeZone"] == "UTC"
+
+
 # --- D: garbage bodies and strings ---
 
 async def test_a_body_that_is_not_utf8_is_a_coded_400(http):
