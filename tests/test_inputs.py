@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sessiongraph import models
+from sessiongraph.infrastructure.tokens import issue_token
 from tests.conftest import NOW
 from tests.schedule_data import data  # noqa: F401
 
@@ -315,3 +316,37 @@ async def test_a_forged_cursor_is_bad_user_input(admin, key):
     cursor = base64.urlsafe_b64encode(json.dumps([["v", "Ada"], key]).encode()).decode()
     body = await admin.execute("query($after: String) { users(after: $after) { totalCount } }", after=cursor)
     assert codes(body) == ["BAD_USER_INPUT"]
+
+
+# --- D, found by tests/test_garbage.py: WebSocket messages of the wrong shape ---
+
+WS_SUBSCRIPTION = "subscription { scheduleChanged { kind } }"
+
+
+async def ws_answers(live_server, init_payload, *messages):
+    from tests.test_garbage import ws_exchange
+
+    init = json.dumps({"type": "connection_init", "payload": init_payload})
+    return await ws_exchange(live_server, [init, *map(json.dumps, messages)])
+
+
+@pytest.mark.parametrize("message", [5, "subscribe", [], {"type": 5}, {"type": "subscribe", "id": "1", "payload": 5}])
+async def test_a_websocket_message_that_is_no_message_closes_with_4400(live_server, settings, clock, admin, message):
+    token = issue_token(admin.user.id, settings, clock.now())
+    assert await ws_answers(live_server, {"authorization": f"Bearer {token}"}, message) == [
+        {"type": "connection_ack"}, 4400]
+
+
+@pytest.mark.parametrize("payload", [{}, {"query": 5}, {"query": WS_SUBSCRIPTION, "variables": 5},
+                                     {"query": WS_SUBSCRIPTION, "operationName": 5}])
+async def test_a_subscribe_payload_that_cannot_run_is_a_coded_error(live_server, settings, clock, admin, payload):
+    token = issue_token(admin.user.id, settings, clock.now())
+    answers = await ws_answers(live_server, {"authorization": f"Bearer {token}"},
+                               {"id": "1", "type": "subscribe", "payload": payload})
+    assert answers[0] == {"type": "connection_ack"}
+    assert answers[1]["type"] == "error"
+    assert [error["extensions"]["code"] for error in answers[1]["payload"]] == ["BAD_REQUEST"]
+
+
+async def test_a_connection_init_token_with_a_lone_surrogate_is_refused(live_server):
+    assert await ws_answers(live_server, {"authorization": "Bearer \ud800"}) == [4403]

@@ -37,7 +37,8 @@ def _verified(token: str, secret: str) -> tuple[int, float]:
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"],
                             options={"require": ["sub", "exp"], "verify_exp": False, "verify_iat": False})
-    except jwt.InvalidTokenError as error:
+    except (jwt.InvalidTokenError, UnicodeError) as error:
+        # UnicodeError: a WebSocket's connection_init can carry a lone surrogate, which PyJWT cannot encode.
         raise InvalidToken("the token is not valid") from error
     if not isinstance(claims["exp"], int | float):
         raise InvalidToken("the token has expired")

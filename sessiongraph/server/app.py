@@ -42,9 +42,9 @@ from sessiongraph.server.persisted import (
 from sessiongraph.server.shared_results import (
     SharedLegacyDelivery,
     SharedResults,
-    SharedTransportWSHandler,
     nobody_context,
 )
+from sessiongraph.server.ws_messages import WellFormedTransportWSHandler
 
 log = logging.getLogger("sessiongraph")
 
@@ -87,7 +87,7 @@ def _is_subscription(payload: dict) -> bool:
 
 class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
-    graphql_transport_ws_handler_class = SharedTransportWSHandler
+    graphql_transport_ws_handler_class = WellFormedTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
                  persisted: PersistedDocuments, **options) -> None:
