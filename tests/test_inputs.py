@@ -88,6 +88,19 @@ async def test_capacity_and_seats_are_bounded(admin, data, database):
     assert await row_count(database, models.BookableSlot) == 0
 
 
+async def test_a_balance_stays_far_inside_the_integer_column(admin, make_user, database):
+    learner = await make_user("Rich")
+    async with database.write() as db:
+        db.add(models.CreditAccount(user_id=learner.id, balance=999_999_999))
+    document = """mutation($input: DepositCreditsInput!) { depositCredits(input: $input) {
+      creditTransaction { balanceAfter } errors { code field } } }"""
+    refused = await admin(document, input={"userId": gid(f"User:{learner.id}"), "amount": 2})
+    assert refused["depositCredits"]["errors"] == [{"code": "VALIDATION", "field": ["amount"]}]
+    assert await row_count(database, models.CreditTransaction) == 0
+    taken = await admin(document, input={"userId": gid(f"User:{learner.id}"), "amount": 1})
+    assert taken["depositCredits"]["creditTransaction"] == {"balanceAfter": 1_000_000_000}
+
+
 @pytest.mark.parametrize(("first", "code"), [(-1, "BAD_USER_INPUT"), (2147483648, "BAD_USER_INPUT"),
                                              (10**30, "BAD_USER_INPUT")])
 async def test_page_sizes_out_of_range_are_bad_user_input(admin, first, code):
