@@ -3,8 +3,8 @@
 DateTime is RFC 3339's date-time exactly (a `T` or `t`, seconds, an optional fraction, `Z`,
 `z` or a `±hh:mm` offset); Date is `YYYY-MM-DD`. Python's fromisoformat takes much more
 (`20260308`, `2026-W10-7`, `24:00`), so the grammar is written out here. Both must fall in
-[EARLIEST, LATEST]: far outside it a conversion between zones leaves what datetime holds
-(0001-01-01 in a zone east of UTC), and no session is planned there.
+a window of dates: far outside it a conversion between zones leaves what datetime holds
+(sessiongraph/infrastructure/storable.py holds the window, for CSV files too).
 """
 
 import re
@@ -12,13 +12,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import strawberry
 
+from sessiongraph.infrastructure.storable import EARLIEST_DATE, LATEST_DATE, storable_date
+
 
 class InvalidScalar(ValueError):
     """A value the client sent that its scalar refuses: BAD_USER_INPUT."""
 
 
-EARLIEST = date(1900, 1, 1)
-LATEST = date(2199, 12, 31)
 
 _DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 _DATE_ONLY = re.compile(_DATE)
@@ -33,8 +33,8 @@ def serialize_datetime(value: datetime) -> str:
 
 
 def _in_window(day: date, shown: str) -> None:
-    if not EARLIEST <= day <= LATEST:
-        raise InvalidScalar(f"{shown} is outside the dates this service takes, {EARLIEST} to {LATEST}")
+    if not storable_date(day):
+        raise InvalidScalar(f"{shown} is outside the dates this service takes, {EARLIEST_DATE} to {LATEST_DATE}")
 
 
 def _shown(value: str) -> str:

@@ -197,6 +197,15 @@ async def test_a_calendar_far_from_today_is_bad_user_input(caller, make_user):
     assert (await learner(document, d="2199-12-31"))["viewer"]["schedule"]["calendar"]["timeZone"] == "UTC"
 
 
+@pytest.mark.parametrize("cell", ["9999/12/31", "0001/01/01", "1899/12/31", "٢٠٢٦/03/08"])
+async def test_a_csv_date_outside_the_window_is_a_row_error(admin, database, cell):
+    from tests.imports_support import import_csv
+
+    payload = await import_csv(admin, f"SessionName,DateStart,DateEnd\nFar,2026/01/01,{cell}\n")
+    assert [(error["line"], error["column"]) for error in payload["rowErrors"]] == [(2, "DateEnd")]
+    assert await row_count(database, models.Session) == 0
+
+
 # --- D: garbage bodies and strings ---
 
 async def test_a_body_that_is_not_utf8_is_a_coded_400(http):

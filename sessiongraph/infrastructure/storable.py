@@ -7,9 +7,16 @@ refuses both (and neither driver can send a lone UTF-16 surrogate, which has no 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 # PostgreSQL's `integer`: every ID column, and the counts and minutes beside them.
 MAX_INTEGER = 2**31 - 1
+
+# The dates the service takes, from every path (the GraphQL scalars, CSV files). Far outside,
+# moving a time between zones leaves what datetime holds (0001-01-01 east of UTC, the day after
+# 9999-12-31), and no session is planned there.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # ASCII digits only (str.isdigit and int() also take Arabic-Indic digits, " 1" and "1_0"), no sign, no leading zero.
@@ -27,3 +34,7 @@ def database_id(text: str) -> int | None:
         return None
     value = int(text)
     return value if value <= MAX_INTEGER else None
+
+
+def storable_date(day: date) -> bool:
+    return EARLIEST_DATE <= day <= LATEST_DATE
