@@ -1,5 +1,6 @@
 """Generated garbage at every entry point: the HTTP body, the variables of the clients' own
-operations, the Authorization header and WebSocket messages (graphql-transport-ws). Whatever
+operations, the Authorization header and WebSocket messages (graphql-transport-ws, and the
+legacy graphql-ws now and then). Whatever
 arrives, the answer is JSON, never a 5xx, and every error carries a code other than INTERNAL.
 
 CI runs GARBAGE_EXAMPLES examples per entry point (40 by default, 160 in all);
@@ -25,7 +26,7 @@ from sessiongraph.clients.documents import all_operations
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema import schema
 from tests.demo_roles import demo_users
-from tests.ws_client import TRANSPORT_WS
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS
 
 EXAMPLES = int(os.environ.get("GARBAGE_EXAMPLES", "40"))
 GRAPHQL = graphql.build_schema(schema.as_str())
@@ -186,10 +187,10 @@ def ws_payloads(token: str) -> st.SearchStrategy[Any]:
         "authorization": st.one_of(texts, json_values, st.just(f"Bearer {token}"), texts.map(lambda t: f"Bearer {t}"))}))
 
 
-async def ws_exchange(address: str, messages: list[str]) -> list[Any]:
+async def ws_exchange(address: str, messages: list[str], protocol: str = TRANSPORT_WS) -> list[Any]:
     """Sends `messages` on a fresh socket; what came back until it closed or went quiet, then the close code."""
     answers: list[Any] = []
-    async with websockets.connect(f"ws://{address}/graphql", subprotocols=[TRANSPORT_WS]) as socket:
+    async with websockets.connect(f"ws://{address}/graphql", subprotocols=[protocol]) as socket:
         try:
             for message in messages:
                 await socket.send(message)
@@ -206,9 +207,8 @@ def assert_clean_ws(answers: list[Any], what: Any) -> None:
     for answer in answers:
         if isinstance(answer, dict):
             payload = answer.get("payload")
-            if answer.get("type") == "error":  # graphql-transport-ws: a list of GraphQL errors
-                assert isinstance(payload, list), (answer, what)
-                assert_coded({"errors": payload}, what)
+            if answer.get("type") == "error":  # a list of GraphQL errors (graphql-ws: one error)
+                assert_coded({"errors": payload if isinstance(payload, list) else [payload]}, what)
             elif isinstance(payload, dict):
                 assert_coded(payload, what)
         else:
@@ -228,9 +228,11 @@ async def test_websocket_garbage_is_answered_cleanly(live_server, world, data):
         ws_payloads(token).map(lambda p: json.dumps({"type": "connection_init", "payload": p})),
         json_values.map(json.dumps), st.text(max_size=50)))
     operation = data.draw(st.sampled_from(SUBSCRIPTIONS))
+    protocol = data.draw(st.sampled_from([TRANSPORT_WS, TRANSPORT_WS, LEGACY_WS]))
+    kind = "subscribe" if protocol == TRANSPORT_WS else "start"
     subscribe = data.draw(st.one_of(
         variables_of(operation.document).map(lambda v: {"query": operation.document, "variables": v}),
-        json_values).map(lambda p: json.dumps({"id": "1", "type": "subscribe", "payload": p})))
+        json_values).map(lambda p: json.dumps({"id": "1", "type": kind, "payload": p})))
     messages = [init, subscribe]
-    answers = await ws_exchange(live_server, messages)
+    answers = await ws_exchange(live_server, messages, protocol)
     assert_clean_ws(answers, messages)

@@ -372,3 +372,27 @@ async def test_a_subscribe_payload_that_cannot_run_is_a_coded_error(live_server,
 
 async def test_a_connection_init_token_with_a_lone_surrogate_is_refused(live_server):
     assert await ws_answers(live_server, {"authorization": "Bearer \ud800"}) == [4403]
+
+
+@pytest.mark.parametrize("messages", [[5], [{"type": "connection_init", "payload": True}],
+                                      ["start"], [{"type": ["start"]}]])
+async def test_a_legacy_graphql_ws_message_that_is_no_message_closes_with_4400(live_server, messages):
+    from tests.test_garbage import ws_exchange
+    from tests.ws_client import LEGACY_WS
+
+    answers = await ws_exchange(live_server, [json.dumps(message) for message in messages], LEGACY_WS)
+    assert [answer for answer in answers if answer != {"type": "ka"}][-1] == 4400
+
+
+@pytest.mark.parametrize("payload", [5, {}, {"query": WS_SUBSCRIPTION, "variables": 5}])
+async def test_a_legacy_start_payload_that_cannot_run_is_a_coded_error(live_server, settings, clock, admin, payload):
+    from tests.test_garbage import ws_exchange
+    from tests.ws_client import LEGACY_WS
+
+    token = issue_token(admin.user.id, settings, clock.now())
+    messages = [{"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}},
+                {"id": "1", "type": "start", "payload": payload}]
+    answers = [answer for answer in await ws_exchange(live_server, [json.dumps(m) for m in messages], LEGACY_WS)
+               if answer != {"type": "ka"}]
+    assert answers[0] == {"type": "connection_ack"}
+    assert answers[1]["type"] == "error" and answers[1]["payload"]["extensions"]["code"] == "BAD_REQUEST"

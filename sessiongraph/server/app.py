@@ -44,12 +44,12 @@ from sessiongraph.server.shared_results import (
     SharedResults,
     nobody_context,
 )
-from sessiongraph.server.ws_messages import WellFormedTransportWSHandler
+from sessiongraph.server.ws_messages import WellFormedLegacyMessages, WellFormedTransportWSHandler
 
 log = logging.getLogger("sessiongraph")
 
 
-class LegacyWebSocketHandler(SharedLegacyDelivery):
+class LegacyWebSocketHandler(WellFormedLegacyMessages, SharedLegacyDelivery):
     """The legacy graphql-ws protocol, refusing a bad token with 4403 as graphql-transport-ws does."""
 
     async def handle_connection_init(self, message) -> None:
