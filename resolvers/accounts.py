@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from sessiongraph.infrastructure.zones import shown
 from sessiongraph.models import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problems, UserErrors
@@ -35,7 +36,7 @@ async def create_user(ctx: Context, *, email: str, name: str, time_zone: str | N
     email = clean_email(email, problems, "email")
     name = required_text(name, problems, 200, "name")
     if time_zone is not None and not is_time_zone(time_zone):
-        problems.add(ErrorCode.VALIDATION, f"{time_zone!r} is not an IANA time zone.", "timeZone")
+        problems.add(ErrorCode.VALIDATION, f"{shown(time_zone)} is not an IANA time zone.", "timeZone")
     if instructor_profile is not None:
         instructor_profile = InstructorProfile(
             display_name=required_text(instructor_profile.display_name, problems, 200,

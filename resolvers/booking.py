@@ -49,10 +49,9 @@ from sessiongraph.resolvers.permissions import (
     require_signed_in,
 )
 from sessiongraph.resolvers.schedule import new_code
-from sessiongraph.resolvers.validation import http_url, optional_text
+from sessiongraph.resolvers.validation import SEATS, http_url, optional_text
 
 MAX_SLOTS_PER_PUBLISH = 200
-MAX_SEATS = 1000
 # availableSlots answers for a range of at most this, so the list stays a page's size.
 MAX_SLOT_RANGE = timedelta(days=93)
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
@@ -131,8 +130,7 @@ def _slot(offer: SlotOffer, n: int, instructor: Instructor, course: Course, user
         problems.add(ErrorCode.INVALID_WINDOW, "endsAt must be after startsAt.", *at, "endsAt")
     if offer.starts_at <= now:
         problems.add(ErrorCode.SLOT_IN_PAST, "A slot must start in the future.", *at, "startsAt")
-    if not 1 <= offer.seats <= MAX_SEATS:
-        problems.add(ErrorCode.VALIDATION, f"seats must be between 1 and {MAX_SEATS}.", *at, "seats")
+    SEATS.check(offer.seats, problems, *at, "seats")
     name, address, room = offer.location or (None, None, None)
     return BookableSlot(
         course_id=course.id, instructor_id=instructor.id, starts_at=offer.starts_at, ends_at=offer.ends_at,

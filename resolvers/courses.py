@@ -11,7 +11,12 @@ from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problems, UserErrors
 from sessiongraph.resolvers.pagination import Page, paginate
 from sessiongraph.resolvers.permissions import require_admin, require_signed_in
-from sessiongraph.resolvers.validation import required_text
+from sessiongraph.resolvers.validation import (
+    CANCELLATION_NOTICE_MINUTES,
+    CREDIT_COST,
+    JOIN_LEAD_MINUTES,
+    required_text,
+)
 
 
 async def create_course(ctx: Context, *, code: str, title: str, bookable: bool | None = None,
@@ -22,10 +27,9 @@ async def create_course(ctx: Context, *, code: str, title: str, bookable: bool |
     problems = Problems()
     code = required_text(code, problems, 64, "code")
     title = required_text(title, problems, 300, "title")
-    for value, name in ((credit_cost, "creditCost"), (join_lead_minutes, "joinLeadMinutes"),
-                        (cancellation_notice_minutes, "cancellationNoticeMinutes")):
-        if value is not None and value < 0:
-            problems.add(ErrorCode.VALIDATION, f"{name} must not be negative.", name)
+    CREDIT_COST.check(credit_cost, problems, "creditCost")
+    JOIN_LEAD_MINUTES.check(join_lead_minutes, problems, "joinLeadMinutes")
+    CANCELLATION_NOTICE_MINUTES.check(cancellation_notice_minutes, problems, "cancellationNoticeMinutes")
     problems.raise_if_any()
     async with ctx.database.write() as db:
         if await db.scalar(select(col(Course.id)).where(func.lower(Course.code) == code.lower())) is not None:

@@ -39,6 +39,8 @@ from sessiongraph.resolvers.validation import optional_text
 DESCRIPTION_MAX_LENGTH = 500
 # Far beyond any real deposit; a typo of a few extra zeros is refused.
 MAX_AMOUNT = 1_000_000
+# Far inside PostgreSQL's integer (2147483647), so that refunds landing on a full balance fit too.
+MAX_BALANCE = 1_000_000_000
 GIVEN_BY_HAND = (CreditTransactionKind.DEPOSIT, CreditTransactionKind.ADJUSTMENT)
 
 accounts = CreditAccount.__table__
@@ -88,6 +90,11 @@ async def deposit_credits(ctx: Context, *, user_id: int, amount: int, kind: Cred
     async with ctx.database.write() as db:
         if await db.get(User, user_id) is None:
             raise UserErrors.one(ErrorCode.NOT_FOUND, "No such user.", "userId")
+        if amount > 0:
+            have = await db.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user_id)) or 0
+            if have + amount > MAX_BALANCE:
+                raise UserErrors.one(ErrorCode.VALIDATION, f"The balance is {have}; {amount} more would take it "
+                                                           f"past {MAX_BALANCE}.", "amount")
         after = await change_balance(db, user_id, amount, ctx.now)
         if after is None:
             have = await db.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user_id)) or 0

@@ -11,11 +11,12 @@ import base64
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, SQLColumnExpression, func, literal, select, tuple_
 
+from sessiongraph.infrastructure.storable import MAX_INTEGER, storable_text
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import BadInput
 
@@ -55,18 +56,31 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(tagged, separators=(",", ":")).encode()).decode()
 
 
+def _storable(value: Any) -> bool:
+    """What encode_cursor writes for a sort key other than a date: text or an integer, as the
+    columns hold them (a forged cursor must not reach SQL with a list or a 20-digit number)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    return type(value) is int and -MAX_INTEGER - 1 <= value <= MAX_INTEGER
+
+
 def decode_cursor(cursor: str, width: int) -> list[Any]:
     try:
         tagged = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         values: list[Any] = []
         for tag, value in tagged:
             if tag == "dt":
-                values.append(datetime.fromisoformat(value))
+                moment = datetime.fromisoformat(value)
+                if moment.tzinfo is None:
+                    raise ValueError("encode_cursor writes aware datetimes only")
+                values.append(moment.astimezone(UTC))
             elif tag == "d":
                 values.append(date.fromisoformat(value))
-            else:
+            elif _storable(value):
                 values.append(value)
-    except (ValueError, TypeError, json.JSONDecodeError) as error:
+            else:
+                raise ValueError("a cursor value SQL cannot take")
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as error:
         raise BadInput("`after` is not a cursor this list handed out") from error
     if len(values) != width:
         raise BadInput("`after` is not a cursor this list handed out")

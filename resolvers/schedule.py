@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessiongraph.infrastructure.zones import shown, zone_named
 from sessiongraph.models import (
     AbsenceRequest,
     AttendanceReport,
@@ -64,7 +65,7 @@ from sessiongraph.resolvers.permissions import (
     require_admin,
     require_signed_in,
 )
-from sessiongraph.resolvers.validation import http_url, optional_text
+from sessiongraph.resolvers.validation import SEATS, http_url, optional_text
 
 # --- time zones -----------------------------------------------------------------------------
 
@@ -72,15 +73,12 @@ from sessiongraph.resolvers.validation import http_url, optional_text
 def viewer_zone(ctx: Context, time_zone: str | None = None) -> ZoneInfo:
     """The zone a request's local days are in: `timeZone` when given, else the viewer's setting."""
     if time_zone is not None:
-        try:
-            return ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise BadInput(f"{time_zone!r} is not an IANA time zone name (like 'Europe/Paris').") from error
+        zone = zone_named(time_zone)
+        if zone is None:
+            raise BadInput(f"{shown(time_zone)} is not an IANA time zone name (like 'Europe/Paris').")
+        return zone
     setting = ctx.actor.user.time_zone if ctx.actor.user is not None else "UTC"
-    try:
-        return ZoneInfo(setting)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_named(setting) or ZoneInfo("UTC")
 
 
 def viewer_week_start(ctx: Context, week_start: Weekday | None = None) -> Weekday:
@@ -599,8 +597,7 @@ async def _validate(db: AsyncSession, live_session: LiveSession, problems: Probl
 async def _check(db: AsyncSession, live_session: LiveSession, problems: Problems) -> None:
     if live_session.ends_at <= live_session.starts_at:
         problems.add(ErrorCode.INVALID_WINDOW, "endsAt must be after startsAt.", "endsAt")
-    if live_session.capacity < 1:
-        problems.add(ErrorCode.VALIDATION, "capacity must be at least 1.", "capacity")
+    SEATS.check(live_session.capacity, problems, "capacity")
     if live_session.lesson_goal is not None and live_session.lesson_name is None:
         problems.add(ErrorCode.VALIDATION, "A lesson goal needs a lesson name.", "lessonName")
     if await db.get(Course, live_session.course_id) is None:

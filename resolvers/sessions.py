@@ -32,6 +32,7 @@ from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problem, Problems, UserErrors
 from sessiongraph.resolvers.pagination import Page, paginate
 from sessiongraph.resolvers.permissions import can_follow_session, require_admin, require_signed_in
+from sessiongraph.resolvers.validation import DURATION_DAYS
 
 WINDOW_FIELDS = {
     "display_window": ("display_start", "display_end", "displayWindow"),
@@ -192,8 +193,7 @@ def session_rule_problems(session: Session) -> list[Problem]:
         if not getattr(session, key).is_valid:
             problems.add(ErrorCode.INVALID_WINDOW, f"{input_name} ends before it starts.", input_name, "end")
     if session.duration_days is not None:
-        if session.duration_days < 1:
-            problems.add(ErrorCode.VALIDATION, "durationDays must be at least 1.", "durationDays")
+        DURATION_DAYS.check(session.duration_days, problems, "durationDays")
         if session.access_start is not None or session.access_end is not None:
             problems.add(ErrorCode.VALIDATION,
                          "A session with durationDays has no access dates: give one or the other.",

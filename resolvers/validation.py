@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import email_validator
 from email_validator import EmailNotValidError, validate_email
 
+from sessiongraph.infrastructure.zones import zone_named
 from sessiongraph.resolvers.errors import ErrorCode, Problems
 
 # Schools run their directories on internal domains (Active Directory's `.local`, `.test` in
@@ -38,6 +39,29 @@ def email_address(value: str) -> str:
     return validate_email(value, check_deliverability=False).normalized.lower()
 
 
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The range a numeric input must fall in. Each is far inside PostgreSQL's integer, and small
+    enough that the times and sums made from it stay within what datetime and the columns hold
+    (a lead of 2**31 minutes made every join window an OverflowError)."""
+
+    low: int
+    high: int
+
+    def check(self, value: int | None, problems: Problems, *field: str) -> None:
+        if value is not None and not self.low <= value <= self.high:
+            problems.add(ErrorCode.VALIDATION, f"{field[-1]} must be between {self.low} and {self.high}.", *field)
+
+
+# The bounds of every integer input, in one place; README's "Limits and HTTP behaviour" lists them.
+CREDIT_COST = Bound(0, 10_000)
+JOIN_LEAD_MINUTES = Bound(0, 24 * 60)
+CANCELLATION_NOTICE_MINUTES = Bound(0, 30 * 24 * 60)
+# A live session's capacity and a slot's seats are one number: the slot's seats follow the capacity.
+SEATS = Bound(1, 1000)
+DURATION_DAYS = Bound(1, 3660)
+
+
 def clean_email(value: str, problems: Problems, *field: str) -> str:
     """The address, normalised and lower-cased; a problem when it is not an address."""
     try:
@@ -48,11 +72,7 @@ def clean_email(value: str, problems: Problems, *field: str) -> str:
 
 
 def is_time_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    return zone_named(name) is not None
 
 
 def required_text(value: str | None, problems: Problems, max_length: int, *field: str) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 
 import strawberry
 from graphql import GraphQLError, lexicographic_sort_schema, print_schema
+from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -27,6 +28,7 @@ from sessiongraph.schema.scalars import SCALARS
 from sessiongraph.schema.schedule import ScheduleMutation
 from sessiongraph.schema.sessions import SessionsMutation, SessionsQuery
 from sessiongraph.schema.subscriptions import Subscription
+from sessiongraph.schema.text import StorableStringLiterals, StorableVariables
 from sessiongraph.schema.viewer import ViewerQuery
 
 if TYPE_CHECKING:
@@ -75,6 +77,8 @@ def build_schema(settings: Settings | None = None, *,
             ErrorCodes,
             OperationMetrics,
             *limit_extensions(limits, introspection=not production, rate_limiter=rate_limiter),
+            lambda: AddValidationRules([StorableStringLiterals]),
+            StorableVariables,
             # Last, so that it answers only what the limits let through.
             *([CompiledOperations] if settings is not None and settings.compiled_operations else []),
         ],

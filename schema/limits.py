@@ -131,6 +131,11 @@ def coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
             context.on_error = lambda error: report(stamp(error))  # type: ignore[method-assign]
             try:
                 super().__init__(context)
+            except RecursionError:
+                # Strawberry's depth limiter follows fragment spreads by recursion, and a chain of
+                # a few hundred fragments (no deeper in fields) exhausts Python's stack.
+                ValidationRule.__init__(self, context)
+                report(stamp(GraphQLError("The document's fragments nest too deeply.", context.document)))
             finally:
                 context.on_error = report  # type: ignore[method-assign]
 

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
+from sessiongraph.infrastructure.storable import database_id
 from sessiongraph.resolvers.errors import ErrorCode, UserErrors
 from sessiongraph.resolvers.pagination import Page
 
@@ -21,12 +22,20 @@ def to_global_id(type_name: str, db_id: int) -> strawberry.ID:
 
 
 def from_global_id(global_id: str) -> tuple[str, int] | None:
-    """(type name, database ID), or None when the value is not one of our IDs."""
+    """(type name, database ID), or None when the value is not one of our IDs.
+
+    Only the form to_global_id writes: one object has one ID, so `User: 1`, `User:01` or
+    non-canonical base64 name nothing, and an ID past PostgreSQL's integer is as unknown as
+    a missing object instead of an error in SQL."""
     try:
-        type_name, _, raw = base64.b64decode(global_id.encode(), validate=True).decode().partition(":")
-        return type_name, int(raw)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = base64.b64decode(global_id.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeError):
         return None
+    type_name, colon, raw = decoded.partition(":")
+    db_id = database_id(raw)
+    if not colon or db_id is None or to_global_id(type_name, db_id) != global_id:
+        return None
+    return type_name, db_id
 
 
 def id_of(global_id: str, type_name: str) -> int | None:

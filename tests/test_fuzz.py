@@ -20,13 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
-from sqlalchemy import func, select
 
-from sessiongraph import models
-from sessiongraph.demo import load_demo
 from sessiongraph.schema import schema
 from sessiongraph.schema.relay import to_global_id
 from tests.conftest import Caller
+from tests.demo_roles import demo_users
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 BOUND_SECONDS = float(os.environ.get("FUZZ_BOUND_SECONDS", "2"))
@@ -64,15 +62,8 @@ ROLES = ("anonymous", "learner", "admin")
 async def fuzz(database, clock, client_with, settings, capsys):
     """The app with the demo data (rate limits off, so mutations are not refused for volume), its
     callers by role, and the run's tally, printed at the end."""
-    await load_demo(database, clock.now())
+    users = await demo_users(database, clock.now())
     http = await client_with(rate_limit_enabled=False)
-    async with database.read() as db:
-        admin = await db.scalar(select(models.User).where(models.User.is_admin).order_by(models.User.id))
-        booked = select(models.Booking.learner_id).group_by(models.Booking.learner_id).order_by(
-            func.count().desc(), models.Booking.learner_id).limit(1)
-        learner = await db.get(models.User, await db.scalar(booked))
-    assert admin is not None and learner is not None
-    users = {"anonymous": None, "learner": learner, "admin": admin}
     tally = {"examples": 0, "errors": 0, "slowest": 0.0, "started": time.perf_counter(), "codes": Counter()}
     yield {role: Caller(http, settings, clock, user) for role, user in users.items()}, tally
     line = (f"fuzz: {tally['examples']} examples ({EXAMPLES} asked) in "

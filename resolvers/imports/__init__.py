@@ -17,6 +17,7 @@ from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from sessiongraph.infrastructure.settings import human_size
+from sessiongraph.infrastructure.zones import zone_named
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problem
@@ -25,7 +26,6 @@ from sessiongraph.resolvers.imports.enrollments import EnrollmentPlan, apply_enr
 from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors
 from sessiongraph.resolvers.imports.reading import ImportLimits, open_csv, refuse_file, size_of
 from sessiongraph.resolvers.permissions import require_admin
-from sessiongraph.resolvers.validation import is_time_zone
 
 __all__ = ["ImportFormat", "ImportReport", "RowError", "import_csv"]
 
@@ -123,4 +123,4 @@ def _refused(file_format: ImportFormat | None, errors: RowErrors) -> ImportRepor
 def _zone_of(user: User | None) -> ZoneInfo:
     """Dates in a file are the importing admin's local times."""
     name = user.time_zone if user is not None and user.time_zone else "UTC"
-    return ZoneInfo(name if is_time_zone(name) else "UTC")
+    return zone_named(name) or ZoneInfo("UTC")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError
 
+from sessiongraph.infrastructure.storable import EARLIEST_DATE, LATEST_DATE, storable_date
 from sessiongraph.resolvers.errors import ErrorCode
 from sessiongraph.resolvers.imports.problems import RowErrors
 from sessiongraph.resolvers.validation import email_address
@@ -40,7 +41,8 @@ class Emails:
             return error.with_traceback(None)  # kept per distinct cell: without the frames it holds
 
 
-_DATE = re.compile(r"(\d{4})([/-])(\d{1,2})\2(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+# [0-9], not \d, which also matches Arabic-Indic and other digits that int() reads.
+_DATE = re.compile(r"([0-9]{4})([/-])([0-9]{1,2})\2([0-9]{1,2})(?:[ T]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?)?")
 
 
 def parse_moment(text: str, zone: ZoneInfo, *, is_end: bool) -> datetime:
@@ -56,6 +58,8 @@ def parse_moment(text: str, zone: ZoneInfo, *, is_end: bool) -> datetime:
     year, _, month, day, hour, minute, second = match.groups()
     try:
         day_ = date(int(year), int(month), int(day))
+        if not storable_date(day_):
+            raise ValueError(f"the dates this service takes are {EARLIEST_DATE} to {LATEST_DATE}")
         if hour is None:
             at = time(0)
             if is_end:

@@ -8,6 +8,7 @@ from functools import lru_cache
 import jwt
 
 from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.infrastructure.storable import database_id
 
 
 class InvalidToken(Exception):
@@ -42,14 +43,17 @@ def _verified(token: str, secret: str) -> tuple[int, float]:
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"],
                             options={"require": ["sub", "exp"], "verify_exp": False, "verify_iat": False})
-    except jwt.InvalidTokenError as error:
+    except (jwt.InvalidTokenError, UnicodeError) as error:
+        # UnicodeError: a WebSocket's connection_init can carry a lone surrogate, which PyJWT cannot encode.
         raise InvalidToken("the token is not valid") from error
     if not isinstance(claims["exp"], int | float):
         raise InvalidToken("the token has expired")
-    try:
-        return int(claims["sub"]), float(claims["exp"])
-    except (TypeError, ValueError) as error:
-        raise InvalidToken("the token's subject is not a user ID") from error
+    # A subject past PostgreSQL's integer (or "1_0", " 1") names no user: refused like a forged
+    # token, where looking it up would fail in SQL.
+    user_id = database_id(claims["sub"]) if isinstance(claims["sub"], str) else None
+    if user_id is None:
+        raise InvalidToken("the token's subject is not a user ID")
+    return user_id, float(claims["exp"])
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -37,7 +37,6 @@ from sessiongraph.schema import build_schema
 from sessiongraph.server.connection_rights import (
     ConnectionRights,
     Lapse,
-    RightsTransportWSHandler,
     UserSockets,
     rights_lapse,
 )
@@ -54,11 +53,12 @@ from sessiongraph.server.shared_results import (
     SharedResults,
     nobody_context,
 )
+from sessiongraph.server.ws_messages import WellFormedLegacyMessages, WellFormedTransportWSHandler
 
 log = logging.getLogger("sessiongraph")
 
 
-class LegacyWebSocketHandler(ConnectionRights, SharedLegacyDelivery):
+class LegacyWebSocketHandler(WellFormedLegacyMessages, ConnectionRights, SharedLegacyDelivery):
     """The legacy graphql-ws protocol, refusing a bad token with 4403 as graphql-transport-ws does,
     and checking the sign-in again on every `start` (sessiongraph/server/connection_rights.py)."""
 
@@ -115,7 +115,7 @@ def _is_subscription(payload: dict) -> bool:
 
 class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_ws_handler_class = LegacyWebSocketHandler
-    graphql_transport_ws_handler_class = RightsTransportWSHandler
+    graphql_transport_ws_handler_class = WellFormedTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
                  persisted: PersistedDocuments, **options) -> None:

@@ -206,7 +206,12 @@ class GraphQLOverHTTP(GraphQL[ContextT, RootValueT], Generic[ContextT, RootValue
         return sub_response
 
     def parse_json(self, data: str | bytes) -> Any:
-        parsed = super().parse_json(data)
+        try:
+            parsed = super().parse_json(data)
+        except ValueError as error:
+            # Strawberry turns only JSONDecodeError into a 400; bytes that are not UTF-8 and a
+            # number past Python's 4300-digit limit raise other ValueErrors, and were a 500.
+            raise HTTPException(400, "The body is not JSON in UTF-8.") from error
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "Expected a JSON object such as {\"query\": \"{ viewer { user { name } } }\"}.")
         return parsed

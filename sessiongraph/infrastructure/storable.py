@@ -1,0 +1,40 @@
+"""What the database can hold, the one rule every input path checks against before SQL sees it.
+
+Both engines must agree: SQLite would store an integer of any size and a NUL, PostgreSQL
+refuses both (and neither driver can send a lone UTF-16 surrogate, which has no UTF-8 form).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+# PostgreSQL's `integer`: every ID column, and the counts and minutes beside them.
+MAX_INTEGER = 2**31 - 1
+
+# The dates the service takes, from every path (the GraphQL scalars, CSV files). Far outside,
+# moving a time between zones leaves what datetime holds (0001-01-01 east of UTC, the day after
+# 9999-12-31), and no session is planned there.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# ASCII digits only (str.isdigit and int() also take Arabic-Indic digits, " 1" and "1_0"), no sign, no leading zero.
+_CANONICAL_ID = re.compile("0|[1-9][0-9]{0,9}")
+
+
+def storable_text(text: str) -> bool:
+    """False for text holding NUL or an unpaired surrogate."""
+    return _UNSTORABLE.search(text) is None
+
+
+def database_id(text: str) -> int | None:
+    """The ID a canonical decimal stands for, within PostgreSQL's integer; None for anything else."""
+    if _CANONICAL_ID.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value <= MAX_INTEGER else None
+
+
+def storable_date(day: date) -> bool:
+    return EARLIEST_DATE <= day <= LATEST_DATE
