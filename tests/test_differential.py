@@ -244,7 +244,7 @@ class Observed:
     values: set[tuple[str, Any]] = field(default_factory=set)  # (key, value) of the keys below
     null_roots: int = 0  # responses whose every root field is null (a null viewer, a node not visible)
 
-    KEYS = ("status", "isOpen", "hasNextPage", "isToday")
+    KEYS = ("status", "isOpen", "hasNextPage", "isToday", "timeZone")
 
     def see(self, body: dict[str, Any]) -> None:
         self.cases += 1
@@ -335,8 +335,8 @@ def compiled_answers() -> dict[str, float]:
 
 
 def test_the_cases_covered_what_the_world_is_for():
-    """Run after the documents' tests: refusals, pages, every status and an open Join window were
-    seen (so the comparisons above were not of empty answers), and on the compiled path every
+    """Run after the documents' tests: refusals, pages, every status, an open Join window and
+    calendars in the DST-changing zones were seen (so the comparisons above were not of empty answers), and on the compiled path every
     compiled operation answered some case itself."""
     if OBSERVED.cases == 0:
         pytest.skip("no document's cases ran in this session")
@@ -344,5 +344,7 @@ def test_the_cases_covered_what_the_world_is_for():
     assert OBSERVED.null_roots > 0 and OBSERVED.pages > 0
     assert {("status", s) for s in client_schema().get_type("LiveSessionStatus").values} <= OBSERVED.values
     assert {("isOpen", True), ("isOpen", False), ("hasNextPage", True)} <= OBSERVED.values
+    # calendars in the zones whose DST changes the world's rows straddle
+    assert {("timeZone", "America/New_York"), ("timeZone", "Europe/Paris")} <= OBSERVED.values
     if OTHER_PATH == "compiled":
         assert all(answered > 0 for answered in compiled_answers().values()), compiled_answers()
