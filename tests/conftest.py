@@ -78,7 +78,10 @@ async def clean_tables(request) -> AsyncIterator[None]:
     yield
     if "database" not in request.fixturenames:
         return
-    database: Database = request.getfixturevalue("database")
+    await empty_tables(request.getfixturevalue("database"))
+
+
+async def empty_tables(database: Database) -> None:
     tables = list(reversed(SQLModel.metadata.sorted_tables))
     async with database.write() as db:
         if database.dialect == "postgresql":
