@@ -8,6 +8,8 @@ on SQLite (a file, no network) what applies is the busy timeout, tested on its o
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -174,6 +177,26 @@ async def test_a_websocket_operation_the_database_cannot_check_is_refused_and_th
         "SERVICE_UNAVAILABLE"]
     if protocol == TRANSPORT_WS:
         assert answered["payload"] == {"data": {"viewer": {"user": {"name": "Ada"}}}}, answered
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_websocket_that_cannot_be_signed_in_for_now_is_told_to_try_again_later(
+        settings, database, clock, make_user, protocol):
+    skip_on_sqlite()
+    user = await make_user("Ada")
+    async with app_behind_proxy(settings, clock) as (proxy, app, faulty), serving(app) as base:
+        proxy.cut()
+        started = time.monotonic()
+        async with websockets.connect(f"ws://{base}/graphql", subprotocols=[protocol]) as socket:
+            await socket.send(json.dumps({"type": "connection_init", "payload": {
+                "authorization": f"Bearer {issue_token(user.id, faulty, clock.now())}"}}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                for _ in range(10):
+                    await asyncio.wait_for(socket.recv(), BOUND_SECONDS)
+        elapsed = time.monotonic() - started
+
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013, closed.value
+    assert elapsed < BOUND_SECONDS
 
 
 @asynccontextmanager

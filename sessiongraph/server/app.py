@@ -69,8 +69,10 @@ class LegacyWebSocketHandler(WellFormedLegacyMessages, ConnectionRights, SharedL
         return {"type": "error", "id": operation_id, "payload": lapse.error().formatted}
 
     async def handle_connection_init(self, message) -> None:
+        view = cast(SessiongraphGraphQL, self.view)
         try:
-            await cast(SessiongraphGraphQL, self.view).authenticate_connection(self.context, message.get("payload"))
+            if not await self.sign_in(view.authenticate_connection(self.context, message.get("payload"))):
+                return
         except ConnectionRejectionError:
             await self.send_message({"type": "connection_error", "payload": {"message": "Forbidden"}})
             await self.websocket.close(code=4403, reason="Forbidden")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Awaitable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,8 @@ log = logging.getLogger("sessiongraph.connection_rights")
 FORBIDDEN_CLOSE_CODE = 4403
 # WebSocket's own "policy violation": a socket over its user's cap.
 POLICY_VIOLATION_CLOSE_CODE = 1008
+# WebSocket's own "try again later": the sign-in could not be checked (4403 would call it bad).
+TRY_AGAIN_LATER_CLOSE_CODE = 1013
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,21 @@ class ConnectionRights:
     # graphql-ws operation would otherwise report `complete` after its error).
     _ended: frozenset[str] = frozenset()
     _admitted_as: int | None = None  # the user whose sockets this one counts among
+
+    async def sign_in(self, attempt: Awaitable[None]) -> bool:
+        """Runs `connection_init`'s sign-in; False when the database could not check it, the socket
+        then closed with 1013 so that the client reconnects later rather than signing in again."""
+        try:
+            await attempt
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.warning("cannot check a socket's sign-in at connection_init: %s", error)
+            with suppress(Exception):
+                await self._handler.websocket.close(code=TRY_AGAIN_LATER_CLOSE_CODE,
+                                                    reason="The service is unavailable for a moment.")
+            return False
+        return True
 
     @property
     def _handler(self) -> Any:
@@ -266,7 +284,8 @@ class RightsTransportWSHandler(ConnectionRights, SharedTransportWSHandler):
         return {"id": operation_id, "type": "error", "payload": [lapse.error().formatted]}
 
     async def handle_connection_init(self, message: Any) -> None:
-        await super().handle_connection_init(message)
+        if not await self.sign_in(super().handle_connection_init(message)):
+            return
         if self.connection_acknowledged:
             await self.signed_in()
 
