@@ -90,14 +90,12 @@ async def deposit_credits(ctx: Context, *, user_id: int, amount: int, kind: Cred
     async with ctx.database.write() as db:
         if await db.get(User, user_id) is None:
             raise UserErrors.one(ErrorCode.NOT_FOUND, "No such user.", "userId")
-        if amount > 0:
-            have = await db.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user_id)) or 0
-            if have + amount > MAX_BALANCE:
-                raise UserErrors.one(ErrorCode.VALIDATION, f"The balance is {have}; {amount} more would take it "
-                                                           f"past {MAX_BALANCE}.", "amount")
-        after = await change_balance(db, user_id, amount, ctx.now)
+        after = await change_balance(db, user_id, amount, ctx.now, ceiling=MAX_BALANCE)
         if after is None:
             have = await db.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user_id)) or 0
+            if amount > 0:
+                raise UserErrors.one(ErrorCode.VALIDATION, f"The balance is {have}; {amount} more would take it "
+                                                           f"past {MAX_BALANCE}.", "amount")
             raise UserErrors.one(ErrorCode.INSUFFICIENT_CREDITS,
                                  f"The balance is {have}; an adjustment of {amount} would take it below 0.",
                                  "amount")
@@ -108,15 +106,18 @@ async def deposit_credits(ctx: Context, *, user_id: int, amount: int, kind: Cred
 # --- inside another change's database transaction ------------------------------------------
 
 
-async def change_balance(db: AsyncSession, user_id: int, amount: int, now: datetime) -> int | None:
+async def change_balance(db: AsyncSession, user_id: int, amount: int, now: datetime, *,
+                         ceiling: int | None = None) -> int | None:
     """Adds the signed `amount` to the user's balance and returns the new balance; None, with
-    nothing changed, when it would go below zero."""
+    nothing changed, when it would go below zero or past `ceiling` (checked in the same statement,
+    so that a refusal costs nothing when there is none)."""
     if amount >= 0:
         insert = _insert(db)(accounts).values(user_id=user_id, balance=amount, updated_at=now)
         upsert = insert.on_conflict_do_update(
             index_elements=[accounts.c.user_id],
-            set_={"balance": accounts.c.balance + insert.excluded.balance, "updated_at": insert.excluded.updated_at})
-        return (await db.execute(upsert.returning(accounts.c.balance))).scalar_one()
+            set_={"balance": accounts.c.balance + insert.excluded.balance, "updated_at": insert.excluded.updated_at},
+            where=accounts.c.balance + insert.excluded.balance <= ceiling if ceiling is not None else None)
+        return (await db.execute(upsert.returning(accounts.c.balance))).scalar_one_or_none()
     debit = (update(accounts).where(accounts.c.user_id == user_id, accounts.c.balance + amount >= 0)
              .values(balance=accounts.c.balance + amount, updated_at=now).returning(accounts.c.balance))
     return (await db.execute(debit)).scalar_one_or_none()
