@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo test install lint layout lock contract clients fuzz
+.PHONY: demo test install lint lock contract clients fuzz
 
 # Dependencies come from the lock (requirements/dev.txt: exact versions with their hashes), the
 # service itself as an editable install on top.
@@ -16,7 +16,14 @@ $(BIN)/.installed: pyproject.toml requirements/dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-install: $(BIN)/.installed
+# This checkout mirrors the installed layout: sessiongraph/schema -> ../schema, and so on for each
+# folder pyproject.toml maps into sessiongraph (git ignores the links). Python, import-linter and
+# mypy then find in the sources the same packages a wheel installs.
+MIRRORED = $(shell $(PYTHON) -c "import tomllib; dirs = tomllib.load(open('pyproject.toml', 'rb'))['tool']['setuptools']['package-dir']; print(*(name.replace('.', '/') for name, folder in dirs.items() if name.replace('.', '/') != folder))")
+$(MIRRORED):
+	ln -sfn ../$(notdir $@) $@
+
+install: $(BIN)/.installed $(MIRRORED)
 
 # Installs, migrates a fresh SQLite database, loads the demo data and serves on :8000.
 demo: install
@@ -27,20 +34,11 @@ demo: install
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The package as pip installs it. schema/, resolvers/, models/ and clients/ become sessiongraph's
-# subpackages only when installed (pyproject.toml maps them), and import-linter and mypy read
-# packages from folders, so both check this copy; mypy's paths are mapped back to the sources.
-LAYOUT = build/layout
-layout: install
-	rm -rf $(LAYOUT)
-	$(BIN)/pip install --quiet --no-index --no-deps --no-build-isolation --no-compile --target $(LAYOUT) .
-
-# ruff on the whole tree (rules in pyproject.toml), the import layers, and mypy.
-lint: layout
+# ruff on the whole tree (rules in pyproject.toml), the import layers (import-linter), and mypy.
+lint: install
 	$(BIN)/ruff check .
-	cd $(LAYOUT) && $(CURDIR)/$(BIN)/lint-imports --no-cache --config $(CURDIR)/pyproject.toml
-	cd $(LAYOUT) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache \
-		-p sessiongraph | sed -E 's#^sessiongraph/(schema|resolvers|models|clients)/#\1/#'
+	$(BIN)/lint-imports
+	$(BIN)/mypy -p sessiongraph
 
 # After a change of pyproject.toml's dependencies: the locks, resolved again (pip-tools; needs the
 # package index). requirements/service.txt is what the Docker image installs.
