@@ -107,7 +107,7 @@ async def link_guardian(ctx: Context, *, guardian_id: int, learner_id: int) -> t
                 db.add(GuardianLink(guardian_id=guardian_id, learner_id=learner_id, linked_at=ctx.now))
     except IntegrityError:
         # Linked by a concurrent request in the meantime: the link is there, as asked.
-        async with ctx.database.read() as db:
+        async with ctx.read() as db:
             guardian, learner = await _guardian_and_learner(db, guardian_id, learner_id)
     return guardian, learner
 
@@ -129,7 +129,7 @@ async def children(ctx: Context) -> list[User]:
     user = require_signed_in(ctx)
     query = (select(User).join(GuardianLink, GuardianLink.learner_id == User.id)
              .where(GuardianLink.guardian_id == user.id).order_by(User.name, User.id))
-    async with ctx.database.read() as db:
+    async with ctx.read() as db:
         return list((await db.scalars(query)).all())
 
 

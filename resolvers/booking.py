@@ -283,7 +283,7 @@ async def _none() -> None:
 
 async def _booked_already(ctx: Context, learner_id: int, slot_id: int) -> bool:
     """Read afresh, past the request's loaders: has the learner a live booking on the slot?"""
-    async with ctx.database.read() as db:
+    async with ctx.read() as db:
         return await db.scalar(
             select(Booking.id).join(BookableSlot, BookableSlot.live_session_id == Booking.live_session_id)
             .where(BookableSlot.id == slot_id, Booking.learner_id == learner_id,
@@ -300,7 +300,7 @@ def _idempotency_key(given: str | None) -> str | None:
 
 
 async def _booking_with_key(ctx: Context, learner_id: int, key: str) -> Booking | None:
-    async with ctx.database.read() as db:
+    async with ctx.read() as db:
         return await db.scalar(select(Booking).where(Booking.learner_id == learner_id,
                                                      Booking.idempotency_key == key))
 
@@ -308,7 +308,7 @@ async def _booking_with_key(ctx: Context, learner_id: int, key: str) -> Booking 
 async def _replayed(ctx: Context, earlier: Booking, slot_id: int) -> Booking:
     """The first request's booking, when the retry asks for the same slot. Read afresh: the
     request's loaders may hold the slot from before the first booking linked it."""
-    async with ctx.database.read() as db:
+    async with ctx.read() as db:
         same_slot = await db.scalar(select(BookableSlot.id).where(
             BookableSlot.id == slot_id, BookableSlot.live_session_id == earlier.live_session_id))
     if same_slot is None:
@@ -340,7 +340,7 @@ async def cancel_booking(ctx: Context, booking_id: int) -> Booking:
         async with ctx.database.write() as db:
             booking = await _cancel(db, ctx, booking, live_session, course)
     except _CancelledMeanwhile:
-        async with ctx.database.read() as db:
+        async with ctx.read() as db:
             return await db.get(Booking, booking.id)
     instructor = await InstructorById(ctx).load(live_session.instructor_id)
     await publish_schedule_change(ctx, ScheduleEventKind.CANCELLED, live_session.id,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessiongraph.infrastructure.broker import Broker, InProcessBroker
 from sessiongraph.infrastructure.clock import Clock
@@ -38,6 +43,83 @@ class Actor:
         return self.user.id if self.user is not None else None
 
 
+class SharedReads:
+    """One database session for all the reads of one operation, its statements one at a time.
+
+    Each statement read through a session of its own paid for a pool checkout, and on
+    PostgreSQL the pre-ping round trip that checkout makes (infrastructure/db.py): about
+    as much CPU as the statement itself. An operation's loaders and lists run side by
+    side, and a session takes one statement at a time, so a lock queues them; the
+    statements of one request then run one after another, each still answering a whole
+    level's batch. A statement that comes after the operation has been answered (a
+    sibling field graphql-core left running when an error nulled its parent) reads
+    through a session of its own.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._db: AsyncSession | None = None
+        self._closed = False
+        self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """The session for the statements of this block, in the task that holds it: a loader takes
+        its turn first and gathers its keys after, so that the keys that came while it waited
+        go into its statement instead of one more."""
+        async with self._lock:
+            self._holder = asyncio.current_task()
+            try:
+                yield
+            finally:
+                self._holder = None
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self._holder is not None and self._holder is asyncio.current_task():
+            return await self._run(method, *args, **kwargs)
+        async with self._lock:
+            return await self._run(method, *args, **kwargs)
+
+    async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self._closed:
+            async with self._database.read() as db:
+                return await getattr(db, method)(*args, **kwargs)
+        if self._db is None:
+            self._db = self._database.reading_session()
+        try:
+            return await getattr(self._db, method)(*args, **kwargs)
+        except BaseException:
+            # A failed statement leaves the session waiting for a rollback (and its connection
+            # perhaps dead); the next statement starts afresh on a session of its own.
+            db, self._db = self._db, None
+            await asyncio.shield(db.close())
+            raise
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._call("execute", *args, **kwargs)
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._call("scalars", *args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._call("scalar", *args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._call("get", *args, **kwargs)
+
+    def get_bind(self) -> Any:
+        return self._database.engine
+
+    async def close(self) -> None:
+        """After the statement under way, if any; later ones read through sessions of their own."""
+        async with self._lock:
+            self._closed = True
+            if self._db is not None:
+                db, self._db = self._db, None
+                await db.close()
+
+
 @dataclass
 class Context:
     database: Database
@@ -53,6 +135,8 @@ class Context:
     loaders: dict[type, Any] = field(default_factory=dict)
     # One instant per request, so every field of a response agrees on "now".
     now: datetime = None  # type: ignore[assignment]
+    # While an operation executes (schema/planned.py `OneReadSession`), the session its reads share.
+    shared_reads: SharedReads | None = None
 
     def __post_init__(self) -> None:
         if self.now is None:
@@ -66,13 +150,33 @@ class Context:
         Over WebSocket the connection's context lives as long as the socket; its
         loaders would answer every event with what they cached for the first.
         """
-        return replace(self, loaders={}, now=self.clock.now())
+        return replace(self, loaders={}, now=self.clock.now(), shared_reads=None)
 
     def refresh(self) -> None:
         """Forget every load and take a new "now": the connection's context, before each event
         it serves, so the event's fields are read as they are now."""
         self.loaders = {}
         self.now = self.clock.now()
+
+    @asynccontextmanager
+    async def read_turn(self) -> AsyncIterator[Any]:
+        """`read`, with the shared session held for the whole block (see `SharedReads.turn`)."""
+        if self.shared_reads is not None:
+            async with self.shared_reads.turn():
+                yield self.shared_reads
+            return
+        async with self.database.read() as db:
+            yield db
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Any]:
+        """A session for reading (never write in it): the operation's shared one while it executes,
+        else one of its own."""
+        if self.shared_reads is not None:
+            yield self.shared_reads
+            return
+        async with self.database.read() as db:
+            yield db
 
     def forget_loaded(self) -> None:
         """Drop every cached load; a mutation has changed what they would answer."""

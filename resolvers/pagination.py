@@ -87,6 +87,15 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
     return values
 
 
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Related rows read in a list's statement: `join` adds them to the query (after the list's
+    own columns), `take` puts them in the request's loaders and gives back the list's rows."""
+
+    join: Callable[[Select], Select]
+    take: Callable[[Context, list[Any]], list[Any]]
+
+
 async def paginate(
     ctx: Context,
     query: Select,
@@ -95,10 +104,12 @@ async def paginate(
     first: int | None,
     after: str | None,
     descending: bool = False,
+    related: Related | None = None,
 ) -> Page[Any]:
     """One page of `query`, ordered by `order_by` (which must end in a unique column).
 
     `sort_key(row)` gives the values of `order_by` for a row; they become its cursor.
+    `related` reads the rows' related rows in the page's statement (not in its count).
     """
     limit = page_size(ctx, first)
     page_query = query
@@ -110,17 +121,21 @@ async def paginate(
         page_query = page_query.where(row_key < seen if descending else row_key > seen)
     ordering = [column.desc() if descending else column.asc() for column in order_by]
     page_query = page_query.order_by(*ordering).limit(limit + 1)
+    if related is not None:
+        page_query = related.join(page_query)
 
-    async with ctx.database.read() as db:
+    async with ctx.read() as db:
         result = await db.execute(page_query)
-        rows = list(result.scalars().all()) if _single_entity(query) else list(result.all())
+        rows = list(result.scalars().all()) if _single_entity(page_query) else list(result.all())
 
     has_next = len(rows) > limit
     rows = rows[:limit]
+    if related is not None:
+        rows = related.take(ctx, rows)
 
     async def total_count() -> int:
         count_query = select(func.count()).select_from(query.order_by(None).subquery())
-        async with ctx.database.read() as db:
+        async with ctx.read() as db:
             return (await db.execute(count_query)).scalar_one()
 
     return Page(

@@ -57,7 +57,7 @@ from sessiongraph.resolvers.loaders.schedule import (
     on_schedule_of,
 )
 from sessiongraph.resolvers.loaders.sessions import EnrollmentByLearnerSession, SessionById
-from sessiongraph.resolvers.pagination import Page, first_page, page_size, paginate
+from sessiongraph.resolvers.pagination import Page, Related, first_page, page_size, paginate
 from sessiongraph.resolvers.permissions import (
     can_manage_live_session,
     can_read_schedule,
@@ -115,9 +115,31 @@ async def _schedule(ctx: Context, learner_id: int, filter: LiveSessionFilter | N
     return (filter or LiveSessionFilter()).apply(select(LiveSession).where(on_schedule_of(learner_id)))
 
 
+def _join_course_and_instructor(query: Select) -> Select:
+    return (query.add_columns(Course, Instructor)
+            .join(Course, Course.id == LiveSession.course_id)
+            .join(Instructor, Instructor.id == LiveSession.instructor_id))
+
+
+def _take_course_and_instructor(ctx: Context, rows: list[Any]) -> list[LiveSession]:
+    courses, instructors = CourseById(ctx), InstructorById(ctx)
+    live_sessions = []
+    for live_session, course, instructor in rows:
+        courses.prime(course.id, course)
+        instructors.prime(instructor.id, instructor)
+        live_sessions.append(live_session)
+    return live_sessions
+
+
+# Every schedule list shows each row's course and instructor (and the Join rule reads the
+# course): read in the list's own statement, they are two statements fewer than the loaders'.
+WITH_COURSE_AND_INSTRUCTOR = Related(_join_course_and_instructor, _take_course_and_instructor)
+
+
 async def _all(ctx: Context, query: Select) -> list[LiveSession]:
-    async with ctx.database.read() as db:
-        return list((await db.scalars(query)).all())
+    async with ctx.read() as db:
+        rows = list((await db.execute(_join_course_and_instructor(query))).all())
+    return _take_course_and_instructor(ctx, rows)
 
 
 @answered_together
@@ -181,7 +203,7 @@ async def _read_with_details(ctx: Context, learner_id: int, query: Select,
     seats taken and administrative session, and the learner's booking on it, report, absence
     request, enrollment in its session and whether it is on their schedule, each put in the
     request's loader that reads it, where permission checks and fields then find it."""
-    async with ctx.database.read() as db:
+    async with ctx.read() as db:
         row = (await db.execute(query, {"learner_id": learner_id, **parameters})).first()
     if row is None:
         return None
@@ -223,7 +245,8 @@ async def upcoming(ctx: Context, learner_id: int, zone: ZoneInfo, filter: LiveSe
         return None
     tomorrow = local_date(ctx.now, zone) + timedelta(days=1)
     query = query.where(LiveSession.starts_at >= local_midnight(tomorrow, zone))
-    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after)
+    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
+                          related=WITH_COURSE_AND_INSTRUCTOR)
 
 
 @answered_together
@@ -235,7 +258,7 @@ async def past(ctx: Context, learner_id: int, filter: LiveSessionFilter,
         return None
     query = query.where(LiveSession.ends_at <= ctx.now)
     return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
-                          descending=True)
+                          descending=True, related=WITH_COURSE_AND_INSTRUCTOR)
 
 
 @answered_together
@@ -257,7 +280,7 @@ async def course_history(ctx: Context, learner_id: int, course_id: int, *, code:
     if code is not None:
         query = query.where(LiveSession.code == code.strip().upper())
     return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
-                          descending=True)
+                          descending=True, related=WITH_COURSE_AND_INSTRUCTOR)
 
 
 @dataclass(slots=True)
@@ -393,7 +416,8 @@ async def teaching(ctx: Context, *, starts_from: datetime | None, starts_before:
         query = query.where(LiveSession.starts_at >= starts_from)
     if starts_before is not None:
         query = query.where(LiveSession.starts_at < starts_before)
-    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after)
+    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
+                          related=WITH_COURSE_AND_INSTRUCTOR)
 
 
 async def live_session_bookings(ctx: Context, live_session: LiveSession, first: int | None,

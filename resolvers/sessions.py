@@ -381,7 +381,7 @@ async def my_sessions(ctx: Context) -> MySessions:
     # A UNION, not an OR with a subquery, so that PostgreSQL reads each half by its index.
     coached_ids = union(select(Session.id).where(Session.coach_id == user.id).correlate(None),
                         select(SessionCourseCoach.session_id).where(SessionCourseCoach.user_id == user.id))
-    async with ctx.database.read() as db:
+    async with ctx.read() as db:
         coached = (await db.scalars(select(Session).where(Session.id.in_(coached_ids)))).all()
         learning = (await db.execute(select(Session, Enrollment.first_access_at).join(
             Enrollment, Enrollment.session_id == Session.id).where(Enrollment.user_id == user.id))).all()

@@ -18,6 +18,7 @@ from sessiongraph.schema.booking import BookingMutation
 from sessiongraph.schema.compiled import CompiledOperations
 from sessiongraph.schema.courses import CoursesMutation, CoursesQuery
 from sessiongraph.schema.credits import CreditsMutation
+from sessiongraph.schema.execution import OneReadSession, PlannedExecution
 from sessiongraph.schema.extensions import ErrorCodes
 from sessiongraph.schema.imports import ImportsMutation
 from sessiongraph.schema.limits import QueryLimits, limit_extensions
@@ -79,8 +80,10 @@ def build_schema(settings: Settings | None = None, *,
             *limit_extensions(limits, introspection=not production, rate_limiter=rate_limiter),
             lambda: AddValidationRules([StorableStringLiterals]),
             StorableVariables,
-            # Last, so that it answers only what the limits let through.
+            OneReadSession,
+            # Last, so that they answer only what the limits let through; a compiled document first.
             *([CompiledOperations] if settings is not None and settings.compiled_operations else []),
+            *([PlannedExecution] if settings is not None and settings.planned_execution else []),
         ],
         config=StrawberryConfig(
             # StrawberryConfig's Mapping is keyed by object, and Mapping is invariant in its keys.

@@ -61,11 +61,11 @@ from tests.sized_data import SizedData
 # How each path's service differs from the settings of the tests. Rate limits are off in
 # both: the cases send far more than a user's burst, and limits are not what is compared.
 PATHS: dict[str, dict[str, Any]] = {
-    "executed": {"compiled_operations": False},
-    "compiled": {"compiled_operations": True},
+    "executed": {"compiled_operations": False, "planned_execution": False},
+    "planned": {"compiled_operations": False, "planned_execution": True},
 }
 REFERENCE_PATH = "executed"
-OTHER_PATH = "compiled"  # issue #15: "planned"
+OTHER_PATH = "planned"
 
 QUERIES = [op for op in all_operations() if op.kind == "query"]
 # (client, name) -> why the paths differ there: a strict xfail until the difference is fixed.
@@ -334,6 +334,10 @@ def compiled_answers() -> dict[str, float]:
             for c in _compiled()}
 
 
+def planned_answers(operation: str) -> float:
+    return REGISTRY.get_sample_value("sessiongraph_execution_total", {"operation": operation, "path": "planned"}) or 0
+
+
 def test_the_cases_covered_what_the_world_is_for():
     """Run after the documents' tests: refusals, pages, every status, an open Join window and
     calendars in the DST-changing zones were seen (so the comparisons above were not of empty answers), and on the compiled path every
@@ -348,3 +352,6 @@ def test_the_cases_covered_what_the_world_is_for():
     assert {("timeZone", "America/New_York"), ("timeZone", "Europe/Paris")} <= OBSERVED.values
     if OTHER_PATH == "compiled":
         assert all(answered > 0 for answered in compiled_answers().values()), compiled_answers()
+    if OTHER_PATH == "planned":
+        unplanned = {op.name for op in QUERIES if not planned_answers(op.name)}
+        assert not unplanned, f"never answered by their plans: {sorted(unplanned)}"

@@ -84,9 +84,9 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         try:
             for _ in range(SETTLE_TURNS):
                 await asyncio.sleep(0)
-            # Batches arriving from here on wait for the next query.
-            waiting, self._waiting = self._waiting, []
-            async with self.context.database.read() as db:
+            async with self.context.read_turn() as db:
+                # Batches arriving from here on wait for the next query.
+                waiting, self._waiting = self._waiting, []
                 values = list(await self.batch_load(db, [key for batch, _ in waiting for key in batch]))
         except BaseException as error:
             if not waiting:

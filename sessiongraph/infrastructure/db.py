@@ -119,6 +119,11 @@ class Database:
         async with self._reads() as db:
             yield db
 
+    def reading_session(self) -> AsyncSession:
+        """A session for reading that the caller closes: one operation's reads share it (see
+        resolvers/context.py `SharedReads`), so that the operation checks a connection out once."""
+        return self._reads()
+
     @asynccontextmanager
     async def read_rows(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reading rows with Core statements, as `read` but without an ORM

@@ -23,6 +23,8 @@ LATENCY = Histogram("sessiongraph_graphql_operation_seconds", "GraphQL operation
 # left it to be executed field by field.
 COMPILED_ANSWERS = Counter("sessiongraph_compiled_operations_total", "Compiled operations by outcome",
                            ["operation", "outcome"])
+# Which path answered each query: its plan (schema/planned.py), or graphql-core's execution.
+EXECUTIONS = Counter("sessiongraph_execution_total", "Queries by the path that answered them", ["operation", "path"])
 ACTIVE_SUBSCRIPTIONS = Gauge("sessiongraph_active_subscriptions", "Subscriptions open in this process")
 POOL_CHECKED_OUT = Gauge("sessiongraph_db_connections_in_use", "Database connections checked out")
 

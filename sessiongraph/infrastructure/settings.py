@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     # Answer the hot calendar documents from one statement instead of field by field
     # (schema/compiled); off, every document executes field by field.
     compiled_operations: bool = True
+    planned_execution: bool = True
     max_batch_operations: int = 5
     # Browser pages on these origins may open a WebSocket (comma-separated; "*" for any).
     # Same-origin pages and clients that send no Origin (mobile apps) are always let in.

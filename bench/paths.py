@@ -1,0 +1,102 @@
+"""The execution paths side by side: each operation answered by each path, requests interleaved.
+
+    python bench/paths.py --database-url <URL from generate.py> [--requests 300] [--operation CalendarTab ...]
+
+One process holds one app per path (graphql-core's execution, the compiled operations,
+the planned execution) on the same database, and sends each operation's requests (as
+bench/load.py sends them, a different learner each) to the paths in turn, request by
+request, so that whatever else the machine does weighs on every path alike. Per path and
+operation it prints the CPU time of this process per request (the in-process client's
+share included, the same for every path) and the SQL statements of one request, and the
+ratio to graphql-core's execution. A load run (bench/load.py) gives latency and
+throughput; this gives the comparison that a busy machine does not blur.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from bench.load import JWT_SECRET, OPERATIONS, body, failed, requests_for, sample  # noqa: E402
+from sessiongraph.clients.documents import load_operations  # noqa: E402
+from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.settings import Settings  # noqa: E402
+from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
+from sessiongraph.server.app import create_app  # noqa: E402
+
+PATHS = {
+    "executed": {"compiled_operations": False, "planned_execution": False},
+    "compiled": {"compiled_operations": True, "planned_execution": False},
+    "planned": {"compiled_operations": False, "planned_execution": True},
+}
+
+
+async def run(args) -> int:
+    # The sample's query of bookable pairs takes seconds at full scale on a busy machine.
+    base = Settings(database_url=args.database_url, jwt_secret=JWT_SECRET, environment="benchmark",
+                    rate_limit_enabled=False, database_statement_timeout_seconds=120, _env_file=None)
+    database = Database(create_engine(base))
+    statements: list[str] = []
+    event.listen(database.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(
+        app=create_app(base.model_copy(update=update), database=database, check_migrations=False)),
+        base_url="http://paths") for name, update in PATHS.items() if name in args.paths}
+    learners, admins, bookings = await sample(database, args.requests, seed=1)
+    documents = {op.name: op for client in ("web", "admin", "mobile") for op in load_operations(client)}
+    today = datetime.now(UTC).date().isoformat()
+    print(f"{'operation':<24} " + " ".join(f"{name + ' ms':>12} {'SQL':>4}" for name in clients) + "  ratio")
+    for label, _, name in OPERATIONS:
+        if (args.operation and name not in args.operation) or label == "booking":
+            continue
+        operation = documents[name]
+        work = requests_for(label, learners, admins, bookings, today)
+        work = (work * (args.requests // max(len(work), 1) + 1))[: args.requests]
+        tokens = {user: issue_token(user, base, datetime.now(UTC)) for user, _ in work}
+        cpu: dict[str, list[float]] = {path: [] for path in clients}
+        counted: dict[str, int] = {}
+        for index, (user, variables) in enumerate(work):
+            for path, http in clients.items():
+                del statements[:]
+                started = time.process_time()
+                response = await http.post("/graphql", json=body(operation, variables),
+                                           headers={"Authorization": f"Bearer {tokens[user]}"})
+                elapsed = time.process_time() - started
+                if problem := failed(response.json()):
+                    raise SystemExit(f"{name} on {path} failed: {problem}")
+                if index >= args.warmup:
+                    cpu[path].append(elapsed)
+                counted.setdefault(path, len(statements))
+        means = {path: statistics.mean(values) * 1000 for path, values in cpu.items()}
+        reference = means.get("executed")
+        print(f"{name:<24} " + " ".join(f"{means[p]:>12.2f} {counted[p]:>4}" for p in clients)
+              + ("  " + " ".join(f"{p}={means[p] / reference:.2f}" for p in clients if p != "executed")
+                 if reference else ""))
+    for http in clients.values():
+        await http.aclose()
+    await database.dispose()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--operation", action="append", help="an operation's name (repeatable); default: all")
+    parser.add_argument("--paths", default="executed,compiled,planned")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30)
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
