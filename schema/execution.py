@@ -175,7 +175,7 @@ class Plan:
         name = nodes[0].name.value
         if name == "__typename":
             step = FieldStep(key, details, nodes, None, TYPENAME, None, False)
-            step.complete = _leaf_completer(GraphQLNonNull(self.schema.type_map["String"]))
+            step.complete = _leaf_completer(self.schema.type_map["String"], nullable=False)
             return step
         definition = parent.fields.get(name)
         if definition is None:  # introspection (__schema, __type)
@@ -189,6 +189,8 @@ class Plan:
 
     def _completer(self, type_: GraphQLOutputType, step: FieldStep, parent: GraphQLObjectType) -> Completer:
         """How a value of the type is completed, as graphql-core's complete_value does."""
+        if isinstance(type_, GraphQLNonNull) and is_leaf_type(type_.of_type):
+            return _leaf_completer(type_.of_type, nullable=False)  # one call a leaf, not two
         if isinstance(type_, GraphQLNonNull):
             inner = self._completer(type_.of_type, step, parent)
 
@@ -251,7 +253,7 @@ class Plan:
         return abstract_value
 
 
-def _leaf_completer(type_: Any) -> Completer:
+def _leaf_completer(type_: Any, *, nullable: bool = True) -> Completer:
     coerce = type_.coerce_output_value
     # The values graphql-core's built-in scalars pass through unchanged, taken without the call.
     same: type | None = {"String": str, "ID": str, "Boolean": bool}.get(getattr(type_, "name", ""))
@@ -268,7 +270,9 @@ def _leaf_completer(type_: Any) -> Completer:
 
     def leaf(value: Any, level: Level) -> Any:
         if value is None:
-            return None
+            if nullable:
+                return None
+            raise Declined("null where the schema promises a value")
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
             raise Declined(f"{type_} cannot represent {value!r}")
