@@ -1,6 +1,7 @@
 """The execution paths side by side: each operation answered by each path, requests interleaved.
 
     python bench/paths.py --database-url <URL from generate.py> [--requests 300] [--operation CalendarTab ...]
+    python bench/paths.py --database-url <URL> --all      # every query document in clients/
 
 One process holds one app per path (graphql-core's execution, the compiled operations,
 the planned execution) on the same database, and sends each operation's requests (as
@@ -19,20 +20,23 @@ import asyncio
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import event  # noqa: E402
+from graphql import NonNullTypeNode, OperationDefinitionNode, parse  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 
-from bench.load import JWT_SECRET, OPERATIONS, body, failed, requests_for, sample  # noqa: E402
+from bench.load import JWT_SECRET, OPERATIONS, Learner, body, failed, requests_for, sample  # noqa: E402
 from sessiongraph.clients.documents import load_operations  # noqa: E402
 from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
+from sessiongraph.schema.relay import to_global_id  # noqa: E402
 from sessiongraph.server.app import create_app  # noqa: E402
 
 PATHS = {
@@ -40,6 +44,37 @@ PATHS = {
     "compiled": {"compiled_operations": True, "planned_execution": False},
     "planned": {"compiled_operations": False, "planned_execution": True},
 }
+
+
+def required_variables(document: str, name: str) -> list[str]:
+    operation = next(d for d in parse(document).definitions
+                     if isinstance(d, OperationDefinitionNode) and d.name and d.name.value == name)
+    return [v.variable.name.value for v in operation.variable_definitions or ()
+            if isinstance(v.type, NonNullTypeNode) and v.default_value is None]
+
+
+def any_document_requests(operation, learners: list[Learner], admins: list[int], instructors: list[int],
+                          sessions: list[int]) -> list[tuple[int, dict[str, Any]]]:
+    """(user, variables) for a query document bench/load.py has no screen's variables for: its
+    required variables from the sampled rows by name, the others left to their defaults; an
+    admin's document as an admin, Teaching as an instructor, the rest as learners. (The
+    generated data has no guardians: a guardian's document runs as a learner, with no children.)"""
+    now = datetime.now(UTC)
+    wanted = required_variables(operation.document, operation.name)
+
+    def value(name: str, learner: Learner, index: int) -> Any:
+        if name == "id":
+            if "on LiveSession" in operation.document or "LiveSessionDetails" in operation.document:
+                return to_global_id("LiveSession", learner.live_session_id)
+            return to_global_id("Session", sessions[index % len(sessions)])
+        return {"courseId": to_global_id("Course", learner.course_id), "date": now.date().isoformat(),
+                "view": "DAY" if "Day" in operation.name else "MONTH", "from": now.isoformat(),
+                "to": (now + timedelta(days=14)).isoformat()}[name]
+
+    users = (admins if operation.client == "admin" else instructors if operation.name == "Teaching"
+             else [learner.user_id for learner in learners])
+    return [(users[index % len(users)], {name: value(name, learner, index) for name in wanted})
+            for index, learner in enumerate(learners)]
 
 
 async def run(args) -> int:
@@ -53,14 +88,21 @@ async def run(args) -> int:
         app=create_app(base.model_copy(update=update), database=database, check_migrations=False)),
         base_url="http://paths") for name, update in PATHS.items() if name in args.paths}
     learners, admins, bookings = await sample(database, args.requests, seed=1)
+    async with database.read() as db:
+        instructors = list((await db.scalars(text(
+            "SELECT i.user_id FROM instructor i WHERE EXISTS (SELECT 1 FROM live_session l "
+            "WHERE l.instructor_id = i.id) ORDER BY i.id LIMIT 200"))).all())
+        sessions = list((await db.scalars(text("SELECT id FROM session ORDER BY id LIMIT 200"))).all())
     documents = {op.name: op for client in ("web", "admin", "mobile") for op in load_operations(client)}
     today = datetime.now(UTC).date().isoformat()
+    screens = {name: label for label, _, name in OPERATIONS if label != "booking"}
+    names = ([op.name for op in documents.values() if op.kind == "query"] if args.all
+             else [name for name in screens if not args.operation or name in args.operation])
     print(f"{'operation':<24} " + " ".join(f"{name + ' ms':>12} {'SQL':>4}" for name in clients) + "  ratio")
-    for label, _, name in OPERATIONS:
-        if (args.operation and name not in args.operation) or label == "booking":
-            continue
+    for name in names:
         operation = documents[name]
-        work = requests_for(label, learners, admins, bookings, today)
+        work = (requests_for(screens[name], learners, admins, bookings, today) if name in screens
+                else any_document_requests(operation, learners, admins, instructors, sessions))
         work = (work * (args.requests // max(len(work), 1) + 1))[: args.requests]
         tokens = {user: issue_token(user, base, datetime.now(UTC)) for user, _ in work}
         cpu: dict[str, list[float]] = {path: [] for path in clients}
@@ -92,6 +134,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--operation", action="append", help="an operation's name (repeatable); default: all")
+    parser.add_argument("--all", action="store_true", help="every query document in clients/")
     parser.add_argument("--paths", default="executed,compiled,planned")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
