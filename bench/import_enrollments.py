@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -86,20 +87,26 @@ def main() -> int:
 
 
 async def seed(url: str, *, users: int, sessions: int) -> None:
-    database = Database(create_engine(Settings(database_url=url, _env_file=None)))
-    await migrations.upgrade(database.engine)
+    database = await seed_people(url, users, email, "Learner")
     now = datetime.now(UTC)
     async with database.write() as db:
-        person = {"time_zone": "UTC", "week_start": "MONDAY", "created_at": now}
-        await db.execute(insert(User), [{"email": ADMIN_EMAIL, "name": "Bench Admin", "is_admin": True, **person}])
-        for start in range(0, users, 10_000):
-            await db.execute(insert(User), [
-                {"email": email(n), "name": f"Learner {n}", "is_admin": False, **person}
-                for n in range(start, min(start + 10_000, users))])
         if sessions:
             await db.execute(insert(Session), [{"name": session_name(n), "visibility": "READ_ONLY",
                                                 "created_at": now} for n in range(sessions)])
     await database.dispose()
+
+
+async def seed_people(url: str, count: int, email_of: Callable[[int], str], name: str) -> Database:
+    """A migrated database holding the benchmark's admin and `count` users named `name n`."""
+    database = Database(create_engine(Settings(database_url=url, _env_file=None)))
+    await migrations.upgrade(database.engine)
+    person = {"time_zone": "UTC", "week_start": "MONDAY", "created_at": datetime.now(UTC)}
+    async with database.write() as db:
+        await db.execute(insert(User), [{"email": ADMIN_EMAIL, "name": "Bench Admin", "is_admin": True, **person}])
+        for start in range(0, count, 10_000):
+            await db.execute(insert(User), [{"email": email_of(n), "name": f"{name} {n}", "is_admin": False, **person}
+                                            for n in range(start, min(start + 10_000, count))])
+    return database
 
 
 def email(n: int) -> str:
@@ -144,7 +151,8 @@ async def run_import(url: str, path: Path, trace: bool) -> dict:
         result = f"refused: {report.refusal[0].message} {[e.message for e in report.row_errors[:3]]}"
     else:
         counts = report.counts
-        result = f"created {counts.created:,}, already enrolled {counts.already_enrolled:,}"
+        result = (f"created {counts.created:,}, updated {counts.updated:,}, "
+                  f"already enrolled {counts.already_enrolled:,}")
     return {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_before_mb": rss_before, "heap_peak_mb": heap_peak, "result": result}
 

@@ -19,6 +19,7 @@ from sessiongraph.schema.compiled import CompiledOperations
 from sessiongraph.schema.courses import CoursesMutation, CoursesQuery
 from sessiongraph.schema.credits import CreditsMutation
 from sessiongraph.schema.execution import OneReadSession, PlannedExecution
+from sessiongraph.schema.exports import ExportsMutation
 from sessiongraph.schema.extensions import ErrorCodes
 from sessiongraph.schema.imports import ImportsMutation
 from sessiongraph.schema.limits import QueryLimits, limit_extensions
@@ -50,7 +51,7 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 @strawberry.type
 class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
-               ReportsMutation, BookingMutation, CreditsMutation):
+               ReportsMutation, BookingMutation, CreditsMutation, ExportsMutation):
     pass
 
 

@@ -14,7 +14,7 @@ from sessiongraph.schema.errors import UserError, attempt
 
 # strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
 ImportFormat: TypeAlias = imports.ImportFormat
-strawberry.enum(ImportFormat, name="CsvFormat", description="Which of the two file formats a file was read as.")
+strawberry.enum(ImportFormat, name="CsvFormat", description="Which of the three file formats a file was read as.")
 
 
 @strawberry.type(description="One problem with one line of an imported file; the header is line 1.")
@@ -31,29 +31,33 @@ class CsvRowError:
 
 @strawberry.input
 class ImportCsvInput:
-    file: Upload = strawberry.field(description="UTF-8 CSV: `session,email[,role]` or Chamilo's session file.")
+    file: Upload = strawberry.field(description=(
+        "UTF-8 CSV: `session,email[,role]`, Chamilo's session file (its import or export header), or users: "
+        "`email,name[,time_zone,week_start,class,guardian_of,is_admin]`."))
 
 
 @strawberry.type(description="A refused file lists its errors and changes nothing; "
                              "a good one is applied whole and counted.")
 class ImportCsvPayload:
     created: int = strawberry.field(description="New enrollments and course coaches (and new sessions, "
-                                                "for Chamilo's format).")
-    updated: int = strawberry.field(description="Existing sessions whose fields changed or that gained a course.")
+                                                "for Chamilo's format); new users, for the users format.")
+    updated: int = strawberry.field(description="Existing sessions whose fields changed or that gained a course; "
+                                                "for the users format, existing users changed or added to.")
     already_enrolled: int = strawberry.field(description="Rows that changed nothing.")
     row_errors: list[CsvRowError] = strawberry.field(description="The first 100 errors, by line.")
     row_error_count: int = strawberry.field(description=(
         "Every error, including those not listed; at least this many when reading stopped early "
         "(the summary error says at which line)."))
     warnings: list[CsvRowError] = strawberry.field(
-        description="Imported, but worth a look (a coach window that does not cover the access window).")
+        description="Imported, but worth a look: a coach window that does not cover the access window, "
+                    "an enrollments row that repeats an earlier one (a no-op).")
     format: ImportFormat | None = strawberry.field(description="Null when the file could not be read.")
     errors: list[UserError]
 
 
 @strawberry.type
 class ImportsMutation:
-    @strawberry.mutation(description="Imports a CSV file of enrollments or Chamilo sessions; admins only.")
+    @strawberry.mutation(description="Imports a CSV file of enrollments, Chamilo sessions or users; admins only.")
     async def import_csv(self, info: Info, input: ImportCsvInput) -> ImportCsvPayload:
         permissions.require_admin(info.context)  # before judging the file part, so strangers learn nothing
         report, errors = await attempt(info, lambda: imports.import_csv(info.context, _stream_of(input.file)))

@@ -14,7 +14,8 @@ from sessiongraph.infrastructure.db import Database
 
 IMPORT_CSV = (Path(__file__).resolve().parent.parent / "clients" / "admin" / "import_csv.graphql").read_text()
 
-WRITTEN_BY_IMPORTS = (models.Session, models.SessionCourse, models.SessionCourseCoach, models.Enrollment)
+WRITTEN_BY_IMPORTS = (models.Session, models.SessionCourse, models.SessionCourseCoach, models.Enrollment, models.User,
+                      models.ClassMember, models.GuardianLink)
 
 
 async def upload(caller, content: bytes | str, filename: str = "import.csv") -> dict[str, Any]:

@@ -229,6 +229,11 @@ ADMIN_RUNS: dict[str, Run] = {
                                                            "userIds": [demo.found["learnerId"]]}},
                             lambda d, _: not d["unenrollLearners"]["errors"]
                             and d["unenrollLearners"]["unenrolledCount"] == 1),
+    "ExportTracking": Run(ADMIN, lambda demo: {"input": {"sessionId": demo.found["sessionId"], "format": "XLSX"}},
+                          lambda d, _: no_errors(d["exportTracking"]) and "/exports/" in d["exportTracking"]["url"]),
+    "ExportEnrollments": Run(ADMIN, lambda demo: {"input": {"sessionId": demo.found["sessionId"], "format": "CSV"}},
+                             lambda d, _: no_errors(d["exportEnrollments"])
+                             and "/exports/" in d["exportEnrollments"]["url"]),
     "DeleteSession": Run(ADMIN, lambda demo: {"input": {"id": demo.found["newSessionId"]}},
                          lambda d, demo: d["deleteSession"]["deletedId"] == demo.found["newSessionId"]),
     "DepositCredits": Run(ADMIN, lambda demo: {"input": {"userId": demo.found["learnerId"], "amount": 5,

@@ -349,6 +349,12 @@ ADMIN: dict[str, Entry] = {
                                 lambda d, made, n: no_errors(d["importCsv"])
                                 and (d["importCsv"]["created"], d["importCsv"]["alreadyEnrolled"]) == (n, n),
                                 upload=enrollments_csv), 4),
+    # the signed-in user and the session: the file itself is read at download, in chunks (tests/test_exports.py)
+    **{name: Entry(as_admin(SizedData.session_with_people, lambda made, n, fmt=fmt: {"input": {
+        "sessionId": gid(made.session), "format": fmt}},
+        lambda d, made, n, field=field: no_errors(d[field]) and d[field]["url"].startswith("http://test/exports/")),
+        2) for name, field, fmt in [("ExportTracking", "exportTracking", "CSV"),
+                                    ("ExportEnrollments", "exportEnrollments", "XLSX")]},
 }
 
 STATEMENTS: dict[str, Entry] = {**WEB, **MOBILE, **ADMIN}

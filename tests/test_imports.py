@@ -112,8 +112,6 @@ GOOD_ROW = "Autumn,ana@example.org,learner\n"
     pytest.param("Autumn,bo@example.org,course_coach:\n",
                  (3, "role", "VALIDATION", "Line 3, column role: course_coach: needs a course code after the colon."),
                  id="coach role without a course"),
-    pytest.param("Autumn,ANA@example.org,\n",
-                 (3, None, "DUPLICATE", "Line 3: this row repeats line 2."), id="duplicate row"),
     pytest.param('Autumn,bo@example.org,learner,"extra"\n',
                  (3, None, "VALIDATION", "Line 3: the line has 4 fields but the header has 3; "
                                          "quote a field that holds a ','."),
@@ -174,11 +172,27 @@ async def test_every_error_is_listed_in_line_order(admin, database, ids):
     assert [(e["line"], e["column"], e["code"]) for e in payload["rowErrors"]] == [
         (2, "session", "NOT_FOUND"), (2, "email", "NOT_FOUND"),
         (4, "email", "VALIDATION"),
-        (6, None, "DUPLICATE"),
-        (7, "role", "VALIDATION")]
-    assert payload["rowErrorCount"] == 5
-    assert payload["rowErrors"][3]["message"] == "Line 6: this row repeats line 3."
+        (7, "role", "VALIDATION")]  # line 6 repeats line 3: a no-op, not an error
+    assert payload["rowErrorCount"] == 4
+    assert payload["warnings"] == []  # a refused file reports its errors only
     assert await enrollments(database) == set()
+
+
+async def test_a_row_repeating_an_earlier_one_is_a_no_op_with_a_warning(admin, database, ids):
+    # given: line 4 repeats line 2 (the same address written otherwise, the default role spelt out)
+    content = ("session,email,role\nAutumn,ana@example.org,\nAutumn,bo@example.org,learner\n"
+               "Autumn,ANA@example.org,learner\n")
+
+    # when
+    payload = await import_csv(admin, content)
+
+    # then: imported once, the repeat counted with the rows that changed nothing and named as a warning
+    assert (payload["created"], payload["updated"], payload["alreadyEnrolled"]) == (2, 0, 1)
+    assert payload["errors"] == [] and payload["rowErrors"] == []
+    assert payload["warnings"] == [{"line": 4, "column": None, "code": "DUPLICATE",
+                                    "message": "Line 4: this row repeats line 2; it changes nothing."}]
+    assert await enrollments(database) == {(ids["Autumn"], ids["ana@example.org"]),
+                                           (ids["Autumn"], ids["bo@example.org"])}
 
 
 async def test_lists_the_first_hundred_errors_and_counts_them_all(admin, database, ids):
@@ -215,7 +229,8 @@ async def test_a_file_with_only_a_header_imports_nothing(admin, ids):
     pytest.param(b"\r\nsession,email\r\n", "VALIDATION", "The first line is blank: it must be the header.",
                  id="blank first line"),
     pytest.param(b"Autumn,ana@example.org\n", "VALIDATION",
-                 "The first line must be a header, either session,email[,role] for enrollments or Chamilo's "
+                 "The first line must be a header: session,email[,role] for enrollments, email,name[,…] for "
+                 "users, or Chamilo's "
                  "SessionName;Coach;DateStart;DateEnd;…; it is 'Autumn,ana@example.org'.", id="no header"),
 ])
 async def test_a_file_that_is_not_a_csv_of_either_format_is_refused(admin, database, ids, content, code, message):

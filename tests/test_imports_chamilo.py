@@ -113,6 +113,52 @@ async def test_reimporting_a_chamilo_file_changes_nothing(admin, database, ids):
     assert await snapshot(database) == before
 
 
+# Chamilo's session_export.php: its own header (SessionId first in recent versions), Visibility
+# as Chamilo's number, SessionCategory as its category ID, dates with times, a separator ending each line.
+CHAMILO_EXPORT = "\n".join([
+    "SessionId;SessionName;Coach;DateStart;DateEnd;Visibility;SessionCategory;Users;Courses;",
+    "42;Formation SQL;carla@example.org;2026-04-01 09:00:00;2026-06-30 18:00:00;2;7;ana@example.org|bo@example.org;"
+    "SQL201[dan@example.org][cy@example.org]|PY101[][];",
+    "43;Archive;;2025-01-01 00:00:00;2025-12-31 23:59:59;1;;;;",
+    "",
+])
+
+
+async def test_chamilos_own_export_imports_like_its_import_format(admin, database, ids):
+    # when
+    payload = await import_csv(admin, CHAMILO_EXPORT)
+
+    # then: 2 sessions, 3 enrollments (cy from SQL201's user list), 1 course coach
+    assert payload == {"format": "CHAMILO_SESSIONS", "created": 6, "updated": 0, "alreadyEnrolled": 0,
+                       "rowErrors": [], "rowErrorCount": 0, "warnings": [], "errors": []}
+    sessions = await sessions_by_name(admin)
+    sql = sessions["Formation SQL"]
+    assert (sql["visibility"], sql["coach"]) == ("VISIBLE", {"email": "carla@example.org"})
+    assert sql["accessWindow"] == window("2026-04-01T09:00:00+00:00", "2026-06-30T18:00:00+00:00")
+    assert [(c["course"]["code"], [u["email"] for u in c["coaches"]]) for c in sql["courses"]] == [
+        ("SQL201", ["dan@example.org"]), ("PY101", [])]
+    assert sessions["Archive"]["visibility"] == "READ_ONLY"
+    assert await enrollments(database) == {("Formation SQL", email, None)
+                                           for email in ("ana@example.org", "bo@example.org", "cy@example.org")}
+    # and again: nothing changes
+    before = await snapshot(database)
+    again = await import_csv(admin, CHAMILO_EXPORT)
+    assert (again["created"], again["updated"], again["alreadyEnrolled"]) == (0, 0, 2)
+    assert await snapshot(database) == before
+
+
+async def test_an_unknown_chamilo_visibility_number_and_both_visibility_columns_are_refused(admin, database, ids):
+    before = await snapshot(database)
+
+    bad_number = await import_csv(admin, "SessionName;DateStart;DateEnd;Visibility\nX;2026-01-01;2026-02-01;5\n")
+    both = await import_csv(admin, "SessionName;DateStart;DateEnd;Visibility;VisibilityAfterExpiration\n"
+                                   "X;2026-01-01;2026-02-01;1;read_only\n")
+
+    assert [(e["line"], e["column"], e["code"]) for e in bad_number["rowErrors"]] == [(2, "Visibility", "VALIDATION")]
+    assert [(e["line"], e["column"], e["code"]) for e in both["rowErrors"]] == [(1, "Visibility", "DUPLICATE")]
+    assert await snapshot(database) == before
+
+
 async def test_updates_the_sessions_it_names_and_only_adds(admin, database, ids):
     # given: "Onboarding; Q2" exists with other dates, SQL201, a coach and a learner
     existing = models.Session(name="Onboarding; Q2", coach_id=ids["dan@example.org"])
@@ -209,7 +255,7 @@ def row(**cells) -> str:
                  id="unknown class"),
     pytest.param(row(VisibilityAfterExpiration="hidden"),
                  ("VisibilityAfterExpiration", "VALIDATION", "'hidden' is not read_only, accessible or "
-                                                             "not_accessible."), id="unknown visibility"),
+                                                             "not_accessible (nor Chamilo's 1 to 4)."), id="unknown visibility"),
     pytest.param(row(SessionName="Good"), ("SessionName", "DUPLICATE", "the session 'Good' is already on line 2."),
                  id="duplicate session row"),
     pytest.param(row(SessionName=" "), ("SessionName", "VALIDATION", "the session name is blank."),
@@ -241,12 +287,13 @@ async def test_a_duration_session_keeps_no_access_dates(admin, database, ids):
 
 
 async def test_a_header_without_the_required_columns_is_refused(admin, database, ids):
+    before = await snapshot(database)
+
     payload = await import_csv(admin, "SessionName;DateStart;Users\nSpring;2026/04/01;ana@example.org\n")
 
     assert payload["rowErrors"] == [{"line": 1, "column": "DateEnd", "code": "MISSING_COLUMN",
                                      "message": "Line 1, column DateEnd: the required column DateEnd is missing."}]
-    assert await snapshot(database) == {"session": [], "session_course": [], "session_course_coach": [],
-                                        "enrollment": []}
+    assert before["session"] == [] and await snapshot(database) == before
 
 
 async def test_every_bad_cell_of_a_row_is_listed(admin, database, ids):

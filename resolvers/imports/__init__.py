@@ -1,5 +1,6 @@
-"""CSV import (DESIGN.md, "CSV import"): an enrollments file or Chamilo's session file,
-told apart by the header, checked whole and applied in one transaction.
+"""CSV import (DESIGN.md, "CSV import" and "Bulk users by CSV"): an enrollments file, Chamilo's
+session file (its import or its export header) or a users file, told apart by the header,
+checked whole and applied in one transaction.
 
 Nothing is written unless every row is good: the file is read and each row checked
 on its own first (off the event loop), then everything the rows name is looked up
@@ -25,6 +26,7 @@ from sessiongraph.resolvers.imports.chamilo import ChamiloPlan, apply_sessions, 
 from sessiongraph.resolvers.imports.enrollments import EnrollmentPlan, apply_enrollments, read_enrollments
 from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors
 from sessiongraph.resolvers.imports.reading import ImportLimits, open_csv, refuse_file, size_of
+from sessiongraph.resolvers.imports.users import UsersPlan, apply_users, read_users
 from sessiongraph.resolvers.permissions import require_admin
 
 __all__ = ["ImportFormat", "ImportReport", "RowError", "import_csv"]
@@ -33,6 +35,10 @@ __all__ = ["ImportFormat", "ImportReport", "RowError", "import_csv"]
 class ImportFormat(StrEnum):
     ENROLLMENTS = "ENROLLMENTS"
     CHAMILO_SESSIONS = "CHAMILO_SESSIONS"
+    USERS = "USERS"
+
+
+Plan = EnrollmentPlan | ChamiloPlan | UsersPlan
 
 
 @dataclass
@@ -70,27 +76,34 @@ async def import_csv(ctx: Context, source: BinaryIO) -> ImportReport:
         async with ctx.database.write() as db:
             if isinstance(plan, EnrollmentPlan):
                 counts = await apply_enrollments(db, plan, errors, ctx.now)
+            elif isinstance(plan, UsersPlan):
+                counts = await apply_users(db, plan, errors, ctx.now)
             else:
                 counts = await apply_sessions(db, plan, errors, ctx.now)
             if errors:
                 raise _Refused()
     except _Refused:
         return _refused(file_format, errors)
-    warnings = plan.warnings if isinstance(plan, ChamiloPlan) else []
-    return ImportReport(file_format, counts, warnings=warnings)
+    return ImportReport(file_format, counts, warnings=sorted(plan.warnings, key=lambda w: w.line))
 
 
 def detect_format(header: list[str]) -> ImportFormat | None:
+    """Chamilo's by SessionName, enrollments by session, users by email and name together; a
+    lone email is taken for enrollments, so that the missing session column is what is reported."""
     names = {name.replace(" ", "").lower() for name in header}
     if "sessionname" in names:
         return ImportFormat.CHAMILO_SESSIONS
-    if names & {"session", "email"}:
+    if "session" in names:
+        return ImportFormat.ENROLLMENTS
+    if {"email", "name"} <= names:
+        return ImportFormat.USERS
+    if "email" in names:
         return ImportFormat.ENROLLMENTS
     return None
 
 
 def _read(source: BinaryIO, limits: ImportLimits, errors: RowErrors,
-          zone: ZoneInfo) -> tuple[ImportFormat, EnrollmentPlan | ChamiloPlan | None]:
+          zone: ZoneInfo) -> tuple[ImportFormat, Plan | None]:
     """Reads and checks every row on its own; runs in a worker thread."""
     source.seek(0)
     csv_file = open_csv(source, limits)
@@ -98,11 +111,13 @@ def _read(source: BinaryIO, limits: ImportLimits, errors: RowErrors,
     if file_format is None:
         shown = csv_file.delimiter.join(csv_file.header)
         raise refuse_file(ErrorCode.VALIDATION, (
-            f"The first line must be a header, either session,email[,role] for enrollments or Chamilo's "
-            f"SessionName;Coach;DateStart;DateEnd;…; it is {shown[:200]!r}."))
+            f"The first line must be a header: session,email[,role] for enrollments, email,name[,…] for "
+            f"users, or Chamilo's SessionName;Coach;DateStart;DateEnd;…; it is {shown[:200]!r}."))
     records = csv_file.records(errors)
     if file_format is ImportFormat.ENROLLMENTS:
         return file_format, read_enrollments(csv_file.header, records, errors)
+    if file_format is ImportFormat.USERS:
+        return file_format, read_users(csv_file.header, records, errors)
     return file_format, read_sessions(csv_file.header, records, errors, zone)
 
 

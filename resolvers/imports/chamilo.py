@@ -21,6 +21,12 @@ user cell holds email addresses):
 - Classes: `class1|class2`, class names; their members at this moment are enrolled,
   remembering the class (unless also listed themselves).
 
+Chamilo's own export writes `SessionId;SessionName;Coach;DateStart;DateEnd;Visibility;
+SessionCategory;Users;Courses` (dates `yyyy-mm-dd hh:mm:ss`, Visibility Chamilo's number:
+1 read only, 2 visible, 3 invisible, 4 available, which is visible here). It imports like
+the import format: Visibility stands for VisibilityAfterExpiration, and SessionId and
+SessionCategory, the other platform's database IDs, name nothing here and are not read.
+
 An import adds: it never removes a course, coach or learner the session already has.
 A column left out of the header leaves that field of an existing session alone
 (Coach, VisibilityAfterExpiration) or adds nothing (Users, Courses, Classes).
@@ -62,7 +68,9 @@ from sessiongraph.resolvers.imports.values import Columns, Emails, parse_moment,
 from sessiongraph.resolvers.sessions import session_rule_problems, session_warnings
 
 COLUMNS = ("SessionName", "Coach", "DateStart", "DateEnd", "Users", "Courses", "VisibilityAfterExpiration",
-           "DisplayStartDate", "DisplayEndDate", "CoachStartDate", "CoachEndDate", "Classes")
+           "DisplayStartDate", "DisplayEndDate", "CoachStartDate", "CoachEndDate", "Classes",
+           # Chamilo's export header adds these (see above)
+           "SessionId", "Visibility", "SessionCategory")
 REQUIRED = ("SessionName", "DateStart", "DateEnd")
 
 VISIBILITIES = {
@@ -70,6 +78,9 @@ VISIBILITIES = {
     "not_accessible": SessionVisibility.INVISIBLE,
     # this service's own names, for files written by hand
     "visible": SessionVisibility.VISIBLE, "invisible": SessionVisibility.INVISIBLE,
+    # the numbers Chamilo's export writes (its SESSION_VISIBLE_READ_ONLY … SESSION_AVAILABLE)
+    "1": SessionVisibility.READ_ONLY, "2": SessionVisibility.VISIBLE, "3": SessionVisibility.INVISIBLE,
+    "4": SessionVisibility.VISIBLE,
 }
 _COURSE = re.compile(r"([^\[\]]+?)\s*(?:\[([^\[\]]*)\])?\s*(?:\[([^\[\]]*)\])?")
 
@@ -164,6 +175,9 @@ def read_sessions(header: list[str], records: Iterable[tuple[int, list[str]]], e
     other cells name is still looked up and reported.
     """
     columns = read_header(header, COLUMNS, REQUIRED, errors)
+    if "Visibility" in columns and "VisibilityAfterExpiration" in columns:
+        errors.add(1, "Visibility", ErrorCode.DUPLICATE,
+                   "Visibility (of Chamilo's export) and VisibilityAfterExpiration are the same column: keep one.")
     if errors:
         return None
     plan = ChamiloPlan()
@@ -207,12 +221,13 @@ def _read_row(cells: _Row) -> SessionRow:
             found = cells.email_list("Coach", [coach])
             row.coach = found[0] if found else None
 
-    visibility = cells.text("VisibilityAfterExpiration")
+    visibility_column = "VisibilityAfterExpiration" if "VisibilityAfterExpiration" in cells.columns else "Visibility"
+    visibility = cells.text(visibility_column)
     if visibility is not None:
         row.visibility = VISIBILITIES.get(visibility.lower() or "read_only")
         if row.visibility is None:
-            cells.fail("VisibilityAfterExpiration", ErrorCode.VALIDATION,
-                       f"{visibility!r} is not read_only, accessible or not_accessible.")
+            cells.fail(visibility_column, ErrorCode.VALIDATION,
+                       f"{visibility!r} is not read_only, accessible or not_accessible (nor Chamilo's 1 to 4).")
 
     row.learners = cells.email_list("Users", split_list(cells.text("Users") or ""))
     row.classes = split_list(cells.text("Classes") or "")

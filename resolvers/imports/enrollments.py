@@ -5,8 +5,9 @@ which makes the user a coach of that course in that session (the course must be 
 the session). The session is named exactly; the course code matches ignoring case.
 
 Counts: `created` is the rows that added an enrollment or a course coach;
-`alreadyEnrolled` the rows that were already true; `updated` stays 0 (this format
-changes no session's own fields).
+`alreadyEnrolled` the rows that were already true, and rows that repeat an earlier row
+(each also a warning: a no-op, as DESIGN.md says); `updated` stays 0 (this format changes
+no session's own fields).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessiongraph.models import Course, Enrollment, Session, SessionCourseCoach
 from sessiongraph.resolvers.errors import ErrorCode
-from sessiongraph.resolvers.imports.problems import Counts, RowErrors
+from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors, describe
 from sessiongraph.resolvers.imports.store import insert_new, lookup, session_course_pairs, user_ids_by_email
 from sessiongraph.resolvers.imports.values import Emails, read_header
 
@@ -37,10 +38,11 @@ class EnrollmentPlan:
 
     learners: list[tuple[int, str | None, str | None]] = field(default_factory=list)
     coaches: list[tuple[int, str | None, str | None, str]] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)  # one per row that repeats an earlier one
 
     @property
     def rows(self) -> int:
-        return len(self.learners) + len(self.coaches)
+        return len(self.learners) + len(self.coaches) + len(self.warnings)
 
 
 def read_enrollments(header: list[str], records: Iterable[tuple[int, list[str]]],
@@ -88,7 +90,8 @@ def read_enrollments(header: list[str], records: Iterable[tuple[int, list[str]]]
             key = (name, email, course_code.lower() if course_code else None)
             first = first_seen.setdefault(key, line)
             if first != line:
-                errors.add(line, None, ErrorCode.DUPLICATE, f"this row repeats line {first}.")
+                plan.warnings.append(RowError(line, None, ErrorCode.DUPLICATE, describe(
+                    line, None, f"this row repeats line {first}; it changes nothing.")))
                 continue
         if course_code:
             plan.coaches.append((line, name, email, course_code))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from sessiongraph.infrastructure.settings import human_size
 from sessiongraph.resolvers.errors import ErrorCode, UserErrors
 from sessiongraph.resolvers.imports.problems import RowErrors
+from sessiongraph.resolvers.imports.values import unescape_cell
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -140,6 +141,7 @@ class CsvFile:
     def records(self, errors: RowErrors) -> Iterator[tuple[int, list[str]]]:
         """(line, cells) for every record after the header, each as wide as the header.
 
+        A cell an export escaped against formulas (`'=…`) loses its apostrophe.
         Blank lines are skipped; a record that is not well-formed CSV or is wider
         than the header is reported in `errors` and skipped. Reading stops (marked in
         `errors`) once `max_errors` are counted, or at a record longer than
@@ -180,7 +182,7 @@ class CsvFile:
                 cells = cells[:width]
             elif len(cells) < width:
                 cells = cells + [""] * (width - len(cells))
-            yield line, cells
+            yield line, [unescape_cell(cell) if cell.startswith("'") else cell for cell in cells]
 
 
 def open_csv(stream: BinaryIO, limits: ImportLimits) -> CsvFile:

@@ -14,6 +14,19 @@ from sessiongraph.resolvers.errors import ErrorCode
 from sessiongraph.resolvers.imports.problems import RowErrors
 from sessiongraph.resolvers.validation import email_address
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP's "CSV injection");
+# exports write such a text with a leading apostrophe, and imports read the apostrophe off
+# again, so that an exported file imports back unchanged.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def unescape_cell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
 
 class Emails:
     """Normalises addresses the way stored ones are (lower-cased), once per distinct cell text."""

@@ -11,6 +11,7 @@ from sessiongraph.models import (
     Enrollment,
     LiveSession,
     Session,
+    User,
 )
 from sessiongraph.models.columns import UTCDateTime
 from sessiongraph.models.reports import ATTENDED, AttendanceFigures
@@ -89,6 +90,19 @@ def _figures(row) -> AttendanceFigures:
     booked, present, late, absent, excused, last = row
     return AttendanceFigures(booked=booked, attended=present, late=late, absent=absent, excused=excused,
                              last_attended_at=last)
+
+
+def tracking_rows_query(session_id: int) -> Select:
+    """(name, email, booked, attended, late, absent, excused, last attended) of every learner of the
+    session, by name: the figures `FiguresByEnrollment` gives one learner, for the whole session
+    in one statement (PostgreSQL aggregates the session's reports once)."""
+    figures = _figures_query(col(Enrollment.session_id) == session_id, per_learner=True).subquery("figures")
+    _, learner_id, *counts = figures.c
+    return (select(col(User.name), col(User.email), *counts)
+            .select_from(Enrollment).join(User, col(User.id) == col(Enrollment.user_id))
+            .outerjoin(figures, learner_id == col(Enrollment.user_id))
+            .where(col(Enrollment.session_id) == session_id)
+            .order_by(col(User.name), col(User.id)))
 
 
 class FiguresByEnrollment(Loader[tuple[int, int], AttendanceFigures]):

@@ -34,12 +34,14 @@ from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, token
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.schema import build_schema
+from sessiongraph.schema.exports import DOWNLOAD_PATH
 from sessiongraph.server.connection_rights import (
     ConnectionRights,
     Lapse,
     UserSockets,
     rights_lapse,
 )
+from sessiongraph.server.exports import export_downloads
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response, unavailable_response
 from sessiongraph.server.limits import BodyLimit
 from sessiongraph.server.observability import RequestIds, metrics_endpoint
@@ -312,6 +314,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            # exportTracking's and exportEnrollments' files (sessiongraph/server/exports.py).
+            Route(DOWNLOAD_PATH + "{ticket}", export_downloads(database=database, settings=settings, clock=clock,
+                                                              load_user=signed_in_user)),
             # The web client: plain HTML and JavaScript from clients/web/app, no build step.
             Route("/app/operations.json", web_client_operations),
             Mount("/app", StaticFiles(directory=WEB_APP_DIR, html=True), name="app"),
