@@ -30,6 +30,7 @@ from sessiongraph.schema.sessions import SessionsMutation, SessionsQuery
 from sessiongraph.schema.subscriptions import Subscription
 from sessiongraph.schema.text import StorableStringLiterals, StorableVariables
 from sessiongraph.schema.viewer import ViewerQuery
+from sessiongraph.schema.waitlist import WaitlistMutation
 
 if TYPE_CHECKING:
     from strawberry.types.scalar import ScalarDefinition
@@ -49,7 +50,7 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 @strawberry.type
 class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
-               ReportsMutation, BookingMutation, CreditsMutation):
+               ReportsMutation, BookingMutation, WaitlistMutation, CreditsMutation):
     pass
 
 
