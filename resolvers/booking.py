@@ -182,7 +182,7 @@ def _occurrences(slot: BookableSlot, offer: SlotOffer, n: int, zone: ZoneInfo,
             problems.add(ErrorCode.VALIDATION, "This exception is not a start of the recurrence.",
                          *at, "exceptions", str(m))
     length = slot.ends_at - slot.starts_at
-    fields = slot.model_dump(exclude={"id", "starts_at", "ends_at"})
+    fields = slot.model_dump(exclude={"id", "starts_at", "ends_at", "recurrence"})
     return [BookableSlot(**fields, starts_at=start, ends_at=start + length, recurrence=rule.rule)
             for start in starts if start not in left_out]
 
