@@ -133,7 +133,7 @@ async def test_leaving_ends_the_entry_once_and_a_rejoin_goes_to_the_back(data, g
 
 async def test_a_cancellation_books_the_first_waiting_learner_at_once(data, given, caller, app):
     # given: Ada holds the one seat; Ben, Cat and Dan wait in that order
-    course, slot, (ada,), (ben, cat, dan) = await a_full_slot(data, given, cost=2)
+    _, slot, (ada,), (ben, cat, dan) = await a_full_slot(data, given, cost=2)
     adas = await book(caller, ada, slot)
     for learner in (ben, cat, dan):
         await join(caller, learner, slot)
