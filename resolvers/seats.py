@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
 
 from sessiongraph.models import BookableSlot, Booking, BookingStatus, Course, CreditTransactionKind, LiveSession
 from sessiongraph.resolvers import credits
@@ -22,11 +23,11 @@ from sessiongraph.resolvers.errors import ErrorCode, UserErrors
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
 
-slots_table = BookableSlot.__table__
+slots_table: Table = SQLModel.metadata.tables["bookable_slot"]
 
 
 async def code_taken(db: AsyncSession, code: str) -> bool:
-    return await db.scalar(select(LiveSession.id).where(LiveSession.code == code)) is not None
+    return await db.scalar(select(col(LiveSession.id)).where(col(LiveSession.code) == code)) is not None
 
 
 async def new_code(db: AsyncSession) -> str:
@@ -47,15 +48,15 @@ async def take_seat(db: AsyncSession, ctx: Context, slot: BookableSlot) -> LiveS
         .values(booked=slots_table.c.booked + 1)
         .returning(slots_table.c.live_session_id))).first()
     if taken is None:
-        starts_at = await db.scalar(select(BookableSlot.starts_at).where(BookableSlot.id == slot.id))
+        starts_at = await db.scalar(select(col(BookableSlot.starts_at)).where(col(BookableSlot.id) == slot.id))
         if starts_at is not None and starts_at <= ctx.now:
             raise UserErrors.one(ErrorCode.SLOT_IN_PAST, "This slot has already started.", "slotId")
         raise UserErrors.one(ErrorCode.SLOT_FULL, "This slot is full.", "slotId")
     if taken.live_session_id is None:
         return await _first_live_session(db, ctx, slot)
     # Shared lock: a concurrent cancelLiveSession either finished (and we see it) or waits for us.
-    live_session = await db.scalar(select(LiveSession).where(LiveSession.id == taken.live_session_id)
-                                   .with_for_update(read=True))
+    live_session = (await db.scalars(select(LiveSession).where(col(LiveSession.id) == taken.live_session_id)
+                                     .with_for_update(read=True))).one()
     if live_session.is_cancelled:
         raise UserErrors.one(ErrorCode.LIVE_SESSION_CANCELLED, "This slot's live session was cancelled.", "slotId")
     return live_session
@@ -79,6 +80,7 @@ async def _first_live_session(db: AsyncSession, ctx: Context, slot: BookableSlot
 
 async def add_booking(db: AsyncSession, ctx: Context, learner_id: int, live_session: LiveSession,
                       key: str | None) -> Booking:
+    assert live_session.id is not None  # a stored live session
     booking = Booking(learner_id=learner_id, live_session_id=live_session.id, status=BookingStatus.BOOKED.value,
                       booked_at=ctx.now, idempotency_key=key)
     db.add(booking)

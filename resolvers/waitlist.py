@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
 
 from sessiongraph.models import BookableSlot, Booking, BookingStatus, Course, LiveSession, WaitlistEntry
 from sessiongraph.models.booking import cancellation_deadline
@@ -38,8 +40,8 @@ from sessiongraph.resolvers.permissions import has_course_access, require_signed
 # Viewer.waitlist is a plain list: the entries on slots still to come, at most this many.
 VIEWER_WAITLIST_LIMIT = 100
 
-slots_table = BookableSlot.__table__
-entries_table = WaitlistEntry.__table__
+slots_table: Table = SQLModel.metadata.tables["bookable_slot"]
+entries_table: Table = SQLModel.metadata.tables["waitlist_entry"]
 WAITING = WaitlistStatus.WAITING.value
 
 
@@ -62,6 +64,7 @@ async def join_waitlist(ctx: Context, slot_id: int) -> WaitlistEntry:
     slot = await SlotById(ctx).load(slot_id)
     if slot is None:
         raise UserErrors.one(ErrorCode.NOT_FOUND, "No such slot.", "slotId")
+    assert user.id is not None and slot.id is not None  # stored rows
     live_session_id = slot.live_session_id
     course, has_access, live_session, mine, entry = await asyncio.gather(
         CourseById(ctx).load(slot.course_id), has_course_access(ctx, user.id, slot.course_id),
@@ -69,7 +72,7 @@ async def join_waitlist(ctx: Context, slot_id: int) -> WaitlistEntry:
         BookingByLearnerLiveSession(ctx).load((user.id, live_session_id)) if live_session_id is not None
         else _none(),
         LatestEntryByLearnerSlot(ctx).load((user.id, slot.id)))
-    if not course.bookable:
+    if course is None or not course.bookable:
         raise UserErrors.one(ErrorCode.NOT_BOOKABLE, "This course is not open for booking.", "slotId")
     if not has_access:
         raise UserErrors.one(ErrorCode.NO_ACCESS, "You need to be enrolled in a current session with this "
@@ -88,27 +91,28 @@ async def join_waitlist(ctx: Context, slot_id: int) -> WaitlistEntry:
                                                         "its cancellation notice has passed.", "slotId")
     try:
         async with ctx.database.write() as db:
-            return await _join(db, ctx, user.id, slot, deadline)
+            return await _join(db, ctx, user.id, slot.id, deadline)
     except IntegrityError:
         # The same learner joining twice at once: the partial unique index lets one in.
         raise _already_waiting() from None
 
 
-async def _join(db: AsyncSession, ctx: Context, learner_id: int, slot: BookableSlot, deadline) -> WaitlistEntry:
+async def _join(db: AsyncSession, ctx: Context, learner_id: int, slot_id: int,
+                deadline: datetime) -> WaitlistEntry:
     # The ticket and the fullness check in one statement on the slot's row: the lock that
     # also orders bookings, so a seat cannot free between "full" and the entry.
     ticket = (await db.execute(
-        update(slots_table).where(slots_table.c.id == slot.id, slots_table.c.booked >= slots_table.c.seats)
+        update(slots_table).where(slots_table.c.id == slot_id, slots_table.c.booked >= slots_table.c.seats)
         .values(waitlist_joined=slots_table.c.waitlist_joined + 1)
         .returning(slots_table.c.waitlist_joined, slots_table.c.live_session_id))).first()
     if ticket is None:
         raise UserErrors.one(ErrorCode.SLOT_NOT_FULL, "This slot has seats: book it instead.", "slotId")
-    if ticket.live_session_id is not None and await db.scalar(select(Booking.id).where(
-            Booking.learner_id == learner_id, Booking.live_session_id == ticket.live_session_id,
-            Booking.status == BookingStatus.BOOKED.value)) is not None:
+    if ticket.live_session_id is not None and await db.scalar(select(col(Booking.id)).where(
+            col(Booking.learner_id) == learner_id, col(Booking.live_session_id) == ticket.live_session_id,
+            col(Booking.status) == BookingStatus.BOOKED.value)) is not None:
         raise UserErrors.one(ErrorCode.ALREADY_BOOKED, "You have booked this slot already.", "slotId")
-    await _expire_overdue(db, ctx, slot.id)
-    entry = WaitlistEntry(slot_id=slot.id, learner_id=learner_id, position=ticket.waitlist_joined,
+    await _expire_overdue(db, ctx, slot_id)
+    entry = WaitlistEntry(slot_id=slot_id, learner_id=learner_id, position=ticket.waitlist_joined,
                           status=WAITING, joined_at=ctx.now, expires_at=deadline)
     db.add(entry)
     await db.flush()
@@ -130,7 +134,8 @@ async def leave_waitlist(ctx: Context, entry_id: int) -> WaitlistEntry:
     async with ctx.database.write() as db:
         await db.execute(update(entries_table).where(entries_table.c.id == entry.id, entries_table.c.status == WAITING)
                          .values(status=WaitlistStatus.LEFT.value, resolved_at=ctx.now))
-        return await db.get(WaitlistEntry, entry.id, populate_existing=True)
+        return (await db.scalars(select(WaitlistEntry).where(col(WaitlistEntry.id) == entry.id)
+                                 .execution_options(populate_existing=True))).one()
 
 
 def may_see_entry(ctx: Context, entry: WaitlistEntry) -> bool:
@@ -146,11 +151,11 @@ async def viewer_waitlist(ctx: Context) -> list[WaitlistEntry]:
         return []
     async with ctx.database.read() as db:
         rows = (await db.execute(
-            select(WaitlistEntry, BookableSlot).join(BookableSlot, BookableSlot.id == WaitlistEntry.slot_id)
-            .where(WaitlistEntry.learner_id == user_id, BookableSlot.starts_at > ctx.now)
-            .order_by(BookableSlot.starts_at, WaitlistEntry.id).limit(VIEWER_WAITLIST_LIMIT))).all()
+            select(WaitlistEntry, BookableSlot).join(BookableSlot, col(BookableSlot.id) == WaitlistEntry.slot_id)
+            .where(col(WaitlistEntry.learner_id) == user_id, col(BookableSlot.starts_at) > ctx.now)
+            .order_by(col(BookableSlot.starts_at), col(WaitlistEntry.id)).limit(VIEWER_WAITLIST_LIMIT))).all()
     for _, slot in rows:
-        SlotById(ctx).prime(slot.id, slot)
+        SlotById(ctx).prime(slot.id, slot)  # type: ignore[arg-type]  # a stored slot has its ID
     return [entry for entry, _ in rows]
 
 
@@ -165,11 +170,12 @@ async def offer_freed_seats(db: AsyncSession, ctx: Context, slot_id: int) -> lis
     """Books waiting learners on the slot's free seats, first come first served. The caller
     has locked the slot's row (it just changed `booked` or `seats`) and its live session."""
     await _expire_overdue(db, ctx, slot_id)
-    slot = await db.scalar(select(BookableSlot).where(BookableSlot.id == slot_id)
-                           .execution_options(populate_existing=True))
+    slot = (await db.scalars(select(BookableSlot).where(col(BookableSlot.id) == slot_id)
+                             .execution_options(populate_existing=True))).one_or_none()
     if slot is None or slot.booked >= slot.seats:
         return []
-    course = await db.get(Course, slot.course_id, populate_existing=True)
+    course = (await db.scalars(select(Course).where(col(Course.id) == slot.course_id)
+                               .execution_options(populate_existing=True))).one()
     live_session = (await db.get(LiveSession, slot.live_session_id, populate_existing=True)
                     if slot.live_session_id is not None else None)
     if live_session is not None and live_session.is_cancelled:
@@ -178,9 +184,9 @@ async def offer_freed_seats(db: AsyncSession, ctx: Context, slot_id: int) -> lis
     if ctx.now >= cancellation_deadline(slot.starts_at, course.cancellation_notice_minutes):
         await _close_waiting(db, ctx, slot_id, WaitlistStatus.EXPIRED, WaitlistReason.NOTICE_PASSED)
         return []
-    waiting = list((await db.scalars(select(WaitlistEntry).where(WaitlistEntry.slot_id == slot_id,
-                                                                 WaitlistEntry.status == WAITING)
-                                     .order_by(WaitlistEntry.position))).all())
+    waiting = list((await db.scalars(select(WaitlistEntry).where(col(WaitlistEntry.slot_id) == slot_id,
+                                                                 col(WaitlistEntry.status) == WAITING)
+                                     .order_by(col(WaitlistEntry.position)))).all())
     if not waiting:
         return []
     may_book = await _may_book(db, ctx, course, live_session, [entry.learner_id for entry in waiting])
@@ -202,8 +208,8 @@ async def publish_promotions(ctx: Context, promotions: list[Promotion]) -> None:
     """After the freeing transaction commits: each promoted learner and the instructor hear."""
     for promotion in promotions:
         instructor = await InstructorById(ctx).load(promotion.instructor_id)
-        await publish_schedule_change(ctx, ScheduleEventKind.PROMOTED, promotion.live_session_id,
-                                      {promotion.learner_id, instructor.user_id})
+        told = {promotion.learner_id} | ({instructor.user_id} if instructor is not None else set())
+        await publish_schedule_change(ctx, ScheduleEventKind.PROMOTED, promotion.live_session_id, told)
 
 
 async def _may_book(db: AsyncSession, ctx: Context, course: Course, live_session: LiveSession | None,
@@ -211,13 +217,14 @@ async def _may_book(db: AsyncSession, ctx: Context, course: Course, live_session
     """Why each learner who may not book the slot now may not (those who may are absent)."""
     if not course.bookable:
         return dict.fromkeys(learner_ids, WaitlistReason.NOT_BOOKABLE)
+    assert course.id is not None  # a stored course
     sessions = await course_sessions_of(db, [(learner_id, course.id) for learner_id in learner_ids])
     reasons = {learner_id: WaitlistReason.NO_ACCESS for learner_id, held in zip(learner_ids, sessions, strict=True)
                if not any(session.usable_by_learner(ctx.now, first) for session, first in held)}
     if live_session is not None:
-        booked = (await db.scalars(select(Booking.learner_id).where(
-            Booking.live_session_id == live_session.id, Booking.status == BookingStatus.BOOKED.value,
-            Booking.learner_id.in_(learner_ids)))).all()
+        booked = (await db.scalars(select(col(Booking.learner_id)).where(
+            col(Booking.live_session_id) == live_session.id, col(Booking.status) == BookingStatus.BOOKED.value,
+            col(Booking.learner_id).in_(learner_ids)))).all()
         reasons.update(dict.fromkeys(booked, WaitlistReason.ALREADY_BOOKED))
     return reasons
 
@@ -234,6 +241,7 @@ async def _book_from_waitlist(db: AsyncSession, ctx: Context, slot: BookableSlot
     booking = await seats.add_booking(db, ctx, entry.learner_id, live_session, None)
     await seats.record_debit(db, ctx, booking, live_session, course, after)
     await _resolve(db, ctx, entry, WaitlistStatus.PROMOTED, None, booking_id=booking.id)
+    assert live_session.id is not None  # a stored live session
     return Promotion(entry.learner_id, live_session.id, live_session.instructor_id)
 
 
@@ -263,12 +271,12 @@ async def _expire_overdue(db: AsyncSession, ctx: Context, slot_id: int) -> None:
 async def offer_freed_seats_on(db: AsyncSession, ctx: Context, live_session_id: int) -> list[Promotion]:
     """offer_freed_seats for the slot a live session was booked from, if it was."""
     await db.flush()  # the live session's new capacity, before the seats are counted
-    slot_id = await db.scalar(select(BookableSlot.id).where(BookableSlot.live_session_id == live_session_id))
+    slot_id = await db.scalar(select(col(BookableSlot.id)).where(col(BookableSlot.live_session_id) == live_session_id))
     return await offer_freed_seats(db, ctx, slot_id) if slot_id is not None else []
 
 
 async def expire_for_cancelled_live_session(db: AsyncSession, ctx: Context, live_session_id: int) -> None:
     """A cancelled live session's slot will never seat anyone: its waitlist ends."""
-    slot_id = await db.scalar(select(BookableSlot.id).where(BookableSlot.live_session_id == live_session_id))
+    slot_id = await db.scalar(select(col(BookableSlot.id)).where(col(BookableSlot.live_session_id) == live_session_id))
     if slot_id is not None:
         await _close_waiting(db, ctx, slot_id, WaitlistStatus.EXPIRED, WaitlistReason.LIVE_SESSION_CANCELLED)

@@ -37,22 +37,26 @@ class WaitlistEntry(Node):
                                                       "LIVE_SESSION_CANCELLED.")
     resolved_at: datetime | None = strawberry.field(description="When it stopped WAITING.")
     model: strawberry.Private[models.WaitlistEntry]
+    id_number: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, entry: models.WaitlistEntry, now: datetime) -> WaitlistEntry:
+        assert entry.id is not None  # a stored entry
         return cls(id=to_global_id("WaitlistEntry", entry.id), position=entry.position,
                    status=status_of(entry, now), joined_at=entry.joined_at, reason=reason_of(entry, now),
-                   resolved_at=entry.resolved_at, model=entry)
+                   resolved_at=entry.resolved_at, model=entry, id_number=entry.id)
 
     @strawberry.field
     async def slot(self, info: Info) -> BookableSlot:
-        return BookableSlot.from_model(await SlotById(info.context).load(self.model.slot_id))
+        slot = await SlotById(info.context).load(self.model.slot_id)
+        assert slot is not None  # an entry goes with its slot (ON DELETE CASCADE)
+        return BookableSlot.from_model(slot)
 
     @strawberry.field(description="1 for the next learner to be offered a seat; null once not WAITING.")
     async def place_in_line(self, info: Info) -> int | None:
         if self.status is not models.WaitlistStatus.WAITING:
             return None
-        return await AheadCountByEntry(info.context).load(self.model.id) + 1
+        return await AheadCountByEntry(info.context).load(self.id_number) + 1
 
     @strawberry.field(description="The booking a promotion made; null unless PROMOTED.")
     async def booking(self, info: Info) -> Booking | None:
