@@ -105,7 +105,7 @@ async def publish_availability(ctx: Context, *, instructor_id: int, course_id: i
     if len(offers) > MAX_SLOTS_PER_PUBLISH:
         problems.add(ErrorCode.VALIDATION, f"Publish at most {MAX_SLOTS_PER_PUBLISH} slots at once.", "slots")
         problems.raise_if_any()
-    zone = zone_named((await UserById(ctx).load(instructor.user_id)).time_zone) or UTC
+    zone = await _zone_of(ctx, instructor) if any(offer.recurrence for offer in offers) else ZoneInfo("UTC")
     given = [(n, occurrence) for n, offer in enumerate(offers)
              for occurrence in _occurrences(_slot(offer, n, instructor, course, user.id, ctx.now, problems),
                                             offer, n, zone, problems)]
@@ -156,6 +156,12 @@ def _slot(offer: SlotOffer, n: int, instructor: Instructor, course: Course, user
         location_address=optional_text(address, problems, 500, *at, "location", "address"),
         location_room=optional_text(room, problems, 100, *at, "location", "room"),
         published_by_id=user_id, created_at=now)
+
+
+async def _zone_of(ctx: Context, instructor: Instructor) -> ZoneInfo:
+    """Where a series is expanded: the instructor's own time zone."""
+    user = await UserById(ctx).load(instructor.user_id)
+    return (zone_named(user.time_zone) if user is not None else None) or ZoneInfo("UTC")
 
 
 def _occurrences(slot: BookableSlot, offer: SlotOffer, n: int, zone: ZoneInfo,
