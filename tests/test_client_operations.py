@@ -163,8 +163,9 @@ WEB: dict[str, Run] = {
                         lambda d, demo: no_errors(d["joinWaitlist"])
                         and remember(demo, waitlistEntryId=d["joinWaitlist"]["waitlistEntry"]["id"])
                         and d["joinWaitlist"]["waitlistEntry"]["placeInLine"] == 1),
-    "Waitlist": Run(LEARNER, {}, lambda d, demo: [e["id"] for e in d["viewer"]["waitlist"]]
-                    == [demo.found["waitlistEntryId"]] and d["viewer"]["waitlist"][0]["slot"]["waitlistCount"] == 1),
+    "Waitlist": Run(LEARNER, {}, lambda d, demo: [(e["placeInLine"], e["slot"]["waitlistCount"])
+                                                  for e in d["viewer"]["waitlist"]
+                                                  if e["id"] == demo.found["waitlistEntryId"]] == [(1, 1)]),
     "LeaveWaitlist": Run(LEARNER, lambda demo: {"input": {"waitlistEntryId": demo.found["waitlistEntryId"]}},
                          lambda d, _: no_errors(d["leaveWaitlist"])
                          and d["leaveWaitlist"]["waitlistEntry"]["status"] == "LEFT"),
@@ -212,8 +213,8 @@ MOBILE: dict[str, Run] = {
     "MobileJoinWaitlist": Run(LEARNER, lambda demo: {"input": {"slotId": demo.found["fullSlotId"]}},
                               lambda d, demo: no_errors(d["joinWaitlist"])
                               and remember(demo, waitlistEntryId=d["joinWaitlist"]["waitlistEntry"]["id"])),
-    "MobileWaitlist": Run(LEARNER, {}, lambda d, demo: [(e["id"], e["placeInLine"]) for e in d["viewer"]["waitlist"]]
-                          == [(demo.found["waitlistEntryId"], 1)]),
+    "MobileWaitlist": Run(LEARNER, {}, lambda d, demo: (demo.found["waitlistEntryId"], 1) in [
+        (e["id"], e["placeInLine"]) for e in d["viewer"]["waitlist"]]),
     "MobileLeaveWaitlist": Run(LEARNER, lambda demo: {"input": {"waitlistEntryId": demo.found["waitlistEntryId"]}},
                                lambda d, _: no_errors(d["leaveWaitlist"])
                                and d["leaveWaitlist"]["waitlistEntry"]["status"] == "LEFT"),
