@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select, update
@@ -42,10 +42,9 @@ from sessiongraph.resolvers.events import ScheduleEventKind, people_on, publish_
 from sessiongraph.resolvers.loaders.accounts import InstructorById, UserById
 from sessiongraph.resolvers.loaders.booking import OpenSlotsByCourse, SlotById
 from sessiongraph.resolvers.loaders.courses import CourseById
-from sessiongraph.resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.resolvers.loaders.schedule import BookingById, LiveSessionById
 from sessiongraph.resolvers.permissions import (
     can_see_booking,
-    has_course_access,
     may_cancel_booking,
     may_publish_availability,
     require_signed_in,
@@ -241,12 +240,12 @@ async def book_slot(ctx: Context, slot_id: int, idempotency_key: str | None = No
     # What the checks read, in two rounds rather than one after another; the checks are
     # still decided in the order below, which is the order of their errors' precedence.
     earlier, slot = await asyncio.gather(
-        _booking_with_key(ctx, user.id, key) if key is not None else _none(), SlotById(ctx).load(slot_id))
+        _booking_with_key(ctx, user.id, key) if key is not None else seats.no_read(), SlotById(ctx).load(slot_id))
     if earlier is not None:
         return await _replayed(ctx, earlier, slot_id)
     if slot is None:
         raise UserErrors.one(ErrorCode.NOT_FOUND, "No such slot.", "slotId")
-    course = await _check_bookable(ctx, user.id, slot)
+    course = await seats.check_bookable(ctx, user.id, slot)
     try:
         async with ctx.database.write() as db:
             booking, live_session = await _book(db, ctx, user.id, slot, course, key)
@@ -255,28 +254,6 @@ async def book_slot(ctx: Context, slot_id: int, idempotency_key: str | None = No
     instructor = await InstructorById(ctx).load(live_session.instructor_id)
     await publish_schedule_change(ctx, ScheduleEventKind.BOOKED, live_session.id, {user.id, instructor.user_id})
     return booking
-
-
-async def _check_bookable(ctx: Context, learner_id: int, slot: BookableSlot) -> Course:
-    """The checks that need no lock before a learner takes a seat on the slot; its course."""
-    live_session_id = slot.live_session_id
-    course, has_access, live_session, mine = await asyncio.gather(
-        CourseById(ctx).load(slot.course_id), has_course_access(ctx, learner_id, slot.course_id),
-        LiveSessionById(ctx).load(live_session_id) if live_session_id is not None else _none(),
-        BookingByLearnerLiveSession(ctx).load((learner_id, live_session_id)) if live_session_id is not None
-        else _none())
-    if not course.bookable:
-        raise UserErrors.one(ErrorCode.NOT_BOOKABLE, "This course is not open for booking.", "slotId")
-    if not has_access:
-        raise UserErrors.one(ErrorCode.NO_ACCESS, "You need to be enrolled in a current session with this "
-                                                  "course to book it.", "slotId")
-    if slot.starts_at <= ctx.now:
-        raise UserErrors.one(ErrorCode.SLOT_IN_PAST, "This slot has already started.", "slotId")
-    if live_session is not None and live_session.is_cancelled:
-        raise UserErrors.one(ErrorCode.LIVE_SESSION_CANCELLED, "This slot's live session was cancelled.", "slotId")
-    if mine is not None and mine.status == BookingStatus.BOOKED.value:
-        raise UserErrors.one(ErrorCode.ALREADY_BOOKED, "You have booked this slot already.", "slotId")
-    return course
 
 
 async def _raced(ctx: Context, learner_id: int, key: str | None, slot: BookableSlot) -> Booking:
@@ -302,11 +279,6 @@ async def _pay(db: AsyncSession, ctx: Context, booking: Booking, live_session: L
     if after is None:
         raise seats.too_few_credits(course)
     await seats.record_debit(db, ctx, booking, live_session, course, after)
-
-
-async def _none() -> None:
-    """A read that is not needed, where `asyncio.gather` wants one."""
-    return None
 
 
 async def _booked_already(ctx: Context, learner_id: int, slot_id: int) -> bool:
@@ -454,7 +426,7 @@ async def reschedule_booking(ctx: Context, booking_id: int, slot_id: int,
         raise UserErrors.one(ErrorCode.VALIDATION, "A booking moves to a slot of its own course.", "slotId")
     if slot.live_session_id == live_session.id:
         raise UserErrors.one(ErrorCode.ALREADY_BOOKED, "The booking is on this slot already.", "slotId")
-    course = await _check_bookable(ctx, learner_id, slot)
+    course = await seats.check_bookable(ctx, learner_id, slot)
     _check_cancellable(ctx, live_session, course)
     old_slot_id = await _slot_of(ctx, live_session.id)
 

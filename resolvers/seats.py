@@ -8,6 +8,7 @@ so no two of these transactions wait on each other in a circle.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from sqlalchemy import Table, select, update
@@ -18,6 +19,9 @@ from sessiongraph.models import BookableSlot, Booking, BookingStatus, Course, Cr
 from sessiongraph.resolvers import credits
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, UserErrors
+from sessiongraph.resolvers.loaders.courses import CourseById
+from sessiongraph.resolvers.loaders.schedule import BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.resolvers.permissions import has_course_access
 
 # No 0/O or 1/I: codes are read aloud and typed from screens.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -35,6 +39,33 @@ async def new_code(db: AsyncSession) -> str:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         if not await code_taken(db, code):
             return code
+
+
+async def check_bookable(ctx: Context, learner_id: int, slot: BookableSlot) -> Course:
+    """The checks that need no lock before a learner takes a seat on the slot; its course."""
+    live_session_id = slot.live_session_id
+    course, has_access, live_session, mine = await asyncio.gather(
+        CourseById(ctx).load(slot.course_id), has_course_access(ctx, learner_id, slot.course_id),
+        LiveSessionById(ctx).load(live_session_id) if live_session_id is not None else no_read(),
+        BookingByLearnerLiveSession(ctx).load((learner_id, live_session_id)) if live_session_id is not None
+        else no_read())
+    if course is None or not course.bookable:
+        raise UserErrors.one(ErrorCode.NOT_BOOKABLE, "This course is not open for booking.", "slotId")
+    if not has_access:
+        raise UserErrors.one(ErrorCode.NO_ACCESS, "You need to be enrolled in a current session with this "
+                                                  "course to book it.", "slotId")
+    if slot.starts_at <= ctx.now:
+        raise UserErrors.one(ErrorCode.SLOT_IN_PAST, "This slot has already started.", "slotId")
+    if live_session is not None and live_session.is_cancelled:
+        raise UserErrors.one(ErrorCode.LIVE_SESSION_CANCELLED, "This slot's live session was cancelled.", "slotId")
+    if mine is not None and mine.status == BookingStatus.BOOKED.value:
+        raise UserErrors.one(ErrorCode.ALREADY_BOOKED, "You have booked this slot already.", "slotId")
+    return course
+
+
+async def no_read() -> None:
+    """A read that is not needed, where `asyncio.gather` wants one."""
+    return None
 
 
 async def take_seat(db: AsyncSession, ctx: Context, slot: BookableSlot) -> LiveSession:

@@ -14,7 +14,6 @@ waitlist marks it so. Nothing is promoted past the deadline.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,10 +31,8 @@ from sessiongraph.resolvers.errors import ErrorCode, UserErrors
 from sessiongraph.resolvers.events import ScheduleEventKind, publish_schedule_change
 from sessiongraph.resolvers.loaders.accounts import InstructorById
 from sessiongraph.resolvers.loaders.booking import SlotById, course_sessions_of
-from sessiongraph.resolvers.loaders.courses import CourseById
-from sessiongraph.resolvers.loaders.schedule import BookingByLearnerLiveSession, LiveSessionById
 from sessiongraph.resolvers.loaders.waitlist import LatestEntryByLearnerSlot, WaitlistEntryById
-from sessiongraph.resolvers.permissions import has_course_access, require_signed_in
+from sessiongraph.resolvers.permissions import require_signed_in
 
 # Viewer.waitlist is a plain list: the entries on slots still to come, at most this many.
 VIEWER_WAITLIST_LIMIT = 100
@@ -65,24 +62,8 @@ async def join_waitlist(ctx: Context, slot_id: int) -> WaitlistEntry:
     if slot is None:
         raise UserErrors.one(ErrorCode.NOT_FOUND, "No such slot.", "slotId")
     assert user.id is not None and slot.id is not None  # stored rows
-    live_session_id = slot.live_session_id
-    course, has_access, live_session, mine, entry = await asyncio.gather(
-        CourseById(ctx).load(slot.course_id), has_course_access(ctx, user.id, slot.course_id),
-        LiveSessionById(ctx).load(live_session_id) if live_session_id is not None else _none(),
-        BookingByLearnerLiveSession(ctx).load((user.id, live_session_id)) if live_session_id is not None
-        else _none(),
-        LatestEntryByLearnerSlot(ctx).load((user.id, slot.id)))
-    if course is None or not course.bookable:
-        raise UserErrors.one(ErrorCode.NOT_BOOKABLE, "This course is not open for booking.", "slotId")
-    if not has_access:
-        raise UserErrors.one(ErrorCode.NO_ACCESS, "You need to be enrolled in a current session with this "
-                                                  "course to wait for its slots.", "slotId")
-    if slot.starts_at <= ctx.now:
-        raise UserErrors.one(ErrorCode.SLOT_IN_PAST, "This slot has already started.", "slotId")
-    if live_session is not None and live_session.is_cancelled:
-        raise UserErrors.one(ErrorCode.LIVE_SESSION_CANCELLED, "This slot's live session was cancelled.", "slotId")
-    if mine is not None and mine.status == BookingStatus.BOOKED.value:
-        raise UserErrors.one(ErrorCode.ALREADY_BOOKED, "You have booked this slot already.", "slotId")
+    course = await seats.check_bookable(ctx, user.id, slot)
+    entry = await LatestEntryByLearnerSlot(ctx).load((user.id, slot.id))
     if entry is not None and entry.status == WAITING and ctx.now < entry.expires_at:
         raise _already_waiting()
     deadline = cancellation_deadline(slot.starts_at, course.cancellation_notice_minutes)
@@ -157,10 +138,6 @@ async def viewer_waitlist(ctx: Context) -> list[WaitlistEntry]:
     for _, slot in rows:
         SlotById(ctx).prime(slot.id, slot)  # type: ignore[arg-type]  # a stored slot has its ID
     return [entry for entry, _ in rows]
-
-
-async def _none() -> None:
-    return None
 
 
 # --- promotion, inside the transaction that freed seats ----------------------------------------
