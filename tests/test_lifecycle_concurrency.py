@@ -1,6 +1,7 @@
 """Races of the booking lifecycle, on the engine the tests run on (PostgreSQL or SQLite),
 each request on its own connections, fired together with asyncio.gather through the ASGI
-app (the rate limiter off, so only the booking rules answer):
+app (the rate limiter off, so only the booking rules answer; as many in flight as the
+database pool has connections):
 
 - 50 learners booking 5 free seats while 10 holders cancel and 20 others join the waitlist;
 - a learner rescheduling onto the seat another is cancelling;
@@ -15,6 +16,7 @@ import asyncio
 import os
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -60,9 +62,30 @@ async def learners(data, course, count, credits, prefix):
     return made
 
 
-async def callers(client_with, settings, clock, users):
+@dataclass
+class PooledCaller(Caller):
+    """A caller that waits for a turn among as many requests as the database pool has connections
+    (pool and overflow): more would only queue inside the service for a connection, and on a
+    loaded machine time out there (SERVICE_UNAVAILABLE) before the race is decided."""
+
+    turns: asyncio.Semaphore | None = None
+
+    async def execute(self, query, **variables):
+        assert self.turns is not None
+        async with self.turns:
+            return await super().execute(query, **variables)
+
+
+@pytest.fixture
+async def callers(client_with, settings, clock):
+    """`await callers(users)`: a caller for each, all through one app and one set of turns."""
     client = await client_with(rate_limit_enabled=False)
-    return [Caller(client, settings, clock, user) for user in users]
+    turns = asyncio.Semaphore(2 * settings.database_pool_size)
+
+    async def make(users):
+        return [PooledCaller(client, settings, clock, user, turns) for user in users]
+
+    return make
 
 
 async def entries_of(data, slot):
@@ -78,22 +101,22 @@ def no_crash(result):
 
 
 @RUNS
-async def test_fifty_book_five_seats_while_ten_cancel_and_twenty_wait(data, given, client_with, settings, clock, run):
+async def test_fifty_book_five_seats_while_ten_cancel_and_twenty_wait(data, given, callers, run):
     # given: 15 seats, 10 held by learners about to cancel
     course = await given.course(credit_cost=1)
     slot = await given.slot(course, await data.instructor("Ines"), NOW + timedelta(days=1), seats=15)
     holders = await learners(data, course, 10, 1, "Holder")
     bookers = await learners(data, course, 50, 1, "Booker")
     waiters = await learners(data, course, 20, 1, "Waiter")
-    holding = await callers(client_with, settings, clock, holders)
+    holding = await callers(holders)
     held = [no_crash(r)["bookSlot"]["booking"]["id"]
             for r in await asyncio.gather(*(c.execute(BOOK, input=slot_input(slot)) for c in holding))]
 
     # when
     results = await asyncio.gather(
-        *(c.execute(BOOK, input=slot_input(slot)) for c in await callers(client_with, settings, clock, bookers)),
+        *(c.execute(BOOK, input=slot_input(slot)) for c in await callers(bookers)),
         *(c.execute(CANCEL, input={"bookingId": b}) for c, b in zip(holding, held, strict=True)),
-        *(c.execute(JOIN, input=slot_input(slot)) for c in await callers(client_with, settings, clock, waiters)))
+        *(c.execute(JOIN, input=slot_input(slot)) for c in await callers(waiters)))
 
     # then
     booked = Counter(outcome(no_crash(r)["bookSlot"]) for r in results[:50])
@@ -108,13 +131,13 @@ async def test_fifty_book_five_seats_while_ten_cancel_and_twenty_wait(data, give
 
 
 @RUNS
-async def test_a_reschedule_onto_a_seat_being_cancelled_lands_once(data, given, client_with, settings, clock, run):
+async def test_a_reschedule_onto_a_seat_being_cancelled_lands_once(data, given, callers, run):
     # given: Lea on slot A (Wes waits for it); Max holds B's one seat and cancels it as Lea moves there
     course = await given.course(credit_cost=2)
     slot_a = await given.slot(course, await data.instructor("Ines"), NOW + timedelta(days=1), seats=1)
     slot_b = await given.slot(course, await data.instructor("Omar"), NOW + timedelta(days=2), seats=1)
     lea, max_, wes = await learners(data, course, 3, 2, "Learner")
-    lea_calls, max_calls, wes_calls = await callers(client_with, settings, clock, [lea, max_, wes])
+    lea_calls, max_calls, wes_calls = await callers([lea, max_, wes])
     leas = no_crash(await lea_calls.execute(BOOK, input=slot_input(slot_a)))["bookSlot"]["booking"]
     maxs = no_crash(await max_calls.execute(BOOK, input=slot_input(slot_b)))["bookSlot"]["booking"]
     assert no_crash(await wes_calls.execute(JOIN, input=slot_input(slot_a)))["joinWaitlist"]["errors"] == []
@@ -140,17 +163,15 @@ async def test_a_reschedule_onto_a_seat_being_cancelled_lands_once(data, given, 
 
 
 @RUNS
-async def test_two_promotions_at_once_promote_each_waiting_learner_once(data, given, client_with, settings, clock,
-                                                                       admin, run):
+async def test_two_promotions_at_once_promote_each_waiting_learner_once(data, given, callers, admin, run):
     # given: Ada holds the one seat; Ben, Cat and Dan wait in that order
     course = await given.course(credit_cost=1)
     slot = await given.slot(course, await data.instructor("Ines"), NOW + timedelta(days=1), seats=1)
     ada, ben, cat, dan = await learners(data, course, 4, 1, "Learner")
-    ada_calls, *waiting = await callers(client_with, settings, clock, [ada, ben, cat, dan])
+    ada_calls, *waiting, admin_calls = await callers([ada, ben, cat, dan, admin.user])
     adas = no_crash(await ada_calls.execute(BOOK, input=slot_input(slot)))["bookSlot"]["booking"]
     for waiter in waiting:
         assert no_crash(await waiter.execute(JOIN, input=slot_input(slot)))["joinWaitlist"]["errors"] == []
-    admin_calls = Caller(waiting[0].http, settings, clock, admin.user)
 
     # when: Ada's cancellation, sent three times, and a capacity of 2, all at once
     results = await asyncio.gather(
