@@ -24,7 +24,7 @@ from sqlmodel import SQLModel, col
 
 from sessiongraph.models import BookableSlot, Booking, BookingStatus, Course, LiveSession, WaitlistEntry
 from sessiongraph.models.booking import cancellation_deadline
-from sessiongraph.models.waitlist import WaitlistReason, WaitlistStatus
+from sessiongraph.models.waitlist import WaitlistReason, WaitlistStatus, status_of
 from sessiongraph.resolvers import seats
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, UserErrors
@@ -110,10 +110,11 @@ async def leave_waitlist(ctx: Context, entry_id: int) -> WaitlistEntry:
     entry = await WaitlistEntryById(ctx).load(entry_id)
     if entry is None or not may_see_entry(ctx, entry):
         raise UserErrors.one(ErrorCode.NOT_FOUND, "No such waitlist entry.", "waitlistEntryId")
-    if entry.status != WAITING:
+    if status_of(entry, ctx.now) is not WaitlistStatus.WAITING:
         return entry
     async with ctx.database.write() as db:
-        await db.execute(update(entries_table).where(entries_table.c.id == entry.id, entries_table.c.status == WAITING)
+        await db.execute(update(entries_table).where(entries_table.c.id == entry.id, entries_table.c.status == WAITING,
+                                                     entries_table.c.expires_at > ctx.now)
                          .values(status=WaitlistStatus.LEFT.value, resolved_at=ctx.now))
         return (await db.scalars(select(WaitlistEntry).where(col(WaitlistEntry.id) == entry.id)
                                  .execution_options(populate_existing=True))).one()

@@ -207,13 +207,15 @@ async def test_nobody_is_promoted_past_the_notice_and_waiting_entries_expire(dat
     await join(caller, cat, slot)
     clock.set(NOW + timedelta(hours=2, minutes=30))
 
-    # when: read lazily, then a larger capacity past the notice
+    # when: read lazily, left too late, then a larger capacity past the notice
     bens_view = (await caller(ben)(MY_WAITLIST))["viewer"]["waitlist"]
+    left_too_late = (await caller(ben)(LEAVE, input={"waitlistEntryId": bens_view[0]["id"]}))["leaveWaitlist"]
     raised = (await admin(UPDATE_CAPACITY, id=adas["liveSession"]["id"], capacity=2))["updateLiveSession"]
 
     # then
     assert [(e["status"], e["reason"], e["slot"]["waitlistCount"]) for e in bens_view] == [
         ("EXPIRED", "NOTICE_PASSED", 0)]
+    assert left_too_late["waitlistEntry"]["status"] == "EXPIRED"
     assert raised["errors"] == [] and raised["liveSession"]["seatsLeft"] == 1
     assert [(e.status, e.reason) for e in await entries(data, slot)] == [("EXPIRED", "NOTICE_PASSED")] * 2
 
