@@ -119,13 +119,16 @@ async def test_leaving_ends_the_entry_once_and_a_rejoin_goes_to_the_back(data, g
     await join(caller, cat, slot)
 
     left = (await caller(ben)(LEAVE, input={"waitlistEntryId": bens["id"]}))["leaveWaitlist"]
+    before = await snapshot(data.database)
     again = (await caller(ben)(LEAVE, input={"waitlistEntryId": bens["id"]}))["leaveWaitlist"]
     by_someone_else = (await caller(cat)(LEAVE, input={"waitlistEntryId": bens["id"]}))["leaveWaitlist"]
+    unchanged = await snapshot(data.database)
     rejoined = (await join(caller, ben, slot))["waitlistEntry"]
 
     assert left["waitlistEntry"] == {"id": bens["id"], "status": "LEFT", "placeInLine": None}
     assert again == left
     assert errors_of(by_someone_else) == [(["waitlistEntryId"], "NOT_FOUND")]
+    assert unchanged == before
     assert (rejoined["position"], rejoined["placeInLine"]) == (3, 2)
     cats = (await caller(cat)(SLOT, id=gid("BookableSlot", slot.id)))["node"]["myWaitlistEntry"]
     assert (cats["position"], cats["placeInLine"]) == (2, 1)
