@@ -1,4 +1,6 @@
-"""Booking: instructors publish slots, learners book and cancel them.
+"""Booking: instructors publish (and withdraw) slots, once or repeating; learners book,
+reschedule and cancel them. A seat a cancellation or a reschedule frees goes to the
+slot's waitlist in the same transaction (resolvers/waitlist.py).
 
 The rules (DESIGN.md, "Booking"): only bookable courses, only learners with access to
 the course, only slots in the future with a free seat, and only with the credits the
