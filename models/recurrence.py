@@ -113,6 +113,8 @@ def occurrences(recurrence: Recurrence, first_start: datetime, zone: ZoneInfo) -
     bounded = parsed.replace(count=None, until=last)
     wanted = recurrence.count if recurrence.count is not None else MAX_OCCURRENCES + 1
     starts = [local.replace(tzinfo=zone).astimezone(UTC) for local in islice(bounded, wanted)]
+    if not starts:
+        raise InvalidRecurrence("The recurrence matches no date before its end.")
     if len(starts) > MAX_OCCURRENCES:
         raise InvalidRecurrence(f"The recurrence makes more than {MAX_OCCURRENCES} occurrences.")
     if recurrence.count is not None and len(starts) < recurrence.count:

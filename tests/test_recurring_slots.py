@@ -121,9 +121,10 @@ async def test_a_rule_that_reaches_past_a_year_or_matches_nothing_is_refused(dat
 
     answers = await asyncio.gather(*(publish(caller(ines), teacher, course, one_slot(MONDAY_9, recurrence=rule))
                                      for rule in ("FREQ=DAILY;COUNT=400", "FREQ=YEARLY;COUNT=3",
-                                                  "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;COUNT=1")))
+                                                  "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;COUNT=1",
+                                                  "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;UNTIL=20270101")))
 
-    assert [errors_of(a) for a in answers] == [[(["slots", "0", "recurrence"], "INVALID_RECURRENCE")]] * 3
+    assert [errors_of(a) for a in answers] == [[(["slots", "0", "recurrence"], "INVALID_RECURRENCE")]] * 4
     assert await slot_total(data) == 0
 
 
