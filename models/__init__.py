@@ -24,6 +24,7 @@ from sessiongraph.models.sessions import (
     SessionStatus,
     SessionVisibility,
 )
+from sessiongraph.models.waitlist import WaitlistEntry, WaitlistReason, WaitlistStatus
 
 __all__ = [
     "AbsenceRequest",
@@ -51,5 +52,8 @@ __all__ = [
     "SessionVisibility",
     "User",
     "UserClass",
+    "WaitlistEntry",
+    "WaitlistReason",
+    "WaitlistStatus",
     "Weekday",
 ]

@@ -41,6 +41,10 @@ class BookableSlot(SQLModel, table=True):
     live_session_id: int | None = Field(default=None, foreign_key="live_session.id", ondelete="SET NULL",
                                         unique=True)
     published_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    # The RRULE the slot was published with (every occurrence of a series holds it), else None.
+    recurrence: str | None = Field(default=None, max_length=500)
+    # How many learners ever joined its waitlist: the next one's position (models/waitlist.py).
+    waitlist_joined: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
     @property

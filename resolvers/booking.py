@@ -1,4 +1,6 @@
-"""Booking: instructors publish slots, learners book and cancel them.
+"""Booking: instructors publish (and withdraw) slots, once or repeating; learners book,
+reschedule and cancel them. A seat a cancellation or a reschedule frees goes to the
+slot's waitlist in the same transaction (resolvers/waitlist.py).
 
 The rules (DESIGN.md, "Booking"): only bookable courses, only learners with access to
 the course, only slots in the future with a free seat, and only with the credits the
@@ -18,40 +20,44 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessiongraph.infrastructure.zones import zone_named
 from sessiongraph.models import (
     BookableSlot,
     Booking,
     BookingStatus,
     Course,
-    CreditTransactionKind,
     Instructor,
     LiveSession,
 )
+from sessiongraph.models import recurrence as recurrences
 from sessiongraph.models.booking import cancellation_deadline, overlapping
-from sessiongraph.resolvers import credits
+from sessiongraph.resolvers import credits, seats, waitlist
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import BadInput, ErrorCode, NotAllowed, Problems, UserErrors
-from sessiongraph.resolvers.events import ScheduleEventKind, publish_schedule_change
-from sessiongraph.resolvers.loaders.accounts import InstructorById
+from sessiongraph.resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
+from sessiongraph.resolvers.loaders.accounts import InstructorById, UserById
 from sessiongraph.resolvers.loaders.booking import OpenSlotsByCourse, SlotById
 from sessiongraph.resolvers.loaders.courses import CourseById
-from sessiongraph.resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.resolvers.loaders.schedule import BookingById, LiveSessionById
 from sessiongraph.resolvers.permissions import (
     can_see_booking,
-    has_course_access,
     may_cancel_booking,
     may_publish_availability,
     require_signed_in,
 )
-from sessiongraph.resolvers.schedule import new_code
 from sessiongraph.resolvers.validation import SEATS, http_url, optional_text
 
 MAX_SLOTS_PER_PUBLISH = 200
+# What one publication may write once its recurrences are expanded: one INSERT and one
+# overlap query whatever the number, so the bound is on memory and the answer's size.
+MAX_PUBLISHED_OCCURRENCES = 1000
+MAX_EXCEPTIONS = recurrences.MAX_OCCURRENCES
 # availableSlots answers for a range of at most this, so the list stays a page's size.
 MAX_SLOT_RANGE = timedelta(days=93)
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
@@ -73,6 +79,10 @@ class SlotOffer:
     seats: int
     virtual_classroom_url: str | None = None
     location: tuple[str | None, str | None, str | None] | None = None
+    # An RRULE repeating the slot (models/recurrence.py), its end, and occurrences left out.
+    recurrence: str | None = None
+    until: datetime | None = None
+    exceptions: tuple[datetime, ...] = ()
 
 
 async def publish_availability(ctx: Context, *, instructor_id: int, course_id: int,
@@ -96,11 +106,18 @@ async def publish_availability(ctx: Context, *, instructor_id: int, course_id: i
     if len(offers) > MAX_SLOTS_PER_PUBLISH:
         problems.add(ErrorCode.VALIDATION, f"Publish at most {MAX_SLOTS_PER_PUBLISH} slots at once.", "slots")
         problems.raise_if_any()
-    slots = [_slot(offer, n, instructor, course, user.id, ctx.now, problems) for n, offer in enumerate(offers)]
-    for n, slot in enumerate(slots):
-        if any(slot.overlaps(other.starts_at, other.ends_at) for other in slots[:n]):
-            problems.add(ErrorCode.SLOT_OVERLAP, "This slot overlaps another one given.", "slots", str(n))
+    zone = await _zone_of(ctx, instructor) if any(offer.recurrence for offer in offers) else ZoneInfo("UTC")
+    given = [(n, occurrence) for n, offer in enumerate(offers)
+             for occurrence in _occurrences(_slot(offer, n, instructor, course, user.id, ctx.now, problems),
+                                            offer, n, zone, problems)]
+    if len(given) > MAX_PUBLISHED_OCCURRENCES:
+        problems.add(ErrorCode.VALIDATION, f"Publish at most {MAX_PUBLISHED_OCCURRENCES} slots at once, "
+                                           "recurrences counted.", "slots")
+        problems.raise_if_any()
+    for n in _overlapping_inputs(given):
+        problems.add(ErrorCode.SLOT_OVERLAP, "This slot overlaps another one given.", "slots", str(n))
     problems.raise_if_any()
+    slots = [slot for _, slot in given]
     if not slots:
         return []
 
@@ -110,10 +127,10 @@ async def publish_availability(ctx: Context, *, instructor_id: int, course_id: i
         await db.execute(update(instructors_table).where(instructors_table.c.id == instructor.id)
                          .values(display_name=instructors_table.c.display_name))
         taken = await _busy_times(db, instructor.id, min(s.starts_at for s in slots), max(s.ends_at for s in slots))
-        for n, slot in enumerate(slots):
-            if any(overlapping(slot.starts_at, slot.ends_at, start, end) for start, end in taken):
-                problems.add(ErrorCode.SLOT_OVERLAP,
-                             "The instructor has a slot or a live session at this time.", "slots", str(n))
+        for n in sorted({n for n, slot in given
+                         if any(overlapping(slot.starts_at, slot.ends_at, start, end) for start, end in taken)}):
+            problems.add(ErrorCode.SLOT_OVERLAP,
+                         "The instructor has a slot or a live session at this time.", "slots", str(n))
         problems.raise_if_any()
         # One INSERT for them all on every engine: the unit of work would write SQLite's one row
         # per statement (it cannot match RETURNING rows to objects there). A publication's slots
@@ -140,6 +157,54 @@ def _slot(offer: SlotOffer, n: int, instructor: Instructor, course: Course, user
         location_address=optional_text(address, problems, 500, *at, "location", "address"),
         location_room=optional_text(room, problems, 100, *at, "location", "room"),
         published_by_id=user_id, created_at=now)
+
+
+async def _zone_of(ctx: Context, instructor: Instructor) -> ZoneInfo:
+    """Where a series is expanded: the instructor's own time zone."""
+    user = await UserById(ctx).load(instructor.user_id)
+    return (zone_named(user.time_zone) if user is not None else None) or ZoneInfo("UTC")
+
+
+def _occurrences(slot: BookableSlot, offer: SlotOffer, n: int, zone: ZoneInfo,
+                 problems: Problems) -> list[BookableSlot]:
+    """The slot, or each occurrence of its recurrence: the same length and place, starting at
+    each start the rule gives in the instructor's zone, those in `exceptions` left out."""
+    at = ("slots", str(n))
+    if offer.recurrence is None:
+        if offer.until is not None or offer.exceptions:
+            problems.add(ErrorCode.VALIDATION, "until and exceptions go with a recurrence.", *at, "recurrence")
+        return [slot]
+    if len(offer.exceptions) > MAX_EXCEPTIONS:
+        problems.add(ErrorCode.VALIDATION, f"Give at most {MAX_EXCEPTIONS} exceptions.", *at, "exceptions")
+        return []
+    try:
+        rule = recurrences.parse(offer.recurrence, offer.until)
+        starts = recurrences.occurrences(rule, slot.starts_at, zone)
+    except recurrences.InvalidRecurrence as error:
+        problems.add(ErrorCode.INVALID_RECURRENCE, str(error), *at, "recurrence")
+        return []
+    left_out = set(offer.exceptions)
+    for m, exception in enumerate(offer.exceptions):
+        if exception not in starts:
+            problems.add(ErrorCode.VALIDATION, "This exception is not a start of the recurrence.",
+                         *at, "exceptions", str(m))
+    length = slot.ends_at - slot.starts_at
+    fields = slot.model_dump(exclude={"id", "starts_at", "ends_at", "recurrence"})
+    return [BookableSlot(**fields, starts_at=start, ends_at=start + length, recurrence=rule.rule)
+            for start in starts if start not in left_out]
+
+
+def _overlapping_inputs(given: list[tuple[int, BookableSlot]]) -> list[int]:
+    """The inputs one of whose slots overlaps a slot given before it in time order (sorted once,
+    so a thousand occurrences cost a sort, not a million comparisons)."""
+    found: set[int] = set()
+    latest_end: datetime | None = None
+    for n, slot in sorted(given, key=lambda pair: (pair[1].starts_at, pair[0])):
+        if latest_end is not None and slot.starts_at < latest_end and slot.ends_at > slot.starts_at:
+            found.add(n)
+        if slot.ends_at > slot.starts_at:
+            latest_end = slot.ends_at if latest_end is None else max(latest_end, slot.ends_at)
+    return sorted(found)
 
 
 async def _busy_times(db: AsyncSession, instructor_id: int, starts_from: datetime,
@@ -177,108 +242,45 @@ async def book_slot(ctx: Context, slot_id: int, idempotency_key: str | None = No
     # What the checks read, in two rounds rather than one after another; the checks are
     # still decided in the order below, which is the order of their errors' precedence.
     earlier, slot = await asyncio.gather(
-        _booking_with_key(ctx, user.id, key) if key is not None else _none(), SlotById(ctx).load(slot_id))
+        _booking_with_key(ctx, user.id, key) if key is not None else seats.no_read(), SlotById(ctx).load(slot_id))
     if earlier is not None:
         return await _replayed(ctx, earlier, slot_id)
     if slot is None:
         raise UserErrors.one(ErrorCode.NOT_FOUND, "No such slot.", "slotId")
-    live_session_id = slot.live_session_id
-    course, has_access, live_session, mine = await asyncio.gather(
-        CourseById(ctx).load(slot.course_id), has_course_access(ctx, user.id, slot.course_id),
-        LiveSessionById(ctx).load(live_session_id) if live_session_id is not None else _none(),
-        BookingByLearnerLiveSession(ctx).load((user.id, live_session_id)) if live_session_id is not None
-        else _none())
-    if not course.bookable:
-        raise UserErrors.one(ErrorCode.NOT_BOOKABLE, "This course is not open for booking.", "slotId")
-    if not has_access:
-        raise UserErrors.one(ErrorCode.NO_ACCESS, "You need to be enrolled in a current session with this "
-                                                  "course to book it.", "slotId")
-    if slot.starts_at <= ctx.now:
-        raise UserErrors.one(ErrorCode.SLOT_IN_PAST, "This slot has already started.", "slotId")
-    if live_session is not None and live_session.is_cancelled:
-        raise UserErrors.one(ErrorCode.LIVE_SESSION_CANCELLED, "This slot's live session was cancelled.", "slotId")
-    if mine is not None and mine.status == BookingStatus.BOOKED.value:
-        raise UserErrors.one(ErrorCode.ALREADY_BOOKED, "You have booked this slot already.", "slotId")
-
+    course = await seats.check_bookable(ctx, user.id, slot)
     try:
         async with ctx.database.write() as db:
             booking, live_session = await _book(db, ctx, user.id, slot, course, key)
     except IntegrityError:
-        # A concurrent request of the same learner got there first: with the same key,
-        # that one is the answer; else it booked this live session already.
-        if key is not None and (earlier := await _booking_with_key(ctx, user.id, key)) is not None:
-            return await _replayed(ctx, earlier, slot_id)
-        if await _booked_already(ctx, user.id, slot.id):
-            raise UserErrors.one(ErrorCode.ALREADY_BOOKED, "You have booked this slot already.",
-                                 "slotId") from None
-        raise
+        return await _raced(ctx, user.id, key, slot)
     instructor = await InstructorById(ctx).load(live_session.instructor_id)
     await publish_schedule_change(ctx, ScheduleEventKind.BOOKED, live_session.id, {user.id, instructor.user_id})
     return booking
 
 
+async def _raced(ctx: Context, learner_id: int, key: str | None, slot: BookableSlot) -> Booking:
+    """After a unique index refused the booking: a concurrent request of the same learner got
+    there first. With the same key, that one is the answer; else it booked this slot already."""
+    if key is not None and (earlier := await _booking_with_key(ctx, learner_id, key)) is not None:
+        return await _replayed(ctx, earlier, slot.id)
+    if await _booked_already(ctx, learner_id, slot.id):
+        raise UserErrors.one(ErrorCode.ALREADY_BOOKED, "You have booked this slot already.", "slotId") from None
+    raise
+
+
 async def _book(db: AsyncSession, ctx: Context, learner_id: int, slot: BookableSlot, course: Course,
                 key: str | None) -> tuple[Booking, LiveSession]:
-    # The seat first: this UPDATE row-locks the slot (PostgreSQL) or takes the write lock
-    # (SQLite), and matches only while a seat is free and the slot is in the future.
-    taken = (await db.execute(
-        update(slots_table)
-        .where(slots_table.c.id == slot.id, slots_table.c.booked < slots_table.c.seats,
-               slots_table.c.starts_at > ctx.now)
-        .values(booked=slots_table.c.booked + 1)
-        .returning(slots_table.c.live_session_id))).first()
-    if taken is None:
-        starts_at = await db.scalar(select(BookableSlot.starts_at).where(BookableSlot.id == slot.id))
-        if starts_at is not None and starts_at <= ctx.now:
-            raise UserErrors.one(ErrorCode.SLOT_IN_PAST, "This slot has already started.", "slotId")
-        raise UserErrors.one(ErrorCode.SLOT_FULL, "This slot is full.", "slotId")
-
-    if taken.live_session_id is None:
-        live_session = await _first_live_session(db, ctx, slot)
-    else:
-        # Shared lock: a concurrent cancelLiveSession either finished (and we see it) or waits for us.
-        live_session = await db.scalar(select(LiveSession).where(LiveSession.id == taken.live_session_id)
-                                       .with_for_update(read=True))
-        if live_session.is_cancelled:
-            raise UserErrors.one(ErrorCode.LIVE_SESSION_CANCELLED, "This slot's live session was cancelled.",
-                                 "slotId")
-
-    booking = Booking(learner_id=learner_id, live_session_id=live_session.id, status=BookingStatus.BOOKED.value,
-                      booked_at=ctx.now, idempotency_key=key)
-    db.add(booking)
-    await db.flush()
-
-    if course.credit_cost > 0:
-        after = await credits.change_balance(db, learner_id, -course.credit_cost, ctx.now)
-        if after is None:
-            raise UserErrors.one(ErrorCode.INSUFFICIENT_CREDITS,
-                                 f"Booking this costs {course.credit_cost} credits; your balance is too low.",
-                                 "slotId")
-        await credits.record(db, user_id=learner_id, kind=CreditTransactionKind.BOOKING, amount=-course.credit_cost,
-                             balance_after=after, description=f"Booking: {credits.describe(live_session, course)}",
-                             now=ctx.now, live_session_id=live_session.id, booking_id=booking.id)
+    live_session = await seats.take_seat(db, ctx, slot)
+    booking = await seats.add_booking(db, ctx, learner_id, live_session, key)
+    await _pay(db, ctx, booking, live_session, course)
     return booking, live_session
 
 
-async def _first_live_session(db: AsyncSession, ctx: Context, slot: BookableSlot) -> LiveSession:
-    """The live session the slot becomes at its first booking: the slot's course, instructor,
-    times and place, with as many places as it has seats."""
-    live_session = LiveSession(
-        code=await new_code(db), course_id=slot.course_id, instructor_id=slot.instructor_id,
-        starts_at=slot.starts_at, ends_at=slot.ends_at, capacity=slot.seats,
-        virtual_classroom_url=slot.virtual_classroom_url, location_name=slot.location_name,
-        location_address=slot.location_address, location_room=slot.location_room,
-        created_at=ctx.now, updated_at=ctx.now)
-    db.add(live_session)
-    await db.flush()
-    await db.execute(update(slots_table).where(slots_table.c.id == slot.id)
-                     .values(live_session_id=live_session.id))
-    return live_session
-
-
-async def _none() -> None:
-    """A read that is not needed, where `asyncio.gather` wants one."""
-    return None
+async def _pay(db: AsyncSession, ctx: Context, booking: Booking, live_session: LiveSession, course: Course) -> None:
+    after = await seats.debit(db, ctx, booking.learner_id, course)
+    if after is None:
+        raise seats.too_few_credits(course)
+    await seats.record_debit(db, ctx, booking, live_session, course, after)
 
 
 async def _booked_already(ctx: Context, learner_id: int, slot_id: int) -> bool:
@@ -323,14 +325,10 @@ async def _replayed(ctx: Context, earlier: Booking, slot_id: int) -> Booking:
 
 async def cancel_booking(ctx: Context, booking_id: int) -> Booking:
     """Cancels a live booking and refunds it, until the course's cancellation notice before
-    the start; cancelling a cancelled booking changes nothing."""
+    the start; cancelling a cancelled booking changes nothing. The freed seat goes to the
+    slot's waitlist in the same transaction."""
     require_signed_in(ctx)
-    booking = await BookingById(ctx).load(booking_id)
-    live_session = await LiveSessionById(ctx).load(booking.live_session_id) if booking is not None else None
-    if booking is None or not await can_see_booking(ctx, booking, live_session):
-        raise UserErrors.one(ErrorCode.NOT_FOUND, "No such booking.", "bookingId")
-    if not may_cancel_booking(ctx, booking):
-        raise NotAllowed("Only the learner who booked (or an administrator) can cancel a booking.")
+    booking, live_session = await _own_booking(ctx, booking_id, "cancel")
     if booking.status == BookingStatus.CANCELLED.value:
         return booking
     course = await CourseById(ctx).load(live_session.course_id)
@@ -338,27 +336,46 @@ async def cancel_booking(ctx: Context, booking_id: int) -> Booking:
 
     try:
         async with ctx.database.write() as db:
-            booking = await _cancel(db, ctx, booking, live_session, course)
+            booking, freed_slot_id = await _cancel(db, ctx, booking, live_session, course)
+            promotions = await _offer(db, ctx, freed_slot_id)
     except _CancelledMeanwhile:
         async with ctx.read() as db:
             return await db.get(Booking, booking.id)
     instructor = await InstructorById(ctx).load(live_session.instructor_id)
     await publish_schedule_change(ctx, ScheduleEventKind.CANCELLED, live_session.id,
                                   {booking.learner_id, instructor.user_id})
+    await waitlist.publish_promotions(ctx, promotions)
     return booking
+
+
+async def _own_booking(ctx: Context, booking_id: int, action: str) -> tuple[Booking, LiveSession]:
+    booking = await BookingById(ctx).load(booking_id)
+    live_session = await LiveSessionById(ctx).load(booking.live_session_id) if booking is not None else None
+    if booking is None or not await can_see_booking(ctx, booking, live_session):
+        raise UserErrors.one(ErrorCode.NOT_FOUND, "No such booking.", "bookingId")
+    if not may_cancel_booking(ctx, booking):
+        raise NotAllowed(f"Only the learner who booked (or an administrator) can {action} a booking.")
+    return booking, live_session
+
+
+async def _offer(db: AsyncSession, ctx: Context, freed_slot_id: int | None) -> list[waitlist.Promotion]:
+    return await waitlist.offer_freed_seats(db, ctx, freed_slot_id) if freed_slot_id is not None else []
 
 
 class _CancelledMeanwhile(Exception):
     """A concurrent request cancelled the booking first; this one undoes its part."""
 
 
-async def _cancel(db: AsyncSession, ctx: Context, booking: Booking, live_session: LiveSession,
-                  course: Course) -> Booking:
+async def _cancel(db: AsyncSession, ctx: Context, booking: Booking, live_session: LiveSession, course: Course,
+                  why: str = "Refund of a cancelled booking") -> tuple[Booking, int | None]:
+    """Cancels and refunds the booking; with the slot whose seat it freed (None for a live
+    session made without one)."""
     # Locks in the order booking takes them (slot, then live session, then account), so
     # a cancellation and a booking of the same slot never wait on each other in a circle.
-    await db.execute(update(slots_table)
-                     .where(slots_table.c.live_session_id == live_session.id, slots_table.c.booked > 0)
-                     .values(booked=slots_table.c.booked - 1))
+    freed_slot_id = await db.scalar(
+        update(slots_table)
+        .where(slots_table.c.live_session_id == live_session.id, slots_table.c.booked > 0)
+        .values(booked=slots_table.c.booked - 1).returning(slots_table.c.id))
     cancelled = await db.execute(
         update(bookings_table)
         .where(bookings_table.c.id == booking.id, bookings_table.c.status == BookingStatus.BOOKED.value)
@@ -369,9 +386,8 @@ async def _cancel(db: AsyncSession, ctx: Context, booking: Booking, live_session
     current = await db.scalar(select(LiveSession).where(LiveSession.id == live_session.id)
                               .with_for_update(read=True))
     _check_cancellable(ctx, current, course)
-    await credits.refund_booking(db, booking, f"Refund of a cancelled booking: {credits.describe(current, course)}",
-                                 ctx.now)
-    return await db.get(Booking, booking.id, populate_existing=True)
+    await credits.refund_booking(db, booking, f"{why}: {credits.describe(current, course)}", ctx.now)
+    return await db.get(Booking, booking.id, populate_existing=True), freed_slot_id
 
 
 def _check_cancellable(ctx: Context, live_session: LiveSession, course: Course) -> None:
@@ -385,3 +401,133 @@ def _check_cancellable(ctx: Context, live_session: LiveSession, course: Course) 
                              "Bookings can be cancelled until the start." if notice == 0 else
                              f"Bookings of this course can be cancelled until {notice} minutes before the start "
                              f"({deadline:%Y-%m-%d %H:%M} UTC).", "bookingId")
+
+
+# --- rescheduling ------------------------------------------------------------------------------
+
+
+async def reschedule_booking(ctx: Context, booking_id: int, slot_id: int,
+                             idempotency_key: str | None = None) -> Booking:
+    """Moves a live booking to another slot of the same course, in one transaction: a new
+    booking on the new slot (carrying the idempotency key), the old one cancelled and
+    refunded, the new one debited at the course's cost, so the balance moves by the price
+    difference only. The old slot's cancellation notice applies; its freed seat goes to
+    its waitlist."""
+    require_signed_in(ctx)
+    key = _idempotency_key(idempotency_key)
+    booking, live_session = await _own_booking(ctx, booking_id, "reschedule")
+    learner_id = booking.learner_id
+    if key is not None and (earlier := await _booking_with_key(ctx, learner_id, key)) is not None:
+        return await _replayed(ctx, earlier, slot_id)
+    if booking.status == BookingStatus.CANCELLED.value:
+        raise UserErrors.one(ErrorCode.NOT_BOOKED, "This booking was cancelled: book a slot instead.", "bookingId")
+    slot = await SlotById(ctx).load(slot_id)
+    if slot is None:
+        raise UserErrors.one(ErrorCode.NOT_FOUND, "No such slot.", "slotId")
+    if slot.course_id != live_session.course_id:
+        raise UserErrors.one(ErrorCode.VALIDATION, "A booking moves to a slot of its own course.", "slotId")
+    if slot.live_session_id == live_session.id:
+        raise UserErrors.one(ErrorCode.ALREADY_BOOKED, "The booking is on this slot already.", "slotId")
+    course = await seats.check_bookable(ctx, learner_id, slot)
+    _check_cancellable(ctx, live_session, course)
+    old_slot_id = await _slot_of(ctx, live_session.id)
+
+    try:
+        async with ctx.database.write() as db:
+            moved, new_live_session = await _reschedule(db, ctx, booking, live_session, old_slot_id, slot,
+                                                        course, key)
+            promotions = await _offer(db, ctx, old_slot_id)
+    except IntegrityError:
+        return await _raced(ctx, learner_id, key, slot)
+    except _CancelledMeanwhile:
+        raise UserErrors.one(ErrorCode.NOT_BOOKED, "This booking was cancelled meanwhile.", "bookingId") from None
+    instructors = await InstructorById(ctx).load_many([live_session.instructor_id, new_live_session.instructor_id])
+    await publish_schedule_change(ctx, ScheduleEventKind.RESCHEDULED, new_live_session.id,
+                                  {learner_id, *(instructor.user_id for instructor in instructors)})
+    await waitlist.publish_promotions(ctx, promotions)
+    return moved
+
+
+async def _slot_of(ctx: Context, live_session_id: int) -> int | None:
+    """A live session's slot never changes once its first booking made it."""
+    async with ctx.database.read() as db:
+        return await db.scalar(select(BookableSlot.id).where(BookableSlot.live_session_id == live_session_id))
+
+
+async def _reschedule(db: AsyncSession, ctx: Context, booking: Booking, live_session: LiveSession,
+                      old_slot_id: int | None, slot: BookableSlot, course: Course,
+                      key: str | None) -> tuple[Booking, LiveSession]:
+    # Both slots are locked in ID order, so two reschedules crossing between the same slots
+    # queue instead of deadlocking; the new seat is taken before the old is released.
+    if old_slot_id is not None and old_slot_id < slot.id:
+        await db.execute(update(slots_table).where(slots_table.c.id == old_slot_id)
+                         .values(booked=slots_table.c.booked))
+    new_live_session = await seats.take_seat(db, ctx, slot)
+    moved = await seats.add_booking(db, ctx, booking.learner_id, new_live_session, key)
+    await _cancel(db, ctx, booking, live_session, course,
+                  why=f"Refund of a booking moved to session {new_live_session.code}")
+    await _pay(db, ctx, moved, new_live_session, course)
+    return moved, new_live_session
+
+
+# --- withdrawing a slot ------------------------------------------------------------------------
+
+
+async def withdraw_slot(ctx: Context, slot_id: int, cancel_bookings: bool) -> int:
+    """Removes a slot that has not started, with its waitlist; one with live bookings only with
+    `cancel_bookings`, which cancels and refunds each and cancels its live session. Answers
+    how many bookings it cancelled."""
+    require_signed_in(ctx)
+    slot = await SlotById(ctx).load(slot_id)
+    if slot is None:
+        raise UserErrors.one(ErrorCode.NOT_FOUND, "No such slot.", "slotId")
+    if not may_publish_availability(ctx, await InstructorById(ctx).load(slot.instructor_id)):
+        raise NotAllowed("Instructors withdraw their own slots; administrators anyone's.")
+    if slot.starts_at <= ctx.now:
+        raise UserErrors.one(ErrorCode.SLOT_IN_PAST, "This slot has started; it is history now.", "slotId")
+    async with ctx.database.write() as db:
+        withdrawn = await _withdraw(db, ctx, slot.id, cancel_bookings)
+    if withdrawn.told:
+        await publish_schedule_change(ctx, ScheduleEventKind.CANCELLED, withdrawn.live_session_id, withdrawn.told)
+    return withdrawn.cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class _Withdrawn:
+    cancelled: int
+    live_session_id: int
+    told: set[int]
+
+
+async def _withdraw(db: AsyncSession, ctx: Context, slot_id: int, cancel_bookings: bool) -> _Withdrawn:
+    # The slot's row first, as bookings lock it: a booking made meanwhile has committed (and
+    # is counted here) or waits and then finds no slot.
+    locked = (await db.execute(update(slots_table).where(slots_table.c.id == slot_id)
+                               .values(booked=slots_table.c.booked)
+                               .returning(slots_table.c.live_session_id))).first()
+    if locked is None:
+        raise UserErrors.one(ErrorCode.NOT_FOUND, "No such slot.", "slotId")
+    live_session_id = locked.live_session_id
+    withdrawn = _Withdrawn(0, 0, set())
+    if live_session_id is not None:
+        live_session = await db.scalar(select(LiveSession).where(LiveSession.id == live_session_id)
+                                       .with_for_update())
+        booked = list((await db.scalars(select(Booking.id).where(
+            Booking.live_session_id == live_session_id, Booking.status == BookingStatus.BOOKED.value))).all())
+        if booked and not cancel_bookings:
+            raise UserErrors.one(ErrorCode.SLOT_HAS_BOOKINGS,
+                                 f"{len(booked)} learners booked this slot: send cancelBookings: true to cancel "
+                                 "and refund their bookings with it.", "slotId")
+        withdrawn = _Withdrawn(len(booked), live_session_id, await people_on(db, live_session))
+        if not live_session.is_cancelled:
+            # An empty live session would stay on the instructor's schedule; it goes with its slot.
+            live_session.cancelled_at = ctx.now
+            live_session.cancellation_reason = "The slot was withdrawn."
+            live_session.updated_at = ctx.now
+            await db.flush()
+            await credits.refund_live_session(db, live_session, await db.get(Course, live_session.course_id),
+                                              ctx.now)
+        await db.execute(update(bookings_table).where(bookings_table.c.id.in_(booked))
+                         .values(status=BookingStatus.CANCELLED.value, cancelled_at=ctx.now))
+    await db.execute(delete(slots_table).where(slots_table.c.id == slot_id))
+    return withdrawn

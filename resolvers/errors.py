@@ -31,6 +31,12 @@ class ErrorCode(StrEnum):
     # Booking: a bookSlot retry whose key named another booking; an absence without a booking.
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     NOT_BOOKED = "NOT_BOOKED"
+    # The booking lifecycle: waitlists, withdrawing and repeating slots (DESIGN.md, Version 2).
+    SLOT_NOT_FULL = "SLOT_NOT_FULL"
+    ALREADY_WAITING = "ALREADY_WAITING"
+    WAITLIST_CLOSED = "WAITLIST_CLOSED"
+    SLOT_HAS_BOOKINGS = "SLOT_HAS_BOOKINGS"
+    INVALID_RECURRENCE = "INVALID_RECURRENCE"
     # Live sessions: recording attendance, changing one.
     LIVE_SESSION_CANCELLED = "LIVE_SESSION_CANCELLED"
     LIVE_SESSION_NOT_STARTED = "LIVE_SESSION_NOT_STARTED"

@@ -27,6 +27,8 @@ class ScheduleEventKind(StrEnum):
     RESCHEDULED = "RESCHEDULED"
     UPDATED = "UPDATED"
     ABSENCE_REVIEWED = "ABSENCE_REVIEWED"
+    # A waiting learner was booked on a freed seat.
+    PROMOTED = "PROMOTED"
 
 
 def user_channel(user_id: int) -> str:

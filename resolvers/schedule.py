@@ -9,7 +9,6 @@ the administrative sessions the learner is enrolled in. Cancelled ones stay on i
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -38,7 +37,7 @@ from sessiongraph.models import (
 from sessiongraph.models.calendar import CalendarView, LocalDays, calendar_days, local_date, local_midnight
 from sessiongraph.models.schedule import is_joinable, join_window_of
 from sessiongraph.models.sessions import SessionCourse
-from sessiongraph.resolvers import credits
+from sessiongraph.resolvers import credits, waitlist
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
 from sessiongraph.resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
@@ -65,6 +64,7 @@ from sessiongraph.resolvers.permissions import (
     require_admin,
     require_signed_in,
 )
+from sessiongraph.resolvers.seats import code_taken, new_code
 from sessiongraph.resolvers.validation import SEATS, http_url, optional_text
 
 # --- time zones -----------------------------------------------------------------------------
@@ -444,9 +444,6 @@ def _by_booking_time(booking: Booking) -> tuple[datetime, int]:
 # --- the admin's changes ------------------------------------------------------------------
 
 CODE_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{1,31}")
-# No 0/O or 1/I: codes are read aloud and typed from screens.
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 6
 DEFAULT_CAPACITY = 30
 RESCHEDULING = ("starts_at", "ends_at", "instructor_id")
 
@@ -479,7 +476,7 @@ async def create_live_session(ctx: Context, change: LiveSessionChange) -> LiveSe
     try:
         async with ctx.database.write() as db:
             await _validate(db, live_session, problems)
-            if code is not None and await _code_taken(db, live_session.code):
+            if code is not None and await code_taken(db, live_session.code):
                 raise _code_is_taken(live_session.code)
             if code is None:
                 live_session.code = await new_code(db)
@@ -528,8 +525,11 @@ async def update_live_session(ctx: Context, live_session_id: int, change: LiveSe
                                      f"capacity cannot go below the {booked} learners booked.", "capacity")
         live_session.updated_at = ctx.now
         told = await people_on(db, live_session)
+        # A larger capacity frees seats: the slot's waitlist gets them in this transaction.
+        promotions = await waitlist.offer_freed_seats_on(db, ctx, live_session.id) if "capacity" in change else []
     kind = ScheduleEventKind.RESCHEDULED if rescheduled else ScheduleEventKind.UPDATED
     await publish_schedule_change(ctx, kind, live_session.id, told)
+    await waitlist.publish_promotions(ctx, promotions)
     return live_session
 
 
@@ -552,6 +552,7 @@ async def cancel_live_session(ctx: Context, live_session_id: int, reason: str | 
         # either committed, and is refunded here, or waits and then finds it cancelled.
         await db.flush()
         await credits.refund_live_session(db, live_session, await db.get(Course, live_session.course_id), ctx.now)
+        await waitlist.expire_for_cancelled_live_session(db, ctx, live_session.id)
         told = await people_on(db, live_session)
     await publish_schedule_change(ctx, ScheduleEventKind.CANCELLED, live_session.id, told)
     return live_session
@@ -642,13 +643,3 @@ async def _get(db: AsyncSession, live_session_id: int, *field: str) -> LiveSessi
         raise UserErrors.one(ErrorCode.NOT_FOUND, "No such live session.", *field)
     return live_session
 
-
-async def _code_taken(db: AsyncSession, code: str) -> bool:
-    return await db.scalar(select(LiveSession.id).where(LiveSession.code == code)) is not None
-
-
-async def new_code(db: AsyncSession) -> str:
-    while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        if not await _code_taken(db, code):
-            return code

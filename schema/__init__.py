@@ -32,6 +32,7 @@ from sessiongraph.schema.sessions import SessionsMutation, SessionsQuery
 from sessiongraph.schema.subscriptions import Subscription
 from sessiongraph.schema.text import StorableStringLiterals, StorableVariables
 from sessiongraph.schema.viewer import ViewerQuery
+from sessiongraph.schema.waitlist import WaitlistMutation
 
 if TYPE_CHECKING:
     from strawberry.types.scalar import ScalarDefinition
@@ -51,7 +52,7 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 @strawberry.type
 class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
-               ReportsMutation, BookingMutation, CreditsMutation, ExportsMutation):
+               ReportsMutation, BookingMutation, WaitlistMutation, CreditsMutation, ExportsMutation):
     pass
 
 

@@ -1,10 +1,10 @@
 """Booking on the wire: slots, absence requests, and the mutations that book, cancel,
-publish availability and request and review absences."""
+reschedule, publish and withdraw availability and request and review absences."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeAlias
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
 from strawberry.types import Info
@@ -13,11 +13,15 @@ from sessiongraph import models
 from sessiongraph.resolvers import absences, booking, permissions
 from sessiongraph.resolvers.loaders.booking import AbsenceRequestById, SlotById
 from sessiongraph.resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.resolvers.loaders.waitlist import LatestEntryByLearnerSlot, WaitingCountBySlot
 from sessiongraph.schema.accounts import Instructor, load_instructor
 from sessiongraph.schema.courses import Course, load_course
 from sessiongraph.schema.errors import UserError, attempt
 from sessiongraph.schema.relay import Node, decode_id, node_fetcher, to_global_id
 from sessiongraph.schema.schedule import Booking, LocationInput
+
+if TYPE_CHECKING:
+    from sessiongraph.schema.waitlist import WaitlistEntry
 
 # strawberry.enum marks the enum class in place (and returns it); the alias keeps its name a type for mypy.
 AbsenceRequestStatus: TypeAlias = models.AbsenceRequestStatus
@@ -31,12 +35,29 @@ class BookableSlot(Node):
     ends_at: datetime
     seats: int = strawberry.field(description="How many learners it takes.")
     seats_left: int = strawberry.field(description="Seats minus the live bookings; 0 when full.")
+    recurrence: str | None = strawberry.field(description="The RRULE the slot was published with, on every "
+                                                          "occurrence of the series; null for a single slot.")
     model: strawberry.Private[models.BookableSlot]
 
     @classmethod
     def from_model(cls, slot: models.BookableSlot) -> BookableSlot:
         return cls(id=to_global_id("BookableSlot", slot.id), starts_at=slot.starts_at, ends_at=slot.ends_at,
-                   seats=slot.seats, seats_left=slot.seats_left, model=slot)
+                   seats=slot.seats, seats_left=slot.seats_left, recurrence=slot.recurrence, model=slot)
+
+    @strawberry.field(description="How many learners wait for a seat on it.")
+    async def waitlist_count(self, info: Info) -> int:
+        return await WaitingCountBySlot(info.context).load(self.model.id)
+
+    @strawberry.field(description="The viewer's latest entry on its waitlist, whatever its status; null when "
+                                  "they never joined.")
+    async def my_waitlist_entry(self, info: Info) -> Annotated[
+            WaitlistEntry, strawberry.lazy("sessiongraph.schema.waitlist")] | None:
+        from sessiongraph.schema.waitlist import entry_or_none
+
+        viewer_id = info.context.actor.user_id
+        if viewer_id is None:
+            return None
+        return entry_or_none(info, await LatestEntryByLearnerSlot(info.context).load((viewer_id, self.model.id)))
 
     @strawberry.field
     async def instructor(self, info: Info) -> Instructor:
@@ -111,6 +132,13 @@ class SlotInput:
     seats: int
     virtual_classroom_url: str | None = None
     location: LocationInput | None = None
+    recurrence: str | None = strawberry.field(default=None, description=(
+        "An RFC 5545 RRULE repeating the slot from startsAt (FREQ DAILY, WEEKLY, MONTHLY or YEARLY), expanded in "
+        "the instructor's time zone: a weekly 09:00 stays 09:00 local across DST. At most 400 occurrences within "
+        "one year; it must end, by COUNT, UNTIL or `until` (INVALID_RECURRENCE otherwise)."))
+    until: datetime | None = strawberry.field(default=None, description="The last instant an occurrence may "
+                                                                         "start at.")
+    exceptions: list[datetime] | None = strawberry.field(default=None, description="Occurrence starts left out.")
 
 
 @strawberry.input
@@ -175,11 +203,39 @@ class ReviewAbsenceRequestPayload:
     errors: list[UserError]
 
 
+@strawberry.input(description="Moves a booking to another slot of the same course; `idempotencyKey` as for "
+                              "bookSlot.")
+class RescheduleBookingInput:
+    booking_id: strawberry.ID
+    slot_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class RescheduleBookingPayload:
+    booking: Booking | None = strawberry.field(description="The new booking; the old one is CANCELLED.")
+    errors: list[UserError]
+
+
+@strawberry.input
+class WithdrawSlotInput:
+    slot_id: strawberry.ID
+    cancel_bookings: bool | None = None
+
+
+@strawberry.type
+class WithdrawSlotPayload:
+    withdrawn_slot_id: strawberry.ID | None
+    cancelled_booking_count: int
+    errors: list[UserError]
+
+
 def _offers(slots: list[SlotInput]) -> list[booking.SlotOffer]:
     return [booking.SlotOffer(
         starts_at=slot.starts_at, ends_at=slot.ends_at, seats=slot.seats,
         virtual_classroom_url=slot.virtual_classroom_url,
-        location=(slot.location.name, slot.location.address, slot.location.room) if slot.location else None)
+        location=(slot.location.name, slot.location.address, slot.location.room) if slot.location else None,
+        recurrence=slot.recurrence, until=slot.until, exceptions=tuple(slot.exceptions or ()))
         for slot in slots]
 
 
@@ -213,6 +269,28 @@ class BookingMutation:
         cancelled, errors = await attempt(info, lambda: booking.cancel_booking(
             info.context, decode_id(input.booking_id, "Booking", "bookingId")))
         return CancelBookingPayload(booking=_booking_or_none(cancelled), errors=errors)
+
+    @strawberry.mutation(description="Moves the booking to another slot of its course in one transaction: the new "
+                                     "seat is taken before the old is released, the old booking is cancelled and "
+                                     "refunded and the new one debited (the balance moves by the price "
+                                     "difference). Errors: as bookSlot, and VALIDATION (a slot of another "
+                                     "course), NOT_BOOKED (a cancelled booking), TOO_LATE_TO_CANCEL (the old "
+                                     "slot's cancellation notice has passed).")
+    async def reschedule_booking(self, info: Info, input: RescheduleBookingInput) -> RescheduleBookingPayload:
+        moved, errors = await attempt(info, lambda: booking.reschedule_booking(
+            info.context, decode_id(input.booking_id, "Booking", "bookingId"),
+            decode_id(input.slot_id, "BookableSlot", "slotId"), input.idempotency_key))
+        return RescheduleBookingPayload(booking=_booking_or_none(moved), errors=errors)
+
+    @strawberry.mutation(description="An instructor (or an admin) removes a slot that has not started, with its "
+                                     "waitlist. One with bookings is refused (SLOT_HAS_BOOKINGS) unless "
+                                     "cancelBookings: true, which cancels and refunds each booking and cancels "
+                                     "the slot's live session.")
+    async def withdraw_slot(self, info: Info, input: WithdrawSlotInput) -> WithdrawSlotPayload:
+        cancelled, errors = await attempt(info, lambda: booking.withdraw_slot(
+            info.context, decode_id(input.slot_id, "BookableSlot", "slotId"), bool(input.cancel_bookings)))
+        return WithdrawSlotPayload(withdrawn_slot_id=None if errors else input.slot_id,
+                                   cancelled_booking_count=cancelled or 0, errors=errors)
 
     @strawberry.mutation(description="A booked learner asks to be excused, before the start, once per booking, "
                                      "where the course takes absence requests.")

@@ -9,12 +9,13 @@ import strawberry
 from strawberry.types import Info
 
 from sessiongraph import models
-from sessiongraph.resolvers import accounts, schedule, sessions
+from sessiongraph.resolvers import accounts, schedule, sessions, waitlist
 from sessiongraph.schema.accounts import User
 from sessiongraph.schema.credits import CreditAccount
 from sessiongraph.schema.relay import Connection
 from sessiongraph.schema.schedule import LearnerSchedule, LiveSession, connection, load_ahead_rows
 from sessiongraph.schema.sessions import Session
+from sessiongraph.schema.waitlist import WaitlistEntry
 
 
 @strawberry.type
@@ -82,6 +83,12 @@ class Viewer:
         if page is not None:
             await load_ahead_rows(info, page.items)
         return connection(page, LiveSession.from_model)
+
+    @strawberry.field(description="The viewer's waitlist entries on slots that have not started, soonest slot "
+                                  f"first, whatever their status; at most {waitlist.VIEWER_WAITLIST_LIMIT}.")
+    async def waitlist(self, info: Info) -> list[WaitlistEntry]:
+        return [WaitlistEntry.from_model(entry, info.context.now) for entry in await waitlist.viewer_waitlist(
+            info.context)]
 
 
 @strawberry.type

@@ -70,6 +70,18 @@ class SessionWithPeople:
     absence_request: models.AbsenceRequest
 
 
+@dataclass
+class Lifecycle:
+    """A learner's booking lifecycle at size `n`: a booking to move, slots to wait for, waitlists
+    `n` long."""
+
+    learner: models.User
+    booking: models.Booking  # on a full slot of one seat that `n` others wait for
+    free_slot: models.BookableSlot  # of the same course, to move the booking to
+    full_slot: models.BookableSlot  # booked by someone else, `n` others waiting: to join, or to withdraw
+    entry: models.WaitlistEntry  # the learner's, WAITING, one of `n` on slots they wait for
+
+
 class SizedData:
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -320,6 +332,55 @@ class SizedData:
                 user_id=learner.id, kind="DEPOSIT", amount=1, balance_after=k + 1, description="Deposit",
                 created_at=NOW - timedelta(days=n - k)) for k in range(n)])
         return learner
+
+    async def lifecycle(self, n: int) -> Lifecycle:
+        """A learner with access to a bookable course (cost 1) and credits: booked on a full slot
+        of one seat that `n` others (with access and credits) wait for; waiting on `n` full slots
+        themselves; and a free slot and another full slot with `n` waiting, of the same course."""
+        tag = f"w{next(_tags)}"
+        async with self.database.write() as db:
+            (learner,) = await self._users(db, tag, "learner", 1)
+            others = await self._users(db, tag, "waiter", n)
+            instructors = await self._instructors(db, tag, n + 3)
+            (course,) = await self._courses(db, tag, 1, bookable=True)
+            (term,) = await self._insert(db, [models.Session(name=f"Term {tag}", access_start=NOW - MONTH_AHEAD,
+                                                             access_end=NOW + MONTH_AHEAD)])
+            await self._insert(db, [models.SessionCourse(session_id=term.id, course_id=course.id)])
+            await self._insert(db, [models.Enrollment(session_id=term.id, user_id=u.id) for u in [learner, *others]])
+            for user in [learner, *others]:
+                await self._deposit(db, user, 10)
+            starts = [NOW + timedelta(days=1, hours=2 * k) for k in range(n + 3)]
+            slots = await self._insert(db, [models.BookableSlot(
+                course_id=course.id, instructor_id=instructors[k].id, seats=5 if k == 1 else 1,
+                starts_at=at, ends_at=at + timedelta(hours=1)) for k, at in enumerate(starts)])
+            booked_slot, free_slot, full_slot, *waited = slots
+            full = [booked_slot, full_slot, *waited]
+            live_sessions = await self._insert(db, [models.LiveSession(
+                code=f"{tag}-{k}", course_id=course.id, instructor_id=slot.instructor_id, starts_at=slot.starts_at,
+                ends_at=slot.ends_at, capacity=1, created_at=NOW, updated_at=NOW) for k, slot in enumerate(full)])
+            holders = [learner, others[0], *[others[0]] * n]
+            bookings = await self._insert(db, [models.Booking(learner_id=holder.id, live_session_id=ls.id, booked_at=NOW)
+                                               for holder, ls in zip(holders, live_sessions, strict=True)])
+            for slot, live_session in zip(full, live_sessions, strict=True):
+                slot.booked, slot.live_session_id = 1, live_session.id
+            account = await db.get(models.CreditAccount, learner.id)
+            account.balance -= 1
+            db.add(models.CreditTransaction(user_id=learner.id, kind="BOOKING", amount=-1, balance_after=9,
+                                            description="Booking", live_session_id=live_sessions[0].id,
+                                            booking_id=bookings[0].id, created_at=NOW))
+            deadline = NOW + timedelta(days=1)
+            waiting = [(slot, user) for slot in (booked_slot, full_slot) for user in others[1:] + others[:1]
+                       if not (slot is full_slot and user is others[0])]
+            entries = await self._insert(db, [
+                *(models.WaitlistEntry(slot_id=slot.id, learner_id=user.id, position=k + 1, joined_at=NOW,
+                                       expires_at=deadline) for slot in (booked_slot, full_slot)
+                  for k, user in enumerate(u for s, u in waiting if s is slot)),
+                *(models.WaitlistEntry(slot_id=slot.id, learner_id=learner.id, position=1, joined_at=NOW,
+                                       expires_at=deadline) for slot in waited)])
+            for slot in full:
+                slot.waitlist_joined = sum(1 for e in entries if e.slot_id == slot.id)
+        return Lifecycle(learner=learner, booking=bookings[0], free_slot=free_slot, full_slot=full_slot,
+                         entry=entries[-1])
 
     async def instructor_with_slots(self, n: int) -> tuple[models.Instructor, models.Course]:
         """An instructor with `n` slots of a bookable course over the coming days (mornings

@@ -80,9 +80,15 @@ def two_weeks(demo: Demo) -> dict[str, str]:
     return {"from": demo.found["now"].isoformat(), "to": (demo.found["now"] + timedelta(days=14)).isoformat()}
 
 
-def free_slot(slots: list[dict[str, Any]]) -> str | None:
-    """A slot with seats left that the learner has not booked (nor cancelled)."""
-    return next((slot["id"] for slot in slots if slot["seatsLeft"] > 0 and slot["myBooking"] is None), None)
+def free_slots(slots: list[dict[str, Any]]) -> list[str]:
+    """The slots with seats left that the learner has not booked (nor cancelled)."""
+    return [slot["id"] for slot in slots if slot["seatsLeft"] > 0 and slot["myBooking"] is None]
+
+
+def remember_two_free_slots(demo: Demo, slots: list[dict[str, Any]]) -> bool:
+    """One to book, and one of the same course to move that booking to."""
+    free = free_slots(slots)
+    return len(free) >= 2 and remember(demo, slotId=free[0], otherSlotId=free[1])
 
 
 def early_morning(demo: Demo, days: int) -> datetime:
@@ -129,12 +135,17 @@ WEB: dict[str, Run] = {
         demo, bookCourseIds=[c["id"] for c in edges(d["courses"]) if c["canBook"]])
         and demo.found["bookCourseIds"] and d["viewer"]["credits"]["balance"] > 0),
     "CourseSlots": Run(LEARNER, lambda demo: {"courseId": demo.found["bookCourseIds"][0], **two_weeks(demo)},
-                       lambda d, demo: remember(demo, slotId=free_slot(d["course"]["availableSlots"]))
+                       lambda d, demo: remember_two_free_slots(demo, d["course"]["availableSlots"])
                        and d["course"]["availableSlots"][0]["instructor"]["displayName"]),
     "BookSlot": Run(LEARNER, lambda demo: {"input": {"slotId": demo.found["slotId"], "idempotencyKey": "web-1"}},
                     lambda d, demo: no_errors(d["bookSlot"])
                     and remember(demo, bookingId=d["bookSlot"]["booking"]["id"])
                     and d["bookSlot"]["booking"]["creditTransaction"]["kind"] == "BOOKING"),
+    "RescheduleBooking": Run(LEARNER, lambda demo: {"input": {"bookingId": demo.found["bookingId"],
+                                                              "slotId": demo.found["otherSlotId"]}},
+                             lambda d, demo: no_errors(d["rescheduleBooking"])
+                             and remember(demo, bookingId=d["rescheduleBooking"]["booking"]["id"])
+                             and d["rescheduleBooking"]["booking"]["status"] == "BOOKED"),
     "RequestAbsence": Run(LEARNER, lambda demo: {"input": {"liveSessionId": demo.found["absenceFrom"][0],
                                                            "reason": "A doctor's appointment"}},
                           lambda d, _: no_errors(d["requestAbsence"])
@@ -147,6 +158,17 @@ WEB: dict[str, Run] = {
                          and d["cancelBooking"]["booking"]["refundTransaction"]["amount"] > 0),
     "Credits": Run(LEARNER, {}, lambda d, _: [line["kind"] for line in edges(
         d["viewer"]["credits"]["transactions"])][:2] == ["REFUND", "BOOKING"]),
+    # The waitlist: join a full slot, see it in line, leave it.
+    "JoinWaitlist": Run(LEARNER, lambda demo: {"input": {"slotId": demo.found["fullSlotId"]}},
+                        lambda d, demo: no_errors(d["joinWaitlist"])
+                        and remember(demo, waitlistEntryId=d["joinWaitlist"]["waitlistEntry"]["id"])
+                        and d["joinWaitlist"]["waitlistEntry"]["placeInLine"] == 1),
+    "Waitlist": Run(LEARNER, {}, lambda d, demo: [(e["placeInLine"], e["slot"]["waitlistCount"])
+                                                  for e in d["viewer"]["waitlist"]
+                                                  if e["id"] == demo.found["waitlistEntryId"]] == [(1, 1)]),
+    "LeaveWaitlist": Run(LEARNER, lambda demo: {"input": {"waitlistEntryId": demo.found["waitlistEntryId"]}},
+                         lambda d, _: no_errors(d["leaveWaitlist"])
+                         and d["leaveWaitlist"]["waitlistEntry"]["status"] == "LEFT"),
 }
 
 MOBILE: dict[str, Run] = {
@@ -168,12 +190,17 @@ MOBILE: dict[str, Run] = {
     "MobileBookCourseSearch": Run(LEARNER, {}, lambda d, demo: remember(
         demo, bookCourseIds=[c["id"] for c in edges(d["courses"]) if c["canBook"]]) and demo.found["bookCourseIds"]),
     "MobileCourseSlots": Run(LEARNER, lambda demo: {"courseId": demo.found["bookCourseIds"][0], **two_weeks(demo)},
-                             lambda d, demo: remember(demo, slotId=free_slot(d["course"]["availableSlots"]))),
+                             lambda d, demo: remember_two_free_slots(demo, d["course"]["availableSlots"])),
     "MobileBookSlot": Run(LEARNER, lambda demo: {"input": {"slotId": demo.found["slotId"],
                                                            "idempotencyKey": "mobile-1"}},
                           lambda d, demo: no_errors(d["bookSlot"])
                           and remember(demo, bookingId=d["bookSlot"]["booking"]["id"])
                           and d["bookSlot"]["booking"]["liveSession"]["startsAt"]),
+    "MobileRescheduleBooking": Run(LEARNER, lambda demo: {"input": {"bookingId": demo.found["bookingId"],
+                                                                    "slotId": demo.found["otherSlotId"]}},
+                                   lambda d, demo: no_errors(d["rescheduleBooking"])
+                                   and remember(demo, bookingId=d["rescheduleBooking"]["booking"]["id"])
+                                   and d["rescheduleBooking"]["booking"]["liveSession"]["startsAt"]),
     "MobileRequestAbsence": Run(LEARNER, lambda demo: {"input": {"liveSessionId": demo.found["absenceFrom"][1],
                                                                  "reason": "Travelling for work"}},
                                 lambda d, _: no_errors(d["requestAbsence"])
@@ -183,6 +210,14 @@ MOBILE: dict[str, Run] = {
                                and d["cancelBooking"]["booking"]["refundTransaction"]["amount"] > 0),
     "MobileCredits": Run(LEARNER, {}, lambda d, _: d["viewer"]["credits"]["balance"] > 0
                          and edges(d["viewer"]["credits"]["transactions"])[0]["kind"] == "REFUND"),
+    "MobileJoinWaitlist": Run(LEARNER, lambda demo: {"input": {"slotId": demo.found["fullSlotId"]}},
+                              lambda d, demo: no_errors(d["joinWaitlist"])
+                              and remember(demo, waitlistEntryId=d["joinWaitlist"]["waitlistEntry"]["id"])),
+    "MobileWaitlist": Run(LEARNER, {}, lambda d, demo: (demo.found["waitlistEntryId"], 1) in [
+        (e["id"], e["placeInLine"]) for e in d["viewer"]["waitlist"]]),
+    "MobileLeaveWaitlist": Run(LEARNER, lambda demo: {"input": {"waitlistEntryId": demo.found["waitlistEntryId"]}},
+                               lambda d, _: no_errors(d["leaveWaitlist"])
+                               and d["leaveWaitlist"]["waitlistEntry"]["status"] == "LEFT"),
 }
 
 # In the order an admin works: find, create, edit, enroll, track, import, delete.
@@ -250,7 +285,11 @@ ADMIN_RUNS: dict[str, Run] = {
         "slots": [{"startsAt": early_morning(demo, 30).isoformat(),
                    "endsAt": (early_morning(demo, 30) + timedelta(hours=1)).isoformat(), "seats": 4,
                    "virtualClassroomUrl": "https://classroom.example.com/extra"}]}},
-        lambda d, _: no_errors(d["publishAvailability"]) and d["publishAvailability"]["slots"][0]["seatsLeft"] == 4),
+        lambda d, demo: no_errors(d["publishAvailability"]) and d["publishAvailability"]["slots"][0]["seatsLeft"] == 4
+        and remember(demo, publishedSlotId=d["publishAvailability"]["slots"][0]["id"])),
+    "WithdrawSlot": Run(ADMIN, lambda demo: {"input": {"slotId": demo.found["publishedSlotId"]}},
+                        lambda d, demo: no_errors(d["withdrawSlot"])
+                        and d["withdrawSlot"]["withdrawnSlotId"] == demo.found["publishedSlotId"]),
 }
 
 RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
@@ -296,13 +335,38 @@ async def demo(database, clock, settings, http) -> Demo:
         await db.flush()
         teaches = await db.scalar(select(models.Instructor.id).where(models.Instructor.user_id == instructor.id))
         bookable = await db.scalar(select(models.Course.id).where(models.Course.bookable.is_(True)).limit(1))
+        full_slot = await a_full_slot(db, learner, clock.now())
     return Demo(http, tokens, found={"now": clock.now(), "today": clock.now().date().isoformat(),
                                      "learnerId": to_global_id("User", learner.id),
                                      "courseId": to_global_id("Course", course_id),
                                      "absenceFrom": [to_global_id("LiveSession", ls) for _, ls in absences],
                                      "absenceRequestId": to_global_id("AbsenceRequest", request.id),
                                      "instructorId": to_global_id("Instructor", teaches),
-                                     "bookableCourseId": to_global_id("Course", bookable)})
+                                     "bookableCourseId": to_global_id("Course", bookable),
+                                     "fullSlotId": to_global_id("BookableSlot", full_slot)})
+
+
+async def a_full_slot(db, learner: models.User, now: datetime) -> int:
+    """A slot (a week or more ahead) of a course the learner books, filled by someone else: the demo's
+    slots start empty, and a waitlist is only for a full one."""
+    slot = await db.scalar(
+        select(models.BookableSlot).join(models.SessionCourse, models.SessionCourse.course_id
+                                         == models.BookableSlot.course_id)
+        .join(models.Enrollment, models.Enrollment.session_id == models.SessionCourse.session_id)
+        .join(models.Session, models.Session.id == models.Enrollment.session_id)
+        .where(models.Enrollment.user_id == learner.id, models.BookableSlot.starts_at > now + timedelta(days=7),
+               models.Session.access_end > now + timedelta(days=30))
+        .order_by(models.BookableSlot.starts_at).limit(1))
+    other = await db.scalar(select(models.User.id).where(models.User.id != learner.id).limit(1))
+    live_session = models.LiveSession(
+        code="FULL01", course_id=slot.course_id, instructor_id=slot.instructor_id, starts_at=slot.starts_at,
+        ends_at=slot.ends_at, capacity=1, created_at=now, updated_at=now)
+    db.add(live_session)
+    await db.flush()
+    db.add(models.Booking(learner_id=other, live_session_id=live_session.id, booked_at=now))
+    slot.seats, slot.booked, slot.live_session_id = 1, 1, live_session.id
+    await db.flush()
+    return slot.id
 
 
 async def run_all(demo: Demo, client: str) -> list[str]:

@@ -31,7 +31,16 @@ from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema import schema
 from tests.client_contract import coordinates_used
 from tests.conftest import NOW
-from tests.sized_data import MIDNIGHT, Schedule, SessionWithPeople, SizedData, at, gid, sized  # noqa: F401
+from tests.sized_data import (  # noqa: F401
+    MIDNIGHT,
+    Lifecycle,
+    Schedule,
+    SessionWithPeople,
+    SizedData,
+    at,
+    gid,
+    sized,
+)
 from tests.test_schedule_statements import log_hint
 
 SMALL, LARGE = 3, 30
@@ -92,6 +101,15 @@ def as_instructor(variables: Callable[[models.User, int], dict[str, Any]], expec
     async def given(sized: SizedData, n: int) -> Given:
         user = await sized.instructor(n)
         return Given(user, variables(user, n), lambda data: expect(data, user, n))
+
+    return given
+
+
+def as_waiting_learner(variables: Callable[[Lifecycle, int], dict[str, Any]], expect: Expect):
+    """The learner of a booking lifecycle: a booking on a full slot others wait for, waitlists n long."""
+    async def given(sized: SizedData, n: int) -> Given:
+        made = await sized.lifecycle(n)
+        return Given(made.learner, variables(made, n), lambda data: expect(data, made, n))
 
     return given
 
@@ -181,6 +199,18 @@ def cancel_the_booking(made: Schedule, _n: int) -> dict[str, Any]:
     return {"input": {"bookingId": gid(made.booking)}}
 
 
+def reschedule_the_booking(made: Lifecycle, _n: int) -> dict[str, Any]:
+    return {"input": {"bookingId": gid(made.booking), "slotId": gid(made.free_slot)}}
+
+
+def join_the_full_slot(made: Lifecycle, _n: int) -> dict[str, Any]:
+    return {"input": {"slotId": gid(made.full_slot)}}
+
+
+def leave_the_waitlist(made: Lifecycle, _n: int) -> dict[str, Any]:
+    return {"input": {"waitlistEntryId": gid(made.entry)}}
+
+
 def window(days_from: int, days_to: int) -> dict[str, str]:
     return {"start": at(NOW + timedelta(days=days_from)), "end": at(NOW + timedelta(days=days_to))}
 
@@ -237,7 +267,7 @@ WEB: dict[str, Entry] = {
                                          and d["viewer"]["credits"]["balance"] > 0), 5),
     "CourseSlots": Entry(as_learner(slots_of_the_next_two_weeks,
                                     lambda d, made, n: len(d["course"]["availableSlots"]) == n
-                                    and d["course"]["canBook"]), 6),
+                                    and d["course"]["canBook"]), 8),
     "BookSlot": Entry(as_learner(book_the_slot("web-1"),
                                  lambda d, made, n: no_errors(d["bookSlot"])
                                  and d["bookSlot"]["booking"]["creditTransaction"]["kind"] == "BOOKING"), 18),
@@ -249,6 +279,17 @@ WEB: dict[str, Entry] = {
                                       and d["cancelBooking"]["booking"]["refundTransaction"]["amount"] == 1), 17),
     "Credits": Entry(as_learner(nothing, lambda d, made, n: page_of(d["viewer"]["credits"]["transactions"],
                                                                     ledger_lines(n), 20)), 6),
+    "RescheduleBooking": Entry(as_waiting_learner(reschedule_the_booking,
+                                                  lambda d, made, n: no_errors(d["rescheduleBooking"])
+                                                  and d["rescheduleBooking"]["booking"]["status"] == "BOOKED"), 40),
+    "JoinWaitlist": Entry(as_waiting_learner(join_the_full_slot,
+                                             lambda d, made, n: no_errors(d["joinWaitlist"])
+                                             and d["joinWaitlist"]["waitlistEntry"]["placeInLine"] == n), 16),
+    "LeaveWaitlist": Entry(as_waiting_learner(leave_the_waitlist,
+                                              lambda d, made, n: no_errors(d["leaveWaitlist"])
+                                              and d["leaveWaitlist"]["waitlistEntry"]["status"] == "LEFT"), 8),
+    "Waitlist": Entry(as_waiting_learner(nothing, lambda d, made, n: len(d["viewer"]["waitlist"]) == n
+                                         and all(e["placeInLine"] == 1 for e in d["viewer"]["waitlist"])), 6),
 }
 
 MOBILE: dict[str, Entry] = {
@@ -267,7 +308,7 @@ MOBILE: dict[str, Entry] = {
     "MobileBookCourseSearch": Entry(as_learner(conversation_courses,
                                                lambda d, made, n: len(edges(d["courses"])) == min(n, 10)), 3),
     "MobileCourseSlots": Entry(as_learner(slots_of_the_next_two_weeks,
-                                          lambda d, made, n: len(d["course"]["availableSlots"]) == n), 4),
+                                          lambda d, made, n: len(d["course"]["availableSlots"]) == n), 6),
     "MobileBookSlot": Entry(as_learner(book_the_slot("mobile-1"),
                                        lambda d, made, n: no_errors(d["bookSlot"])
                                        and d["bookSlot"]["booking"]["status"] == "BOOKED"), 15),
@@ -279,6 +320,14 @@ MOBILE: dict[str, Entry] = {
                                             and d["cancelBooking"]["booking"]["status"] == "CANCELLED"), 13),
     "MobileCredits": Entry(as_learner(nothing, lambda d, made, n: len(edges(d["viewer"]["credits"]["transactions"]))
                                       == min(ledger_lines(n), 10)), 3),
+    "MobileRescheduleBooking": Entry(as_waiting_learner(reschedule_the_booking,
+                                                        lambda d, made, n: no_errors(d["rescheduleBooking"])), 38),
+    "MobileJoinWaitlist": Entry(as_waiting_learner(join_the_full_slot,
+                                                   lambda d, made, n: no_errors(d["joinWaitlist"])
+                                                   and d["joinWaitlist"]["waitlistEntry"]["placeInLine"] == n), 12),
+    "MobileLeaveWaitlist": Entry(as_waiting_learner(leave_the_waitlist,
+                                                    lambda d, made, n: no_errors(d["leaveWaitlist"])), 4),
+    "MobileWaitlist": Entry(as_waiting_learner(nothing, lambda d, made, n: len(d["viewer"]["waitlist"]) == n), 4),
 }
 
 ADMIN: dict[str, Entry] = {
@@ -345,6 +394,9 @@ ADMIN: dict[str, Entry] = {
     "PublishAvailability": Entry(as_admin(SizedData.instructor_with_slots, lambda made, n: {"input": {
         "instructorId": gid(made[0]), "courseId": gid(made[1]), "slots": early_mornings(n)}},
         lambda d, made, n: no_errors(d["publishAvailability"]) and len(d["publishAvailability"]["slots"]) == n), 9),
+    "WithdrawSlot": Entry(as_admin(SizedData.lifecycle, lambda made, n: {"input": {
+        "slotId": gid(made.full_slot), "cancelBookings": True}},
+        lambda d, made, n: no_errors(d["withdrawSlot"]) and d["withdrawSlot"]["cancelledBookingCount"] == 1), 12),
     "ImportCsv": Entry(as_admin(SizedData.session_with_people, nothing,
                                 lambda d, made, n: no_errors(d["importCsv"])
                                 and (d["importCsv"]["created"], d["importCsv"]["alreadyEnrolled"]) == (n, n),

@@ -1,7 +1,10 @@
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from sessiongraph.models import AbsenceRequest, BookableSlot, Enrollment, LiveSession, Session, SessionCourse
 from sessiongraph.resolvers.loaders.base import Loader, OneBy, many_per_key, pairs_in
@@ -51,11 +54,18 @@ class CourseSessionsOfLearner(Loader[tuple[int, int], list[tuple[Session, dateti
     learner is enrolled in, each with the learner's first access (for duration sessions)."""
 
     async def batch_load(self, db, keys):
-        query = (select(Enrollment.user_id, SessionCourse.course_id, Session, Enrollment.first_access_at)
-                 .select_from(Enrollment)
-                 .join(SessionCourse, SessionCourse.session_id == Enrollment.session_id)
-                 .join(Session, Session.id == Enrollment.session_id)
-                 .where(pairs_in(Enrollment.user_id, SessionCourse.course_id, keys)))
-        rows = (await db.execute(query)).all()
-        grouped = many_per_key(keys, rows, lambda r: (r[0], r[1]))
-        return [[(row[2], row[3]) for row in group] for group in grouped]
+        return await course_sessions_of(db, keys)
+
+
+async def course_sessions_of(db: AsyncSession,
+                             keys: Sequence[tuple[int, int]]) -> list[list[tuple[Session, datetime | None]]]:
+    """CourseSessionsOfLearner's answer read on a given session: a promotion asks inside the
+    transaction that holds the slot's lock, on that transaction's own connection."""
+    query = (select(col(Enrollment.user_id), col(SessionCourse.course_id), Session, col(Enrollment.first_access_at))
+             .select_from(Enrollment)
+             .join(SessionCourse, col(SessionCourse.session_id) == Enrollment.session_id)
+             .join(Session, col(Session.id) == Enrollment.session_id)
+             .where(pairs_in(Enrollment.user_id, SessionCourse.course_id, keys)))
+    rows = (await db.execute(query)).all()
+    grouped = many_per_key(keys, rows, lambda r: (r[0], r[1]))
+    return [[(row[2], row[3]) for row in group] for group in grouped]

@@ -26,7 +26,7 @@ from sessiongraph.models import (
     User,
 )
 from sessiongraph.models.sessions import SessionCourse
-from sessiongraph.resolvers.schedule import CODE_ALPHABET, CODE_LENGTH
+from sessiongraph.resolvers.seats import CODE_ALPHABET, CODE_LENGTH
 
 PARIS = ZoneInfo("Europe/Paris")
 WINDOW = timedelta(days=60)
