@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL at /graphql, health checks, the web client at /app, and who is asking."""
+"""The ASGI application: GraphQL at /graphql, health checks, calendar feeds, the web client at /app,
+and who is asking."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, token
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.schema import build_schema
+from sessiongraph.server import calendar_feed
 from sessiongraph.server.connection_rights import (
     ConnectionRights,
     Lapse,
@@ -312,6 +314,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             WebSocketRoute("/graphql", graphql_app),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            # No bearer token: the secret in the path is the credential (sessiongraph/server/calendar_feed.py).
+            Route(calendar_feed.PATH, calendar_feed.calendar_feed_endpoint(database, clock, settings)),
             # The web client: plain HTML and JavaScript from clients/web/app, no build step.
             Route("/app/operations.json", web_client_operations),
             Mount("/app", StaticFiles(directory=WEB_APP_DIR, html=True), name="app"),
