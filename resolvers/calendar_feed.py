@@ -141,8 +141,9 @@ async def feed_owner(connection: AsyncConnection, secret: str) -> User | None:
 
 @dataclass(frozen=True, slots=True)
 class FeedEntry:
-    """One live session on a feed: its columns (`live_session`), its course's title, its
-    instructor's name, and the names of the feed owner's children it is on (a guardian's)."""
+    """One live session on a feed: its columns (`live_session`: _FEED_COLUMNS and `is_virtual`),
+    its course's title, its instructor's name, and the names of the feed owner's children it is
+    on (a guardian's)."""
 
     live_session: Any
     course_title: str
@@ -172,8 +173,14 @@ def _audience() -> Any:
 
 
 _AUDIENCE = _audience()
+_FEED_COLUMNS = ("id", "code", "lesson_name", "lesson_goal", "starts_at", "ends_at", "location_name",
+                 "location_address", "location_room", "cancelled_at", "cancellation_reason", "sequence",
+                 "created_at", "updated_at")
 _FEED_ROWS = (
-    select(*_LIVE_SESSIONS.columns, col(Course.title).label("course_title"),
+    select(*(_LIVE_SESSIONS.c[name] for name in _FEED_COLUMNS),
+           # Whether it is online, never the classroom URL: that only the Join rule hands out.
+           _LIVE_SESSIONS.c.virtual_classroom_url.is_not(None).label("is_virtual"),
+           col(Course.title).label("course_title"),
            col(Instructor.display_name).label("instructor_name"), _AUDIENCE.c.person_id,
            col(User.name).label("person_name"))
     .select_from(_LIVE_SESSIONS)

@@ -23,40 +23,45 @@ PRODUCT = "-//sessiongraph//calendar feed//EN"
 # X-PUBLISHED-TTL that Outlook and Google read instead).
 REFRESH = "PT1H"
 LINE_OCTETS = 75
-# RFC 5545 TEXT: backslash, semicolon, comma and newline escaped; other control characters
-# (but tab) are not allowed in a value at all.
-_TEXT_ESCAPES = {ord("\\"): "\\\\", ord(";"): "\\;", ord(","): "\\,", ord("\n"): "\\n",
-                 **{c: None for c in range(32) if c not in (9, 10)}, 127: None}
+# RFC 5545 TEXT allows no control character but tab (newlines are escaped first).
+_CONTROL = dict.fromkeys((*range(9), *range(11, 32), 127))
 
 
 def text(value: str) -> str:
-    return value.translate(_TEXT_ESCAPES)
+    """An RFC 5545 TEXT value: backslash, semicolon, comma and newline escaped."""
+    if not value.isprintable():
+        value = value.replace("\r\n", "\n").translate(_CONTROL)
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
-def folded(line: str) -> str:
-    """The content line split into lines of at most 75 octets, each after the first led by a
-    space, never inside a UTF-8 character (RFC 5545 3.1)."""
-    if len(line) * 4 <= LINE_OCTETS or len(line.encode()) <= LINE_OCTETS:
-        return line
-    parts: list[str] = []
-    start, octets = 0, 0
-    for index, char in enumerate(line):
-        size = len(char.encode())
-        limit = LINE_OCTETS if not parts else LINE_OCTETS - 1  # the leading space counts
-        if octets + size > limit:
-            parts.append(line[start:index])
-            start, octets = index, 0
-        octets += size
-    parts.append(line[start:])
-    return "\r\n ".join(parts)
+def folded(line: str) -> bytes:
+    """The content line in UTF-8, split into lines of at most 75 octets, each after the first
+    led by a space, never inside a character (RFC 5545 3.1)."""
+    data = line.encode()
+    if len(data) <= LINE_OCTETS:
+        return data
+    parts, start, limit = [], 0, LINE_OCTETS
+    while len(data) - start > limit:
+        cut = start + limit
+        while data[cut] & 0xC0 == 0x80:  # a continuation byte: cut before its character instead
+            cut -= 1
+        parts.append(data[start:cut])
+        start, limit = cut, LINE_OCTETS - 1  # the leading space counts
+    parts.append(data[start:])
+    return b"\r\n ".join(parts)
+
+
+def _stamp(instant: datetime) -> str:
+    """YYYYMMDDTHHMMSS, as fast as Python writes it (strftime is several times slower)."""
+    return instant.replace(tzinfo=None).isoformat(timespec="seconds").replace("-", "").replace(":", "")
 
 
 def utc_stamp(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return _stamp(instant.astimezone(UTC)) + "Z"
 
 
 def local_stamp(instant: datetime, zone: ZoneInfo) -> str:
-    return instant.astimezone(zone).strftime("%Y%m%dT%H%M%S")
+    return _stamp(instant.astimezone(zone))
 
 
 @lru_cache(maxsize=64)
@@ -66,44 +71,52 @@ def vtimezone(zone_name: str, first: date, last: date) -> icalendar.Timezone:
     return icalendar.Timezone.from_tzinfo(ZoneInfo(zone_name), tzid=zone_name, first_date=first, last_date=last)
 
 
-def event_lines(entry: FeedEntry, zone: ZoneInfo, uid_domain: str, page_url: str) -> list[str]:
-    """One VEVENT's content lines, unfolded."""
+def event_text(entry: FeedEntry, zone: ZoneInfo, uid_domain: str, page_url: str) -> bytes:
+    """One VEVENT, folded. The lines of fixed form fit in 75 octets whatever their values (the
+    longest zone name makes DTSTART 61), so only the free text is folded."""
     ls = entry.live_session
-    summary = entry.course_title if not entry.children else f"{', '.join(entry.children)}: {entry.course_title}"
-    description = [f"Lesson: {ls.lesson_name or '—'}"]
-    if ls.lesson_goal:
-        description.append(f"Goal: {ls.lesson_goal}")
-    description += [f"Instructor: {entry.instructor_name}", f"Session ID: {ls.code}"]
-    if ls.cancelled_at is not None:
-        description.append(f"Cancelled{': ' + ls.cancellation_reason if ls.cancellation_reason else ''}")
-    lines = [
-        "BEGIN:VEVENT",
-        f"UID:live-session-{ls.id}@{uid_domain}",
-        # Without METHOD, DTSTAMP is when the event last changed (RFC 5545 3.8.7.2), so an
-        # unchanged feed is the same text, and the same ETag, on every read.
-        f"DTSTAMP:{utc_stamp(ls.updated_at)}",
-        f"DTSTART;TZID={zone.key}:{local_stamp(ls.starts_at, zone)}",
-        f"DTEND;TZID={zone.key}:{local_stamp(ls.ends_at, zone)}",
-        f"SEQUENCE:{ls.sequence}",
-        f"STATUS:{'CANCELLED' if ls.cancelled_at is not None else 'CONFIRMED'}",
-        f"SUMMARY:{text(summary)}",
-        f"DESCRIPTION:{text(chr(10).join(description))}",
-    ]
+    changed = utc_stamp(ls.updated_at)
+    status = "CANCELLED" if ls.cancelled_at is not None else "CONFIRMED"
+    fixed = (f"BEGIN:VEVENT\r\n"
+             # Without METHOD, DTSTAMP is when the event last changed (RFC 5545 3.8.7.2), so an
+             # unchanged feed is the same text, and the same ETag, on every read.
+             f"DTSTAMP:{changed}\r\n"
+             f"DTSTART;TZID={zone.key}:{local_stamp(ls.starts_at, zone)}\r\n"
+             f"DTEND;TZID={zone.key}:{local_stamp(ls.ends_at, zone)}\r\n"
+             f"SEQUENCE:{ls.sequence}\r\nSTATUS:{status}\r\n"
+             f"CREATED:{utc_stamp(ls.created_at)}\r\nLAST-MODIFIED:{changed}\r\n")
+    free = [f"UID:live-session-{ls.id}@{uid_domain}", f"SUMMARY:{text(_summary(entry))}",
+            f"DESCRIPTION:{text(_description(entry))}", f"URL:{page_url}"]
     location = _location(ls)
     if location is not None:
-        lines.append(f"LOCATION:{text(location)}")
-    lines += [f"URL:{page_url}", f"CREATED:{utc_stamp(ls.created_at)}",
-              f"LAST-MODIFIED:{utc_stamp(ls.updated_at)}", "END:VEVENT"]
-    return lines
+        free.append(f"LOCATION:{text(location)}")
+    return fixed.encode() + b"".join(folded(line) + b"\r\n" for line in free) + b"END:VEVENT\r\n"
+
+
+def _summary(entry: FeedEntry) -> str:
+    """The course, after the names of the children it is on (in a guardian's feed)."""
+    if not entry.children:
+        return entry.course_title
+    return f"{', '.join(entry.children)}: {entry.course_title}"
+
+
+def _description(entry: FeedEntry) -> str:
+    ls = entry.live_session
+    lines = [f"Lesson: {ls.lesson_name or '—'}"]
+    if ls.lesson_goal:
+        lines.append(f"Goal: {ls.lesson_goal}")
+    lines += [f"Instructor: {entry.instructor_name}", f"Session ID: {ls.code}"]
+    if ls.cancelled_at is not None:
+        lines.append(f"Cancelled{': ' + ls.cancellation_reason if ls.cancellation_reason else ''}")
+    return "\n".join(lines)
 
 
 def _location(ls) -> str | None:
-    """The place, or "Online" for a virtual classroom: never its URL, which only the Join
-    rule hands out (and only while it is open)."""
+    """The place, or "Online" for a virtual classroom (whose URL the feed never reads)."""
     place = ", ".join(part for part in (ls.location_name, ls.location_room, ls.location_address) if part)
     if place:
         return place
-    return "Online" if ls.virtual_classroom_url is not None else None
+    return "Online" if ls.is_virtual else None
 
 
 def feed_calendar(entries: Iterable[FeedEntry], *, zone: ZoneInfo, span: tuple[datetime, datetime],
@@ -122,7 +135,6 @@ def feed_calendar(entries: Iterable[FeedEntry], *, zone: ZoneInfo, span: tuple[d
     first, last = span[0].astimezone(zone).date(), span[1].astimezone(zone).date()
     calendar.add_component(vtimezone(zone.key, date.fromordinal(first.toordinal() - 1),
                                      date.fromordinal(last.toordinal() + 1)))
-    head, end = calendar.to_ical().decode().rsplit("END:VCALENDAR", 1)
-    events = [folded(line) for entry in entries
-              for line in event_lines(entry, zone, uid_domain, page_url(entry.live_session.id))]
-    return (head + "".join(line + "\r\n" for line in events) + "END:VCALENDAR" + end).encode()
+    head, end = calendar.to_ical().rsplit(b"END:VCALENDAR", 1)
+    events = b"".join(event_text(entry, zone, uid_domain, page_url(entry.live_session.id)) for entry in entries)
+    return head + events + b"END:VCALENDAR" + end
