@@ -101,7 +101,7 @@ def _link_of(settings: Settings, user_id: int, row: Any) -> FeedLink | None:
 async def _issue(ctx: Context, user_id: int, *, replacing: str | None, always: bool = False) -> FeedLink:
     """Writes a new nonce and hash: always (a reset), over the row holding `replacing` (a stale
     hash), or only where the user has none. Two first reads at once both end with the one
-    row that won, as the conflict leaves it and the read after it finds it."""
+    row that won: the conflict leaves it, and the loser reads it."""
     nonce = secrets.token_hex(16)
     values = {"user_id": user_id, "nonce": nonce, "secret_hash": secret_hash(feed_secret(ctx.settings, user_id, nonce)),
               "created_at": ctx.now}
@@ -115,8 +115,10 @@ async def _issue(ctx: Context, user_id: int, *, replacing: str | None, always: b
                 where=None if always else _FEEDS.c.secret_hash == replacing)
         else:
             statement = statement.on_conflict_do_nothing(index_elements=[_FEEDS.c.user_id])
-        await db.execute(statement)
-        row = (await db.execute(_FEED_OF_USER, {"user_id": user_id})).one()
+        row = (await db.execute(statement.returning(_FEEDS.c.nonce, _FEEDS.c.secret_hash,
+                                                    _FEEDS.c.created_at))).first()
+        if row is None:  # the conflict left another request's row
+            row = (await db.execute(_FEED_OF_USER, {"user_id": user_id})).one()
     link = _link_of(ctx.settings, user_id, row)
     assert link is not None  # written with this key, just now
     return link

@@ -3,6 +3,7 @@ read back with vobject, a parser independent of the icalendar library that write
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -381,3 +382,9 @@ async def test_the_stored_user_zone_decides_the_tzid(data, caller, http, course,
     async with database.read() as db:
         stored = await db.scalar(select(models.LiveSession.starts_at))
     assert event.dtstart.value.astimezone(UTC) == stored
+
+
+async def test_two_first_reads_at_once_get_the_same_url(data, caller):
+    learner = await data.user("Lea")
+    first, second = await asyncio.gather(caller(learner)(FEED), caller(learner)(FEED))
+    assert first == second

@@ -147,6 +147,11 @@ WEB: dict[str, Run] = {
                          and d["cancelBooking"]["booking"]["refundTransaction"]["amount"] > 0),
     "Credits": Run(LEARNER, {}, lambda d, _: [line["kind"] for line in edges(
         d["viewer"]["credits"]["transactions"])][:2] == ["REFUND", "BOOKING"]),
+    # The calendar feed card: the link, then a new one.
+    "CalendarFeed": Run(LEARNER, {}, lambda d, demo: remember(demo, feedUrl=d["viewer"]["calendarFeed"]["url"])
+                        and demo.found["feedUrl"].endswith(".ics")),
+    "ResetCalendarFeed": Run(LEARNER, {}, lambda d, demo: no_errors(d["resetCalendarFeed"])
+                             and d["resetCalendarFeed"]["calendarFeed"]["url"] != demo.found["feedUrl"]),
 }
 
 MOBILE: dict[str, Run] = {

@@ -249,6 +249,11 @@ WEB: dict[str, Entry] = {
                                       and d["cancelBooking"]["booking"]["refundTransaction"]["amount"] == 1), 17),
     "Credits": Entry(as_learner(nothing, lambda d, made, n: page_of(d["viewer"]["credits"]["transactions"],
                                                                     ledger_lines(n), 20)), 6),
+    # Issued at the first read: the viewer, their feed (none), the insert. A reset: the viewer, the upsert.
+    "CalendarFeed": Entry(as_learner(nothing, lambda d, made, n: d["viewer"]["calendarFeed"]["url"].endswith(".ics")),
+                          3),
+    "ResetCalendarFeed": Entry(as_learner(nothing, lambda d, made, n: d["resetCalendarFeed"]["errors"] == []
+                                          and d["resetCalendarFeed"]["calendarFeed"]["url"].endswith(".ics")), 2),
 }
 
 MOBILE: dict[str, Entry] = {
