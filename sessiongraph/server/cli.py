@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="print a bearer token for a local user")
     token.add_argument("email")
 
-    feed = commands.add_parser("calendar-feed", help="print a local user's calendar feed URL (issued if they have none)")
+    feed = commands.add_parser("calendar-feed", help="print a user's calendar feed URL (issued if they have none)")
     feed.add_argument("email")
 
     commands.add_parser("export-schema", help="print the GraphQL SDL, sorted (clients/schema.graphql)")
