@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from sessiongraph import migrations
 from sessiongraph.infrastructure.clock import Clock
@@ -164,7 +165,7 @@ def cmd_create_user(args, settings: Settings) -> int:
 async def _user_by_email(database: Database, email: str) -> User:
     await _prepare(database, migrate_empty=False)
     async with database.read() as db:
-        user = await db.scalar(select(User).where(User.email == email.strip().lower()))
+        user = await db.scalar(select(User).where(col(User.email) == email.strip().lower()))
     if user is None:
         raise CommandFailed(f"no user has the email {email}")
     return user
