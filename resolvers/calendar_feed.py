@@ -79,9 +79,9 @@ async def calendar_feed(ctx: Context) -> FeedLink:
     assert user.id is not None  # a stored user
     async with ctx.database.read_rows() as connection:
         row = (await connection.execute(_FEED_OF_USER, {"user_id": user.id})).first()
-    if row is not None and _link_of(ctx.settings, user.id, row) is not None:
-        return _link_of(ctx.settings, user.id, row)  # type: ignore[return-value]  # checked just above
-    return await _issue(ctx, user.id, replacing=row.secret_hash if row is not None else None)
+    if row is None:
+        return await _issue(ctx, user.id, replacing=None)
+    return _link_of(ctx.settings, user.id, row) or await _issue(ctx, user.id, replacing=row.secret_hash)
 
 
 async def reset_calendar_feed(ctx: Context) -> FeedLink:

@@ -14,6 +14,9 @@ import vobject
 from sqlalchemy import select
 
 from sessiongraph import models
+from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.resolvers.calendar_feed import calendar_feed
+from sessiongraph.resolvers.context import Actor, Context
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 
@@ -388,3 +391,23 @@ async def test_two_first_reads_at_once_get_the_same_url(data, caller):
     learner = await data.user("Lea")
     first, second = await asyncio.gather(caller(learner)(FEED), caller(learner)(FEED))
     assert first == second
+
+
+async def test_a_new_server_key_issues_new_urls_and_the_old_ones_answer_404(data, database, clock, settings, http):
+    # given: a feed issued under the first key
+    learner = await data.user("Lea")
+
+    def as_learner(under: Settings) -> Context:
+        return Context(database=database, clock=clock, settings=under, actor=Actor(learner))
+
+    old = await calendar_feed(as_learner(settings))
+    rotated = settings.model_copy(update={"jwt_secret": "another-secret-of-at-least-thirty-two-bytes"})
+
+    # when: the viewer reads it under the next
+    new = await calendar_feed(as_learner(rotated))
+
+    # then
+    assert new.url != old.url
+    assert await calendar_feed(as_learner(rotated)) == new
+    assert (await get_feed(http, old.url)).status_code == 404
+    assert (await get_feed(http, new.url)).status_code == 200
