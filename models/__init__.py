@@ -6,6 +6,7 @@ Alembic compares the migrations against.
 
 from sessiongraph.models.accounts import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
 from sessiongraph.models.booking import AbsenceRequest, AbsenceRequestStatus, BookableSlot
+from sessiongraph.models.calendar_feed import CalendarFeed
 from sessiongraph.models.courses import Course
 from sessiongraph.models.credits import CreditAccount, CreditTransaction, CreditTransactionKind
 from sessiongraph.models.reports import AttendanceReport, AttendanceStatus
@@ -34,6 +35,7 @@ __all__ = [
     "BookableSlot",
     "Booking",
     "BookingStatus",
+    "CalendarFeed",
     "ClassMember",
     "Course",
     "CreditAccount",

@@ -105,6 +105,9 @@ class LiveSession(SQLModel, table=True):
     capacity: int = Field(default=30)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancellation_reason: str | None = None
+    # The iCalendar SEQUENCE: one more at each change of its time and at its cancellation,
+    # so calendar apps replace their copy (resolvers/schedule.py).
+    sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

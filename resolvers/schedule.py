@@ -513,8 +513,10 @@ async def update_live_session(ctx: Context, live_session_id: int, change: LiveSe
         if rescheduled and ctx.now >= before["ends_at"]:
             raise UserErrors.one(ErrorCode.SESSION_ENDED, "This live session has ended; it cannot be rescheduled.",
                                  _input_name(rescheduled[0]))
-        if ("ends_at" in rescheduled or "starts_at" in rescheduled) and live_session.ends_at <= ctx.now:
-            problems.add(ErrorCode.VALIDATION, "A live session cannot be moved to end in the past.", "endsAt")
+        if "ends_at" in rescheduled or "starts_at" in rescheduled:
+            if live_session.ends_at <= ctx.now:
+                problems.add(ErrorCode.VALIDATION, "A live session cannot be moved to end in the past.", "endsAt")
+            live_session.sequence += 1  # calendar apps replace their copy (the feed's SEQUENCE)
         await _validate(db, live_session, problems)
         await _keep_slot_in_step(db, live_session)
         if "capacity" in change:
@@ -547,6 +549,7 @@ async def cancel_live_session(ctx: Context, live_session_id: int, reason: str | 
                                  "id")
         live_session.cancelled_at = ctx.now
         live_session.cancellation_reason = (reason or "").strip() or None
+        live_session.sequence += 1  # a change of STATUS, which calendar apps apply only at a higher SEQUENCE
         live_session.updated_at = ctx.now
         # Written (and locked) before the bookings are read: a booking made meanwhile has
         # either committed, and is refunded here, or waits and then finds it cancelled.

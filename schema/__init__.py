@@ -15,6 +15,7 @@ from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.schema.accounts import AccountsMutation, AccountsQuery
 from sessiongraph.schema.booking import BookingMutation
+from sessiongraph.schema.calendar_feed import CalendarFeedMutation
 from sessiongraph.schema.compiled import CompiledOperations
 from sessiongraph.schema.courses import CoursesMutation, CoursesQuery
 from sessiongraph.schema.credits import CreditsMutation
@@ -52,7 +53,8 @@ class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
 
 @strawberry.type
 class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
-               ReportsMutation, BookingMutation, WaitlistMutation, CreditsMutation, ExportsMutation):
+               ReportsMutation, BookingMutation, WaitlistMutation, CreditsMutation, ExportsMutation,
+               CalendarFeedMutation):
     pass
 
 

@@ -9,8 +9,9 @@ import strawberry
 from strawberry.types import Info
 
 from sessiongraph import models
-from sessiongraph.resolvers import accounts, schedule, sessions, waitlist
+from sessiongraph.resolvers import accounts, calendar_feed, schedule, sessions, waitlist
 from sessiongraph.schema.accounts import User
+from sessiongraph.schema.calendar_feed import CalendarFeed
 from sessiongraph.schema.credits import CreditAccount
 from sessiongraph.schema.relay import Connection
 from sessiongraph.schema.schedule import LearnerSchedule, LiveSession, connection, load_ahead_rows
@@ -89,6 +90,10 @@ class Viewer:
     async def waitlist(self, info: Info) -> list[WaitlistEntry]:
         return [WaitlistEntry.from_model(entry, info.context.now) for entry in await waitlist.viewer_waitlist(
             info.context)]
+
+    @strawberry.field(description="The viewer's secret iCalendar feed URL, issued on first read.")
+    async def calendar_feed(self, info: Info) -> CalendarFeed:
+        return CalendarFeed.from_link(await calendar_feed.calendar_feed(info.context))
 
 
 @strawberry.type

@@ -139,6 +139,7 @@ QUERIES: dict[str, str] = {
         credits { balance transactions { edges { node { id } } } } } } }""",
     "viewer.teaching": """{ viewer { teaching { edges { node { id session { id }
         bookings { edges { node { id } } } } } } } }""",
+    "viewer.calendarFeed": "{ viewer { calendarFeed { url createdAt } } }",
     "sessions": "{ sessions { totalCount edges { node { id learners { edges { node { id } } } } } } }",
     "courses": "{ courses { totalCount edges { node { id } } } }",
     "users": "{ users { totalCount edges { node { id } } } }",
@@ -154,6 +155,7 @@ QUERY_ACCESS: dict[str, dict[str, str]] = {
     "viewer.credits":    row(NULL,            OK,        OK,        EMPTY,     EMPTY,     EMPTY,     EMPTY,     EMPTY),
     "viewer.children":   row(NULL,            EMPTY,     EMPTY,     OK,        EMPTY,     EMPTY,     EMPTY,     EMPTY),
     "viewer.teaching":   row(NULL,            EMPTY,     EMPTY,     EMPTY,     OK,        EMPTY,     EMPTY,     EMPTY),
+    "viewer.calendarFeed": row(NULL,          OK,        OK,        OK,        OK,        OK,        OK,        OK),
     "sessions":          row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     "courses":           row(UNAUTHENTICATED, OK,        OK,        OK,        OK,        OK,        OK,        OK),
     "users":             row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
@@ -272,6 +274,7 @@ def mutation_inputs(world: World, now) -> dict[str, dict[str, Any]]:
         "depositCredits": {"userId": i["User:learner"], "amount": 100},
         "exportTracking": {"sessionId": i["Session"], "format": "CSV"},
         "exportEnrollments": {"sessionId": i["Session"], "format": "XLSX"},
+        "resetCalendarFeed": None,  # no input: each user resets their own
     }
 
 
@@ -291,6 +294,7 @@ MUTATION_ACCESS: dict[str, dict[str, str]] = {
     # who may read the session's tracking (can_follow_session); a session one may not follow is NOT_FOUND
     **dict.fromkeys(("exportTracking", "exportEnrollments"),
                     row(UNAUTHENTICATED, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK, OK, OK)),
+    "resetCalendarFeed":   row(UNAUTHENTICATED, OK,        OK,        OK,        OK,        OK,        OK,        OK),
 }
 
 
@@ -313,6 +317,8 @@ def _input_type(name: str) -> str:
 async def _run_mutation(who, name: str, variables: dict[str, Any] | None) -> dict[str, Any]:
     if name == "importCsv":
         return await upload(who, "email,session\nlea@example.test,Auth session\n")
+    if variables is None:  # a mutation without input
+        return await who.execute(f"mutation {{ {name} {{ errors {{ code field }} }} }}")
     query = f"mutation($input: {_input_type(name)}!) {{ {name}(input: $input) {{ errors {{ code field }} }} }}"
     return await who.execute(query, input=variables)
 

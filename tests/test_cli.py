@@ -88,3 +88,18 @@ def test_demo_loads_a_platform_with_the_advertised_logins(cli_env):
     assert "300 learners" in result.stdout and "learner@example.com" in result.stdout
     assert "already has users" in again.stdout
     assert run(cli_env, "token", "learner@example.com").returncode == 0
+
+
+def test_calendar_feed_prints_the_users_feed_url_the_same_each_time(cli_env):
+    run(cli_env, "create-user", "lea@example.com", "--name", "Lea")
+    env = {"PUBLIC_URL": "https://learn.example.org/"}
+
+    first = run(cli_env, "calendar-feed", "Lea@example.com", env_extra=env)
+    again = run(cli_env, "calendar-feed", "lea@example.com", env_extra=env)
+    unknown = run(cli_env, "calendar-feed", "nobody@example.com", env_extra=env)
+
+    assert first.returncode == 0, first.stderr
+    (url,) = first.stdout.splitlines()
+    assert url.startswith("https://learn.example.org/calendar/") and url.endswith(".ics")
+    assert again.stdout == first.stdout
+    assert unknown.returncode == 1 and "no user has the email nobody@example.com" in unknown.stderr

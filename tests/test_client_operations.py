@@ -169,6 +169,11 @@ WEB: dict[str, Run] = {
     "LeaveWaitlist": Run(LEARNER, lambda demo: {"input": {"waitlistEntryId": demo.found["waitlistEntryId"]}},
                          lambda d, _: no_errors(d["leaveWaitlist"])
                          and d["leaveWaitlist"]["waitlistEntry"]["status"] == "LEFT"),
+    # The calendar feed card: the link, then a new one.
+    "CalendarFeed": Run(LEARNER, {}, lambda d, demo: remember(demo, feedUrl=d["viewer"]["calendarFeed"]["url"])
+                        and demo.found["feedUrl"].endswith(".ics")),
+    "ResetCalendarFeed": Run(LEARNER, {}, lambda d, demo: no_errors(d["resetCalendarFeed"])
+                             and d["resetCalendarFeed"]["calendarFeed"]["url"] != demo.found["feedUrl"]),
 }
 
 MOBILE: dict[str, Run] = {

@@ -290,6 +290,11 @@ WEB: dict[str, Entry] = {
                                               and d["leaveWaitlist"]["waitlistEntry"]["status"] == "LEFT"), 8),
     "Waitlist": Entry(as_waiting_learner(nothing, lambda d, made, n: len(d["viewer"]["waitlist"]) == n
                                          and all(e["placeInLine"] == 1 for e in d["viewer"]["waitlist"])), 6),
+    # Issued at the first read: the viewer, their feed (none), the insert. A reset: the viewer, the upsert.
+    "CalendarFeed": Entry(as_learner(nothing, lambda d, made, n: d["viewer"]["calendarFeed"]["url"].endswith(".ics")),
+                          3),
+    "ResetCalendarFeed": Entry(as_learner(nothing, lambda d, made, n: d["resetCalendarFeed"]["errors"] == []
+                                          and d["resetCalendarFeed"]["calendarFeed"]["url"].endswith(".ics")), 2),
 }
 
 MOBILE: dict[str, Entry] = {

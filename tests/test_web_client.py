@@ -20,6 +20,7 @@ from sessiongraph import models
 from sessiongraph.clients.documents import load_operations, manifest
 from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.schema.relay import to_global_id
 from sessiongraph.server.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -138,3 +139,46 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     # and every request named a committed document by hash, none sent query text
     assert graphql_bodies and all("query" not in body and body["extensions"]["persistedQuery"]["sha256Hash"]
                                   in manifest() for body in graphql_bodies)
+
+
+async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_its_session(
+        browser, live_server, database, clock, settings, http):
+    # given: the demo platform, and the learner's next class as their calendar app links to it
+    await load_demo(database, clock.now() + DEMO_AHEAD)
+    async with database.read() as db:
+        learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
+        live_session = await db.scalar(
+            select(models.LiveSession).join(models.Booking).where(
+                models.Booking.learner_id == learner.id, models.LiveSession.starts_at > clock.now())
+            .order_by(models.LiveSession.starts_at).limit(1))
+    token = issue_token(learner.id, settings, clock.now())
+    base = f"http://{live_server}"
+    page = await browser.new_page(viewport={"width": 1360, "height": 900})
+    await page.clock.set_fixed_time(clock.now())
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("dialog", lambda dialog: dialog.accept())  # "Reset the calendar link?"
+
+    # when: the page opens at the event's link
+    await page.goto(f"{base}/app/?token={token}#session={to_global_id('LiveSession', live_session.id)}")
+
+    # then: that session's details are open, and the feed card holds the viewer's link
+    await page.locator("#details-body .facts").wait_for()
+    assert live_session.code in await page.locator("#details-body").text_content()
+    await page.locator("#details form button").click()
+    feed = page.locator("#feed-url")
+    await page.wait_for_function("document.getElementById('feed-url').value.endsWith('.ics')")
+    old = await feed.input_value()
+    assert old.startswith(f"{settings.public_url}/calendar/")
+    assert "#session=" not in page.url  # closing the details leaves the link behind
+    await page.screenshot(path=ARTIFACTS / "web-client-feed.png", full_page=True)
+
+    # when: Reset link
+    await page.locator("#feed-reset").click()
+    await page.wait_for_function(f"document.getElementById('feed-url').value !== {json.dumps(old)}")
+
+    # then: a new link works, the old one is gone
+    new = await feed.input_value()
+    assert (await http.get(new.removeprefix(settings.public_url))).status_code == 200
+    assert (await http.get(old.removeprefix(settings.public_url))).status_code == 404
+    assert problems == []

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_lifetime_hours: int = 24 * 30
     environment: str = "development"
+    # Where users reach this service, for the absolute URLs it hands out (the calendar feed's);
+    # behind a proxy, its public origin (and path prefix, if any).
+    public_url: str = "http://127.0.0.1:8000"
     # Pool size per process; PostgreSQL only (SQLite serialises writers anyway).
     database_pool_size: int = 10
     # Largest page a connection field hands out, whatever `first` asks for.
@@ -132,6 +135,11 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return async_database_url(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _without_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

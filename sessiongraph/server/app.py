@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL at /graphql, health checks, the web client at /app, and who is asking."""
+"""The ASGI application: GraphQL at /graphql, health checks, calendar feeds, the web client at /app,
+and who is asking."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from sessiongraph.models import User
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.schema import build_schema
 from sessiongraph.schema.exports import DOWNLOAD_PATH
+from sessiongraph.server import calendar_feed
 from sessiongraph.server.connection_rights import (
     ConnectionRights,
     Lapse,
@@ -317,6 +319,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             # exportTracking's and exportEnrollments' files (sessiongraph/server/exports.py).
             Route(DOWNLOAD_PATH + "{ticket}", export_downloads(database=database, settings=settings, clock=clock,
                                                               load_user=signed_in_user)),
+            # No bearer token: the secret in the path is the credential (sessiongraph/server/calendar_feed.py).
+            Route(calendar_feed.PATH, calendar_feed.calendar_feed_endpoint(database, clock, settings)),
             # The web client: plain HTML and JavaScript from clients/web/app, no build step.
             Route("/app/operations.json", web_client_operations),
             Mount("/app", StaticFiles(directory=WEB_APP_DIR, html=True), name="app"),

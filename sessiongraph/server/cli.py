@@ -1,5 +1,5 @@
-"""`sessiongraph`: serve, migrate, load demo data, create users, print tokens, export the schema and the
-trusted-documents manifest."""
+"""`sessiongraph`: serve, migrate, load demo data, create users, print tokens and calendar feed URLs,
+export the schema and the trusted-documents manifest."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from sessiongraph import migrations
 from sessiongraph.infrastructure.clock import Clock
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
     token = commands.add_parser("token", help="print a bearer token for a local user")
     token.add_argument("email")
+
+    feed = commands.add_parser("calendar-feed", help="print a user's calendar feed URL (issued if they have none)")
+    feed.add_argument("email")
 
     commands.add_parser("export-schema", help="print the GraphQL SDL, sorted (clients/schema.graphql)")
     commands.add_parser("trusted-documents",
@@ -158,18 +162,36 @@ def cmd_create_user(args, settings: Settings) -> int:
     return 0
 
 
+async def _user_by_email(database: Database, email: str) -> User:
+    await _prepare(database, migrate_empty=False)
+    async with database.read() as db:
+        user = await db.scalar(select(User).where(col(User.email) == email.strip().lower()))
+    if user is None:
+        raise CommandFailed(f"no user has the email {email}")
+    return user
+
+
 def cmd_token(args, settings: Settings) -> int:
     from sessiongraph.infrastructure.tokens import issue_token
 
-    async def find(database: Database) -> User | None:
-        await _prepare(database, migrate_empty=False)
-        async with database.read() as db:
-            return await db.scalar(select(User).where(User.email == args.email.strip().lower()))
+    async def find(database: Database) -> User:
+        return await _user_by_email(database, args.email)
 
     user = _with_database(settings, find)
-    if user is None:
-        raise CommandFailed(f"no user has the email {args.email}")
     print(issue_token(user.id, settings, Clock().now()))
+    return 0
+
+
+def cmd_calendar_feed(args, settings: Settings) -> int:
+    from sessiongraph.resolvers.calendar_feed import calendar_feed
+    from sessiongraph.resolvers.context import Actor, Context
+
+    async def feed(database: Database) -> str:
+        user = await _user_by_email(database, args.email)
+        ctx = Context(database=database, clock=Clock(), settings=settings, actor=Actor(user))
+        return (await calendar_feed(ctx)).url
+
+    print(_with_database(settings, feed))
     return 0
 
 
@@ -196,6 +218,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "create-user": cmd_create_user,
     "token": cmd_token,
+    "calendar-feed": cmd_calendar_feed,
     "export-schema": cmd_export_schema,
     "trusted-documents": cmd_trusted_documents,
 }

@@ -1,6 +1,8 @@
 // The Learner Portal: dashboard (Up Next), today's and upcoming (or past) sessions, a month
 // calendar, session details, and Join buttons that turn on by themselves when the window opens
-// (the JoinAvailability subscription). Every request is one of the committed web operations.
+// (the JoinAvailability subscription), and the calendar feed link. `#session=<ID>` opens that
+// session's details (the calendar feed's events link there). Every request is one of the
+// committed web operations.
 "use strict";
 
 const TOKEN_KEY = "sessiongraph.token";
@@ -93,7 +95,8 @@ async function start() {
     state.month = todayInZone().slice(0, 8) + "01";
     renderUpNext(data.viewer.schedule.upNext);
     watchSchedule();
-    await Promise.all([loadLists(), loadCalendar()]);
+    openLinkedSession();
+    await Promise.all([loadLists(), loadCalendar(), loadFeed()]);
   } catch (error) {
     if (error.status === 401 || error.code === "UNAUTHENTICATED") {
       return signOut("That token is not valid here (expired, or for another server).");
@@ -409,6 +412,54 @@ async function openDetails(id) {
   );
 }
 
+// A link to one session (`#session=<ID>`, as the calendar feed's events give) opens its details.
+function openLinkedSession() {
+  const match = /^#session=([A-Za-z0-9+/=%]+)$/.exec(location.hash);
+  if (!match || !state.client) return;
+  openDetails(decodeURIComponent(match[1])).catch((error) => {
+    $("details-body").replaceChildren(el("p", { class: "error" }, `Could not load the session: ${error.message}`));
+  });
+}
+
+// ---------- calendar feed ----------
+
+function showFeed(feed) {
+  $("feed-url").value = feed.url;
+  $("feed-url").title = `Issued ${fmtDate(feed.createdAt)}`;
+}
+
+function feedError(message) {
+  $("feed-error").hidden = !message;
+  $("feed-error").textContent = message || "";
+}
+
+async function loadFeed() {
+  const data = await state.client.request("CalendarFeed");
+  showFeed(data.viewer.calendarFeed);
+}
+
+async function resetFeed() {
+  if (!confirm("Reset the calendar link? Calendar apps subscribed to the old link stop receiving your sessions.")) return;
+  try {
+    const { resetCalendarFeed: result } = await state.client.request("ResetCalendarFeed");
+    if (result.errors.length) return feedError(result.errors.map((e) => e.message).join(" "));
+    feedError(null);
+    showFeed(result.calendarFeed);
+  } catch (error) {
+    feedError(`Could not reset the link: ${error.message}`);
+  }
+}
+
+async function copyFeed() {
+  $("feed-url").select();
+  try {
+    await navigator.clipboard.writeText($("feed-url").value);
+    $("feed-copy").textContent = "Copied";
+  } catch {
+    $("feed-copy").textContent = "Press Ctrl+C"; // no clipboard outside a secure context: the text is selected
+  }
+}
+
 // ---------- wiring ----------
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -431,6 +482,12 @@ document.addEventListener("DOMContentLoaded", () => {
   $("filter-instructor").addEventListener("change", (event) => { state.filter.instructorId = event.target.value; loadLists(); });
   $("month-prev").addEventListener("click", () => shiftMonth(-1));
   $("month-next").addEventListener("click", () => shiftMonth(1));
+  $("feed-reset").addEventListener("click", resetFeed);
+  $("feed-copy").addEventListener("click", copyFeed);
+  window.addEventListener("hashchange", openLinkedSession);
+  $("details").addEventListener("close", () => {
+    if (location.hash.startsWith("#session=")) history.replaceState(null, "", location.pathname + location.search);
+  });
   $("month-today").addEventListener("click", () => { state.month = todayInZone().slice(0, 8) + "01"; state.selectedDay = null; loadCalendar(); });
   start();
 });
