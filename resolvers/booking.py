@@ -450,7 +450,7 @@ async def reschedule_booking(ctx: Context, booking_id: int, slot_id: int,
 
 async def _slot_of(ctx: Context, live_session_id: int) -> int | None:
     """A live session's slot never changes once its first booking made it."""
-    async with ctx.database.read() as db:
+    async with ctx.read() as db:
         return await db.scalar(select(BookableSlot.id).where(BookableSlot.live_session_id == live_session_id))
 
 

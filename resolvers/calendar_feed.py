@@ -77,8 +77,8 @@ async def calendar_feed(ctx: Context) -> FeedLink:
     key changed) is issued anew: its old URL could not open it anyway."""
     user = require_signed_in(ctx)
     assert user.id is not None  # a stored user
-    async with ctx.database.read_rows() as connection:
-        row = (await connection.execute(_FEED_OF_USER, {"user_id": user.id})).first()
+    async with ctx.read() as db:
+        row = (await db.execute(_FEED_OF_USER, {"user_id": user.id})).first()
     if row is None:
         return await _issue(ctx, user.id, replacing=None)
     return _link_of(ctx.settings, user.id, row) or await _issue(ctx, user.id, replacing=row.secret_hash)

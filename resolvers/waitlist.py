@@ -131,7 +131,7 @@ async def viewer_waitlist(ctx: Context) -> list[WaitlistEntry]:
     user_id = ctx.actor.user_id
     if user_id is None:
         return []
-    async with ctx.database.read() as db:
+    async with ctx.read() as db:
         rows = (await db.execute(
             select(WaitlistEntry, BookableSlot).join(BookableSlot, col(BookableSlot.id) == WaitlistEntry.slot_id)
             .where(col(WaitlistEntry.learner_id) == user_id, col(BookableSlot.starts_at) > ctx.now)
