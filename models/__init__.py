@@ -5,6 +5,7 @@ Alembic compares the migrations against.
 """
 
 from sessiongraph.models.accounts import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
+from sessiongraph.models.audit import AuditEntry
 from sessiongraph.models.booking import AbsenceRequest, AbsenceRequestStatus, BookableSlot
 from sessiongraph.models.courses import Course
 from sessiongraph.models.credits import CreditAccount, CreditTransaction, CreditTransactionKind
@@ -24,12 +25,14 @@ from sessiongraph.models.sessions import (
     SessionStatus,
     SessionVisibility,
 )
+from sessiongraph.models.signin import Invitation, RefreshToken, SignInFailures
 
 __all__ = [
     "AbsenceRequest",
     "AbsenceRequestStatus",
     "AttendanceReport",
     "AttendanceStatus",
+    "AuditEntry",
     "BookableSlot",
     "Booking",
     "BookingStatus",
@@ -41,14 +44,17 @@ __all__ = [
     "Enrollment",
     "GuardianLink",
     "Instructor",
+    "Invitation",
     "LiveSession",
     "LiveSessionStatus",
+    "RefreshToken",
     "Session",
     "SessionCategory",
     "SessionCourse",
     "SessionCourseCoach",
     "SessionStatus",
     "SessionVisibility",
+    "SignInFailures",
     "User",
     "UserClass",
     "Weekday",

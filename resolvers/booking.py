@@ -34,6 +34,7 @@ from sessiongraph.models import (
 )
 from sessiongraph.models.booking import cancellation_deadline, overlapping
 from sessiongraph.resolvers import credits
+from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import BadInput, ErrorCode, NotAllowed, Problems, UserErrors
 from sessiongraph.resolvers.events import ScheduleEventKind, publish_schedule_change
@@ -75,6 +76,7 @@ class SlotOffer:
     location: tuple[str | None, str | None, str | None] | None = None
 
 
+@audited("publishAvailability", subject=Instructor, by="instructor_id")
 async def publish_availability(ctx: Context, *, instructor_id: int, course_id: int,
                                offers: list[SlotOffer]) -> list[BookableSlot]:
     """Adds the instructor's slots for a bookable course: each in the future, with at least

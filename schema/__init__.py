@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext, Info
 from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.schema.accounts import AccountsMutation, AccountsQuery
+from sessiongraph.schema.audit import AuditQuery
 from sessiongraph.schema.booking import BookingMutation
 from sessiongraph.schema.compiled import CompiledOperations
 from sessiongraph.schema.courses import CoursesMutation, CoursesQuery
@@ -27,6 +28,7 @@ from sessiongraph.schema.reports import ReportsMutation
 from sessiongraph.schema.scalars import SCALARS
 from sessiongraph.schema.schedule import ScheduleMutation
 from sessiongraph.schema.sessions import SessionsMutation, SessionsQuery
+from sessiongraph.schema.signin import SignInMutation
 from sessiongraph.schema.subscriptions import Subscription
 from sessiongraph.schema.text import StorableStringLiterals, StorableVariables
 from sessiongraph.schema.viewer import ViewerQuery
@@ -43,12 +45,12 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
+class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery, AuditQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
+class Mutation(SignInMutation, AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
                ReportsMutation, BookingMutation, CreditsMutation):
     pass
 

@@ -26,7 +26,7 @@ from sessiongraph.infrastructure.broker import Broker, create_broker
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
 from sessiongraph.infrastructure.observability import configure_logging
-from sessiongraph.infrastructure.ratelimit import create_rate_limiter
+from sessiongraph.infrastructure.ratelimit import MutationRateLimiter, create_rate_limiter
 from sessiongraph.infrastructure.redis_faults import RedisTimeouts
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
@@ -120,13 +120,15 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_transport_ws_handler_class = WellFormedTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
-                 persisted: PersistedDocuments, **options) -> None:
+                 persisted: PersistedDocuments, rate_limiter: MutationRateLimiter | None = None,
+                 **options) -> None:
         super().__init__(schema, **options)
         self.database = database
         self.clock = clock
         self.settings = settings
         self.broker = broker
         self.persisted = persisted
+        self.rate_limiter = rate_limiter
         self.unavailable_retry_after = settings.service_unavailable_retry_after_seconds
         self.scheduler = Scheduler(clock)
         self.user_sockets = UserSockets(max_sockets=settings.max_websockets_per_user,
@@ -137,7 +139,8 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     async def get_context(self, request, response) -> Context:
         user = request.scope.get("state", {}).get("user")
         return Context(database=self.database, clock=self.clock, settings=self.settings, actor=Actor(user),
-                       broker=self.broker, scheduler=self.scheduler, request=request, response=response)
+                       broker=self.broker, scheduler=self.scheduler, rate_limiter=self.rate_limiter,
+                       request=request, response=response)
 
     async def on_ws_connect(self, context: Context):
         if context.actor.is_anonymous:  # the legacy handler has signed the connection in already
@@ -260,6 +263,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
         database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,
+        rate_limiter=rate_limiter,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,

@@ -68,10 +68,11 @@ def rights_lapse(signed_in: User | None, current: User | None) -> Lapse | None:
 
     The one place that decides whether a stored user may still act, over HTTP (`signed_in` None:
     the request signs in now) and over WebSocket (`signed_in`: the user at `connection_init`).
-    Deactivation (issue #19) belongs here.
     """
     if current is None:
         return Lapse("UNAUTHENTICATED", "the token's user does not exist")
+    if not current.active:
+        return Lapse("UNAUTHENTICATED", "the user is deactivated")
     if signed_in is not None and signed_in.is_admin and not current.is_admin:
         # The socket's context holds the user it signed in as, and resolvers read rights from it.
         return Lapse("FORBIDDEN", "the user is no longer an administrator: sign in again")
