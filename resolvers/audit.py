@@ -56,12 +56,17 @@ class _Scope:
 
 _current: ContextVar[_Scope | None] = ContextVar("sessiongraph_audit_scope", default=None)
 
+# Every action an @audited function records, so a test can hold the list of admin mutations to it.
+AUDITED_ACTIONS: set[str] = set()
+
 
 def audited(action: str, subject: type[SQLModel] | None = None, by: str | None = None
             ) -> Callable[[Callable[..., Awaitable[R]]], Callable[..., Awaitable[R]]]:
     """Records the decorated mutation's changes as one audit entry named `action`. The subject is the
     `subject` whose ID is the argument named `by`; without `by`, the first row of type `subject` (or of
     any type) the mutation changes. The function's first argument is the request's Context."""
+
+    AUDITED_ACTIONS.add(action)
 
     def decorate(work: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
         signature = inspect_signature(work)
@@ -199,8 +204,19 @@ def _collect(session: Session, _flush_context: Any) -> None:
 
 
 @event.listens_for(Session, "after_flush_postexec")
-def _write(session: Session, _flush_context: Any) -> None:
-    """The entry, added (or brought up to date) after each flush; the commit flushes it with the rest."""
+def _after_flush(session: Session, _flush_context: Any) -> None:
+    _write(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    # A mutation whose changes are all Core statements never flushed: its entry is written now.
+    _write(session)
+
+
+def _write(session: Session) -> None:
+    """The entry, added (or brought up to date) after each flush and before the commit, which flushes
+    it with the rest of the transaction."""
     scope = _current.get()
     changes = session.info.get("audit")
     if scope is None or not changes:
@@ -217,16 +233,21 @@ def _write(session: Session, _flush_context: Any) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _core_inserts(state: ORMExecuteState) -> None:
-    """Rows a Core INSERT adds (the ORM's flush never sees them)."""
+    """Rows a Core INSERT adds (the ORM's flush never sees them). An upsert's values are not what the
+    row holds after it (a balance adds up), so it is left out: the rows beside it tell the change."""
     scope = _current.get()
     statement = state.statement
     if scope is None or not isinstance(statement, Insert) or statement.table.name == AuditEntry.__tablename__:
         return
+    if getattr(statement, "_post_values_clause", None) is not None:
+        return
     parameters = state.parameters
-    rows = parameters if isinstance(parameters, list) else [parameters or {}]
-    secret = {column.name for column in statement.table.columns if column.info.get("secret")}
+    if not parameters:  # insert(...).values(...): the values are in the statement
+        parameters = statement.compile(dialect=state.session.get_bind().dialect).params
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    shown = {column.name for column in statement.table.columns if not column.info.get("secret")}
     _, after_rows = _changes_of(state.session).others.setdefault(statement.table.name, ([], []))
-    after_rows.extend({_camel(k): v for k, v in row.items() if k not in secret} for row in rows)
+    after_rows.extend({_camel(k): v for k, v in row.items() if k in shown} for row in rows)
 
 
 def audit_removed(db, row: SQLModel) -> None:
