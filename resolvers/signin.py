@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessiongraph.infrastructure.db import Database
 from sessiongraph.infrastructure.passwords import (
     hash_password,
     new_secret,
@@ -214,3 +216,19 @@ async def invite(db: AsyncSession, ctx: Context, user: User) -> str:
                       expires_at=ctx.now + timedelta(days=ctx.settings.invitation_days)))
     log.info("invitation made for user %s (not e-mailed: no e-mail delivery yet, issue #17)", user.id)
     return f"{ctx.settings.public_url.rstrip('/')}/app/#invitation={token}"
+
+
+async def user_for_identity(database: Database, email: str, name: str | None) -> User:
+    """The user an OpenID provider's token names by `email`, made on their first sign-in
+    (OIDC_CREATE_USERS=true)."""
+    try:
+        async with database.write() as db:
+            user = User(email=email, name=(name or email.split("@")[0]).strip()[:200] or email)
+            db.add(user)
+    except IntegrityError:  # made by a concurrent first request
+        async with database.read() as db:
+            found = await db.scalar(select(User).where(User.email == email))
+        assert found is not None  # the unique e-mail that refused this insert
+        return found
+    log.info("user %s made on their first OpenID Connect sign-in", user.id)
+    return user

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
-from sqlalchemy import bindparam, inspect, select, text
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -26,14 +26,16 @@ from sessiongraph.infrastructure.broker import Broker, create_broker
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
 from sessiongraph.infrastructure.observability import configure_logging
+from sessiongraph.infrastructure.oidc import create_oidc_verifier
 from sessiongraph.infrastructure.ratelimit import MutationRateLimiter, create_rate_limiter
 from sessiongraph.infrastructure.redis_faults import RedisTimeouts
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
-from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, token_expiry, user_id_from_token
+from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.schema import build_schema
+from sessiongraph.server.bearer import BearerTokens
 from sessiongraph.server.connection_rights import (
     ConnectionRights,
     Lapse,
@@ -120,8 +122,8 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_transport_ws_handler_class = WellFormedTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
-                 persisted: PersistedDocuments, rate_limiter: MutationRateLimiter | None = None,
-                 **options) -> None:
+                 persisted: PersistedDocuments, bearer: BearerTokens,
+                 rate_limiter: MutationRateLimiter | None = None, **options) -> None:
         super().__init__(schema, **options)
         self.database = database
         self.clock = clock
@@ -129,6 +131,7 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         self.broker = broker
         self.persisted = persisted
         self.rate_limiter = rate_limiter
+        self.bearer = bearer
         self.unavailable_retry_after = settings.service_unavailable_retry_after_seconds
         self.scheduler = Scheduler(clock)
         self.user_sockets = UserSockets(max_sockets=settings.max_websockets_per_user,
@@ -150,8 +153,7 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     async def authenticate_connection(self, context: Context, params: dict | None) -> None:
         """A WebSocket client signs in through `connection_init`; without a valid token it is refused."""
         try:
-            user_id = user_id_from_token(_connection_token(params), self.settings, self.clock.now())
-            user = await signed_in_user(self.database, user_id)
+            user = await self.bearer.user(_connection_token(params))
         except InvalidToken as refusal:
             raise ConnectionRejectionError({"message": str(refusal)}) from refusal
         lapse = rights_lapse(None, user)
@@ -163,15 +165,14 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         """Why the socket's sign-in no longer holds for a new operation (None while it does):
         the token read again against the clock, the user read again (one statement)."""
         try:
-            user_id = user_id_from_token(_connection_token(context.connection_params), self.settings,
-                                         self.clock.now())
+            user = await self.bearer.user(_connection_token(context.connection_params))
         except InvalidToken as refusal:
             return Lapse("UNAUTHENTICATED", str(refusal))
-        return rights_lapse(context.actor.user, await signed_in_user(self.database, user_id))
+        return rights_lapse(context.actor.user, user)
 
     def connection_expiry(self, context: Context) -> datetime | None:
         try:
-            return token_expiry(_connection_token(context.connection_params), self.settings)
+            return self.bearer.expiry(_connection_token(context.connection_params))
         except InvalidToken:
             return None
 
@@ -192,11 +193,10 @@ class Authentication:
     login for being signed out.
     """
 
-    def __init__(self, app, *, database: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(self, app, *, settings: Settings, bearer: BearerTokens) -> None:
         self.app = app
-        self.database = database
         self.settings = settings
-        self.clock = clock
+        self.bearer = bearer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -227,8 +227,7 @@ class Authentication:
         token = bearer_token(next(iter(_authorization_headers(scope)), ""))
         if token is None:
             return None
-        user_id = user_id_from_token(token, self.settings, self.clock.now())
-        user = await signed_in_user(self.database, user_id)
+        user = await self.bearer.user(token)
         lapse = rights_lapse(None, user)
         if lapse is not None:
             raise InvalidToken(lapse.message)
@@ -239,18 +238,6 @@ def _authorization_headers(scope: Scope) -> list[str]:
     return [value.decode("latin-1") for name, value in scope.get("headers") or () if name == b"authorization"]
 
 
-_USERS = inspect(User).local_table
-_USER_BY_ID = select(*_USERS.columns).where(_USERS.c.id == bindparam("user_id"))
-
-
-async def signed_in_user(database: Database, user_id: int) -> User | None:
-    """The token's user, read as a row rather than through an ORM session, which costs more
-    than the statement on every request. The user is detached either way: nothing writes it."""
-    async with database.read_rows() as connection:
-        row = (await connection.execute(_USER_BY_ID, {"user_id": user_id})).first()
-    return User(**row._mapping) if row is not None else None
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                database: Database | None = None, check_migrations: bool = True) -> Starlette:
     settings = settings or get_settings()
@@ -259,16 +246,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     clock = clock or Clock()
     broker = create_broker(settings.redis_url, settings.redis_prefix, RedisTimeouts.from_settings(settings))
     rate_limiter = create_rate_limiter(settings, clock)
+    bearer = BearerTokens(database, settings, clock, create_oidc_verifier(settings, clock))
     persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
         database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,
-        rate_limiter=rate_limiter,
+        rate_limiter=rate_limiter, bearer=bearer,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
     )
-    graphql_app = BodyLimit(Authentication(graphql, database=database, settings=settings, clock=clock),
+    graphql_app = BodyLimit(Authentication(graphql, settings=settings, bearer=bearer),
                             max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
 
     web_operations = {"operations": operations_by_name("web")}
@@ -306,6 +294,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if rate_limiter is not None:
             await rate_limiter.close()
         await persisted.close()
+        await bearer.close()
         await broker.close()
         await database.dispose()
 
