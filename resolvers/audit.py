@@ -94,24 +94,35 @@ class _Changes:
 
     subject: tuple[str, int] | None = None
     fields: dict[str, list[Any]] = field(default_factory=dict)
-    others: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = field(default_factory=dict)
-    entry: AuditEntry | None = None
+    others: dict[str, tuple[_Rows, _Rows]] = field(default_factory=dict)
+    entry: AuditEntry | None = None  # once written
 
     def as_json(self) -> str:
         changes: dict[str, Any] = {name: [before, after] for name, (before, after) in self.fields.items()
                                    if before != after}
         for table, (before, after) in self.others.items():
-            changes[table] = [_listed(before), _listed(after)]
+            changes[table] = [before.listed(), after.listed()]
         return json.dumps(changes, sort_keys=True, default=_json_value)
 
     def __bool__(self) -> bool:
         return self.subject is not None or bool(self.fields) or bool(self.others)
 
 
-def _listed(rows: list[dict[str, Any]]) -> list[Any]:
-    if len(rows) <= LISTED_ROWS:
-        return rows
-    return [*rows[:LISTED_ROWS], f"… and {len(rows) - LISTED_ROWS} more"]
+class _Rows:
+    """Rows of another table: the first LISTED_ROWS kept, the rest counted (an import adds 100,000)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.more = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        if len(self.rows) < LISTED_ROWS:
+            self.rows.append(row)
+        else:
+            self.more += 1
+
+    def listed(self) -> list[Any]:
+        return [*self.rows, f"… and {self.more} more"] if self.more else list(self.rows)
 
 
 def _json_value(value: Any) -> Any:
@@ -180,12 +191,12 @@ def _record(scope: _Scope, changes: _Changes, row: SQLModel, kind: str) -> None:
             first_before = changes.fields[name][0] if name in changes.fields else before
             changes.fields[name] = [first_before, after]
         return
-    before_rows, after_rows = changes.others.setdefault(inspect(row).mapper.local_table.name, ([], []))
+    before_rows, after_rows = changes.others.setdefault(inspect(row).mapper.local_table.name, (_Rows(), _Rows()))
     if kind != "new":
-        before_rows.append({_camel(attr.key): (inspect(row).attrs[attr.key].history.deleted or
+        before_rows.add({_camel(attr.key): (inspect(row).attrs[attr.key].history.deleted or
                                                [inspect(row).dict.get(attr.key)])[0] for attr in _attributes(row)})
     if kind != "deleted":
-        after_rows.append(_snapshot(row))
+        after_rows.add(_snapshot(row))
 
 
 @event.listens_for(Session, "after_flush")
@@ -203,51 +214,45 @@ def _collect(session: Session, _flush_context: Any) -> None:
         _record(scope, changes, row, "deleted")
 
 
-@event.listens_for(Session, "after_flush_postexec")
-def _after_flush(session: Session, _flush_context: Any) -> None:
-    _write(session)
-
-
 @event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    # A mutation whose changes are all Core statements never flushed: its entry is written now.
-    _write(session)
-
-
 def _write(session: Session) -> None:
-    """The entry, added (or brought up to date) after each flush and before the commit, which flushes
-    it with the rest of the transaction."""
+    """The entry, written once per transaction: what is left to flush first (so that every change is
+    collected), then the entry, which the commit flushes (one INSERT)."""
     scope = _current.get()
-    changes = session.info.get("audit")
-    if scope is None or not changes:
+    if scope is None:
         return
-    subject_id = global_id(*changes.subject) if changes.subject is not None else None
-    text = changes.as_json()
-    if changes.entry is None:
-        changes.entry = AuditEntry(at=scope.at, actor_id=scope.actor_id, action=scope.action,
-                                   subject_id=subject_id, changes=text)
-        session.add(changes.entry)
-    elif (changes.entry.changes, changes.entry.subject_id) != (text, subject_id):
-        changes.entry.changes, changes.entry.subject_id = text, subject_id
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    changes = session.info.get("audit")
+    if not changes or changes.entry is not None:
+        return
+    changes.entry = AuditEntry(at=scope.at, actor_id=scope.actor_id, action=scope.action,
+                               subject_id=global_id(*changes.subject) if changes.subject is not None else None,
+                               changes=changes.as_json())
+    session.add(changes.entry)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _core_inserts(state: ORMExecuteState) -> None:
-    """Rows a Core INSERT adds (the ORM's flush never sees them). An upsert's values are not what the
-    row holds after it (a balance adds up), so it is left out: the rows beside it tell the change."""
+    """Rows a Core INSERT is given (the ORM's flush never sees them; with ON CONFLICT DO NOTHING some may
+    have been there already). An upsert's values are not what the row holds after it (a balance adds
+    up), so it is left out: the rows beside it tell the change."""
     scope = _current.get()
     statement = state.statement
     if scope is None or not isinstance(statement, Insert) or statement.table.name == AuditEntry.__tablename__:
         return
-    if getattr(statement, "_post_values_clause", None) is not None:
+    if type(getattr(statement, "_post_values_clause", None)).__name__ == "OnConflictDoUpdate":
         return
     parameters = state.parameters
     if not parameters:  # insert(...).values(...): the values are in the statement
         parameters = statement.compile(dialect=state.session.get_bind().dialect).params
     rows = parameters if isinstance(parameters, list) else [parameters]
     shown = {column.name for column in statement.table.columns if not column.info.get("secret")}
-    _, after_rows = _changes_of(state.session).others.setdefault(statement.table.name, ([], []))
-    after_rows.extend({_camel(k): v for k, v in row.items() if k in shown} for row in rows)
+    _, after_rows = _changes_of(state.session).others.setdefault(statement.table.name, (_Rows(), _Rows()))
+    room = max(0, LISTED_ROWS - len(after_rows.rows))
+    for row in rows[:room]:
+        after_rows.add({_camel(k): v for k, v in row.items() if k in shown})
+    after_rows.more += max(0, len(rows) - room)
 
 
 def audit_removed(db, row: SQLModel) -> None:

@@ -195,3 +195,20 @@ async def test_a_deposit_records_the_balance_and_the_transaction_under_the_user(
     assert changes["credit_transaction"][1][0]["amount"] == 50
     assert changes["credit_transaction"][1][0]["balanceAfter"] == 50
     assert "credit_account" not in changes  # its upsert's values are not the balance after it
+
+
+async def test_an_import_records_its_rows_listing_the_first_ones(admin, make_user):
+    from sessiongraph.resolvers.audit import LISTED_ROWS
+    from tests.imports_support import import_csv
+
+    await create_session(admin, "Autumn")
+    learners = [await make_user(f"L{n}", f"l{n}@example.test") for n in range(LISTED_ROWS + 3)]
+    rows = "".join(f"Autumn,{learner.email}\n" for learner in learners)
+
+    payload = await import_csv(admin, "session,email\n" + rows)
+    newest = (await entries(admin))[0]
+    enrollments = json.loads(newest["changes"])["enrollment"][1]
+
+    assert payload["created"] == LISTED_ROWS + 3
+    assert newest["action"] == "importCsv"
+    assert len(enrollments) == LISTED_ROWS + 1 and enrollments[-1] == "… and 3 more"

@@ -281,6 +281,7 @@ MOBILE: dict[str, Entry] = {
                                       == min(ledger_lines(n), 10)), 3),
 }
 
+# Each admin mutation also writes its audit entry (one INSERT, resolvers/audit.py).
 ADMIN: dict[str, Entry] = {
     "SessionList": Entry(as_admin(SizedData.admin_sessions, lambda tag, n: {"filter": {"search": tag}},
                                   lambda d, tag, n: page_of(d["sessions"], n, 25) and all(
@@ -306,49 +307,49 @@ ADMIN: dict[str, Entry] = {
         "name": f"New {made.session.name}", "courseIds": [gid(c) for c in made.courses],
         "coachId": gid(made.coaches[0]), "accessWindow": window(10, 40), "coachAccessWindow": window(5, 50)}},
         lambda d, made, n: no_errors(d["createSession"]) and d["createSession"]["session"]["courseCount"] == n
-        and courses_with_coaches(d["createSession"]["session"], n, coaches=0)), 13),
+        and courses_with_coaches(d["createSession"]["session"], n, coaches=0)), 14),
     "UpdateSession": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "id": gid(made.session), "visibility": "VISIBLE", "displayWindow": window(0, 60)}},
         lambda d, made, n: no_errors(d["updateSession"]) and d["updateSession"]["session"]["learnerCount"] == n
-        and courses_with_coaches(d["updateSession"]["session"], n)), 13),
+        and courses_with_coaches(d["updateSession"]["session"], n)), 14),
     "SetSessionCourses": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "sessionId": gid(made.session), "courseIds": [gid(c) for c in reversed(made.courses)]}},
         lambda d, made, n: no_errors(d["setSessionCourses"])
         and d["setSessionCourses"]["session"]["courses"][0]["course"]["id"] == gid(made.courses[-1])
-        and courses_with_coaches(d["setSessionCourses"]["session"], n)), 11),
+        and courses_with_coaches(d["setSessionCourses"]["session"], n)), 12),
     "SetCourseCoaches": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "sessionId": gid(made.session), "courseId": gid(made.courses[0]),
         "coachIds": [gid(u) for u in made.coaches]}},
         lambda d, made, n: no_errors(d["setCourseCoaches"])
-        and len(d["setCourseCoaches"]["session"]["courses"][0]["coaches"]) == 2 * n), 10),
+        and len(d["setCourseCoaches"]["session"]["courses"][0]["coaches"]) == 2 * n), 11),
     "EnrollLearners": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "sessionId": gid(made.session), "userIds": [gid(u) for u in made.outsiders + made.learners[:1]]}},
         lambda d, made, n: no_errors(d["enrollLearners"])
         and (d["enrollLearners"]["enrolledCount"], d["enrollLearners"]["alreadyEnrolledCount"]) == (n, 1)
-        and d["enrollLearners"]["session"]["learnerCount"] == 2 * n), 6),
+        and d["enrollLearners"]["session"]["learnerCount"] == 2 * n), 7),
     "UnenrollLearners": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "sessionId": gid(made.session), "userIds": [gid(u) for u in made.learners[::3]]}},
         lambda d, made, n: no_errors(d["unenrollLearners"]) and d["unenrollLearners"]["unenrolledCount"] == n // 3
-        and d["unenrollLearners"]["session"]["learnerCount"] == n - n // 3), 4),
+        and d["unenrollLearners"]["session"]["learnerCount"] == n - n // 3), 5),
     "DeleteSession": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {"id": gid(made.session)}},
                                     lambda d, made, n: no_errors(d["deleteSession"])
-                                    and d["deleteSession"]["deletedId"] == gid(made.session)), 7),
+                                    and d["deleteSession"]["deletedId"] == gid(made.session)), 8),
     "DepositCredits": Entry(as_admin(SizedData.ledger, lambda user, n: {"input": {
         "userId": gid(user), "amount": 5, "description": "Top-up"}},
         lambda d, user, n: no_errors(d["depositCredits"])
-        and d["depositCredits"]["creditTransaction"]["balanceAfter"] == n + 5), 4),
+        and d["depositCredits"]["creditTransaction"]["balanceAfter"] == n + 5), 5),
     "ReviewAbsenceRequest": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "id": gid(made.absence_request), "approve": True, "comment": "Get well soon"}},
         lambda d, made, n: no_errors(d["reviewAbsenceRequest"])
         and d["reviewAbsenceRequest"]["absenceRequest"]["booking"]["learner"]["name"] == made.learners[0].name),
-        11),
+        12),
     "PublishAvailability": Entry(as_admin(SizedData.instructor_with_slots, lambda made, n: {"input": {
         "instructorId": gid(made[0]), "courseId": gid(made[1]), "slots": early_mornings(n)}},
-        lambda d, made, n: no_errors(d["publishAvailability"]) and len(d["publishAvailability"]["slots"]) == n), 9),
+        lambda d, made, n: no_errors(d["publishAvailability"]) and len(d["publishAvailability"]["slots"]) == n), 10),
     "ImportCsv": Entry(as_admin(SizedData.session_with_people, nothing,
                                 lambda d, made, n: no_errors(d["importCsv"])
                                 and (d["importCsv"]["created"], d["importCsv"]["alreadyEnrolled"]) == (n, n),
-                                upload=enrollments_csv), 4),
+                                upload=enrollments_csv), 5),
 }
 
 STATEMENTS: dict[str, Entry] = {**WEB, **MOBILE, **ADMIN}
