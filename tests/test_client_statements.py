@@ -197,9 +197,56 @@ def enrollments_csv(made: SessionWithPeople, _n: int) -> str:
                                        for user in made.outsiders + made.learners)
 
 
+# --- signing in: a user with a password, n earlier sign-ins and an invitation -----------------
+
+SIGN_IN_PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Credentials:
+    user: models.User
+    refresh_token: str
+    invitation_token: str
+
+
+async def signed_up(sized: SizedData, n: int) -> Credentials:
+    from sessiongraph.infrastructure.passwords import hash_password, new_secret, secret_digest
+
+    secrets = [new_secret() for _ in range(n)]
+    invitation = new_secret()
+    async with sized.database.write() as db:
+        user = models.User(name="Signing In", email=f"signin-{secrets[0][:8].lower()}@example.test",
+                           password_hash=await hash_password(SIGN_IN_PASSWORD))
+        db.add(user)
+        await db.flush()
+        db.add_all([models.RefreshToken(token_hash=secret_digest(secret), family=f"family{k}-{secrets[0][:8]}",
+                                        user_id=user.id, issued_at=NOW, expires_at=NOW + timedelta(days=30))
+                    for k, secret in enumerate(secrets)])
+        db.add(models.Invitation(token_hash=secret_digest(invitation), user_id=user.id,
+                                 expires_at=NOW + timedelta(days=7)))
+    return Credentials(user, secrets[-1], invitation)
+
+
+def as_signing_in(variables: Callable[[Credentials], dict[str, Any]], expect: Callable[[dict[str, Any]], Any]):
+    async def given(sized: SizedData, n: int) -> Given:
+        made = await signed_up(sized, n)
+        return Given(made.user, {"input": variables(made)}, expect)
+
+    return given
+
+
 # Each bound is what the operation costs today, the same on SQLite and PostgreSQL; a failure
 # prints every statement of both runs.
 WEB: dict[str, Entry] = {
+    "SignIn": Entry(as_signing_in(lambda made: {"email": made.user.email, "password": SIGN_IN_PASSWORD},
+                                  lambda d: no_errors(d["signIn"]) and d["signIn"]["tokens"]["accessToken"]), 5),
+    "RefreshToken": Entry(as_signing_in(lambda made: {"refreshToken": made.refresh_token},
+                                        lambda d: no_errors(d["refreshToken"]) and d["refreshToken"]["tokens"]), 5),
+    "SignOut": Entry(as_signing_in(lambda made: {"refreshToken": made.refresh_token},
+                                   lambda d: no_errors(d["signOut"]) and d["signOut"]["revoked"]), 3),
+    "SetPassword": Entry(as_signing_in(lambda made: {"invitationToken": made.invitation_token,
+                                                     "newPassword": "a brand new password"},
+                                       lambda d: no_errors(d["setPassword"]) and d["setPassword"]["user"]), 5),
     "Dashboard": Entry(as_learner(nothing, lambda d, made, n: schedule(d)["upNext"]["joinAvailability"]["isOpen"]
                                   and schedule(d)["upNext"]["lesson"]["goal"]
                                   and schedule(d)["upNext"]["myBooking"]["creditTransaction"]["kind"] == "BOOKING"),
