@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,7 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Insert, event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from sessiongraph.infrastructure.storable import global_id
 from sessiongraph.models import AuditEntry
@@ -243,10 +243,10 @@ def _core_inserts(state: ORMExecuteState) -> None:
         return
     if type(getattr(statement, "_post_values_clause", None)).__name__ == "OnConflictDoUpdate":
         return
-    parameters = state.parameters
+    parameters: Any = state.parameters
     if not parameters:  # insert(...).values(...): the values are in the statement
         parameters = statement.compile(dialect=state.session.get_bind().dialect).params
-    rows = parameters if isinstance(parameters, list) else [parameters]
+    rows: list[Mapping[str, Any]] = list(parameters) if isinstance(parameters, list | tuple) else [parameters]
     shown = {column.name for column in statement.table.columns if not column.info.get("secret")}
     _, after_rows = _changes_of(state.session).others.setdefault(statement.table.name, (_Rows(), _Rows()))
     room = max(0, LISTED_ROWS - len(after_rows.rows))
@@ -294,14 +294,14 @@ async def audit_log(ctx: Context, audit_filter: AuditFilter, *, first: int | Non
     require_admin(ctx)
     query = select(AuditEntry)
     if audit_filter.actor_id is not None:
-        query = query.where(AuditEntry.actor_id == audit_filter.actor_id)
+        query = query.where(col(AuditEntry.actor_id) == audit_filter.actor_id)
     if audit_filter.subject_id is not None:
-        query = query.where(AuditEntry.subject_id == audit_filter.subject_id)
+        query = query.where(col(AuditEntry.subject_id) == audit_filter.subject_id)
     if audit_filter.starts_from is not None:
-        query = query.where(AuditEntry.at >= audit_filter.starts_from)
+        query = query.where(col(AuditEntry.at) >= audit_filter.starts_from)
     if audit_filter.until is not None:
-        query = query.where(AuditEntry.at <= audit_filter.until)
-    return await paginate(ctx, query, [AuditEntry.at, AuditEntry.id], lambda entry: (entry.at, entry.id),
+        query = query.where(col(AuditEntry.at) <= audit_filter.until)
+    return await paginate(ctx, query, [col(AuditEntry.at), col(AuditEntry.id)], lambda entry: (entry.at, entry.id),
                           first, after, descending=True)
 
 

@@ -15,10 +15,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from sessiongraph.infrastructure.db import Database
 from sessiongraph.infrastructure.passwords import (
@@ -65,7 +67,7 @@ async def sign_in(ctx: Context, *, email: str, password: str, ip: str | None) ->
         failures = await db.get(SignInFailures, email)
         if failures is not None and failures.locked_until is not None and failures.locked_until > ctx.now:
             raise _locked(failures.locked_until, ctx.now)
-        user = await db.scalar(select(User).where(User.email == email))
+        user = await db.scalar(select(User).where(col(User.email) == email))
         matches = await verify_password(user.password_hash if user is not None else None, password)
         if matches and user is not None and user.active:
             await db.execute(delete(SignInFailures).where(_failures.c.email == email))
@@ -112,15 +114,15 @@ async def refresh(ctx: Context, refresh_token: str) -> Tokens:
     """New tokens for a refresh token, which is then spent."""
     reused = False
     async with ctx.database.write() as db:
-        stored = await db.scalar(select(RefreshToken).where(RefreshToken.token_hash == secret_digest(refresh_token)))
+        stored = await _stored(db, refresh_token)
         if stored is None or stored.revoked_at is not None or stored.expires_at <= ctx.now:
             raise UserErrors.one(ErrorCode.INVALID_CREDENTIALS, "The refresh token is not valid; sign in again.",
                                  "refreshToken")
         # Spent here and nowhere else: of two requests with the same token, one wins this update.
         spent = await db.execute(update(RefreshToken)
-                                 .where(RefreshToken.id == stored.id, RefreshToken.replaced_at.is_(None))
+                                 .where(col(RefreshToken.id) == stored.id, col(RefreshToken.replaced_at).is_(None))
                                  .values(replaced_at=ctx.now))
-        if spent.rowcount != 1:
+        if cast(CursorResult, spent).rowcount != 1:
             reused = True
             await _revoke_family(db, stored.family, ctx.now)
         else:
@@ -134,18 +136,22 @@ async def refresh(ctx: Context, refresh_token: str) -> Tokens:
                                                  "sign-in is revoked. Sign in again.", "refreshToken")
 
 
+async def _stored(db: AsyncSession, refresh_token: str) -> RefreshToken | None:
+    return await db.scalar(select(RefreshToken).where(col(RefreshToken.token_hash) == secret_digest(refresh_token)))
+
+
 async def _revoke_family(db: AsyncSession, family: str, now: datetime) -> int:
-    revoked = await db.execute(update(RefreshToken).where(RefreshToken.family == family,
-                                                          RefreshToken.revoked_at.is_(None))
+    revoked = await db.execute(update(RefreshToken).where(col(RefreshToken.family) == family,
+                                                          col(RefreshToken.revoked_at).is_(None))
                                .values(revoked_at=now))
-    return revoked.rowcount
+    return cast(CursorResult, revoked).rowcount
 
 
 async def sign_out(ctx: Context, refresh_token: str) -> bool:
     """Revokes the refresh token and the others of its sign-in; False when it was not valid anyway.
     (The access token lives out its ACCESS_TOKEN_MINUTES.)"""
     async with ctx.database.write() as db:
-        stored = await db.scalar(select(RefreshToken).where(RefreshToken.token_hash == secret_digest(refresh_token)))
+        stored = await _stored(db, refresh_token)
         if stored is None:
             return False
         return await _revoke_family(db, stored.family, ctx.now) > 0
@@ -186,16 +192,17 @@ async def _set_hash(db: AsyncSession, ctx: Context, user: User, new_hash: str) -
 
 async def revoke_refresh_tokens(db: AsyncSession, user_id: int, now: datetime) -> None:
     """Every refresh token of the user: a new password, a deactivation."""
-    await db.execute(update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+    await db.execute(update(RefreshToken)
+                     .where(col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None))
                      .values(revoked_at=now))
 
 
 async def _accept_invitation(ctx: Context, token: str, new_hash: str) -> User:
     async with ctx.database.write() as db:
         taken = await db.execute(update(Invitation)
-                                 .where(Invitation.token_hash == secret_digest(token), Invitation.used_at.is_(None),
-                                        Invitation.expires_at > ctx.now)
-                                 .values(used_at=ctx.now).returning(Invitation.user_id))
+                                 .where(col(Invitation.token_hash) == secret_digest(token),
+                                        col(Invitation.used_at).is_(None), col(Invitation.expires_at) > ctx.now)
+                                 .values(used_at=ctx.now).returning(col(Invitation.user_id)))
         user_id = taken.scalar_one_or_none()
         user = await db.get(User, user_id) if user_id is not None else None
         if user is None or not user.active:
@@ -227,7 +234,7 @@ async def user_for_identity(database: Database, email: str, name: str | None) ->
             db.add(user)
     except IntegrityError:  # made by a concurrent first request
         async with database.read() as db:
-            found = await db.scalar(select(User).where(User.email == email))
+            found = await db.scalar(select(User).where(col(User.email) == email))
         assert found is not None  # the unique e-mail that refused this insert
         return found
     log.info("user %s made on their first OpenID Connect sign-in", user.id)
