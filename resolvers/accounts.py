@@ -14,6 +14,7 @@ from sessiongraph.models import ClassMember, GuardianLink, Instructor, User, Use
 from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
+from sessiongraph.resolvers.events import USER_RIGHTS_CHANNEL
 from sessiongraph.resolvers.pagination import Page, paginate
 from sessiongraph.resolvers.permissions import require_admin, require_signed_in
 from sessiongraph.resolvers.signin import invite, revoke_refresh_tokens
@@ -110,6 +111,8 @@ async def update_user(ctx: Context, user_id: int, change: dict[str, Any]) -> Use
             setattr(user, name, value)
         if change.get("active") is False:
             await revoke_refresh_tokens(db, user_id, ctx.now)
+    if change.get("active") is False or change.get("is_admin") is False:
+        await ctx.broker.publish(USER_RIGHTS_CHANNEL, {"userId": user_id})
     return user
 
 

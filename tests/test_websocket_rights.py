@@ -145,6 +145,29 @@ async def test_a_deactivated_user_gets_no_further_data_and_the_socket_closes(ws_
     assert code == 4403
 
 
+async def test_deactivating_a_user_closes_their_quiet_socket_at_once(ws_connect, live_server, make_user, settings,
+                                                                      clock, protocol):
+    import httpx
+
+    admin = await make_user("Ada", is_admin=True)
+    learner = await make_user("Lena")
+    socket = await ws_connect(learner, protocol)
+    changes = await socket.subscribe(CHANGES)
+    await in_step(socket)
+
+    # The learner's socket sends nothing more; the admin deactivates them over HTTP.
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as http:
+        response = await http.post("/graphql", headers={
+            "Authorization": f"Bearer {issue_token(admin.id, settings, clock.now())}"}, json={
+            "query": "mutation($id: ID!) { updateUser(input: {id: $id, active: false}) { errors { code } } }",
+            "variables": {"id": to_global_id("User", learner.id)}})
+    messages, code = await until_closed(socket)
+
+    assert response.json()["data"]["updateUser"]["errors"] == []
+    assert error_codes(messages) == [(changes, "UNAUTHENTICATED")]
+    assert code == 4403
+
+
 async def test_a_deactivated_user_cannot_open_a_socket(live_server, make_user, settings, clock, protocol):
     learner = await make_user("Lena", active=False)
     socket = await websockets.connect(f"ws://{live_server}/graphql", subprotocols=[protocol])

@@ -39,6 +39,7 @@ from sessiongraph.server.bearer import BearerTokens
 from sessiongraph.server.connection_rights import (
     ConnectionRights,
     Lapse,
+    RightsChanges,
     UserSockets,
     rights_lapse,
 )
@@ -256,6 +257,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
     )
+    broker.attach(RightsChanges(graphql.user_sockets))
     graphql_app = BodyLimit(Authentication(graphql, settings=settings, bearer=bearer),
                             max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
 

@@ -35,6 +35,7 @@ from sessiongraph.infrastructure.scheduler import Alarm, Scheduler
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.events import USER_RIGHTS_CHANNEL
 from sessiongraph.server.shared_results import SharedTransportWSHandler
 
 log = logging.getLogger("sessiongraph.connection_rights")
@@ -101,9 +102,28 @@ class UserSockets:
             if not sockets:
                 del self._by_user[user_id]
 
+    def of(self, user_id: int) -> list[ConnectionRights]:
+        return list(self._by_user.get(user_id, ()))
+
     def may_open_operation(self, user_id: int) -> bool:
         sockets = self._by_user.get(user_id, ())
         return sum(len(socket.open_operation_ids()) for socket in sockets) < self.max_operations
+
+
+class RightsChanges:
+    """Hears USER_RIGHTS_CHANNEL on the broker (so from every instance): the sockets of a user who was
+    deactivated or demoted check their sign-in again at once, and end with 4403 if it lapsed."""
+
+    channels = (USER_RIGHTS_CHANNEL,)
+
+    def __init__(self, user_sockets: UserSockets) -> None:
+        self.user_sockets = user_sockets
+
+    def offer(self, message: dict[str, Any]) -> None:
+        user_id = message.get("userId")
+        if isinstance(user_id, int):
+            for socket in self.user_sockets.of(user_id):
+                socket.check_again_now()
 
 
 class RightsView(Protocol):
@@ -186,6 +206,11 @@ class ConnectionRights:
         # On a whole second, so that the sockets due then share the scheduler's one timer for it.
         due = math.ceil((self._view.scheduler.clock.now() + timedelta(seconds=seconds)).timestamp())
         self._recheck_alarm = self._view.scheduler.call_at(datetime.fromtimestamp(due, UTC), self._recheck_due)
+
+    def check_again_now(self) -> None:
+        if self._recheck_alarm is not None:
+            self._recheck_alarm.cancel()
+        self._recheck_due()
 
     def _recheck_due(self) -> None:
         self._recheck_alarm = None
