@@ -114,7 +114,7 @@ class RightsChanges:
     """Hears USER_RIGHTS_CHANNEL on the broker (so from every instance): the sockets of a user who was
     deactivated or demoted check their sign-in again at once, and end with 4403 if it lapsed."""
 
-    channels = (USER_RIGHTS_CHANNEL,)
+    channels: tuple[str, ...] = (USER_RIGHTS_CHANNEL,)
 
     def __init__(self, user_sockets: UserSockets) -> None:
         self.user_sockets = user_sockets
