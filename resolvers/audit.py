@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from inspect import signature as inspect_signature
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Insert, event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -35,7 +35,6 @@ from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.pagination import Page, paginate
 from sessiongraph.resolvers.permissions import require_admin
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 # Rows of another table listed in one entry; more are counted, not listed.
