@@ -40,12 +40,14 @@ class GraphQLClient {
   async request(name, variables = {}, retried = false) {
     const operation = this.operation(name);
     const persisted = { persistedQuery: { version: 1, sha256Hash: operation.sha256 } };
+    const sentWith = this.token;
     let body = await this._post({ operationName: name, variables, extensions: persisted });
     if (body.errors && ["PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"].includes(codeOf(body))) {
       body = await this._post({ operationName: name, variables, extensions: persisted, query: operation.document });
     }
     if (body.status === 401 && this.renewToken && !retried) {
-      const token = await this.renewToken();
+      // Renewed meanwhile (by the socket, or a request beside this one): the new token will do.
+      const token = this.token !== sentWith ? this.token : await this.renewToken();
       if (token) {
         this.token = token;
         return this.request(name, variables, true);
