@@ -115,6 +115,8 @@ class RightsChanges:
     deactivated or demoted check their sign-in again at once, and end with 4403 if it lapsed."""
 
     channels: tuple[str, ...] = (USER_RIGHTS_CHANNEL,)
+    # The service's own listener, no client's subscription: the broker's count leaves it out.
+    subscriber_count = 0
 
     def __init__(self, user_sockets: UserSockets) -> None:
         self.user_sockets = user_sockets
