@@ -5,6 +5,7 @@ Alembic compares the migrations against.
 """
 
 from sessiongraph.models.accounts import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
+from sessiongraph.models.audit import AuditEntry
 from sessiongraph.models.booking import AbsenceRequest, AbsenceRequestStatus, BookableSlot
 from sessiongraph.models.calendar_feed import CalendarFeed
 from sessiongraph.models.courses import Course
@@ -25,6 +26,7 @@ from sessiongraph.models.sessions import (
     SessionStatus,
     SessionVisibility,
 )
+from sessiongraph.models.signin import Invitation, RefreshToken, SignInFailures
 from sessiongraph.models.waitlist import WaitlistEntry, WaitlistReason, WaitlistStatus
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "AbsenceRequestStatus",
     "AttendanceReport",
     "AttendanceStatus",
+    "AuditEntry",
     "BookableSlot",
     "Booking",
     "BookingStatus",
@@ -44,14 +47,17 @@ __all__ = [
     "Enrollment",
     "GuardianLink",
     "Instructor",
+    "Invitation",
     "LiveSession",
     "LiveSessionStatus",
+    "RefreshToken",
     "Session",
     "SessionCategory",
     "SessionCourse",
     "SessionCourseCoach",
     "SessionStatus",
     "SessionVisibility",
+    "SignInFailures",
     "User",
     "UserClass",
     "WaitlistEntry",

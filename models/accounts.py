@@ -36,6 +36,13 @@ class User(SQLModel, table=True):
     time_zone: str = Field(default="UTC", max_length=64)
     week_start: str = Field(default=Weekday.MONDAY.value, max_length=9)
     is_admin: bool = Field(default=False)
+    # A deactivated user cannot sign in and their tokens are refused; their rows stay, as history.
+    active: bool = Field(default=True)
+    email_notifications: bool = Field(default=True)
+    # argon2id (sessiongraph/infrastructure/passwords.py); None for a user who signs in otherwise
+    # (an identity provider, an invitation not yet taken up). Never written to the audit log.
+    password_hash: str | None = Field(default=None, sa_column=Column(String(200), nullable=True,
+                                                                     info={"secret": True}))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

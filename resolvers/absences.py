@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from sessiongraph.models import AbsenceRequest, AbsenceRequestStatus, Booking, BookingStatus, Course, LiveSession
+from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
 from sessiongraph.resolvers.events import ScheduleEventKind, publish_schedule_change
@@ -90,6 +91,7 @@ def _already_requested() -> UserErrors:
                                                                "session already.", "liveSessionId")
 
 
+@audited("reviewAbsenceRequest", subject=AbsenceRequest, by="request_id")
 async def review_absence_request(ctx: Context, request_id: int, *, approve: bool,
                                  comment: str | None) -> AbsenceRequest:
     """Approves or rejects; reviewing again replaces the decision (a correction)."""

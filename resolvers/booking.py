@@ -38,6 +38,7 @@ from sessiongraph.models import (
 from sessiongraph.models import recurrence as recurrences
 from sessiongraph.models.booking import cancellation_deadline, overlapping
 from sessiongraph.resolvers import credits, seats, waitlist
+from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import BadInput, ErrorCode, NotAllowed, Problems, UserErrors
 from sessiongraph.resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
@@ -85,6 +86,7 @@ class SlotOffer:
     exceptions: tuple[datetime, ...] = ()
 
 
+@audited("publishAvailability", subject=Instructor, by="instructor_id")
 async def publish_availability(ctx: Context, *, instructor_id: int, course_id: int,
                                offers: list[SlotOffer]) -> list[BookableSlot]:
     """Adds the instructor's slots for a bookable course: each in the future, with at least

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, bindparam, inspect, select, true, union
+from sqlalchemy import ColumnElement, Integer, bindparam, inspect, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
@@ -127,9 +127,8 @@ async def _issue(ctx: Context, user_id: int, *, replacing: str | None, always: b
 # --- reading a feed -------------------------------------------------------------------------
 
 _USERS = inspect(User).local_table
-# MERGE(signin): once User.active exists, this line reads `_OWNER_IS_ACTIVE = _USERS.c.active`
-# (a deactivated user's feed then answers 404; tests/test_calendar_feed.py holds it, strict xfail until then).
-_OWNER_IS_ACTIVE: ColumnElement[bool] = true()
+# A deactivated user's feed answers 404, as an unknown secret does.
+_OWNER_IS_ACTIVE: ColumnElement[bool] = _USERS.c.active.is_(True)
 _FEED_OWNER = (select(*_USERS.columns).join(_FEEDS, _FEEDS.c.user_id == _USERS.c.id)
                .where(_FEEDS.c.secret_hash == bindparam("secret_hash"), _OWNER_IS_ACTIVE))
 

@@ -128,6 +128,8 @@ class Context:
     actor: Actor
     broker: Broker = field(default_factory=InProcessBroker)
     scheduler: Scheduler | None = None
+    # The mutation rate limiter (sessiongraph/infrastructure/ratelimit.py), which signIn asks too; None when off.
+    rate_limiter: Any = None
     request: Any = None
     response: Any = None
     # What a WebSocket client sent in `connection_init`.

@@ -7,6 +7,7 @@ from sqlmodel import col
 
 from sessiongraph.models import Course
 from sessiongraph.resolvers.accounts import like_pattern
+from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problems, UserErrors
 from sessiongraph.resolvers.pagination import Page, paginate
@@ -19,6 +20,7 @@ from sessiongraph.resolvers.validation import (
 )
 
 
+@audited("createCourse", subject=Course)
 async def create_course(ctx: Context, *, code: str, title: str, bookable: bool | None = None,
                         credit_cost: int | None = None, absence_requests_enabled: bool | None = None,
                         join_lead_minutes: int | None = None,

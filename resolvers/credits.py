@@ -29,6 +29,7 @@ from sessiongraph.models import (
     LiveSession,
     User,
 )
+from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problems, UserErrors
 from sessiongraph.resolvers.loaders.credits import BalanceByUser
@@ -68,6 +69,7 @@ async def transactions(ctx: Context, user_id: int, first: int | None,
 # --- the admin's deposits and adjustments ------------------------------------------------------
 
 
+@audited("depositCredits", subject=User, by="user_id")
 async def deposit_credits(ctx: Context, *, user_id: int, amount: int, kind: CreditTransactionKind | None,
                           description: str | None) -> CreditTransaction:
     """DEPOSIT adds credits (a positive amount); ADJUSTMENT corrects a balance either way,
@@ -112,18 +114,18 @@ async def change_balance(db: AsyncSession, user_id: int, amount: int, now: datet
     nothing changed, when it would go below zero or past `ceiling` (checked in the same statement,
     so that a refusal costs nothing when there is none)."""
     if amount >= 0:
-        adding = _insert(db)(accounts).values(user_id=user_id, balance=amount, updated_at=now)
-        upsert = adding.on_conflict_do_update(
+        insert = dialect_insert(db)(accounts).values(user_id=user_id, balance=amount, updated_at=now)
+        upsert = insert.on_conflict_do_update(
             index_elements=[accounts.c.user_id],
-            set_={"balance": accounts.c.balance + adding.excluded.balance, "updated_at": adding.excluded.updated_at},
-            where=accounts.c.balance + adding.excluded.balance <= ceiling if ceiling is not None else None)
+            set_={"balance": accounts.c.balance + insert.excluded.balance, "updated_at": insert.excluded.updated_at},
+            where=accounts.c.balance + insert.excluded.balance <= ceiling if ceiling is not None else None)
         return (await db.execute(upsert.returning(accounts.c.balance))).scalar_one_or_none()
     debit = (update(accounts).where(accounts.c.user_id == user_id, accounts.c.balance + amount >= 0)
              .values(balance=accounts.c.balance + amount, updated_at=now).returning(accounts.c.balance))
     return (await db.execute(debit)).scalar_one_or_none()
 
 
-def _insert(db: AsyncSession):
+def dialect_insert(db: AsyncSession):
     return postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 

@@ -45,6 +45,12 @@ class ErrorCode(StrEnum):
     NOT_TEXT = "NOT_TEXT"
     MISSING_COLUMN = "MISSING_COLUMN"
     UNKNOWN_COLUMN = "UNKNOWN_COLUMN"
+    # Sign-in (DESIGN.md, Version 2).
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
+    TOKEN_REUSED = "TOKEN_REUSED"
+    WEAK_PASSWORD = "WEAK_PASSWORD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,14 @@ class NotAuthenticated(Exception):
 class NotAllowed(Exception):
     def __init__(self, message: str = "You are not allowed to do this.") -> None:
         super().__init__(message)
+
+
+class RateLimited(Exception):
+    """Too many attempts in a short time: the client waits `retry_after` seconds (HTTP 429)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many attempts in a short time; try again in {retry_after} seconds.")
+        self.retry_after = retry_after
 
 
 class BadInput(Exception):

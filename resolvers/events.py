@@ -31,6 +31,11 @@ class ScheduleEventKind(StrEnum):
     PROMOTED = "PROMOTED"
 
 
+# A user was deactivated or demoted: this process's sockets of theirs check their sign-in again at once
+# (sessiongraph/server/connection_rights.py), rather than at their next operation.
+USER_RIGHTS_CHANNEL = "user-rights"
+
+
 def user_channel(user_id: int) -> str:
     return f"schedule:user:{user_id}"
 

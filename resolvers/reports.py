@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from sessiongraph.models import AttendanceReport, AttendanceStatus, Enrollment, LiveSession, Session, User
+from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
 from sessiongraph.resolvers.loaders.reports import ReportCountByLiveSession, ReportsByLiveSession
@@ -32,6 +33,7 @@ class AttendanceEntry:
     feedback: str | None = None
 
 
+@audited("recordAttendance", subject=LiveSession, by="live_session_id")
 async def record_attendance(ctx: Context, live_session_id: int, entries: list[AttendanceEntry]) -> LiveSession:
     """Records (or corrects) each learner's attendance and feedback, from the start of the
     live session on. Its instructor, admins and its session's coaches may; a learner

@@ -38,6 +38,7 @@ from sessiongraph.models.calendar import CalendarView, LocalDays, calendar_days,
 from sessiongraph.models.schedule import is_joinable, join_window_of
 from sessiongraph.models.sessions import SessionCourse
 from sessiongraph.resolvers import credits, waitlist
+from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
 from sessiongraph.resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
@@ -462,6 +463,7 @@ class LiveSessionChange:
         return name in self.values
 
 
+@audited("createLiveSession", subject=LiveSession)
 async def create_live_session(ctx: Context, change: LiveSessionChange) -> LiveSession:
     require_admin(ctx)
     live_session = LiveSession(code="", course_id=0, instructor_id=0, capacity=DEFAULT_CAPACITY,
@@ -494,6 +496,7 @@ def _code_is_taken(code: str) -> UserErrors:
     return UserErrors.one(ErrorCode.DUPLICATE, f"A live session has the code {code}.", "code")
 
 
+@audited("updateLiveSession", subject=LiveSession, by="live_session_id")
 async def update_live_session(ctx: Context, live_session_id: int, change: LiveSessionChange) -> LiveSession:
     """Reschedules, re-links or completes a live session. Once it has ended, its time and
     instructor are history (SESSION_ENDED); its recording and links can still change."""
@@ -535,6 +538,7 @@ async def update_live_session(ctx: Context, live_session_id: int, change: LiveSe
     return live_session
 
 
+@audited("cancelLiveSession", subject=LiveSession, by="live_session_id")
 async def cancel_live_session(ctx: Context, live_session_id: int, reason: str | None) -> LiveSession:
     """Cancels it for everyone and refunds every booking's credits, in one transaction;
     cancelling again changes nothing. The bookings stay BOOKED, so the live session stays

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sessiongraph.infrastructure.storable import global_id
 from sessiongraph.models import (
     ClassMember,
     Course,
@@ -28,6 +29,7 @@ from sessiongraph.models import (
 from sessiongraph.models.sessions import OPEN_START, access_order
 from sessiongraph.models.windows import DateWindow
 from sessiongraph.resolvers.accounts import like_pattern, require_users_exist
+from sessiongraph.resolvers.audit import audit_note, audit_removed, audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problem, Problems, UserErrors
 from sessiongraph.resolvers.pagination import Page, paginate
@@ -44,6 +46,7 @@ PLAIN_FIELDS = ("name", "description", "category_id", "coach_id", "visibility", 
 
 # --- categories ---------------------------------------------------------------------
 
+@audited("createSessionCategory", subject=SessionCategory)
 async def create_category(ctx: Context, *, name: str, start: date | None, end: date | None) -> SessionCategory:
     require_admin(ctx)
     problems = Problems()
@@ -85,6 +88,7 @@ class SessionChange:
         return name in self.values
 
 
+@audited("createSession", subject=Session)
 async def create_session(ctx: Context, change: SessionChange, course_ids: list[int]) -> tuple[Session, list[Problem]]:
     require_admin(ctx)
     session = Session(name="")
@@ -100,6 +104,7 @@ async def create_session(ctx: Context, change: SessionChange, course_ids: list[i
     return session, warnings
 
 
+@audited("updateSession", subject=Session, by="session_id")
 async def update_session(ctx: Context, session_id: int, change: SessionChange) -> tuple[Session, list[Problem]]:
     require_admin(ctx)
     async with ctx.database.write() as db:
@@ -112,10 +117,11 @@ async def update_session(ctx: Context, session_id: int, change: SessionChange) -
     return session, warnings
 
 
+@audited("deleteSession", subject=Session, by="session_id")
 async def delete_session(ctx: Context, session_id: int) -> int:
     require_admin(ctx)
     async with ctx.database.write() as db:
-        await _get_session(db, session_id, "id")
+        audit_removed(db, await _get_session(db, session_id, "id"))
         # Children are deleted explicitly rather than trusting ON DELETE CASCADE, which
         # SQLite only honours on connections that enabled foreign keys.
         for table in (SessionCourseCoach, SessionCourse, Enrollment):
@@ -237,6 +243,7 @@ async def _replace_courses(db: AsyncSession, session_id: int, course_ids: list[i
 
 # --- courses, coaches and learners ----------------------------------------------------
 
+@audited("setSessionCourses", subject=Session, by="session_id")
 async def set_session_courses(ctx: Context, session_id: int, course_ids: list[int]) -> Session:
     require_admin(ctx)
     course_ids = list(dict.fromkeys(course_ids))
@@ -250,6 +257,7 @@ async def set_session_courses(ctx: Context, session_id: int, course_ids: list[in
     return session
 
 
+@audited("setCourseCoaches", subject=Session, by="session_id")
 async def set_course_coaches(ctx: Context, session_id: int, course_id: int, coach_ids: list[int]) -> Session:
     require_admin(ctx)
     coach_ids = list(dict.fromkeys(coach_ids))
@@ -275,6 +283,7 @@ class EnrollmentResult:
     already_enrolled: int
 
 
+@audited("enrollLearners", subject=Session, by="session_id")
 async def enroll_learners(ctx: Context, session_id: int, *, user_ids: list[int] | None,
                           class_id: int | None) -> EnrollmentResult:
     require_admin(ctx)
@@ -309,13 +318,17 @@ async def add_enrollments(db: AsyncSession, session_id: int, user_ids: list[int]
     return len(new), len(user_ids) - len(new)
 
 
+@audited("unenrollLearners", subject=Session, by="session_id")
 async def unenroll_learners(ctx: Context, session_id: int, user_ids: list[int]) -> tuple[Session, int]:
     require_admin(ctx)
     async with ctx.database.write() as db:
         session = await _get_session(db, session_id, "sessionId")
         result = await db.execute(delete(Enrollment).where(
-            Enrollment.session_id == session_id, Enrollment.user_id.in_(list(set(user_ids)))))
-    return session, result.rowcount
+            Enrollment.session_id == session_id, Enrollment.user_id.in_(list(set(user_ids))))
+            .returning(Enrollment.user_id))
+        unenrolled = sorted(result.scalars().all())
+        audit_note(db, "learners", [global_id("User", u) for u in unenrolled], [])
+    return session, len(unenrolled)
 
 
 # --- the admin's list -------------------------------------------------------------------

@@ -137,7 +137,7 @@ async def viewer_waitlist(ctx: Context) -> list[WaitlistEntry]:
             .where(col(WaitlistEntry.learner_id) == user_id, col(BookableSlot.starts_at) > ctx.now)
             .order_by(col(BookableSlot.starts_at), col(WaitlistEntry.id)).limit(VIEWER_WAITLIST_LIMIT))).all()
     for _, slot in rows:
-        SlotById(ctx).prime(slot.id, slot)  # type: ignore[arg-type]  # a stored slot has its ID
+        SlotById(ctx).prime(slot.id, slot)
     return [entry for entry, _ in rows]
 
 

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext, Info
 from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.schema.accounts import AccountsMutation, AccountsQuery
+from sessiongraph.schema.audit import AuditQuery
 from sessiongraph.schema.booking import BookingMutation
 from sessiongraph.schema.calendar_feed import CalendarFeedMutation
 from sessiongraph.schema.compiled import CompiledOperations
@@ -30,6 +31,7 @@ from sessiongraph.schema.reports import ReportsMutation
 from sessiongraph.schema.scalars import SCALARS
 from sessiongraph.schema.schedule import ScheduleMutation
 from sessiongraph.schema.sessions import SessionsMutation, SessionsQuery
+from sessiongraph.schema.signin import SignInMutation
 from sessiongraph.schema.subscriptions import Subscription
 from sessiongraph.schema.text import StorableStringLiterals, StorableVariables
 from sessiongraph.schema.viewer import ViewerQuery
@@ -47,12 +49,12 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery):
+class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery, AuditQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
+class Mutation(SignInMutation, AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
                ReportsMutation, BookingMutation, WaitlistMutation, CreditsMutation, ExportsMutation,
                CalendarFeedMutation):
     pass

@@ -30,6 +30,8 @@ class User(Node):
     time_zone: str
     week_start: Weekday
     is_admin: bool
+    active: bool = strawberry.field(description="False once deactivated: no sign-in, no token accepted.")
+    email_notifications: bool
     db_id: strawberry.Private[int]
     _email: strawberry.Private[str]
 
@@ -46,8 +48,8 @@ class User(Node):
     def from_model(cls, user: models.User) -> User:
         assert user.id is not None  # a stored row
         return cls(id=to_global_id("User", user.id), name=user.name, time_zone=user.time_zone,
-                   week_start=models.Weekday(user.week_start), is_admin=user.is_admin,
-                   db_id=user.id, _email=user.email)
+                   week_start=models.Weekday(user.week_start), is_admin=user.is_admin, active=user.active,
+                   email_notifications=user.email_notifications, db_id=user.id, _email=user.email)
 
 
 async def load_user(info: Info, user_id: int | None) -> User | None:
@@ -132,10 +134,33 @@ class CreateUserInput:
     week_start: Weekday | None = None
     is_admin: bool | None = None
     instructor_profile: InstructorProfileInput | None = None
+    password: str | None = strawberry.field(default=None, description="The first password (argon2id-hashed).")
+    send_invitation: bool | None = strawberry.field(
+        default=None, description="Makes a one-time link to set a first password (invitationUrl).")
 
 
 @strawberry.type
 class CreateUserPayload:
+    user: User | None
+    invitation_url: str | None = strawberry.field(
+        default=None, description="The invitation link, for the admin to pass on (not e-mailed yet).")
+    errors: list[UserError]
+
+
+@strawberry.input(description="Null or left out: unchanged. A user changes their own name, timeZone, "
+                              "weekStart and emailNotifications; admins anything.")
+class UpdateUserInput:
+    id: strawberry.ID
+    name: str | None = None
+    time_zone: str | None = None
+    week_start: Weekday | None = None
+    email_notifications: bool | None = None
+    is_admin: bool | None = None
+    active: bool | None = None
+
+
+@strawberry.type
+class UpdateUserPayload:
     user: User | None
     errors: list[UserError]
 
@@ -184,13 +209,23 @@ class AccountsQuery:
 class AccountsMutation:
     @strawberry.mutation
     async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
-        user, errors = await attempt(info, lambda: accounts.create_user(
+        created, errors = await attempt(info, lambda: accounts.create_user(
             info.context, email=input.email, name=input.name, time_zone=input.time_zone,
             week_start=input.week_start, is_admin=input.is_admin,
             instructor_profile=accounts.InstructorProfile(input.instructor_profile.display_name,
                                                           input.instructor_profile.bio)
-            if input.instructor_profile is not None else None))
-        return CreateUserPayload(user=User.from_model(user) if user else None, errors=errors)
+            if input.instructor_profile is not None else None,
+            password=input.password, send_invitation=bool(input.send_invitation)))
+        return CreateUserPayload(user=User.from_model(created.user) if created else None,
+                                 invitation_url=created.invitation_url if created else None, errors=errors)
+
+    @strawberry.mutation(description="A user's settings: their own, or anyone's for an admin.")
+    async def update_user(self, info: Info, input: UpdateUserInput) -> UpdateUserPayload:
+        user, errors = await attempt(info, lambda: accounts.update_user(
+            info.context, decode_id(input.id, "User", "id"),
+            {"name": input.name, "time_zone": input.time_zone, "week_start": input.week_start,
+             "email_notifications": input.email_notifications, "is_admin": input.is_admin, "active": input.active}))
+        return UpdateUserPayload(user=User.from_model(user) if user else None, errors=errors)
 
     @strawberry.mutation
     async def create_class(self, info: Info, input: CreateClassInput) -> CreateClassPayload:

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from sessiongraph.infrastructure.storable import database_id
+from sessiongraph.infrastructure.storable import database_id, global_id
 from sessiongraph.resolvers.errors import ErrorCode, UserErrors
 from sessiongraph.resolvers.pagination import Page
 
@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 
 def to_global_id(type_name: str, db_id: int) -> strawberry.ID:
-    return strawberry.ID(base64.b64encode(f"{type_name}:{db_id}".encode()).decode())
+    return strawberry.ID(global_id(type_name, db_id))
 
 
 def from_global_id(global_id: str) -> tuple[str, int] | None:

@@ -82,6 +82,10 @@ async def build_world(database: Database, now) -> World:
                                ends_at=now + timedelta(days=5, hours=1), seats=3)
     await data.add(slot)
 
+    entry = models.AuditEntry(at=now, actor_id=admin.id, action="updateSession",
+                              subject_id=to_global_id("Session", session.id), changes='{"name": ["A", "B"]}')
+    await data.add(entry)
+
     world = World(users={
         "anonymous": None, "learner": learner, "other_learner": other, "guardian": guardian,
         "instructor": instructor_user, "course_coach": course_coach, "session_coach": session_coach, "admin": admin,
@@ -104,6 +108,7 @@ async def build_world(database: Database, now) -> World:
         "CreditTransaction": ("CreditTransaction", transactions[0].id),
         "CreditTransaction:other": ("CreditTransaction", transactions[1].id),
         "AbsenceRequest": ("AbsenceRequest", absence.id), "AbsenceRequest:other": ("AbsenceRequest", other_absence.id),
+        "AuditEntry": ("AuditEntry", entry.id),
     }
     world.ids = {name: to_global_id(type_name, db_id) for name, (type_name, db_id) in named.items()}
     # IDs that name nothing, one per type: null for everyone.

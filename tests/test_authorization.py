@@ -46,7 +46,7 @@ def row(anonymous, learner, other_learner, guardian, instructor, course_coach, s
 
 # Every type that implements Node, by the names the world gives its objects.
 NODE_TYPES = ("User", "UserClass", "Course", "Session", "SessionCategory", "LiveSession", "Booking", "Instructor",
-              "BookableSlot", "CreditTransaction", "AbsenceRequest")
+              "BookableSlot", "CreditTransaction", "AbsenceRequest", "AuditEntry")
 PUBLIC_TO_SIGNED_IN = {"Course", "Course:other", "SessionCategory", "Instructor", "Instructor:other", "BookableSlot"}
 LEARNERS_THINGS = {"Session", "LiveSession", "Booking", "CreditTransaction", "AbsenceRequest"}
 OTHERS_THINGS = {"Session:other", "LiveSession:other", "Booking:other", "CreditTransaction:other",
@@ -145,6 +145,7 @@ QUERIES: dict[str, str] = {
     "users": "{ users { totalCount edges { node { id } } } }",
     "sessionCategories": "{ sessionCategories { edges { node { id name } } } }",
     "userClasses": "{ userClasses { edges { node { id name memberCount } } } }",
+    "auditLog": "{ auditLog { totalCount edges { node { id action actor { id } subjectId changes } } } }",
 }
 
 QUERY_ACCESS: dict[str, dict[str, str]] = {
@@ -161,6 +162,7 @@ QUERY_ACCESS: dict[str, dict[str, str]] = {
     "users":             row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     "sessionCategories": row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     "userClasses":       row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    "auditLog":          row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
 }
 
 # Where OK, what the answer must hold (so OK is not trivially an empty list).
@@ -179,6 +181,7 @@ QUERY_HOLDS: dict[tuple[str, str], set[str]] = {
     ("sessions", "admin"): {"Session", "Session:other", "User:learner", "User:other_learner"},
     ("courses", "learner"): {"Course", "Course:other"},
     ("users", "admin"): ALL_USERS,
+    ("auditLog", "admin"): {"AuditEntry", "User:admin", "Session"},
 }
 
 
@@ -275,6 +278,11 @@ def mutation_inputs(world: World, now) -> dict[str, dict[str, Any]]:
         "exportTracking": {"sessionId": i["Session"], "format": "CSV"},
         "exportEnrollments": {"sessionId": i["Session"], "format": "XLSX"},
         "resetCalendarFeed": None,  # no input: each user resets their own
+        "updateUser": {"id": i["User:learner"], "name": "Renamed"},
+        "signIn": {"email": "lea@example.test", "password": "not the password"},
+        "refreshToken": {"refreshToken": "not-a-refresh-token"},
+        "signOut": {"refreshToken": "not-a-refresh-token"},
+        "setPassword": {"newPassword": "a long new password"},
     }
 
 
@@ -295,6 +303,13 @@ MUTATION_ACCESS: dict[str, dict[str, str]] = {
     **dict.fromkeys(("exportTracking", "exportEnrollments"),
                     row(UNAUTHENTICATED, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK, OK, OK)),
     "resetCalendarFeed":   row(UNAUTHENTICATED, OK,        OK,        OK,        OK,        OK,        OK,        OK),
+    # Themselves, and admins; anyone else's account is not there.
+    "updateUser":          row(UNAUTHENTICATED, OK,        NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK),
+    # Signing in and out is for anyone: the credentials decide.
+    **dict.fromkeys(("signIn", "signOut"), row(OK, OK, OK, OK, OK, OK, OK, OK)),
+    "refreshToken": dict.fromkeys(ROLES, "USER_ERROR:INVALID_CREDENTIALS"),
+    # Without an invitation's token, the signed-in user's own password (these users have none yet).
+    "setPassword":         row(UNAUTHENTICATED, OK,        OK,        OK,        OK,        OK,        OK,        OK),
 }
 
 

@@ -300,8 +300,6 @@ async def test_no_bearer_token_is_needed_and_none_is_looked_at(data, caller, htt
     assert response.status_code == 200
 
 
-@pytest.mark.xfail(not hasattr(models.User, "active"), strict=True,
-                   reason="User.active comes with the signin branch; resolvers/calendar_feed.py _OWNER_IS_ACTIVE")
 async def test_a_deactivated_users_feed_answers_404(data, caller, http, database):
     learner = await data.user("Lea")
     url = await feed_url(caller, learner)

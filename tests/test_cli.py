@@ -103,3 +103,33 @@ def test_calendar_feed_prints_the_users_feed_url_the_same_each_time(cli_env):
     assert url.startswith("https://learn.example.org/calendar/") and url.endswith(".ics")
     assert again.stdout == first.stdout
     assert unknown.returncode == 1 and "no user has the email nobody@example.com" in unknown.stderr
+
+
+def test_create_user_reads_a_password_from_stdin_and_stores_its_argon2id_hash(cli_env):
+    import sqlite3
+
+    from argon2 import PasswordHasher
+
+    created = subprocess.run(
+        [sys.executable, "-m", "sessiongraph.server.cli", "create-user", "pw@example.com", "--name", "Pw",
+         "--password-stdin"], cwd=cli_env, input="a long enough password\n", capture_output=True, text=True,
+        timeout=120, env={**os.environ, "DATABASE_URL": f"sqlite:///{cli_env / 'cli.db'}"})
+    with sqlite3.connect(cli_env / "cli.db") as connection:
+        (stored,) = connection.execute("SELECT password_hash FROM app_user").fetchone()
+
+    assert created.returncode == 0, created.stderr
+    assert "with a password" in created.stdout
+    assert "a long enough password" not in created.stdout + created.stderr
+    assert stored.startswith("$argon2id$")
+    assert PasswordHasher().verify(stored, "a long enough password")
+
+
+def test_create_user_refuses_a_weak_password_from_stdin(cli_env):
+    created = subprocess.run(
+        [sys.executable, "-m", "sessiongraph.server.cli", "create-user", "pw@example.com", "--name", "Pw",
+         "--password-stdin"], cwd=cli_env, input="short\n", capture_output=True, text=True, timeout=120,
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{cli_env / 'cli.db'}"})
+
+    assert created.returncode == 1
+    assert "at least 10 characters" in created.stderr
+    assert "Traceback" not in created.stderr

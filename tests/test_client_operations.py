@@ -302,7 +302,10 @@ RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
 # subscriptions over a WebSocket.
 SUBSCRIPTIONS = {"web": ("JoinAvailability", "ScheduleChanged"),
                  "mobile": ("MobileJoinAvailability", "MobileScheduleChanged")}
-RUN_ELSEWHERE = {"ImportCsv", *SUBSCRIPTIONS["web"], *SUBSCRIPTIONS["mobile"]}
+# The sign-in documents need a password, a refresh token or an invitation the demo users do not have:
+# tests/test_client_statements.py runs each with its own (and tests/test_web_client.py signs in the page).
+SIGN_IN_OPERATIONS = {"SignIn", "RefreshToken", "SignOut", "SetPassword"}
+RUN_ELSEWHERE = {"ImportCsv", *SIGN_IN_OPERATIONS, *SUBSCRIPTIONS["web"], *SUBSCRIPTIONS["mobile"]}
 
 
 @pytest.mark.parametrize("client", RUNS)

@@ -227,9 +227,56 @@ def enrollments_csv(made: SessionWithPeople, _n: int) -> str:
                                        for user in made.outsiders + made.learners)
 
 
+# --- signing in: a user with a password, n earlier sign-ins and an invitation -----------------
+
+SIGN_IN_PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Credentials:
+    user: models.User
+    refresh_token: str
+    invitation_token: str
+
+
+async def signed_up(sized: SizedData, n: int) -> Credentials:
+    from sessiongraph.infrastructure.passwords import hash_password, new_secret, secret_digest
+
+    secrets = [new_secret() for _ in range(n)]
+    invitation = new_secret()
+    async with sized.database.write() as db:
+        user = models.User(name="Signing In", email=f"signin-{secrets[0][:8].lower()}@example.test",
+                           password_hash=await hash_password(SIGN_IN_PASSWORD))
+        db.add(user)
+        await db.flush()
+        db.add_all([models.RefreshToken(token_hash=secret_digest(secret), family=f"family{k}-{secrets[0][:8]}",
+                                        user_id=user.id, issued_at=NOW, expires_at=NOW + timedelta(days=30))
+                    for k, secret in enumerate(secrets)])
+        db.add(models.Invitation(token_hash=secret_digest(invitation), user_id=user.id,
+                                 expires_at=NOW + timedelta(days=7)))
+    return Credentials(user, secrets[-1], invitation)
+
+
+def as_signing_in(variables: Callable[[Credentials], dict[str, Any]], expect: Callable[[dict[str, Any]], Any]):
+    async def given(sized: SizedData, n: int) -> Given:
+        made = await signed_up(sized, n)
+        return Given(made.user, {"input": variables(made)}, expect)
+
+    return given
+
+
 # Each bound is what the operation costs today, the same on SQLite and PostgreSQL; a failure
 # prints every statement of both runs.
 WEB: dict[str, Entry] = {
+    "SignIn": Entry(as_signing_in(lambda made: {"email": made.user.email, "password": SIGN_IN_PASSWORD},
+                                  lambda d: no_errors(d["signIn"]) and d["signIn"]["tokens"]["accessToken"]), 5),
+    "RefreshToken": Entry(as_signing_in(lambda made: {"refreshToken": made.refresh_token},
+                                        lambda d: no_errors(d["refreshToken"]) and d["refreshToken"]["tokens"]), 5),
+    "SignOut": Entry(as_signing_in(lambda made: {"refreshToken": made.refresh_token},
+                                   lambda d: no_errors(d["signOut"]) and d["signOut"]["revoked"]), 3),
+    "SetPassword": Entry(as_signing_in(lambda made: {"invitationToken": made.invitation_token,
+                                                     "newPassword": "a brand new password"},
+                                       lambda d: no_errors(d["setPassword"]) and d["setPassword"]["user"]), 5),
     "Dashboard": Entry(as_learner(nothing, lambda d, made, n: schedule(d)["upNext"]["joinAvailability"]["isOpen"]
                                   and schedule(d)["upNext"]["lesson"]["goal"]
                                   and schedule(d)["upNext"]["myBooking"]["creditTransaction"]["kind"] == "BOOKING"),
@@ -335,6 +382,7 @@ MOBILE: dict[str, Entry] = {
     "MobileWaitlist": Entry(as_waiting_learner(nothing, lambda d, made, n: len(d["viewer"]["waitlist"]) == n), 4),
 }
 
+# Each admin mutation also writes its audit entry (one INSERT, resolvers/audit.py).
 ADMIN: dict[str, Entry] = {
     "SessionList": Entry(as_admin(SizedData.admin_sessions, lambda tag, n: {"filter": {"search": tag}},
                                   lambda d, tag, n: page_of(d["sessions"], n, 25) and all(
@@ -360,52 +408,52 @@ ADMIN: dict[str, Entry] = {
         "name": f"New {made.session.name}", "courseIds": [gid(c) for c in made.courses],
         "coachId": gid(made.coaches[0]), "accessWindow": window(10, 40), "coachAccessWindow": window(5, 50)}},
         lambda d, made, n: no_errors(d["createSession"]) and d["createSession"]["session"]["courseCount"] == n
-        and courses_with_coaches(d["createSession"]["session"], n, coaches=0)), 13),
+        and courses_with_coaches(d["createSession"]["session"], n, coaches=0)), 14),
     "UpdateSession": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "id": gid(made.session), "visibility": "VISIBLE", "displayWindow": window(0, 60)}},
         lambda d, made, n: no_errors(d["updateSession"]) and d["updateSession"]["session"]["learnerCount"] == n
-        and courses_with_coaches(d["updateSession"]["session"], n)), 13),
+        and courses_with_coaches(d["updateSession"]["session"], n)), 14),
     "SetSessionCourses": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "sessionId": gid(made.session), "courseIds": [gid(c) for c in reversed(made.courses)]}},
         lambda d, made, n: no_errors(d["setSessionCourses"])
         and d["setSessionCourses"]["session"]["courses"][0]["course"]["id"] == gid(made.courses[-1])
-        and courses_with_coaches(d["setSessionCourses"]["session"], n)), 11),
+        and courses_with_coaches(d["setSessionCourses"]["session"], n)), 12),
     "SetCourseCoaches": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "sessionId": gid(made.session), "courseId": gid(made.courses[0]),
         "coachIds": [gid(u) for u in made.coaches]}},
         lambda d, made, n: no_errors(d["setCourseCoaches"])
-        and len(d["setCourseCoaches"]["session"]["courses"][0]["coaches"]) == 2 * n), 10),
+        and len(d["setCourseCoaches"]["session"]["courses"][0]["coaches"]) == 2 * n), 11),
     "EnrollLearners": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "sessionId": gid(made.session), "userIds": [gid(u) for u in made.outsiders + made.learners[:1]]}},
         lambda d, made, n: no_errors(d["enrollLearners"])
         and (d["enrollLearners"]["enrolledCount"], d["enrollLearners"]["alreadyEnrolledCount"]) == (n, 1)
-        and d["enrollLearners"]["session"]["learnerCount"] == 2 * n), 6),
+        and d["enrollLearners"]["session"]["learnerCount"] == 2 * n), 7),
     "UnenrollLearners": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "sessionId": gid(made.session), "userIds": [gid(u) for u in made.learners[::3]]}},
         lambda d, made, n: no_errors(d["unenrollLearners"]) and d["unenrollLearners"]["unenrolledCount"] == n // 3
-        and d["unenrollLearners"]["session"]["learnerCount"] == n - n // 3), 4),
+        and d["unenrollLearners"]["session"]["learnerCount"] == n - n // 3), 5),
     "DeleteSession": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {"id": gid(made.session)}},
                                     lambda d, made, n: no_errors(d["deleteSession"])
-                                    and d["deleteSession"]["deletedId"] == gid(made.session)), 7),
+                                    and d["deleteSession"]["deletedId"] == gid(made.session)), 8),
     "DepositCredits": Entry(as_admin(SizedData.ledger, lambda user, n: {"input": {
         "userId": gid(user), "amount": 5, "description": "Top-up"}},
         lambda d, user, n: no_errors(d["depositCredits"])
-        and d["depositCredits"]["creditTransaction"]["balanceAfter"] == n + 5), 4),
+        and d["depositCredits"]["creditTransaction"]["balanceAfter"] == n + 5), 5),
     "ReviewAbsenceRequest": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "id": gid(made.absence_request), "approve": True, "comment": "Get well soon"}},
         lambda d, made, n: no_errors(d["reviewAbsenceRequest"])
         and d["reviewAbsenceRequest"]["absenceRequest"]["booking"]["learner"]["name"] == made.learners[0].name),
-        11),
+        12),
     "PublishAvailability": Entry(as_admin(SizedData.instructor_with_slots, lambda made, n: {"input": {
         "instructorId": gid(made[0]), "courseId": gid(made[1]), "slots": early_mornings(n)}},
-        lambda d, made, n: no_errors(d["publishAvailability"]) and len(d["publishAvailability"]["slots"]) == n), 9),
+        lambda d, made, n: no_errors(d["publishAvailability"]) and len(d["publishAvailability"]["slots"]) == n), 10),
     "WithdrawSlot": Entry(as_admin(SizedData.lifecycle, lambda made, n: {"input": {
         "slotId": gid(made.full_slot), "cancelBookings": True}},
         lambda d, made, n: no_errors(d["withdrawSlot"]) and d["withdrawSlot"]["cancelledBookingCount"] == 1), 12),
     "ImportCsv": Entry(as_admin(SizedData.session_with_people, nothing,
                                 lambda d, made, n: no_errors(d["importCsv"])
                                 and (d["importCsv"]["created"], d["importCsv"]["alreadyEnrolled"]) == (n, n),
-                                upload=enrollments_csv), 4),
+                                upload=enrollments_csv), 5),
     # the signed-in user and the session: the file itself is read at download, in chunks (tests/test_exports.py)
     **{name: Entry(as_admin(SizedData.session_with_people, lambda made, n, fmt=fmt: {"input": {
         "sessionId": gid(made.session), "format": fmt}},

@@ -182,3 +182,50 @@ async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_i
     assert (await http.get(new.removeprefix(settings.public_url))).status_code == 200
     assert (await http.get(old.removeprefix(settings.public_url))).status_code == 404
     assert problems == []
+
+
+async def test_the_learner_signs_in_with_a_password_and_the_page_renews_its_token(browser, live_server, database,
+                                                                                 clock, settings):
+    from sqlalchemy import update
+
+    from sessiongraph.infrastructure.passwords import hash_password
+
+    # given: the demo platform, and the learner's password
+    await load_demo(database, clock.now() + DEMO_AHEAD)
+    async with database.write() as db:
+        await db.execute(update(models.User).where(models.User.email == "learner@example.com")
+                         .values(password_hash=await hash_password("the learner's password")))
+    base = f"http://{live_server}"
+    page = await browser.new_page(viewport={"width": 1360, "height": 900})
+    await page.clock.set_fixed_time(clock.now())
+    operations: list[str] = []
+    page.on("request", lambda request: operations.append(json.loads(request.post_data).get("operationName"))
+            if request.url == f"{base}/graphql" and request.method == "POST" else None)
+
+    # when: they open the page and sign in
+    await page.goto(f"{base}/app/")
+    await page.locator("#sign-in-form").wait_for()
+    await page.fill("#email-input", "learner@example.com")
+    await page.fill("#password-input", "wrong password")
+    await page.click("#sign-in-form button[type=submit]")
+    await page.locator("#sign-in-error:not([hidden])").wait_for()
+    wrong = await page.locator("#sign-in-error").text_content()
+    await page.fill("#password-input", "the learner's password")
+    await page.click("#sign-in-form button[type=submit]")
+    await page.locator("#up-next button.join").wait_for()
+
+    # then: the dashboard is there, signed in by signIn's tokens
+    assert wrong == "The e-mail address or the password is wrong."
+    assert operations[:3] == ["SignIn", "SignIn", "Dashboard"]
+
+    # when: the access token has expired and the learner switches to the past tab
+    clock.advance(minutes=settings.access_token_minutes, seconds=1)
+    async with page.expect_response(lambda response: response.url == f"{base}/graphql" and response.status == 200
+                                    and '"PastTab"' in (response.request.post_data or "")):
+        await page.click("#tab-past")
+
+    # then: the page renewed its token once with the refresh token (the socket, closed at the token's
+    # expiry, and the refused request share the renewal: a refresh token works once) and carried on
+    assert operations.count("RefreshToken") == 1, operations
+    assert operations.index("RefreshToken") < len(operations) - 1 - operations[::-1].index("PastTab")
+    assert not await page.locator("#portal").is_hidden()

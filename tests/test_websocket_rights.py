@@ -129,6 +129,58 @@ async def test_a_deleted_user_reads_nothing_more(ws_connect, make_user, database
     assert code == 4403
 
 
+async def test_a_deactivated_user_gets_no_further_data_and_the_socket_closes(ws_connect, make_user, database,
+                                                                              protocol):
+    learner = await make_user("Lena")
+    socket = await ws_connect(learner, protocol)
+    changes = await socket.subscribe(CHANGES)
+    await in_step(socket)
+    async with database.write() as db:
+        await db.execute(update(User).where(User.id == learner.id).values(active=False))
+
+    viewer = await operation(socket, protocol, VIEWER)
+    messages, code = await until_closed(socket)
+
+    assert sorted(error_codes(messages)) == sorted([(viewer, "UNAUTHENTICATED"), (changes, "UNAUTHENTICATED")])
+    assert code == 4403
+
+
+async def test_deactivating_a_user_closes_their_quiet_socket_at_once(ws_connect, live_server, make_user, settings,
+                                                                      clock, protocol):
+    import httpx
+
+    admin = await make_user("Ada", is_admin=True)
+    learner = await make_user("Lena")
+    socket = await ws_connect(learner, protocol)
+    changes = await socket.subscribe(CHANGES)
+    await in_step(socket)
+
+    # The learner's socket sends nothing more; the admin deactivates them over HTTP.
+    async with httpx.AsyncClient(base_url=f"http://{live_server}") as http:
+        response = await http.post("/graphql", headers={
+            "Authorization": f"Bearer {issue_token(admin.id, settings, clock.now())}"}, json={
+            "query": "mutation($id: ID!) { updateUser(input: {id: $id, active: false}) { errors { code } } }",
+            "variables": {"id": to_global_id("User", learner.id)}})
+    messages, code = await until_closed(socket)
+
+    assert response.json()["data"]["updateUser"]["errors"] == []
+    assert error_codes(messages) == [(changes, "UNAUTHENTICATED")]
+    assert code == 4403
+
+
+async def test_a_deactivated_user_cannot_open_a_socket(live_server, make_user, settings, clock, protocol):
+    learner = await make_user("Lena", active=False)
+    socket = await websockets.connect(f"ws://{live_server}/graphql", subprotocols=[protocol])
+    await socket.send(json.dumps({"type": "connection_init", "payload": {
+        "authorization": f"Bearer {issue_token(learner.id, settings, clock.now())}"}}))
+
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        for _ in range(5):
+            await asyncio.wait_for(socket.recv(), 5)
+
+    assert closed.value.rcvd.code == 4403
+
+
 async def test_an_expired_token_ends_the_subscriptions_and_closes_the_socket(ws_connect, make_user, settings, clock,
                                                                                protocol):
     learner = await make_user("Lena")

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sessiongraph.infrastructure.settings import human_size
 from sessiongraph.infrastructure.zones import zone_named
 from sessiongraph.models import User
+from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problem
 from sessiongraph.resolvers.imports.chamilo import ChamiloPlan, apply_sessions, read_sessions
@@ -55,6 +56,7 @@ class _Refused(Exception):
     """Leaves the transaction (rolling it back) when a row names what does not exist."""
 
 
+@audited("importCsv")
 async def import_csv(ctx: Context, source: BinaryIO) -> ImportReport:
     """Imports an uploaded file. A file that is too large, not text or of neither format
     raises UserErrors; bad rows come back in the report, with nothing written."""

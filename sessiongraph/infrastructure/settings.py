@@ -32,9 +32,34 @@ class Settings(BaseSettings):
     redis_prefix: str = "sessiongraph:"
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_lifetime_hours: int = 24 * 30
+    # Password sign-in (signIn): the access token's life, the refresh token's, and the lock-out after
+    # SIGN_IN_MAX_FAILURES failures in a row for one address.
+    access_token_minutes: int = Field(15, gt=0)
+    refresh_token_days: int = Field(30, gt=0)
+    sign_in_max_failures: int = Field(10, gt=0)
+    sign_in_lock_minutes: int = Field(15, gt=0)
+    # signIn attempts per client IP and per address: token buckets as the mutation rate limits, much
+    # smaller, since each attempt costs an argon2 hash (refused with 429 and Retry-After).
+    sign_in_ip_burst: int = Field(30, gt=0)
+    sign_in_ip_per_minute: float = Field(10, gt=0)
+    sign_in_email_burst: int = Field(15, gt=0)
+    sign_in_email_per_minute: float = Field(5, gt=0)
+    # An invitation link (createUser with sendInvitation) lasts this long; it is written on PUBLIC_URL.
+    invitation_days: int = Field(7, gt=0)
+    # OpenID Connect: bearer tokens signed by this provider (its discovery document at
+    # OIDC_ISSUER/.well-known/openid-configuration) are accepted beside JWT_SECRET's; OIDC_AUDIENCE is
+    # the `aud` they must carry. OIDC_CREATE_USERS makes a user of an unknown `email` claim.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_create_users: bool = False
+    # Seconds of clock difference with the provider allowed on exp, nbf and iat; and the shortest
+    # time between two JWKS fetches caused by a token with an unknown `kid`.
+    oidc_leeway_seconds: int = Field(30, ge=0, le=300)
+    oidc_jwks_refresh_seconds: float = Field(30, ge=0)
+    oidc_http_timeout_seconds: float = Field(5, gt=0)
     environment: str = "development"
-    # Where users reach this service, for the absolute URLs it hands out (the calendar feed's);
-    # behind a proxy, its public origin (and path prefix, if any).
+    # Where users reach this service, for the absolute URLs it hands out (the calendar feed's,
+    # invitation links); behind a proxy, its public origin (and path prefix, if any).
     public_url: str = "http://127.0.0.1:8000"
     # Pool size per process; PostgreSQL only (SQLite serialises writers anyway).
     database_pool_size: int = 10
@@ -168,6 +193,8 @@ class Settings(BaseSettings):
         """Refuse settings that would be unsafe to serve with."""
         if self.is_production and self.jwt_secret == DEVELOPMENT_JWT_SECRET:
             raise SystemExit("JWT_SECRET must be set when ENVIRONMENT=production")
+        if self.oidc_issuer and not self.oidc_audience:
+            raise SystemExit("OIDC_AUDIENCE must be set with OIDC_ISSUER (the `aud` tokens are checked for)")
         if self.rate_limit_enabled and min(self.rate_limit_user_burst, self.rate_limit_ip_burst,
                                            self.rate_limit_user_per_minute, self.rate_limit_ip_per_minute) <= 0:
             raise SystemExit("Rate limit bursts and per-minute rates must be positive "

@@ -15,8 +15,11 @@ class InvalidToken(Exception):
     """An expired, forged or malformed token: refused, never read as anonymous."""
 
 
-def issue_token(user_id: int, settings: Settings, now: datetime) -> str:
-    claims = {"sub": str(user_id), "iat": now, "exp": now + timedelta(hours=settings.jwt_lifetime_hours)}
+def issue_token(user_id: int, settings: Settings, now: datetime, lifetime: timedelta | None = None) -> str:
+    """A token for `sub` user_id: JWT_LIFETIME_HOURS long (development, service accounts) unless
+    `lifetime` says otherwise (signIn's access tokens)."""
+    expires = now + (lifetime if lifetime is not None else timedelta(hours=settings.jwt_lifetime_hours))
+    claims = {"sub": str(user_id), "iat": now, "exp": expires}
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
-from sqlalchemy import bindparam, inspect, select, text
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -27,19 +27,22 @@ from sessiongraph.infrastructure.broker import Broker, create_broker
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
 from sessiongraph.infrastructure.observability import configure_logging
-from sessiongraph.infrastructure.ratelimit import create_rate_limiter
+from sessiongraph.infrastructure.oidc import create_oidc_verifier
+from sessiongraph.infrastructure.ratelimit import MutationRateLimiter, create_rate_limiter
 from sessiongraph.infrastructure.redis_faults import RedisTimeouts
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
-from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token, token_expiry, user_id_from_token
+from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.schema import build_schema
 from sessiongraph.schema.exports import DOWNLOAD_PATH
 from sessiongraph.server import calendar_feed
+from sessiongraph.server.bearer import BearerTokens, stored_user
 from sessiongraph.server.connection_rights import (
     ConnectionRights,
     Lapse,
+    RightsChanges,
     UserSockets,
     rights_lapse,
 )
@@ -124,13 +127,16 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     graphql_transport_ws_handler_class = WellFormedTransportWSHandler
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
-                 persisted: PersistedDocuments, **options) -> None:
+                 persisted: PersistedDocuments, bearer: BearerTokens,
+                 rate_limiter: MutationRateLimiter | None = None, **options) -> None:
         super().__init__(schema, **options)
         self.database = database
         self.clock = clock
         self.settings = settings
         self.broker = broker
         self.persisted = persisted
+        self.rate_limiter = rate_limiter
+        self.bearer = bearer
         self.unavailable_retry_after = settings.service_unavailable_retry_after_seconds
         self.scheduler = Scheduler(clock)
         self.user_sockets = UserSockets(max_sockets=settings.max_websockets_per_user,
@@ -141,7 +147,8 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     async def get_context(self, request, response) -> Context:
         user = request.scope.get("state", {}).get("user")
         return Context(database=self.database, clock=self.clock, settings=self.settings, actor=Actor(user),
-                       broker=self.broker, scheduler=self.scheduler, request=request, response=response)
+                       broker=self.broker, scheduler=self.scheduler, rate_limiter=self.rate_limiter,
+                       request=request, response=response)
 
     async def on_ws_connect(self, context: Context):
         if context.actor.is_anonymous:  # the legacy handler has signed the connection in already
@@ -151,8 +158,7 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
     async def authenticate_connection(self, context: Context, params: dict | None) -> None:
         """A WebSocket client signs in through `connection_init`; without a valid token it is refused."""
         try:
-            user_id = user_id_from_token(_connection_token(params), self.settings, self.clock.now())
-            user = await signed_in_user(self.database, user_id)
+            user = await self.bearer.user(_connection_token(params))
         except InvalidToken as refusal:
             raise ConnectionRejectionError({"message": str(refusal)}) from refusal
         lapse = rights_lapse(None, user)
@@ -164,15 +170,14 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         """Why the socket's sign-in no longer holds for a new operation (None while it does):
         the token read again against the clock, the user read again (one statement)."""
         try:
-            user_id = user_id_from_token(_connection_token(context.connection_params), self.settings,
-                                         self.clock.now())
+            user = await self.bearer.user(_connection_token(context.connection_params))
         except InvalidToken as refusal:
             return Lapse("UNAUTHENTICATED", str(refusal))
-        return rights_lapse(context.actor.user, await signed_in_user(self.database, user_id))
+        return rights_lapse(context.actor.user, user)
 
     def connection_expiry(self, context: Context) -> datetime | None:
         try:
-            return token_expiry(_connection_token(context.connection_params), self.settings)
+            return self.bearer.expiry(_connection_token(context.connection_params))
         except InvalidToken:
             return None
 
@@ -193,11 +198,10 @@ class Authentication:
     login for being signed out.
     """
 
-    def __init__(self, app, *, database: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(self, app, *, settings: Settings, bearer: BearerTokens) -> None:
         self.app = app
-        self.database = database
         self.settings = settings
-        self.clock = clock
+        self.bearer = bearer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -228,8 +232,7 @@ class Authentication:
         token = bearer_token(next(iter(_authorization_headers(scope)), ""))
         if token is None:
             return None
-        user_id = user_id_from_token(token, self.settings, self.clock.now())
-        user = await signed_in_user(self.database, user_id)
+        user = await self.bearer.user(token)
         lapse = rights_lapse(None, user)
         if lapse is not None:
             raise InvalidToken(lapse.message)
@@ -240,18 +243,6 @@ def _authorization_headers(scope: Scope) -> list[str]:
     return [value.decode("latin-1") for name, value in scope.get("headers") or () if name == b"authorization"]
 
 
-_USERS = inspect(User).local_table
-_USER_BY_ID = select(*_USERS.columns).where(_USERS.c.id == bindparam("user_id"))
-
-
-async def signed_in_user(database: Database, user_id: int) -> User | None:
-    """The token's user, read as a row rather than through an ORM session, which costs more
-    than the statement on every request. The user is detached either way: nothing writes it."""
-    async with database.read_rows() as connection:
-        row = (await connection.execute(_USER_BY_ID, {"user_id": user_id})).first()
-    return User(**row._mapping) if row is not None else None
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                database: Database | None = None, check_migrations: bool = True) -> Starlette:
     settings = settings or get_settings()
@@ -260,15 +251,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     clock = clock or Clock()
     broker = create_broker(settings.redis_url, settings.redis_prefix, RedisTimeouts.from_settings(settings))
     rate_limiter = create_rate_limiter(settings, clock)
+    bearer = BearerTokens(database, settings, clock, create_oidc_verifier(settings, clock))
     persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
         database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,
+        rate_limiter=rate_limiter, bearer=bearer,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
     )
-    graphql_app = BodyLimit(Authentication(graphql, database=database, settings=settings, clock=clock),
+    broker.attach(RightsChanges(graphql.user_sockets))
+    graphql_app = BodyLimit(Authentication(graphql, settings=settings, bearer=bearer),
                             max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
 
     web_operations = {"operations": operations_by_name("web")}
@@ -306,6 +300,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if rate_limiter is not None:
             await rate_limiter.close()
         await persisted.close()
+        await bearer.close()
         await broker.close()
         await database.dispose()
 
@@ -318,7 +313,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             Route("/readyz", readyz),
             # exportTracking's and exportEnrollments' files (sessiongraph/server/exports.py).
             Route(DOWNLOAD_PATH + "{ticket}", export_downloads(database=database, settings=settings, clock=clock,
-                                                              load_user=signed_in_user)),
+                                                              load_user=stored_user)),
             # No bearer token: the secret in the path is the credential (sessiongraph/server/calendar_feed.py).
             Route(calendar_feed.PATH, calendar_feed.calendar_feed_endpoint(database, clock, settings)),
             # The web client: plain HTML and JavaScript from clients/web/app, no build step.

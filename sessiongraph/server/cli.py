@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     create_user.add_argument("--name", required=True)
     create_user.add_argument("--admin", action="store_true")
     create_user.add_argument("--time-zone", default=None)
+    create_user.add_argument("--password-stdin", action="store_true",
+                             help="read the user's password from standard input (one line), for signIn")
 
     token = commands.add_parser("token", help="print a bearer token for a local user")
     token.add_argument("email")
@@ -148,17 +150,21 @@ def cmd_create_user(args, settings: Settings) -> int:
     from sessiongraph.resolvers.context import Actor, Context
     from sessiongraph.resolvers.errors import UserErrors
 
+    password = _password_from_stdin() if args.password_stdin else None
+
     async def create(database: Database) -> User:
         await _prepare(database, migrate_empty=True)
         ctx = Context(database=database, clock=Clock(), settings=settings, actor=Actor.command_line())
         try:
-            return await create_user(ctx, email=args.email, name=args.name, time_zone=args.time_zone,
-                                     is_admin=args.admin)
+            created = await create_user(ctx, email=args.email, name=args.name, time_zone=args.time_zone,
+                                        is_admin=args.admin, password=password)
         except UserErrors as refusal:
             raise CommandFailed(str(refusal)) from refusal
+        return created.user
 
     user = _with_database(settings, create)
-    print(f"created user {user.id} <{user.email}>{' (admin)' if user.is_admin else ''}")
+    print(f"created user {user.id} <{user.email}>{' (admin)' if user.is_admin else ''}"
+          f"{' with a password' if password is not None else ''}")
     return 0
 
 
@@ -169,6 +175,17 @@ async def _user_by_email(database: Database, email: str) -> User:
     if user is None:
         raise CommandFailed(f"no user has the email {email}")
     return user
+
+
+def _password_from_stdin() -> str:
+    """One line from standard input, its line ending dropped (a password on the command line would be
+    in the shell's history and in every process listing)."""
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    password = password[:-1] if password.endswith("\r") else password
+    if not password:
+        raise CommandFailed("--password-stdin: standard input holds no password")
+    return password
 
 
 def cmd_token(args, settings: Settings) -> int:

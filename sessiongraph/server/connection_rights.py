@@ -35,6 +35,7 @@ from sessiongraph.infrastructure.scheduler import Alarm, Scheduler
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.events import USER_RIGHTS_CHANNEL
 from sessiongraph.server.shared_results import SharedTransportWSHandler
 
 log = logging.getLogger("sessiongraph.connection_rights")
@@ -68,10 +69,11 @@ def rights_lapse(signed_in: User | None, current: User | None) -> Lapse | None:
 
     The one place that decides whether a stored user may still act, over HTTP (`signed_in` None:
     the request signs in now) and over WebSocket (`signed_in`: the user at `connection_init`).
-    Deactivation (issue #19) belongs here.
     """
     if current is None:
         return Lapse("UNAUTHENTICATED", "the token's user does not exist")
+    if not current.active:
+        return Lapse("UNAUTHENTICATED", "the user is deactivated")
     if signed_in is not None and signed_in.is_admin and not current.is_admin:
         # The socket's context holds the user it signed in as, and resolvers read rights from it.
         return Lapse("FORBIDDEN", "the user is no longer an administrator: sign in again")
@@ -100,9 +102,30 @@ class UserSockets:
             if not sockets:
                 del self._by_user[user_id]
 
+    def of(self, user_id: int) -> list[ConnectionRights]:
+        return list(self._by_user.get(user_id, ()))
+
     def may_open_operation(self, user_id: int) -> bool:
         sockets = self._by_user.get(user_id, ())
         return sum(len(socket.open_operation_ids()) for socket in sockets) < self.max_operations
+
+
+class RightsChanges:
+    """Hears USER_RIGHTS_CHANNEL on the broker (so from every instance): the sockets of a user who was
+    deactivated or demoted check their sign-in again at once, and end with 4403 if it lapsed."""
+
+    channels: tuple[str, ...] = (USER_RIGHTS_CHANNEL,)
+    # The service's own listener, no client's subscription: the broker's count leaves it out.
+    subscriber_count = 0
+
+    def __init__(self, user_sockets: UserSockets) -> None:
+        self.user_sockets = user_sockets
+
+    def offer(self, message: dict[str, Any]) -> None:
+        user_id = message.get("userId")
+        if isinstance(user_id, int):
+            for socket in self.user_sockets.of(user_id):
+                socket.check_again_now()
 
 
 class RightsView(Protocol):
@@ -185,6 +208,11 @@ class ConnectionRights:
         # On a whole second, so that the sockets due then share the scheduler's one timer for it.
         due = math.ceil((self._view.scheduler.clock.now() + timedelta(seconds=seconds)).timestamp())
         self._recheck_alarm = self._view.scheduler.call_at(datetime.fromtimestamp(due, UTC), self._recheck_due)
+
+    def check_again_now(self) -> None:
+        if self._recheck_alarm is not None:
+            self._recheck_alarm.cancel()
+        self._recheck_due()
 
     def _recheck_due(self) -> None:
         self._recheck_alarm = None

@@ -6,6 +6,7 @@
 "use strict";
 
 const TOKEN_KEY = "sessiongraph.token";
+const REFRESH_KEY = "sessiongraph.refreshToken";
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -71,22 +72,93 @@ function takeTokenFromUrl() {
   }
 }
 
-function showSignIn(message) {
+function showSignIn(message, { notice = false } = {}) {
   $("portal").hidden = true;
   $("who").hidden = true;
+  $("set-password").hidden = true;
   $("sign-in").hidden = false;
   $("sign-in-error").hidden = !message;
+  $("sign-in-error").className = notice ? "notice" : "error";
   $("sign-in-error").textContent = message || "";
+}
+
+function keepTokens(tokens) {
+  localStorage.setItem(TOKEN_KEY, tokens.accessToken);
+  localStorage.setItem(REFRESH_KEY, tokens.refreshToken);
+}
+
+// A signed-out client, for signIn, refreshToken and an invitation's setPassword.
+const anonymousClient = () => GraphQLClient.load(location.origin, null);
+
+// A new access token from the refresh token (which is then spent); null when there is none to be had.
+let renewing = null;
+function renewToken() {
+  const refreshToken = localStorage.getItem(REFRESH_KEY);
+  if (!refreshToken) return Promise.resolve(null);
+  // One renewal at a time: the refresh token works once, and a second use would revoke them all.
+  renewing = renewing || (async () => {
+    try {
+      const data = await (await anonymousClient()).request("RefreshToken", { input: { refreshToken } });
+      const { tokens, errors } = data.refreshToken;
+      if (errors.length || !tokens) {
+        localStorage.removeItem(REFRESH_KEY);
+        return null;
+      }
+      keepTokens(tokens);
+      return tokens.accessToken;
+    } finally {
+      renewing = null;
+    }
+  })();
+  return renewing;
+}
+
+async function signIn(email, password) {
+  try {
+    const data = await (await anonymousClient()).request("SignIn", { input: { email, password } });
+    const { tokens, errors } = data.signIn;
+    if (errors.length) return showSignIn(errors.map((e) => e.message).join(" "));
+    keepTokens(tokens);
+    await start();
+  } catch (error) {
+    showSignIn(error.code === "RATE_LIMITED" ? error.message : `Could not sign in: ${error.message}`);
+  }
+}
+
+// An invitation link (/app/#invitation=…): the invited user chooses a first password, then signs in.
+function invitationToken() {
+  const match = location.hash.match(/^#invitation=([\w-]+)$/);
+  return match ? match[1] : null;
+}
+
+function showSetPassword(message) {
+  $("portal").hidden = true;
+  $("sign-in").hidden = true;
+  $("set-password").hidden = false;
+  $("set-password-error").hidden = !message;
+  $("set-password-error").textContent = message || "";
+}
+
+async function setFirstPassword(newPassword) {
+  const data = await (await anonymousClient()).request("SetPassword", {
+    input: { invitationToken: invitationToken(), newPassword },
+  });
+  const { errors } = data.setPassword;
+  if (errors.length) return showSetPassword(errors.map((e) => e.message).join(" "));
+  history.replaceState(null, "", location.pathname + location.search); // the link works once
+  showSignIn("Your password is set: sign in with it.", { notice: true });
 }
 
 async function start() {
   takeTokenFromUrl();
+  if (invitationToken()) return showSetPassword();
   const token = localStorage.getItem(TOKEN_KEY);
   if (!token) return showSignIn();
   try {
     state.client = await GraphQLClient.load(location.origin, token);
+    state.client.renewToken = renewToken;
     const data = await state.client.request("Dashboard");
-    if (!data.viewer) return signOut("You are not signed in: paste a token.");
+    if (!data.viewer) return signOut("You are not signed in.");
     state.user = data.viewer.user;
     $("user-name").textContent = state.user.name;
     $("sign-in").hidden = true;
@@ -99,14 +171,20 @@ async function start() {
     await Promise.all([loadLists(), loadCalendar(), loadFeed()]);
   } catch (error) {
     if (error.status === 401 || error.code === "UNAUTHENTICATED") {
-      return signOut("That token is not valid here (expired, or for another server).");
+      return signOut("Your sign-in has ended: sign in again.");
     }
     showSignIn(`Could not load your schedule: ${error.message}`);
   }
 }
 
 function signOut(message) {
+  const refreshToken = localStorage.getItem(REFRESH_KEY);
+  if (refreshToken && !message) {
+    // Revoked on the server too; the page does not wait for it.
+    anonymousClient().then((client) => client.request("SignOut", { input: { refreshToken } })).catch(() => {});
+  }
   localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(REFRESH_KEY);
   if (state.client) state.client.close();
   state.client = null;
   state.joinSubscriptions.clear();
@@ -465,9 +543,15 @@ async function copyFeed() {
 document.addEventListener("DOMContentLoaded", () => {
   $("sign-in-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    localStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
-    $("token-input").value = "";
-    start();
+    const password = $("password-input").value;
+    $("password-input").value = "";
+    signIn($("email-input").value.trim(), password);
+  });
+  $("set-password-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const password = $("new-password-input").value;
+    $("new-password-input").value = "";
+    setFirstPassword(password).catch((error) => showSetPassword(`Could not set the password: ${error.message}`));
   });
   $("sign-out").addEventListener("click", () => signOut());
   for (const mode of ["upcoming", "past"]) {

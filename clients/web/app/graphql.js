@@ -15,9 +15,11 @@ class GraphQLError extends Error {
 class GraphQLClient {
   constructor({ endpoint, token, operations }) {
     this.endpoint = endpoint;
-    this.token = token;
+    this.token = token; // null: signed out (signIn, refreshToken, an invitation's setPassword)
     this.operations = operations; // name -> { sha256, document, kind }
     this.socket = null;
+    // Called once on a 401 (an expired access token); resolves to a new access token, or null.
+    this.renewToken = null;
   }
 
   static async load(base, token) {
@@ -35,12 +37,21 @@ class GraphQLClient {
 
   // A query or mutation by hash; if the server does not know the hash (a server with another
   // manifest), the automatic-persisted-query way: send the document with its hash once.
-  async request(name, variables = {}) {
+  async request(name, variables = {}, retried = false) {
     const operation = this.operation(name);
     const persisted = { persistedQuery: { version: 1, sha256Hash: operation.sha256 } };
+    const sentWith = this.token;
     let body = await this._post({ operationName: name, variables, extensions: persisted });
     if (body.errors && ["PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"].includes(codeOf(body))) {
       body = await this._post({ operationName: name, variables, extensions: persisted, query: operation.document });
+    }
+    if (body.status === 401 && this.renewToken && !retried) {
+      // Renewed meanwhile (by the socket, or a request beside this one): the new token will do.
+      const token = this.token !== sentWith ? this.token : await this.renewToken();
+      if (token) {
+        this.token = token;
+        return this.request(name, variables, true);
+      }
     }
     if (body.errors && !body.data) throw new GraphQLError(body.errors, body.status);
     return body.data;
@@ -52,7 +63,7 @@ class GraphQLClient {
       headers: {
         "Content-Type": "application/json",
         Accept: "application/graphql-response+json, application/json",
-        Authorization: `Bearer ${this.token}`,
+        ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}),
       },
       body: JSON.stringify(payload),
     });
@@ -68,7 +79,15 @@ class GraphQLClient {
 
   // A subscription by hash over the shared WebSocket; returns a function that ends it.
   subscribe(name, variables, onData, onError = () => {}) {
-    if (!this.socket) this.socket = new TransportWebSocket(this.endpoint.replace(/^http/, "ws"), this.token);
+    if (!this.socket) {
+      // The socket asks for the token each time it connects, and after a 4403 (its token expired)
+      // renews it and connects again.
+      this.socket = new TransportWebSocket(this.endpoint.replace(/^http/, "ws"), () => this.token, async () => {
+        const token = this.renewToken ? await this.renewToken() : null;
+        if (token) this.token = token;
+        return Boolean(token);
+      });
+    }
     const operation = this.operation(name);
     return this.socket.subscribe(
       { operationName: name, variables, extensions: { persistedQuery: { version: 1, sha256Hash: operation.sha256 } } },
@@ -90,9 +109,10 @@ function codeOf(body) {
 // graphql-transport-ws (the protocol of the `graphql-ws` library), reconnecting with backoff and
 // subscribing again to everything still wanted.
 class TransportWebSocket {
-  constructor(url, token) {
+  constructor(url, token, renew = async () => false) {
     this.url = url;
-    this.token = token;
+    this.token = token; // a function: the current access token
+    this.renew = renew;
     this.subscriptions = new Map(); // id -> { payload, onData, onError }
     this.nextId = 1;
     this.retries = 0;
@@ -106,12 +126,16 @@ class TransportWebSocket {
     this.acknowledged = false;
     const socket = new WebSocket(this.url, "graphql-transport-ws");
     this.ws = socket;
-    socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${this.token}` } }));
+    socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${this.token()}` } }));
     socket.onmessage = (event) => this._receive(JSON.parse(event.data));
     socket.onclose = (event) => {
       this.acknowledged = false;
       this.onstatus("offline");
-      if (this.closed || event.code === 4403) return; // signed out or refused: do not hammer the server
+      if (this.closed) return;
+      if (event.code === 4403) { // refused: a new token, if one can be had, else do not hammer the server
+        this.renew().then((renewed) => { if (renewed && !this.closed) this._open(); });
+        return;
+      }
       const delay = Math.min(30000, 500 * 2 ** this.retries++);
       setTimeout(() => this._open(), delay);
     };

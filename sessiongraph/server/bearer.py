@@ -1,0 +1,80 @@
+"""Who a bearer token names: JWT_SECRET's HS256 tokens (signIn's access tokens, `sessiongraph token`,
+service accounts) or, with OIDC_ISSUER set, the OpenID provider's RS256/ES256 tokens, told apart by
+the token's `alg`. Over HTTP and WebSocket alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import jwt
+from sqlalchemy import bindparam, inspect, select
+
+from sessiongraph.infrastructure.clock import Clock
+from sessiongraph.infrastructure.db import Database
+from sessiongraph.infrastructure.oidc import ALGORITHMS, OidcVerifier
+from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.infrastructure.tokens import InvalidToken, token_expiry, user_id_from_token
+from sessiongraph.models import User
+from sessiongraph.resolvers.signin import user_for_identity
+
+_USERS = inspect(User).local_table
+_USER_BY_ID = select(*_USERS.columns).where(_USERS.c.id == bindparam("user_id"))
+_USER_BY_EMAIL = select(*_USERS.columns).where(_USERS.c.email == bindparam("email"))
+
+
+async def _read_user(database: Database, statement, parameters) -> User | None:
+    """The user read as a row rather than through an ORM session, which costs more than the
+    statement on every request. The user is detached either way: nothing writes it."""
+    async with database.read_rows() as connection:
+        row = (await connection.execute(statement, parameters)).first()
+    return User(**row._mapping) if row is not None else None
+
+
+async def stored_user(database: Database, user_id: int) -> User | None:
+    """A user as stored now, by ID (an export's download checks who asked for it)."""
+    return await _read_user(database, _USER_BY_ID, {"user_id": user_id})
+
+
+class BearerTokens:
+    def __init__(self, database: Database, settings: Settings, clock: Clock, oidc: OidcVerifier | None) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+        self.oidc = oidc
+
+    def _from_provider(self, token: str) -> bool:
+        if self.oidc is None:
+            return False
+        try:
+            return jwt.get_unverified_header(token).get("alg") in ALGORITHMS
+        except (jwt.InvalidTokenError, UnicodeError):
+            return False
+
+    async def user(self, token: str) -> User | None:
+        """The token's user as stored now (None when there is none); InvalidToken for a bad token."""
+        if self.oidc is not None and self._from_provider(token):
+            identity = await self.oidc.identity(token)
+            user = await self._read(_USER_BY_EMAIL, email=identity.email)
+            if user is None and self.settings.oidc_create_users:
+                user = await user_for_identity(self.database, identity.email, identity.name)
+            if user is None:
+                raise InvalidToken("no user has the token's e-mail address")
+            return user
+        return await self._read(_USER_BY_ID, user_id=user_id_from_token(token, self.settings, self.clock.now()))
+
+    def expiry(self, token: str) -> datetime | None:
+        """When a token the service took expires (its signature was checked when it was taken)."""
+        try:
+            if self._from_provider(token):
+                expires = jwt.decode(token, options={"verify_signature": False}).get("exp")
+                return datetime.fromtimestamp(expires, UTC) if isinstance(expires, int | float) else None
+            return token_expiry(token, self.settings)
+        except (InvalidToken, jwt.InvalidTokenError):
+            return None
+
+    async def _read(self, statement, **parameters) -> User | None:
+        return await _read_user(self.database, statement, parameters)
+
+    async def close(self) -> None:
+        if self.oidc is not None:
+            await self.oidc.close()
