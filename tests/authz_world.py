@@ -6,6 +6,11 @@ instructor of the first learner's live session; a classmate in the same session 
 on the same live session (whose booking the learner and the guardian must not see); a
 session coach and a course coach of the first learner's session; an admin. The second learner's things are what the first
 learner's circle must never see, and the other way round.
+
+The first learner's course is bookable: an open slot of it (where the learner's booking may be
+rescheduled to) and a full one, whose one seat the classmate holds and on whose waitlist both
+learners wait (the second one since joining while enrolled in a session holding the course; a
+waitlist entry outlives the access it was joined with, and is then skipped at promotion).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ async def build_world(database: Database, now) -> World:
     instructor_user = await data.user_of(instructor)
     other_instructor_user = await data.user_of(other_instructor)
 
-    course = await data.course("AUTH1", absence_requests_enabled=True)
+    course = await data.course("AUTH1", absence_requests_enabled=True, bookable=True)
     other_course = await data.course("AUTH2", absence_requests_enabled=True)
     window = dict(access_start=now - timedelta(days=30), access_end=now + timedelta(days=30),
                   coach_start=now - timedelta(days=30), coach_end=now + timedelta(days=30))
@@ -81,6 +86,7 @@ async def build_world(database: Database, now) -> World:
     slot = models.BookableSlot(course_id=course.id, instructor_id=instructor.id, starts_at=now + timedelta(days=5),
                                ends_at=now + timedelta(days=5, hours=1), seats=3)
     await data.add(slot)
+    full_slot, entries = await _full_slot_with_waitlist(data, course, instructor, now, classmate, (learner, other))
 
     entry = models.AuditEntry(at=now, actor_id=admin.id, action="updateSession",
                               subject_id=to_global_id("Session", session.id), changes='{"name": ["A", "B"]}')
@@ -104,7 +110,8 @@ async def build_world(database: Database, now) -> World:
         "Booking": ("Booking", booking.id), "Booking:other": ("Booking", other_booking.id),
         "Booking:classmate": ("Booking", classmate_booking.id),
         "Instructor": ("Instructor", instructor.id), "Instructor:other": ("Instructor", other_instructor.id),
-        "BookableSlot": ("BookableSlot", slot.id),
+        "BookableSlot": ("BookableSlot", slot.id), "BookableSlot:full": ("BookableSlot", full_slot.id),
+        "WaitlistEntry": ("WaitlistEntry", entries[0].id), "WaitlistEntry:other": ("WaitlistEntry", entries[1].id),
         "CreditTransaction": ("CreditTransaction", transactions[0].id),
         "CreditTransaction:other": ("CreditTransaction", transactions[1].id),
         "AbsenceRequest": ("AbsenceRequest", absence.id), "AbsenceRequest:other": ("AbsenceRequest", other_absence.id),
@@ -115,3 +122,22 @@ async def build_world(database: Database, now) -> World:
     for type_name in {t for t, _ in named.values()}:
         world.ids[f"{type_name}:missing"] = to_global_id(type_name, 987654)
     return world
+
+
+async def _full_slot_with_waitlist(data: ScheduleData, course: models.Course, instructor: models.Instructor, now,
+                                   holder: models.User, waiting: tuple[models.User, ...],
+                                   ) -> tuple[models.BookableSlot, list[models.WaitlistEntry]]:
+    """A one-seat slot as its first booking leaves it (resolvers/seats.py: the live session it
+    became, its seat taken), with the waiting learners queued in order."""
+    starts_at = now + timedelta(days=6)
+    live = await data.live_session(course, instructor, starts_at, capacity=1)
+    await data.book(holder, live)
+    slot = models.BookableSlot(course_id=course.id, instructor_id=instructor.id, starts_at=starts_at,
+                               ends_at=live.ends_at, seats=1, booked=1, live_session_id=live.id,
+                               waitlist_joined=len(waiting))
+    await data.add(slot)
+    entries = [models.WaitlistEntry(slot_id=slot.id, learner_id=learner.id, position=position, joined_at=now,
+                                    expires_at=starts_at)  # the course gives no cancellation notice
+               for position, learner in enumerate(waiting, start=1)]
+    await data.add(*entries)
+    return slot, entries

@@ -46,8 +46,9 @@ def row(anonymous, learner, other_learner, guardian, instructor, course_coach, s
 
 # Every type that implements Node, by the names the world gives its objects.
 NODE_TYPES = ("User", "UserClass", "Course", "Session", "SessionCategory", "LiveSession", "Booking", "Instructor",
-              "BookableSlot", "CreditTransaction", "AbsenceRequest", "AuditEntry")
-PUBLIC_TO_SIGNED_IN = {"Course", "Course:other", "SessionCategory", "Instructor", "Instructor:other", "BookableSlot"}
+              "BookableSlot", "CreditTransaction", "AbsenceRequest", "AuditEntry", "WaitlistEntry")
+PUBLIC_TO_SIGNED_IN = {"Course", "Course:other", "SessionCategory", "Instructor", "Instructor:other", "BookableSlot",
+                       "BookableSlot:full"}
 LEARNERS_THINGS = {"Session", "LiveSession", "Booking", "CreditTransaction", "AbsenceRequest"}
 OTHERS_THINGS = {"Session:other", "LiveSession:other", "Booking:other", "CreditTransaction:other",
                  "AbsenceRequest:other", "User:other_learner"}
@@ -59,8 +60,10 @@ CLASSMATE = {"User:classmate", "Booking:classmate"}
 # What each role must see through node(id:) (non-null) ...
 NODE_VISIBLE: dict[str, set[str]] = {
     "anonymous": set(),
-    "learner": PUBLIC_TO_SIGNED_IN | LEARNERS_THINGS | {"User:learner"},
-    "other_learner": PUBLIC_TO_SIGNED_IN | (OTHERS_THINGS - {"User:other_learner"}) | {"User:other_learner"},
+    # A waitlist entry is its learner's and the admins' (resolvers/waitlist.py, may_see_entry).
+    "learner": PUBLIC_TO_SIGNED_IN | LEARNERS_THINGS | {"User:learner", "WaitlistEntry"},
+    "other_learner": PUBLIC_TO_SIGNED_IN | (OTHERS_THINGS - {"User:other_learner"}) | {"User:other_learner",
+                                                                                       "WaitlistEntry:other"},
     # Guardians: their child, the child's live sessions, bookings, absences and credits; not the
     # administrative session (sessions: their learners, coaches and admins).
     "guardian": PUBLIC_TO_SIGNED_IN | {"User:guardian", "User:learner", "LiveSession", "Booking", "AbsenceRequest",
@@ -140,6 +143,7 @@ QUERIES: dict[str, str] = {
     "viewer.teaching": """{ viewer { teaching { edges { node { id session { id }
         bookings { edges { node { id } } } } } } } }""",
     "viewer.calendarFeed": "{ viewer { calendarFeed { url createdAt } } }",
+    "viewer.waitlist": "{ viewer { waitlist { id status slot { id myWaitlistEntry { id } } booking { id } } } }",
     "sessions": "{ sessions { totalCount edges { node { id learners { edges { node { id } } } } } } }",
     "courses": "{ courses { totalCount edges { node { id } } } }",
     "users": "{ users { totalCount edges { node { id } } } }",
@@ -157,6 +161,8 @@ QUERY_ACCESS: dict[str, dict[str, str]] = {
     "viewer.children":   row(NULL,            EMPTY,     EMPTY,     OK,        EMPTY,     EMPTY,     EMPTY,     EMPTY),
     "viewer.teaching":   row(NULL,            EMPTY,     EMPTY,     EMPTY,     OK,        EMPTY,     EMPTY,     EMPTY),
     "viewer.calendarFeed": row(NULL,          OK,        OK,        OK,        OK,        OK,        OK,        OK),
+    # The viewer's own entries only: a guardian does not see their child's (DESIGN: read-only schedule and reports).
+    "viewer.waitlist":   row(NULL,            OK,        OK,        EMPTY,     EMPTY,     EMPTY,     EMPTY,     EMPTY),
     "sessions":          row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     "courses":           row(UNAUTHENTICATED, OK,        OK,        OK,        OK,        OK,        OK,        OK),
     "users":             row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
@@ -177,6 +183,8 @@ QUERY_HOLDS: dict[tuple[str, str], set[str]] = {
     ("viewer.credits", "learner"): {"CreditTransaction"},
     ("viewer.credits", "other_learner"): {"CreditTransaction:other"},
     ("viewer.children", "guardian"): {"User:learner", "LiveSession", "Booking", "CreditTransaction"},
+    ("viewer.waitlist", "learner"): {"WaitlistEntry", "BookableSlot:full"},
+    ("viewer.waitlist", "other_learner"): {"WaitlistEntry:other", "BookableSlot:full"},
     ("viewer.teaching", "instructor"): {"LiveSession", "Booking", "Booking:classmate"},
     ("sessions", "admin"): {"Session", "Session:other", "User:learner", "User:other_learner"},
     ("courses", "learner"): {"Course", "Course:other"},
@@ -272,6 +280,10 @@ def mutation_inputs(world: World, now) -> dict[str, dict[str, Any]]:
         "publishAvailability": {"instructorId": i["Instructor"], "courseId": i["Course"], "slots": []},
         "bookSlot": {"slotId": i["BookableSlot"]},
         "cancelBooking": {"bookingId": i["Booking"]},
+        "rescheduleBooking": {"bookingId": i["Booking"], "slotId": i["BookableSlot"]},
+        "withdrawSlot": {"slotId": i["BookableSlot:full"], "cancelBookings": True},
+        "joinWaitlist": {"slotId": i["BookableSlot:full"]},
+        "leaveWaitlist": {"waitlistEntryId": i["WaitlistEntry"]},
         "requestAbsence": {"liveSessionId": i["LiveSession"], "reason": "Sick"},
         "reviewAbsenceRequest": {"id": i["AbsenceRequest"], "approve": True},
         "depositCredits": {"userId": i["User:learner"], "amount": 100},
@@ -296,6 +308,16 @@ MUTATION_ACCESS: dict[str, dict[str, str]] = {
     "publishAvailability": row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK,        FORBIDDEN, FORBIDDEN, OK),
     "bookSlot":            row(UNAUTHENTICATED, OK,        OK,        OK,        OK,        OK,        OK,        OK),
     "cancelBooking":       row(UNAUTHENTICATED, OK,        NOT_FOUND, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    # who may cancel the booking (the same _own_booking check), to the world's open slot of its course
+    "rescheduleBooking":   row(UNAUTHENTICATED, OK,        NOT_FOUND, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    # who may publish the slot's instructor's availability; the full slot, its classmate's booking cancelled with it
+    "withdrawSlot":        row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK,        FORBIDDEN, FORBIDDEN, OK),
+    # any signed-in user may ask, as for bookSlot; the learner waits there already, the others may not book the course
+    "joinWaitlist":        row(UNAUTHENTICATED, "USER_ERROR:ALREADY_WAITING", "USER_ERROR:NO_ACCESS",
+                               "USER_ERROR:NO_ACCESS", "USER_ERROR:NO_ACCESS", "USER_ERROR:NO_ACCESS",
+                               "USER_ERROR:NO_ACCESS", "USER_ERROR:NO_ACCESS"),
+    # the entry's learner and admins (may_see_entry); to anyone else it does not exist
+    "leaveWaitlist":       row(UNAUTHENTICATED, OK,        NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK),
     "requestAbsence":      row(UNAUTHENTICATED, OK,        NOT_FOUND, NOT_BOOKED, NOT_BOOKED, NOT_BOOKED, NOT_BOOKED,
                                NOT_BOOKED),
     "reviewAbsenceRequest": row(UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,       FORBIDDEN, FORBIDDEN, OK),
@@ -439,7 +461,8 @@ DEEP = {
     "AbsenceRequest": """... on AbsenceRequest { id booking { id learner { id } creditTransaction { id }
         liveSession { id session { id } } } }""",
     "CreditTransaction": "... on CreditTransaction { id liveSession { id session { id } } }",
-    "BookableSlot": "... on BookableSlot { id course { id } instructor { id } myBooking { id } }",
+    "BookableSlot": "... on BookableSlot { id course { id } instructor { id } myBooking { id } myWaitlistEntry { id } }",
+    "WaitlistEntry": "... on WaitlistEntry { id slot { id myBooking { id } } booking { id learner { id } } }",
 }
 # The people who teach and coach, as their learners see them: the user behind an Instructor, a
 # session's coach and a course's coaches (see the xfail below).

@@ -232,7 +232,9 @@ async def test_the_same_query_written_differently_is_executed(world, both):
         "query": CALENDAR_TAB.document.replace("query CalendarTab", "query  CalendarTab"),
         "variables": {"view": "DAY", "date": "2026-03-17"}})
 
-    assert not sent.compiled and sent.statements > COMPILED_STATEMENTS
+    # (told by the compiled operations' metric: executed, the calendar reads its courses and
+    # instructors in its own statement too, so the statements no longer tell the paths apart)
+    assert not sent.compiled
     assert calendar_of(sent.body)["days"][0]["count"] == 1
 
 
