@@ -10,6 +10,7 @@ from sessiongraph.models.booking import AbsenceRequest, AbsenceRequestStatus, Bo
 from sessiongraph.models.calendar_feed import CalendarFeed
 from sessiongraph.models.courses import Course
 from sessiongraph.models.credits import CreditAccount, CreditTransaction, CreditTransactionKind
+from sessiongraph.models.events import Event, EventType, EventUser, OutboxCounter
 from sessiongraph.models.reports import AttendanceReport, AttendanceStatus
 from sessiongraph.models.schedule import (
     Booking,
@@ -28,6 +29,7 @@ from sessiongraph.models.sessions import (
 )
 from sessiongraph.models.signin import Invitation, RefreshToken, SignInFailures
 from sessiongraph.models.waitlist import WaitlistEntry, WaitlistReason, WaitlistStatus
+from sessiongraph.models.webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
 
 __all__ = [
     "AbsenceRequest",
@@ -45,11 +47,15 @@ __all__ = [
     "CreditTransaction",
     "CreditTransactionKind",
     "Enrollment",
+    "Event",
+    "EventType",
+    "EventUser",
     "GuardianLink",
     "Instructor",
     "Invitation",
     "LiveSession",
     "LiveSessionStatus",
+    "OutboxCounter",
     "RefreshToken",
     "Session",
     "SessionCategory",
@@ -63,5 +69,8 @@ __all__ = [
     "WaitlistEntry",
     "WaitlistReason",
     "WaitlistStatus",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
     "Weekday",
 ]

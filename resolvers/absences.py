@@ -12,14 +12,20 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from sessiongraph.models import AbsenceRequest, AbsenceRequestStatus, Booking, BookingStatus, Course, LiveSession
+from sessiongraph.models.events import EventType
 from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
-from sessiongraph.resolvers.events import ScheduleEventKind, publish_schedule_change
-from sessiongraph.resolvers.loaders.accounts import InstructorById
+from sessiongraph.resolvers.events import (
+    ScheduleEventKind,
+    absence_request_data,
+    instructor_user_id,
+    record_schedule_change,
+)
 from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking, AbsenceRequestById
 from sessiongraph.resolvers.loaders.courses import CourseById
 from sessiongraph.resolvers.loaders.schedule import BookingById, BookingByLearnerLiveSession, LiveSessionById
+from sessiongraph.resolvers.outbox import record_event
 from sessiongraph.resolvers.permissions import (
     can_see_booking,
     can_see_live_session,
@@ -70,6 +76,10 @@ async def request_absence(ctx: Context, live_session_id: int, reason: str) -> Ab
     try:
         async with ctx.database.write() as db:
             db.add(request)
+            await db.flush()
+            await record_event(db, EventType.ABSENCE_REQUEST_CREATED,
+                               absence_request_data(request, booking, live_session), now=ctx.now,
+                               live_session_id=live_session.id)
     except IntegrityError:
         raise _already_requested() from None  # a concurrent request for the same booking won
     return request
@@ -113,9 +123,11 @@ async def review_absence_request(ctx: Context, request_id: int, *, approve: bool
         request.reviewed_at = ctx.now
         request.reviewed_by_id = user.id
         request.review_comment = comment
-    instructor = await InstructorById(ctx).load(live_session.instructor_id)
-    await publish_schedule_change(ctx, ScheduleEventKind.ABSENCE_REVIEWED, live_session.id,
-                                  {booking.learner_id, instructor.user_id})
+        await db.flush()
+        teacher = await instructor_user_id(db, live_session.instructor_id)
+        await record_schedule_change(db, ctx, EventType.ABSENCE_REQUEST_REVIEWED, ScheduleEventKind.ABSENCE_REVIEWED,
+                                     live_session, {booking.learner_id, teacher},
+                                     absence_request_data(request, booking, live_session))
     return request
 
 

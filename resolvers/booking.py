@@ -37,11 +37,21 @@ from sessiongraph.models import (
 )
 from sessiongraph.models import recurrence as recurrences
 from sessiongraph.models.booking import cancellation_deadline, overlapping
+from sessiongraph.models.events import EventType
 from sessiongraph.resolvers import credits, seats, waitlist
 from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import BadInput, ErrorCode, NotAllowed, Problems, UserErrors
-from sessiongraph.resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
+from sessiongraph.resolvers.events import (
+    ScheduleEventKind,
+    booking_data,
+    instructor_user_id,
+    instructor_user_ids,
+    record_schedule_change,
+    record_schedule_changes,
+    rescheduled_data,
+    schedule_change,
+)
 from sessiongraph.resolvers.loaders.accounts import InstructorById, UserById
 from sessiongraph.resolvers.loaders.booking import OpenSlotsByCourse, SlotById
 from sessiongraph.resolvers.loaders.courses import CourseById
@@ -253,10 +263,11 @@ async def book_slot(ctx: Context, slot_id: int, idempotency_key: str | None = No
     try:
         async with ctx.database.write() as db:
             booking, live_session = await _book(db, ctx, user.id, slot, course, key)
+            teacher = await instructor_user_id(db, live_session.instructor_id)
+            await record_schedule_change(db, ctx, EventType.BOOKING_CREATED, ScheduleEventKind.BOOKED, live_session,
+                                         {user.id, teacher}, booking_data(booking, live_session))
     except IntegrityError:
         return await _raced(ctx, user.id, key, slot)
-    instructor = await InstructorById(ctx).load(live_session.instructor_id)
-    await publish_schedule_change(ctx, ScheduleEventKind.BOOKED, live_session.id, {user.id, instructor.user_id})
     return booking
 
 
@@ -340,13 +351,14 @@ async def cancel_booking(ctx: Context, booking_id: int) -> Booking:
         async with ctx.database.write() as db:
             booking, freed_slot_id = await _cancel(db, ctx, booking, live_session, course)
             promotions = await _offer(db, ctx, freed_slot_id)
+            teacher = await instructor_user_id(db, live_session.instructor_id)
+            await record_schedule_changes(db, ctx, [
+                schedule_change(EventType.BOOKING_CANCELLED, ScheduleEventKind.CANCELLED, live_session,
+                                {booking.learner_id, teacher}, booking_data(booking, live_session)),
+                *await waitlist.promotion_changes(db, promotions, {live_session.instructor_id: teacher})])
     except _CancelledMeanwhile:
         async with ctx.read() as db:
             return await db.get(Booking, booking.id)
-    instructor = await InstructorById(ctx).load(live_session.instructor_id)
-    await publish_schedule_change(ctx, ScheduleEventKind.CANCELLED, live_session.id,
-                                  {booking.learner_id, instructor.user_id})
-    await waitlist.publish_promotions(ctx, promotions)
     return booking
 
 
@@ -439,14 +451,16 @@ async def reschedule_booking(ctx: Context, booking_id: int, slot_id: int,
             moved, new_live_session = await _reschedule(db, ctx, booking, live_session, old_slot_id, slot,
                                                         course, key)
             promotions = await _offer(db, ctx, old_slot_id)
+            teachers = await instructor_user_ids(db, {live_session.instructor_id, new_live_session.instructor_id})
+            await record_schedule_changes(db, ctx, [
+                schedule_change(EventType.BOOKING_RESCHEDULED, ScheduleEventKind.RESCHEDULED, new_live_session,
+                                {learner_id, *teachers.values()},
+                                rescheduled_data(moved, new_live_session, booking, live_session)),
+                *await waitlist.promotion_changes(db, promotions, teachers)])
     except IntegrityError:
         return await _raced(ctx, learner_id, key, slot)
     except _CancelledMeanwhile:
         raise UserErrors.one(ErrorCode.NOT_BOOKED, "This booking was cancelled meanwhile.", "bookingId") from None
-    instructors = await InstructorById(ctx).load_many([live_session.instructor_id, new_live_session.instructor_id])
-    await publish_schedule_change(ctx, ScheduleEventKind.RESCHEDULED, new_live_session.id,
-                                  {learner_id, *(instructor.user_id for instructor in instructors)})
-    await waitlist.publish_promotions(ctx, promotions)
     return moved
 
 
@@ -488,20 +502,10 @@ async def withdraw_slot(ctx: Context, slot_id: int, cancel_bookings: bool) -> in
     if slot.starts_at <= ctx.now:
         raise UserErrors.one(ErrorCode.SLOT_IN_PAST, "This slot has started; it is history now.", "slotId")
     async with ctx.database.write() as db:
-        withdrawn = await _withdraw(db, ctx, slot.id, cancel_bookings)
-    if withdrawn.told:
-        await publish_schedule_change(ctx, ScheduleEventKind.CANCELLED, withdrawn.live_session_id, withdrawn.told)
-    return withdrawn.cancelled
+        return await _withdraw(db, ctx, slot.id, cancel_bookings)
 
 
-@dataclass(frozen=True, slots=True)
-class _Withdrawn:
-    cancelled: int
-    live_session_id: int
-    told: set[int]
-
-
-async def _withdraw(db: AsyncSession, ctx: Context, slot_id: int, cancel_bookings: bool) -> _Withdrawn:
+async def _withdraw(db: AsyncSession, ctx: Context, slot_id: int, cancel_bookings: bool) -> int:
     # The slot's row first, as bookings lock it: a booking made meanwhile has committed (and
     # is counted here) or waits and then finds no slot.
     locked = (await db.execute(update(slots_table).where(slots_table.c.id == slot_id)
@@ -510,17 +514,16 @@ async def _withdraw(db: AsyncSession, ctx: Context, slot_id: int, cancel_booking
     if locked is None:
         raise UserErrors.one(ErrorCode.NOT_FOUND, "No such slot.", "slotId")
     live_session_id = locked.live_session_id
-    withdrawn = _Withdrawn(0, 0, set())
+    booked: list[Booking] = []
     if live_session_id is not None:
         live_session = await db.scalar(select(LiveSession).where(LiveSession.id == live_session_id)
                                        .with_for_update())
-        booked = list((await db.scalars(select(Booking.id).where(
+        booked = list((await db.scalars(select(Booking).where(
             Booking.live_session_id == live_session_id, Booking.status == BookingStatus.BOOKED.value))).all())
         if booked and not cancel_bookings:
             raise UserErrors.one(ErrorCode.SLOT_HAS_BOOKINGS,
                                  f"{len(booked)} learners booked this slot: send cancelBookings: true to cancel "
                                  "and refund their bookings with it.", "slotId")
-        withdrawn = _Withdrawn(len(booked), live_session_id, await people_on(db, live_session))
         if not live_session.is_cancelled:
             # An empty live session would stay on the instructor's schedule; it goes with its slot.
             live_session.cancelled_at = ctx.now
@@ -529,7 +532,15 @@ async def _withdraw(db: AsyncSession, ctx: Context, slot_id: int, cancel_booking
             await db.flush()
             await credits.refund_live_session(db, live_session, await db.get(Course, live_session.course_id),
                                               ctx.now)
-        await db.execute(update(bookings_table).where(bookings_table.c.id.in_(booked))
+        await db.execute(update(bookings_table).where(bookings_table.c.id.in_([booking.id for booking in booked]))
                          .values(status=BookingStatus.CANCELLED.value, cancelled_at=ctx.now))
     await db.execute(delete(slots_table).where(slots_table.c.id == slot_id))
-    return withdrawn
+    if booked:
+        # Each cancelled booking is an event; the rows read above still say BOOKED (the UPDATE went past them).
+        teacher = await instructor_user_id(db, live_session.instructor_id)
+        await record_schedule_changes(db, ctx, [
+            schedule_change(EventType.BOOKING_CANCELLED, ScheduleEventKind.CANCELLED, live_session,
+                            {booking.learner_id, teacher},
+                            {**booking_data(booking, live_session), "status": BookingStatus.CANCELLED.value})
+            for booking in booked])
+    return len(booked)

@@ -51,6 +51,8 @@ class ErrorCode(StrEnum):
     ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
     TOKEN_REUSED = "TOKEN_REUSED"
     WEAK_PASSWORD = "WEAK_PASSWORD"
+    # Webhooks: a URL that is not http(s), or whose host is private, loopback or reserved.
+    WEBHOOK_URL_REFUSED = "WEBHOOK_URL_REFUSED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,13 +35,21 @@ from sessiongraph.models import (
     Weekday,
 )
 from sessiongraph.models.calendar import CalendarView, LocalDays, calendar_days, local_date, local_midnight
+from sessiongraph.models.events import EventType
 from sessiongraph.models.schedule import is_joinable, join_window_of
 from sessiongraph.models.sessions import SessionCourse
 from sessiongraph.resolvers import credits, waitlist
 from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import BadInput, ErrorCode, Problems, UserErrors
-from sessiongraph.resolvers.events import ScheduleEventKind, people_on, publish_schedule_change
+from sessiongraph.resolvers.events import (
+    ScheduleEventKind,
+    live_session_data,
+    people_on,
+    record_schedule_change,
+    record_schedule_changes,
+    schedule_change,
+)
 from sessiongraph.resolvers.loaders.accounts import InstructorById, InstructorByUser
 from sessiongraph.resolvers.loaders.base import answered_together
 from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking
@@ -529,12 +537,14 @@ async def update_live_session(ctx: Context, live_session_id: int, change: LiveSe
                 raise UserErrors.one(ErrorCode.VALIDATION,
                                      f"capacity cannot go below the {booked} learners booked.", "capacity")
         live_session.updated_at = ctx.now
-        told = await people_on(db, live_session)
         # A larger capacity frees seats: the slot's waitlist gets them in this transaction.
         promotions = await waitlist.offer_freed_seats_on(db, ctx, live_session.id) if "capacity" in change else []
-    kind = ScheduleEventKind.RESCHEDULED if rescheduled else ScheduleEventKind.UPDATED
-    await publish_schedule_change(ctx, kind, live_session.id, told)
-    await waitlist.publish_promotions(ctx, promotions)
+        await db.flush()
+        kind = ScheduleEventKind.RESCHEDULED if rescheduled else ScheduleEventKind.UPDATED
+        await record_schedule_changes(db, ctx, [
+            schedule_change(EventType.LIVE_SESSION_UPDATED, kind, live_session, await people_on(db, live_session),
+                            {**live_session_data(live_session), "rescheduled": bool(rescheduled)}),
+            *await waitlist.promotion_changes(db, promotions)])
     return live_session
 
 
@@ -560,8 +570,8 @@ async def cancel_live_session(ctx: Context, live_session_id: int, reason: str | 
         await db.flush()
         await credits.refund_live_session(db, live_session, await db.get(Course, live_session.course_id), ctx.now)
         await waitlist.expire_for_cancelled_live_session(db, ctx, live_session.id)
-        told = await people_on(db, live_session)
-    await publish_schedule_change(ctx, ScheduleEventKind.CANCELLED, live_session.id, told)
+        await record_schedule_change(db, ctx, EventType.LIVE_SESSION_CANCELLED, ScheduleEventKind.CANCELLED,
+                                     live_session, await people_on(db, live_session), live_session_data(live_session))
     return live_session
 
 

@@ -26,12 +26,15 @@ from sessiongraph.models import (
     User,
     UserClass,
 )
+from sessiongraph.models.events import EventType
 from sessiongraph.models.sessions import OPEN_START, access_order
 from sessiongraph.models.windows import DateWindow
 from sessiongraph.resolvers.accounts import like_pattern, require_users_exist
 from sessiongraph.resolvers.audit import audit_note, audit_removed, audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problem, Problems, UserErrors
+from sessiongraph.resolvers.events import enrollment_data
+from sessiongraph.resolvers.outbox import NewEvent, record_events
 from sessiongraph.resolvers.pagination import Page, paginate
 from sessiongraph.resolvers.permissions import can_follow_session, require_admin, require_signed_in
 from sessiongraph.resolvers.validation import DURATION_DAYS
@@ -315,6 +318,8 @@ async def add_enrollments(db: AsyncSession, session_id: int, user_ids: list[int]
     if new:
         await db.execute(insert(Enrollment), [
             {"session_id": session_id, "user_id": u, "class_id": class_id, "enrolled_at": now} for u in new])
+        await record_events(db, [NewEvent(EventType.ENROLLMENT_CREATED, enrollment_data(session_id, u, class_id))
+                                 for u in new], now=now)
     return len(new), len(user_ids) - len(new)
 
 

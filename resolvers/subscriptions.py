@@ -33,15 +33,15 @@ import asyncio
 import contextvars
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sessiongraph.infrastructure.broker import RESYNC, LocalFanout
+from sessiongraph.infrastructure.broker import RESYNC, LocalFanout, Subscription
 from sessiongraph.infrastructure.scheduler import Alarm
 from sessiongraph.models import Course, LiveSession
-from sessiongraph.resolvers import permissions
+from sessiongraph.resolvers import outbox, permissions
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.resolvers.errors import NotFound
 from sessiongraph.resolvers.events import ScheduleEventKind, live_session_channel, user_channel
@@ -456,28 +456,58 @@ def offer_handover(stream: JoinStream, to_value: Callable[[JoinState], Any]) -> 
 
 @dataclass(frozen=True, slots=True)
 class ScheduleChange:
+    event_id: int
     kind: ScheduleEventKind
     live_session_id: int
     occurred_at: datetime
 
 
-async def schedule_changes(ctx: Context) -> AsyncIterator[ScheduleChange]:
-    """The viewer's schedule changes, and their children's for a guardian."""
+# Events read from the outbox per statement while catching up.
+REPLAY_PAGE = 100
+
+
+async def schedule_changes(ctx: Context, after: str | None = None) -> AsyncGenerator[ScheduleChange, None]:
+    """The viewer's schedule changes, and their children's for a guardian: after the cursor `after`
+    (from the outbox, then live), or from now on. Refuses a cursor before anything is sent:
+    BadInput for one the service never handed out, CursorExpired for one whose events are purged."""
     user = require_signed_in(ctx)
+    after_id = outbox.decode_cursor(after) if after is not None else None
     children = await ChildIdsByGuardian(ctx.fresh()).load(user.id)
-    channels = [user_channel(user.id)] + [user_channel(child) for child in sorted(children)]
-    return _schedule_changes(ctx, channels)
+    user_ids = [user.id, *sorted(children)]
+    live = ctx.broker.subscribe(*(user_channel(user_id) for user_id in user_ids))
+    # Listening before the position is read: whatever commits after it is heard, or replayed.
+    await live.__aenter__()
+    try:
+        at = await outbox.positions(ctx.database)
+        if after_id is not None:
+            outbox.check_resumable(after_id, at)
+    except BaseException:
+        await live.__aexit__(None, None, None)
+        raise
+    return _schedule_changes(ctx, live, user_ids, after_id if after_id is not None else at.last_event,
+                             replay=after_id is not None)
 
 
-async def _schedule_changes(ctx: Context, channels: list[str]) -> AsyncIterator[ScheduleChange]:
-    recent: list[tuple[str, int, str]] = []
-    async with ctx.broker.subscribe(*channels) as events:
-        async for message in events:
-            if message is RESYNC or "liveSessionId" not in message:
-                continue  # a change is news once; after a reconnect there is nothing to replay
-            key = (message["kind"], message["liveSessionId"], message["occurredAt"])
-            if key in recent:
-                continue  # a guardian hears a change once, not once per child it concerns
-            recent = [*recent[-31:], key]
-            yield ScheduleChange(ScheduleEventKind(message["kind"]), message["liveSessionId"],
-                                 datetime.fromisoformat(message["occurredAt"]))
+async def _schedule_changes(ctx: Context, live: Subscription, user_ids: list[int], position: int,
+                            replay: bool) -> AsyncGenerator[ScheduleChange, None]:
+    """Events are numbered in commit order and published in that order, so `position` (the last
+    event yielded) is all the seam needs: the outbox's events after it, then live ones after it.
+    A live event at or before it was replayed already (or heard twice); after a RESYNC (the broker's
+    connection was lost, so live events may have been) the outbox is read again from it."""
+    try:
+        while True:
+            while replay:
+                rows = await outbox.schedule_events_after(ctx.database, position, user_ids, REPLAY_PAGE)
+                for row in rows:
+                    position = row.id
+                    yield ScheduleChange(row.id, ScheduleEventKind(row.kind), row.live_session_id, row.occurred_at)
+                replay = len(rows) == REPLAY_PAGE
+            message = await anext(live)
+            if message is RESYNC:
+                replay = True
+            elif message.get("eventId", 0) > position:
+                position = message["eventId"]
+                yield ScheduleChange(position, ScheduleEventKind(message["kind"]), message["liveSessionId"],
+                                     datetime.fromisoformat(message["occurredAt"]))
+    finally:
+        await live.__aexit__(None, None, None)

@@ -14,6 +14,7 @@ waitlist marks it so. Nothing is promoted past the deadline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,14 +25,15 @@ from sqlmodel import SQLModel, col
 
 from sessiongraph.models import BookableSlot, Booking, BookingStatus, Course, LiveSession, WaitlistEntry
 from sessiongraph.models.booking import cancellation_deadline
+from sessiongraph.models.events import EventType
 from sessiongraph.models.waitlist import WaitlistReason, WaitlistStatus, status_of
 from sessiongraph.resolvers import seats
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, UserErrors
-from sessiongraph.resolvers.events import ScheduleEventKind, publish_schedule_change
-from sessiongraph.resolvers.loaders.accounts import InstructorById
+from sessiongraph.resolvers.events import ScheduleEventKind, instructor_user_ids, promotion_data, schedule_change
 from sessiongraph.resolvers.loaders.booking import SlotById, course_sessions_of
 from sessiongraph.resolvers.loaders.waitlist import LatestEntryByLearnerSlot, WaitlistEntryById
+from sessiongraph.resolvers.outbox import NewEvent
 from sessiongraph.resolvers.permissions import require_signed_in
 
 # Viewer.waitlist is a plain list: the entries on slots still to come, at most this many.
@@ -44,11 +46,11 @@ WAITING = WaitlistStatus.WAITING.value
 
 @dataclass(frozen=True, slots=True)
 class Promotion:
-    """A learner booked from the waitlist; published once the transaction commits."""
+    """A learner booked from the waitlist; recorded as an event by the freeing transaction."""
 
-    learner_id: int
-    live_session_id: int
-    instructor_id: int
+    entry_id: int
+    booking: Booking
+    live_session: LiveSession
 
 
 # --- the learner's actions --------------------------------------------------------------------
@@ -182,12 +184,19 @@ async def offer_freed_seats(db: AsyncSession, ctx: Context, slot_id: int) -> lis
     return promotions
 
 
-async def publish_promotions(ctx: Context, promotions: list[Promotion]) -> None:
-    """After the freeing transaction commits: each promoted learner and the instructor hear."""
-    for promotion in promotions:
-        instructor = await InstructorById(ctx).load(promotion.instructor_id)
-        told = {promotion.learner_id} | ({instructor.user_id} if instructor is not None else set())
-        await publish_schedule_change(ctx, ScheduleEventKind.PROMOTED, promotion.live_session_id, told)
+async def promotion_changes(db: AsyncSession, promotions: list[Promotion],
+                            known: Mapping[int, int] | None = None) -> list[NewEvent]:
+    """The events of the promotions, for the freeing transaction to record: each promoted learner
+    and the instructor hear. `known` maps instructors to their users where the caller read them already."""
+    if not promotions:
+        return []
+    teachers = dict(known or {})
+    if missing := {promotion.live_session.instructor_id for promotion in promotions} - teachers.keys():
+        teachers |= await instructor_user_ids(db, missing)
+    return [schedule_change(EventType.WAITLIST_PROMOTED, ScheduleEventKind.PROMOTED, promotion.live_session,
+                            {promotion.booking.learner_id, teachers[promotion.live_session.instructor_id]},
+                            promotion_data(promotion.entry_id, promotion.booking, promotion.live_session))
+            for promotion in promotions]
 
 
 async def _may_book(db: AsyncSession, ctx: Context, course: Course, live_session: LiveSession | None,
@@ -219,8 +228,8 @@ async def _book_from_waitlist(db: AsyncSession, ctx: Context, slot: BookableSlot
     booking = await seats.add_booking(db, ctx, entry.learner_id, live_session, None)
     await seats.record_debit(db, ctx, booking, live_session, course, after)
     await _resolve(db, ctx, entry, WaitlistStatus.PROMOTED, None, booking_id=booking.id)
-    assert live_session.id is not None  # a stored live session
-    return Promotion(entry.learner_id, live_session.id, live_session.instructor_id)
+    assert entry.id is not None  # a stored entry
+    return Promotion(entry.id, booking, live_session)
 
 
 async def _resolve(db: AsyncSession, ctx: Context, entry: WaitlistEntry, status: WaitlistStatus,

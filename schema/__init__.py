@@ -36,6 +36,7 @@ from sessiongraph.schema.subscriptions import Subscription
 from sessiongraph.schema.text import StorableStringLiterals, StorableVariables
 from sessiongraph.schema.viewer import ViewerQuery
 from sessiongraph.schema.waitlist import WaitlistMutation
+from sessiongraph.schema.webhooks import WebhooksMutation, WebhooksQuery
 
 if TYPE_CHECKING:
     from strawberry.types.scalar import ScalarDefinition
@@ -49,14 +50,14 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery, AuditQuery):
+class Query(NodeQuery, ViewerQuery, SessionsQuery, CoursesQuery, AccountsQuery, AuditQuery, WebhooksQuery):
     pass
 
 
 @strawberry.type
 class Mutation(SignInMutation, AccountsMutation, CoursesMutation, SessionsMutation, ImportsMutation, ScheduleMutation,
                ReportsMutation, BookingMutation, WaitlistMutation, CreditsMutation, ExportsMutation,
-               CalendarFeedMutation):
+               CalendarFeedMutation, WebhooksMutation):
     pass
 
 

@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import TypeAlias
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from sessiongraph.resolvers import subscriptions
 from sessiongraph.resolvers.errors import NotFound
 from sessiongraph.resolvers.events import ScheduleEventKind as ScheduleEventKindModel
 from sessiongraph.resolvers.loaders.schedule import LiveSessionById
+from sessiongraph.resolvers.outbox import CursorExpired, encode_cursor
 from sessiongraph.resolvers.permissions import can_see_live_session
 from sessiongraph.resolvers.schedule import JoinState
 from sessiongraph.schema.relay import id_of
@@ -28,6 +30,7 @@ class ScheduleEvent:
     kind: ScheduleEventKind
     live_session: LiveSession
     occurred_at: datetime
+    cursor: str = strawberry.field(description="Resume after this event: `scheduleChanged(after: cursor)`.")
 
 
 def join_availability_value(state: JoinState) -> JoinAvailability:
@@ -69,18 +72,27 @@ class Subscription:
         return JoinAvailabilityStream(states)
 
     @strawberry.subscription(description="The viewer's (and a guardian's children's) bookings, cancellations, "
-                                         "reschedules and absence decisions, as they happen.")
-    async def schedule_changed(self, info: Info) -> AsyncGenerator[ScheduleEvent, None]:
-        changes = await subscriptions.schedule_changes(info.context)
+                                         "reschedules, promotions and absence decisions, as they happen; with "
+                                         "`after` (an event's `cursor`), first every one since that event, in "
+                                         "order, once each. A cursor older than EVENT_RETENTION_DAYS is refused "
+                                         "with CURSOR_EXPIRED: reload instead.")
+    async def schedule_changed(self, info: Info, after: str | None = None) -> AsyncGenerator[ScheduleEvent, None]:
+        try:
+            changes = await subscriptions.schedule_changes(info.context, after)
+        except CursorExpired as expired:
+            raise GraphQLError(str(expired), extensions={"code": "CURSOR_EXPIRED"}) from None
 
         async def stream():
-            async for change in changes:
-                ctx = info.context.fresh()
-                live_session = await LiveSessionById(ctx).load(change.live_session_id)
-                if live_session is None or not await can_see_live_session(ctx, live_session):
-                    continue
-                info.context.refresh()
-                yield ScheduleEvent(kind=change.kind, live_session=LiveSession.from_model(live_session),
-                                    occurred_at=change.occurred_at)
+            try:
+                async for change in changes:
+                    ctx = info.context.fresh()
+                    live_session = await LiveSessionById(ctx).load(change.live_session_id)
+                    if live_session is None or not await can_see_live_session(ctx, live_session):
+                        continue
+                    info.context.refresh()
+                    yield ScheduleEvent(kind=change.kind, live_session=LiveSession.from_model(live_session),
+                                        occurred_at=change.occurred_at, cursor=encode_cursor(change.event_id))
+            finally:
+                await changes.aclose()  # lets go of the broker at once, not when collected
 
         return stream()

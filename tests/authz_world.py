@@ -87,6 +87,12 @@ async def build_world(database: Database, now) -> World:
                                ends_at=now + timedelta(days=5, hours=1), seats=3)
     await data.add(slot)
     full_slot, entries = await _full_slot_with_waitlist(data, course, instructor, now, classmate, (learner, other))
+    endpoint = models.WebhookEndpoint(url="https://93.184.216.34/hooks", event_types='["booking.created"]',
+                                      secret="whsec_c2VjcmV0", created_at=now)
+    await data.add(endpoint)
+    delivery = models.WebhookDelivery(endpoint_id=endpoint.id, event_id=1, event_type="booking.created",
+                                      webhook_id="msg_1", body="{}", created_at=now)
+    await data.add(delivery)
 
     entry = models.AuditEntry(at=now, actor_id=admin.id, action="updateSession",
                               subject_id=to_global_id("Session", session.id), changes='{"name": ["A", "B"]}')
@@ -116,6 +122,7 @@ async def build_world(database: Database, now) -> World:
         "CreditTransaction:other": ("CreditTransaction", transactions[1].id),
         "AbsenceRequest": ("AbsenceRequest", absence.id), "AbsenceRequest:other": ("AbsenceRequest", other_absence.id),
         "AuditEntry": ("AuditEntry", entry.id),
+        "WebhookEndpoint": ("WebhookEndpoint", endpoint.id), "WebhookDelivery": ("WebhookDelivery", delivery.id),
     }
     world.ids = {name: to_global_id(type_name, db_id) for name, (type_name, db_id) in named.items()}
     # IDs that name nothing, one per type: null for everyone.

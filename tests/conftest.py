@@ -99,7 +99,12 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 async def app(settings, database, clock):
-    return create_app(settings, clock=clock, database=database, check_migrations=False)
+    app = create_app(settings, clock=clock, database=database, check_migrations=False)
+    # The outbox relay publishes events (the app's lifespan starts it in a served process).
+    await app.state.relay.start()
+    yield app
+    await app.state.relay.close()
+    await app.state.dispatcher.close()
 
 
 @pytest.fixture
@@ -182,13 +187,16 @@ class StatementLog:
 
 @pytest.fixture
 def count_statements(database):
-    """`with count_statements() as log:` records every SQL statement the block sends, with its parameters."""
+    """`with count_statements() as log:` records every SQL statement the block sends, with its parameters
+    (but not the outbox relay's background work)."""
 
     @contextmanager
     def counting():
         log = StatementLog([])
 
-        def record(_conn, _cursor, statement, parameters, *_args):
+        def record(_conn, _cursor, statement, parameters, context, *_args):
+            if context is not None and context.execution_options.get("background_work"):
+                return  # the outbox relay's, running beside the operation
             log.statements.append(statement)
             log.parameters.append(parameters)
 
@@ -281,6 +289,7 @@ async def client_with(settings, database, clock) -> AsyncIterator[Any]:
     async def make(**overrides: Any) -> httpx.AsyncClient:
         app = create_app(settings.model_copy(update=overrides), clock=clock, database=database,
                          check_migrations=False)
+        await app.state.relay.start()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
         client.app = app
         clients.append(client)
@@ -289,6 +298,8 @@ async def client_with(settings, database, clock) -> AsyncIterator[Any]:
     yield make
     for client in clients:
         await client.aclose()
+        await client.app.state.relay.close()
+        await client.app.state.dispatcher.close()
         await client.app.state.broker.close()
         await client.app.state.persisted.close()
         if client.app.state.rate_limiter is not None:

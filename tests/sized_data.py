@@ -395,6 +395,18 @@ class SizedData:
                 for k in range(n)])
         return instructor, course
 
+    async def webhook_endpoints(self, n: int) -> models.WebhookEndpoint:
+        """`n` webhook endpoints, the first with `n` deliveries; returns the first."""
+        async with self.database.write() as db:
+            endpoints = await self._insert(db, [models.WebhookEndpoint(
+                url=f"https://93.184.216.34/hooks/{k}", event_types='["booking.created"]', secret="whsec_c2VjcmV0",
+                created_at=NOW) for k in range(n)])
+            await self._insert(db, [models.WebhookDelivery(
+                endpoint_id=endpoints[0].id, event_id=k + 1, event_type="booking.created", webhook_id=f"msg_{k + 1}",
+                body="{}", created_at=NOW, attempts=1, status="DELIVERED", response_status=200, last_attempt_at=NOW)
+                for k in range(n)])
+        return endpoints[0]
+
 
 def at(moment: datetime) -> str:
     return moment.isoformat()

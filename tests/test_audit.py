@@ -173,6 +173,7 @@ ADMIN_MUTATIONS = {
     "deleteSession", "setSessionCourses", "setCourseCoaches", "enrollLearners", "unenrollLearners", "importCsv",
     "createLiveSession", "updateLiveSession", "cancelLiveSession", "publishAvailability", "depositCredits",
     "linkGuardian", "reviewAbsenceRequest", "recordAttendance", "updateUser",
+    "createWebhookEndpoint", "updateWebhookEndpoint", "deleteWebhookEndpoint",
 }
 
 
@@ -212,3 +213,23 @@ async def test_an_import_records_its_rows_listing_the_first_ones(admin, make_use
     assert payload["created"] == LISTED_ROWS + 3
     assert newest["action"] == "importCsv"
     assert len(enrollments) == LISTED_ROWS + 1 and enrollments[-1] == "… and 3 more"
+
+
+CREATE_WEBHOOK = """mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
+  webhookEndpoint { id } secret errors { code } } }"""
+DELETE_WEBHOOK = """mutation($id: ID!) { deleteWebhookEndpoint(input: {id: $id}) { deletedId errors { code } } }"""
+
+
+async def test_a_webhook_endpoint_is_logged_without_its_secret(admin):
+    made = (await admin(CREATE_WEBHOOK, input={"url": "https://93.184.216.34/hooks",
+                                               "eventTypes": ["booking.created"]}))["createWebhookEndpoint"]
+    endpoint_id = made["webhookEndpoint"]["id"]
+    assert (await admin(DELETE_WEBHOOK, id=endpoint_id))["deleteWebhookEndpoint"]["errors"] == []
+
+    deleted, created = await entries(admin)
+    assert (created["action"], created["subjectId"]) == ("createWebhookEndpoint", endpoint_id)
+    assert (deleted["action"], deleted["subjectId"]) == ("deleteWebhookEndpoint", endpoint_id)
+    assert json.loads(created["changes"])["url"] == [None, "https://93.184.216.34/hooks"]
+    assert json.loads(deleted["changes"])["url"] == ["https://93.184.216.34/hooks", None]
+    for entry in (created, deleted):
+        assert made["secret"] not in entry["changes"] and "secret" not in json.loads(entry["changes"])

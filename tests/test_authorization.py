@@ -46,7 +46,8 @@ def row(anonymous, learner, other_learner, guardian, instructor, course_coach, s
 
 # Every type that implements Node, by the names the world gives its objects.
 NODE_TYPES = ("User", "UserClass", "Course", "Session", "SessionCategory", "LiveSession", "Booking", "Instructor",
-              "BookableSlot", "CreditTransaction", "AbsenceRequest", "AuditEntry", "WaitlistEntry")
+              "BookableSlot", "CreditTransaction", "AbsenceRequest", "AuditEntry", "WaitlistEntry",
+              "WebhookEndpoint", "WebhookDelivery")
 PUBLIC_TO_SIGNED_IN = {"Course", "Course:other", "SessionCategory", "Instructor", "Instructor:other", "BookableSlot",
                        "BookableSlot:full"}
 LEARNERS_THINGS = {"Session", "LiveSession", "Booking", "CreditTransaction", "AbsenceRequest"}
@@ -150,6 +151,7 @@ QUERIES: dict[str, str] = {
     "sessionCategories": "{ sessionCategories { edges { node { id name } } } }",
     "userClasses": "{ userClasses { edges { node { id name memberCount } } } }",
     "auditLog": "{ auditLog { totalCount edges { node { id action actor { id } subjectId changes } } } }",
+    "webhookEndpoints": "{ webhookEndpoints { edges { node { id url deliveries { edges { node { id } } } } } } }",
 }
 
 QUERY_ACCESS: dict[str, dict[str, str]] = {
@@ -169,6 +171,7 @@ QUERY_ACCESS: dict[str, dict[str, str]] = {
     "sessionCategories": row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     "userClasses":       row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
     "auditLog":          row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+    "webhookEndpoints":  row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
 }
 
 # Where OK, what the answer must hold (so OK is not trivially an empty list).
@@ -190,6 +193,7 @@ QUERY_HOLDS: dict[tuple[str, str], set[str]] = {
     ("courses", "learner"): {"Course", "Course:other"},
     ("users", "admin"): ALL_USERS,
     ("auditLog", "admin"): {"AuditEntry", "User:admin", "Session"},
+    ("webhookEndpoints", "admin"): {"WebhookEndpoint", "WebhookDelivery"},
 }
 
 
@@ -295,6 +299,9 @@ def mutation_inputs(world: World, now) -> dict[str, dict[str, Any]]:
         "refreshToken": {"refreshToken": "not-a-refresh-token"},
         "signOut": {"refreshToken": "not-a-refresh-token"},
         "setPassword": {"newPassword": "a long new password"},
+        "createWebhookEndpoint": {"url": "https://93.184.216.34/hooks", "eventTypes": ["booking.created"]},
+        "updateWebhookEndpoint": {"id": i["WebhookEndpoint"], "active": False},
+        "deleteWebhookEndpoint": {"id": i["WebhookEndpoint"]},
     }
 
 
@@ -302,7 +309,7 @@ ADMIN_ONLY = row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FO
 NOT_BOOKED = "USER_ERROR:NOT_BOOKED"
 
 MUTATION_ACCESS: dict[str, dict[str, str]] = {
-    **dict.fromkeys(("createUser", "createClass", "linkGuardian", "createCourse", "createSessionCategory", "createSession", "updateSession", "deleteSession", "setSessionCourses", "setCourseCoaches", "enrollLearners", "unenrollLearners", "importCsv", "createLiveSession", "updateLiveSession", "cancelLiveSession", "depositCredits"), ADMIN_ONLY),
+    **dict.fromkeys(("createUser", "createClass", "linkGuardian", "createCourse", "createSessionCategory", "createSession", "updateSession", "deleteSession", "setSessionCourses", "setCourseCoaches", "enrollLearners", "unenrollLearners", "importCsv", "createLiveSession", "updateLiveSession", "cancelLiveSession", "depositCredits", "createWebhookEndpoint", "updateWebhookEndpoint", "deleteWebhookEndpoint"), ADMIN_ONLY),
     #                          anonymous        learner    other      guardian   instructor course_c.  session_c. admin
     "recordAttendance":    row(UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,        OK,        OK,        OK),
     "publishAvailability": row(UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK,        FORBIDDEN, FORBIDDEN, OK),
@@ -463,6 +470,8 @@ DEEP = {
     "CreditTransaction": "... on CreditTransaction { id liveSession { id session { id } } }",
     "BookableSlot": "... on BookableSlot { id course { id } instructor { id } myBooking { id } myWaitlistEntry { id } }",
     "WaitlistEntry": "... on WaitlistEntry { id slot { id myBooking { id } } booking { id learner { id } } }",
+    "WebhookEndpoint": "... on WebhookEndpoint { id deliveries { edges { node { id } } } }",
+    "WebhookDelivery": "... on WebhookDelivery { id }",
 }
 # The people who teach and coach, as their learners see them: the user behind an Instructor, a
 # session's coach and a course's coaches (see the xfail below).

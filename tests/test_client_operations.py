@@ -295,6 +295,16 @@ ADMIN_RUNS: dict[str, Run] = {
     "WithdrawSlot": Run(ADMIN, lambda demo: {"input": {"slotId": demo.found["publishedSlotId"]}},
                         lambda d, demo: no_errors(d["withdrawSlot"])
                         and d["withdrawSlot"]["withdrawnSlotId"] == demo.found["publishedSlotId"]),
+    # The demo registers no webhook endpoint; this one asks for events the runs above raise no more of.
+    "CreateWebhookEndpoint": Run(ADMIN, {"input": {"url": "https://93.184.216.34/hooks", "description": "CRM",
+                                                   "eventTypes": ["waitlist.promoted"]}},
+                                 lambda d, demo: no_errors(d["createWebhookEndpoint"])
+                                 and d["createWebhookEndpoint"]["secret"].startswith("whsec_")
+                                 and remember(demo, webhookEndpointId=d["createWebhookEndpoint"]["webhookEndpoint"]["id"])),
+    "WebhookEndpoints": Run(ADMIN, {}, lambda d, demo: [e["node"]["id"] for e in d["webhookEndpoints"]["edges"]]
+                            == [demo.found["webhookEndpointId"]]),
+    "WebhookDeliveries": Run(ADMIN, lambda demo: {"id": demo.found["webhookEndpointId"]},
+                             lambda d, _: d["node"]["deliveries"]["edges"] == []),
 }
 
 RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}

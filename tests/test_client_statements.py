@@ -317,18 +317,18 @@ WEB: dict[str, Entry] = {
                                     and d["course"]["canBook"]), 8),
     "BookSlot": Entry(as_learner(book_the_slot("web-1"),
                                  lambda d, made, n: no_errors(d["bookSlot"])
-                                 and d["bookSlot"]["booking"]["creditTransaction"]["kind"] == "BOOKING"), 18),
+                                 and d["bookSlot"]["booking"]["creditTransaction"]["kind"] == "BOOKING"), 21),
     "RequestAbsence": Entry(as_learner(request_an_absence("A doctor's appointment"),
                                        lambda d, made, n: no_errors(d["requestAbsence"])
-                                       and d["requestAbsence"]["absenceRequest"]["status"] == "PENDING"), 12),
+                                       and d["requestAbsence"]["absenceRequest"]["status"] == "PENDING"), 14),
     "CancelBooking": Entry(as_learner(cancel_the_booking,
                                       lambda d, made, n: no_errors(d["cancelBooking"])
-                                      and d["cancelBooking"]["booking"]["refundTransaction"]["amount"] == 1), 17),
+                                      and d["cancelBooking"]["booking"]["refundTransaction"]["amount"] == 1), 20),
     "Credits": Entry(as_learner(nothing, lambda d, made, n: page_of(d["viewer"]["credits"]["transactions"],
                                                                     ledger_lines(n), 20)), 6),
     "RescheduleBooking": Entry(as_waiting_learner(reschedule_the_booking,
                                                   lambda d, made, n: no_errors(d["rescheduleBooking"])
-                                                  and d["rescheduleBooking"]["booking"]["status"] == "BOOKED"), 40),
+                                                  and d["rescheduleBooking"]["booking"]["status"] == "BOOKED"), 43),
     "JoinWaitlist": Entry(as_waiting_learner(join_the_full_slot,
                                              lambda d, made, n: no_errors(d["joinWaitlist"])
                                              and d["joinWaitlist"]["waitlistEntry"]["placeInLine"] == n), 16),
@@ -363,17 +363,17 @@ MOBILE: dict[str, Entry] = {
                                           lambda d, made, n: len(d["course"]["availableSlots"]) == n), 6),
     "MobileBookSlot": Entry(as_learner(book_the_slot("mobile-1"),
                                        lambda d, made, n: no_errors(d["bookSlot"])
-                                       and d["bookSlot"]["booking"]["status"] == "BOOKED"), 15),
+                                       and d["bookSlot"]["booking"]["status"] == "BOOKED"), 18),
     "MobileRequestAbsence": Entry(as_learner(request_an_absence("Travelling for work"),
                                              lambda d, made, n: no_errors(d["requestAbsence"])
-                                             and d["requestAbsence"]["absenceRequest"]["status"] == "PENDING"), 7),
+                                             and d["requestAbsence"]["absenceRequest"]["status"] == "PENDING"), 9),
     "MobileCancelBooking": Entry(as_learner(cancel_the_booking,
                                             lambda d, made, n: no_errors(d["cancelBooking"])
-                                            and d["cancelBooking"]["booking"]["status"] == "CANCELLED"), 13),
+                                            and d["cancelBooking"]["booking"]["status"] == "CANCELLED"), 16),
     "MobileCredits": Entry(as_learner(nothing, lambda d, made, n: len(edges(d["viewer"]["credits"]["transactions"]))
                                       == min(ledger_lines(n), 10)), 3),
     "MobileRescheduleBooking": Entry(as_waiting_learner(reschedule_the_booking,
-                                                        lambda d, made, n: no_errors(d["rescheduleBooking"])), 38),
+                                                        lambda d, made, n: no_errors(d["rescheduleBooking"])), 41),
     "MobileJoinWaitlist": Entry(as_waiting_learner(join_the_full_slot,
                                                    lambda d, made, n: no_errors(d["joinWaitlist"])
                                                    and d["joinWaitlist"]["waitlistEntry"]["placeInLine"] == n), 12),
@@ -427,7 +427,7 @@ ADMIN: dict[str, Entry] = {
         "sessionId": gid(made.session), "userIds": [gid(u) for u in made.outsiders + made.learners[:1]]}},
         lambda d, made, n: no_errors(d["enrollLearners"])
         and (d["enrollLearners"]["enrolledCount"], d["enrollLearners"]["alreadyEnrolledCount"]) == (n, 1)
-        and d["enrollLearners"]["session"]["learnerCount"] == 2 * n), 7),
+        and d["enrollLearners"]["session"]["learnerCount"] == 2 * n), 9),  # the audit INSERT, the event counter and the events' INSERT
     "UnenrollLearners": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
         "sessionId": gid(made.session), "userIds": [gid(u) for u in made.learners[::3]]}},
         lambda d, made, n: no_errors(d["unenrollLearners"]) and d["unenrollLearners"]["unenrolledCount"] == n // 3
@@ -443,17 +443,27 @@ ADMIN: dict[str, Entry] = {
         "id": gid(made.absence_request), "approve": True, "comment": "Get well soon"}},
         lambda d, made, n: no_errors(d["reviewAbsenceRequest"])
         and d["reviewAbsenceRequest"]["absenceRequest"]["booking"]["learner"]["name"] == made.learners[0].name),
-        12),
+        15),  # the audit INSERT; the event counter and INSERT, and the users whose schedules it concerns
+    "WebhookEndpoints": Entry(as_admin(SizedData.webhook_endpoints, lambda made, n: {},
+                                       lambda d, made, n: d["webhookEndpoints"]["totalCount"] >= n
+                                       and len(d["webhookEndpoints"]["edges"])
+                                       == min(d["webhookEndpoints"]["totalCount"], 20)), 3),
+    "WebhookDeliveries": Entry(as_admin(SizedData.webhook_endpoints, lambda made, n: {"id": gid(made)},
+                                        lambda d, made, n: len(d["node"]["deliveries"]["edges"]) == min(n, 20)), 3),
+    "CreateWebhookEndpoint": Entry(as_admin(SizedData.webhook_endpoints, lambda made, n: {"input": {
+        "url": "https://93.184.216.34/new", "eventTypes": ["booking.created", "booking.cancelled"]}},
+        lambda d, made, n: no_errors(d["createWebhookEndpoint"])
+        and d["createWebhookEndpoint"]["secret"].startswith("whsec_")), 3),  # with the audit entry
     "PublishAvailability": Entry(as_admin(SizedData.instructor_with_slots, lambda made, n: {"input": {
         "instructorId": gid(made[0]), "courseId": gid(made[1]), "slots": early_mornings(n)}},
         lambda d, made, n: no_errors(d["publishAvailability"]) and len(d["publishAvailability"]["slots"]) == n), 10),
     "WithdrawSlot": Entry(as_admin(SizedData.lifecycle, lambda made, n: {"input": {
         "slotId": gid(made.full_slot), "cancelBookings": True}},
-        lambda d, made, n: no_errors(d["withdrawSlot"]) and d["withdrawSlot"]["cancelledBookingCount"] == 1), 12),
+        lambda d, made, n: no_errors(d["withdrawSlot"]) and d["withdrawSlot"]["cancelledBookingCount"] == 1), 15),
     "ImportCsv": Entry(as_admin(SizedData.session_with_people, nothing,
                                 lambda d, made, n: no_errors(d["importCsv"])
                                 and (d["importCsv"]["created"], d["importCsv"]["alreadyEnrolled"]) == (n, n),
-                                upload=enrollments_csv), 5),
+                                upload=enrollments_csv), 7),  # 1 for the audit entry, 2 for the enrollments' events
     # the signed-in user and the session: the file itself is read at download, in chunks (tests/test_exports.py)
     **{name: Entry(as_admin(SizedData.session_with_people, lambda made, n, fmt=fmt: {"input": {
         "sessionId": gid(made.session), "format": fmt}},

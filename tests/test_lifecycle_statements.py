@@ -54,11 +54,13 @@ async def test_a_cancellation_promotes_at_the_same_cost_however_long_the_line(da
 
 
 # Measured on SQLite and PostgreSQL. Withdrawing: the signed-in user, the slot, its instructor; then
-# the slot's lock, its live session, the bookings, who is told, the live session cancelled, the
-# debits to refund, one UPDATE of every account, one INSERT of the refunds, the bookings cancelled,
-# the slot deleted (its waitlist with it).
-WITHDRAW_STATEMENTS = 14
+# the slot's lock, its live session, the bookings, the live session cancelled, the debits to refund,
+# one UPDATE of every account, one INSERT of the refunds, the bookings cancelled, the slot deleted
+# (its waitlist with it); then the instructor's user, and the events (a booking.cancelled per booking):
+# the outbox counter, one INSERT of the events, one of the users they concern.
+WITHDRAW_STATEMENTS = 17
 # Cancelling (the checks, the seat, the booking, the refund) and promoting the first in line: the
 # overdue entries expired, the slot, course and live session afresh, the line, who may book, the
-# debit, the seat, the booking, its ledger line, the entry; the instructor for the events.
-CANCEL_AND_PROMOTE_STATEMENTS = 26
+# debit, the seat, the booking, its ledger line, the entry; the instructor's user, then the events
+# (booking.cancelled, waitlist.promoted): the outbox counter, one INSERT of the events, one of their users.
+CANCEL_AND_PROMOTE_STATEMENTS = 29

@@ -203,4 +203,7 @@ async def data_instructor(data, slot):
 
 
 async def next_message(subscription):
-    return await asyncio.wait_for(anext(subscription), 5)
+    """A schedule message, less the outbox's event ID (tests/test_outbox.py holds those to the events)."""
+    message = dict(await asyncio.wait_for(anext(subscription), 5))
+    assert isinstance(message.pop("eventId"), int)
+    return message

@@ -53,7 +53,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sessiongraph.models import (
     ClassMember,
     Course,
-    Enrollment,
     Session,
     SessionCourse,
     SessionCourseCoach,
@@ -63,7 +62,7 @@ from sessiongraph.models import (
 from sessiongraph.models.windows import DateWindow
 from sessiongraph.resolvers.errors import ErrorCode, UserErrors
 from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors, describe
-from sessiongraph.resolvers.imports.store import chunked, insert_new, lookup, user_ids_by_email
+from sessiongraph.resolvers.imports.store import chunked, enroll_new, insert_new, lookup, user_ids_by_email
 from sessiongraph.resolvers.imports.values import Columns, Emails, parse_moment, read_header, split_list
 from sessiongraph.resolvers.sessions import session_rule_problems, session_warnings
 
@@ -332,10 +331,10 @@ async def apply_sessions(db: AsyncSession, plan: ChamiloPlan, errors: RowErrors,
     added = await insert_new(db, SessionCourseCoach.__table__, (
         {"session_id": session_ids[c.row.name], "course_id": course_id, "user_id": user_id}
         for c in changes for course_id, user_id in c.coaches), "session_id")
-    added += await insert_new(db, Enrollment.__table__, (
+    added += await enroll_new(db, (
         {"session_id": session_ids[c.row.name], "user_id": user_id, "class_id": class_id, "enrolled_at": now,
          "first_access_at": None}
-        for c in changes for user_id, class_id in c.learners.items()), "session_id")
+        for c in changes for user_id, class_id in c.learners.items()), now)
 
     counts = Counts()
     for change in changes:

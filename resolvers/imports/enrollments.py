@@ -20,10 +20,10 @@ from itertools import chain
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessiongraph.models import Course, Enrollment, Session, SessionCourseCoach
+from sessiongraph.models import Course, Session, SessionCourseCoach
 from sessiongraph.resolvers.errors import ErrorCode
 from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors, describe
-from sessiongraph.resolvers.imports.store import insert_new, lookup, session_course_pairs, user_ids_by_email
+from sessiongraph.resolvers.imports.store import enroll_new, insert_new, lookup, session_course_pairs, user_ids_by_email
 from sessiongraph.resolvers.imports.values import Emails, read_header
 
 COLUMNS = ("session", "email", "role")
@@ -127,11 +127,11 @@ async def apply_enrollments(db: AsyncSession, plan: EnrollmentPlan, errors: RowE
     if errors:
         return Counts()
 
-    created = sum((await insert_new(db, Enrollment.__table__, (
-        {"session_id": s, "user_id": u, "class_id": None, "enrolled_at": now, "first_access_at": None}
-        for s, u in learners), "session_id")).values())
-    created += sum((await insert_new(db, SessionCourseCoach.__table__, (
+    created = sum((await insert_new(db, SessionCourseCoach.__table__, (
         {"session_id": s, "course_id": c, "user_id": u} for s, c, u in coaches), "session_id")).values())
+    created += sum((await enroll_new(db, (
+        {"session_id": s, "user_id": u, "class_id": None, "enrolled_at": now, "first_access_at": None}
+        for s, u in learners), now)).values())
     return Counts(created=created, already_enrolled=plan.rows - created)
 
 

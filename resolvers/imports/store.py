@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -12,7 +13,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from sessiongraph.models import SessionCourse, User
+from sessiongraph.models import Enrollment, SessionCourse, User
+from sessiongraph.models.events import EventType
+from sessiongraph.resolvers.events import enrollment_data
+from sessiongraph.resolvers.outbox import NewEvent, record_events
 
 T = TypeVar("T")
 
@@ -57,13 +61,27 @@ async def insert_new(db: AsyncSession, table: Table, rows: Iterable[dict[str, An
     ON CONFLICT DO NOTHING rather than a check first: a row another request added
     meanwhile is "already there", not a failure.
     """
+    return Counter(row[0] for row in await inserted_rows(db, table, rows, table.c[counted_by]))
+
+
+async def inserted_rows(db: AsyncSession, table: Table, rows: Iterable[dict[str, Any]],
+                        *returning: SQLColumnExpression[Any]) -> list[tuple[Any, ...]]:
+    """Inserts the rows that are not there yet (by primary key); the `returning` columns of those inserted."""
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # A chunk a statement: SQLAlchemy's default page of 1,000 rows made five round trips of it.
-    statement = (insert(table).on_conflict_do_nothing().returning(table.c[counted_by])
+    statement = (insert(table).on_conflict_do_nothing().returning(*returning)
                  .execution_options(insertmanyvalues_page_size=CHUNK))
-    inserted: Counter = Counter()
+    inserted: list[tuple[Any, ...]] = []
     for chunk in chunked(rows):
-        result = await db.execute(statement, chunk)
-        inserted.update(result.scalars().all())
+        inserted.extend(tuple(row) for row in await db.execute(statement, chunk))
     return inserted
+
+
+async def enroll_new(db: AsyncSession, rows: Iterable[dict[str, Any]], now: datetime) -> Counter:
+    """Inserts the enrollments not there yet, each with its `enrollment.created` event (so call it as the
+    transaction's last write); counts them per session."""
+    table: Table = Enrollment.__table__  # type: ignore[attr-defined]
+    made = await inserted_rows(db, table, rows, table.c.session_id, table.c.user_id, table.c.class_id)
+    await record_events(db, [NewEvent(EventType.ENROLLMENT_CREATED, enrollment_data(*row)) for row in made], now=now)
+    return Counter(row[0] for row in made)

@@ -6,9 +6,10 @@ Each subscriber has a bounded queue: one that cannot keep up is closed with
 `SubscriberOverflow` instead of buffering without bound. If the Redis connection
 drops, or Redis stops answering its pings, the listener reconnects with backoff and
 sends every subscriber `RESYNC`, since events may have been missed meanwhile: the
-subscriber answers with the current state. Publishing gives up after Redis's read
-timeout and, for the retry interval after a failure, does not try (the change is
-committed either way; the events are lost, and subscribers resync on reconnecting).
+subscriber answers with the current state (or, for schedule changes, reads what it
+missed from the outbox). Publishing gives up after Redis's read timeout and, for the
+retry interval after a failure, does not try; it says so, and the outbox relay
+(resolvers/outbox.py) keeps the events to publish them once Redis answers again.
 """
 
 from __future__ import annotations
@@ -145,9 +146,10 @@ class InProcessBroker(LocalFanout):
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         self.deliver(channel, message)
 
-    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> bool:
         for channel, message in messages:
             self.deliver(channel, message)
+        return True
 
 
 class RedisBroker(LocalFanout):
@@ -180,20 +182,21 @@ class RedisBroker(LocalFanout):
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self.publish_many([(channel, message)])
 
-    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
-        """One round trip for a change that concerns many people."""
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> bool:
+        """One round trip for a change that concerns many people. False when Redis did not take them
+        (the outbox relay keeps its events and publishes them again later)."""
         if self.publishing.skip():
-            return
+            return False
         try:
             async with self._publisher.pipeline(transaction=False) as pipe:
                 for channel, message in messages:
                     pipe.publish(self.prefix + channel, json.dumps(message))
                 await pipe.execute()
         except REDIS_FAILURES as error:
-            # The change itself is committed; subscribers catch up on their next resync.
             self.publishing.failed(error)
-            return
+            return False
         self.publishing.answered()
+        return True
 
     async def _listen(self) -> None:
         backoff = ExponentialWithJitterBackoff(base=0.05, cap=5.0)

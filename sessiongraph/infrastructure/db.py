@@ -6,14 +6,20 @@ domain's sessions.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from sessiongraph.infrastructure.settings import Settings
+
+log = logging.getLogger("sessiongraph.db")
+
+# Set in a transaction's `db.info` by what wants the commit heard (`notify_on_commit`).
+_NOTIFY_ON_COMMIT = "notify_on_commit"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -112,6 +118,7 @@ class Database:
             isolation_level="AUTOCOMMIT")
         self._reads = async_sessionmaker(reading, class_=AsyncSession, expire_on_commit=False)
         self._reading = reading
+        self._commit_listeners: list[Callable[[], None]] = []
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -134,8 +141,25 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction: committed when the block ends, rolled back if it raises."""
-        async with self._sessions() as db, db.begin():
-            yield db
+        async with self._sessions() as db:
+            async with db.begin():
+                yield db
+            if db.info.pop(_NOTIFY_ON_COMMIT, False):
+                self._committed()
+
+    def on_commit(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Calls `listener` after every commit of a transaction that called `notify_on_commit`
+        (the outbox relay: it publishes what the transaction recorded at once, rather than at its
+        next poll). Returns the function that stops it."""
+        self._commit_listeners.append(listener)
+        return lambda: self._commit_listeners.remove(listener)
+
+    def _committed(self) -> None:
+        for listener in list(self._commit_listeners):
+            try:
+                listener()
+            except Exception:  # the transaction has committed: its caller must not see this
+                log.exception("a commit listener failed")
 
     @property
     def dialect(self) -> str:
@@ -143,3 +167,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def notify_on_commit(db: AsyncSession) -> None:
+    """Once the transaction `db` belongs to commits, `Database.on_commit` listeners are called."""
+    db.info[_NOTIFY_ON_COMMIT] = True

@@ -156,6 +156,20 @@ class Settings(BaseSettings):
     # The broker's listener pings Redis after this long without a message, to notice a Redis that hangs.
     redis_health_check_seconds: float = 5
 
+    # The outbox (resolvers/outbox.py): events are kept this many days, so `scheduleChanged(after:)` can
+    # resume from a cursor that old (older: CURSOR_EXPIRED); the relay publishes at once after each
+    # commit of this instance, and looks for other instances' leftovers (or for Redis back) this often.
+    event_retention_days: int = Field(7, ge=1)
+    outbox_poll_seconds: float = Field(1.0, gt=0)
+    # Webhooks (resolvers/webhooks.py): endpoints on private, loopback or reserved addresses are refused unless
+    # this is true (tests, or a receiver inside the deployment's own network); a delivery is answered with a
+    # 2xx within the timeout or retried, with backoff, until this many hours after its event, then FAILED;
+    # each instance looks for due deliveries this often.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_retry_hours: float = Field(24.0, ge=24)
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

@@ -42,6 +42,6 @@ def storable_date(day: date) -> bool:
 
 
 def global_id(type_name: str, db_id: int) -> str:
-    """The Relay global ID clients know an object by (sessiongraph/schema/relay.py); the audit log
-    writes its subjects with it."""
+    """The Relay global ID clients know an object by (sessiongraph/schema/relay.py): what the API hands out,
+    what the audit log writes its subjects with, and what webhook payloads name rows by."""
     return base64.b64encode(f"{type_name}:{db_id}".encode()).decode()

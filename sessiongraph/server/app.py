@@ -34,7 +34,10 @@ from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
 from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token
 from sessiongraph.models import User
+from sessiongraph.resolvers import webhooks
 from sessiongraph.resolvers.context import Actor, Context
+from sessiongraph.resolvers.outbox import Relay
+from sessiongraph.resolvers.webhooks import WebhookDispatcher
 from sessiongraph.schema import build_schema
 from sessiongraph.schema.exports import DOWNLOAD_PATH
 from sessiongraph.server import calendar_feed
@@ -252,6 +255,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     broker = create_broker(settings.redis_url, settings.redis_prefix, RedisTimeouts.from_settings(settings))
     rate_limiter = create_rate_limiter(settings, clock)
     bearer = BearerTokens(database, settings, clock, create_oidc_verifier(settings, clock))
+    dispatcher = WebhookDispatcher(database, clock, settings)
+    relay = Relay(database, broker, clock, settings, fan_out=webhooks.fan_out, fanned_out=dispatcher.wake)
     persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
@@ -295,7 +300,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if check_migrations and not await migrations.is_up_to_date(database.engine):
             raise RuntimeError("The database is behind this version of sessiongraph; run `sessiongraph migrate`.")
         await broker.start()
+        await relay.start()
+        await dispatcher.start()
         yield
+        await relay.close()
+        await dispatcher.close()
         await graphql.scheduler.close()
         if rate_limiter is not None:
             await rate_limiter.close()
@@ -328,6 +337,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.clock = clock
     app.state.settings = settings
     app.state.broker = broker
+    app.state.relay = relay
+    app.state.dispatcher = dispatcher
     app.state.rate_limiter = rate_limiter
     app.state.persisted = persisted
     return app
