@@ -218,6 +218,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+async def next_schedule_message(subscription) -> dict[str, Any]:
+    """A schedule message from the broker, less the outbox's event ID (tests/test_outbox.py holds those to the
+    events)."""
+    import asyncio
+
+    message = dict(await asyncio.wait_for(anext(subscription), 5))
+    assert isinstance(message.pop("eventId"), int)
+    return message
+
+
 @asynccontextmanager
 async def serving(app, **options: Any) -> AsyncIterator[str]:
     """`app` served by a real uvicorn (given these options) on a free loopback port; yields its host:port."""

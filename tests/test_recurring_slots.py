@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sessiongraph import models
 from sessiongraph.models import recurrence
-from tests.conftest import NOW
+from tests.conftest import NOW, next_schedule_message
 from tests.lifecycle_data import BOOK, JOIN, WITHDRAW, data, given, slot_input, snapshot  # noqa: F401
 from tests.schedule_data import gid
 
@@ -192,8 +192,8 @@ async def test_a_slot_with_bookings_is_withdrawn_only_with_cancel_bookings(data,
         withdrawn = await withdraw(caller(ines), slot, cancel_bookings=True)
         live_session_id = (await first_live_session(data)).id
         cancelled = {"kind": "CANCELLED", "liveSessionId": live_session_id, "occurredAt": NOW.isoformat()}
-        assert await asyncio.wait_for(anext(leas), 5) == cancelled
-        assert await asyncio.wait_for(anext(maxs), 5) == cancelled
+        assert await next_schedule_message(leas) == cancelled
+        assert await next_schedule_message(maxs) == cancelled
 
     # then
     assert errors_of(refused) == [(["slotId"], "SLOT_HAS_BOOKINGS")] and refused["withdrawnSlotId"] is None

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from sessiongraph import models
 from sessiongraph.schema.relay import from_global_id
-from tests.conftest import NOW
+from tests.conftest import NOW, next_schedule_message
 from tests.lifecycle_data import BOOK, JOIN, RESCHEDULE, data, given, slot_input, snapshot  # noqa: F401
 from tests.schedule_data import gid
 
@@ -188,9 +188,9 @@ async def test_the_freed_seat_goes_to_the_old_slot_s_waitlist_and_everyone_hears
         old_live_session = from_global_id(old["liveSession"]["id"])[1]
         rescheduled = {"kind": "RESCHEDULED", "liveSessionId": new_live_session, "occurredAt": NOW.isoformat()}
         promoted = {"kind": "PROMOTED", "liveSessionId": old_live_session, "occurredAt": NOW.isoformat()}
-        assert await next_message(lea_hears) == rescheduled and await next_message(omar_hears) == rescheduled
-        assert [await next_message(ines_hears) for _ in range(2)] == [rescheduled, promoted]
-        assert await next_message(max_hears) == promoted
+        assert await next_schedule_message(lea_hears) == rescheduled and await next_schedule_message(omar_hears) == rescheduled
+        assert [await next_schedule_message(ines_hears) for _ in range(2)] == [rescheduled, promoted]
+        assert await next_schedule_message(max_hears) == promoted
     assert (await given.fresh(first)).booked == 1 and await given.balance(max_) == 0
     async with data.database.read() as db:
         entry = await db.scalar(select(models.WaitlistEntry))
@@ -201,9 +201,3 @@ async def data_instructor(data, slot):
     async with data.database.read() as db:
         return await db.get(models.Instructor, slot.instructor_id)
 
-
-async def next_message(subscription):
-    """A schedule message, less the outbox's event ID (tests/test_outbox.py holds those to the events)."""
-    message = dict(await asyncio.wait_for(anext(subscription), 5))
-    assert isinstance(message.pop("eventId"), int)
-    return message

@@ -2,13 +2,12 @@
 transaction that frees a seat (a cancellation, a larger capacity), skips with their reason,
 expiry at the cancellation notice, and the views. Every refusal writes nothing."""
 
-import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from sessiongraph import models
-from tests.conftest import NOW
+from tests.conftest import NOW, next_schedule_message
 from tests.lifecycle_data import BOOK, CANCEL, JOIN, LEAVE, MY_WAITLIST, data, given, slot_input, snapshot  # noqa: F401
 from tests.schedule_data import gid
 
@@ -148,8 +147,8 @@ async def test_a_cancellation_books_the_first_waiting_learner_at_once(data, give
         await caller(ada)(CANCEL, input={"bookingId": adas["id"]})
         promoted = {"kind": "PROMOTED", "liveSessionId": (await given.fresh(slot)).live_session_id,
                     "occurredAt": NOW.isoformat()}
-        assert await next_message(bens) == promoted
-        assert [await next_message(teachers) for _ in range(2)][1] == promoted
+        assert await next_schedule_message(bens) == promoted
+        assert [await next_schedule_message(teachers) for _ in range(2)][1] == promoted
 
     # then
     assert [(e.learner_id, e.status) for e in await entries(data, slot)] == [
@@ -237,9 +236,3 @@ async def instructor_of(data, slot):
     async with data.database.read() as db:
         return await db.get(models.Instructor, slot.instructor_id)
 
-
-async def next_message(subscription):
-    """A schedule message, less the outbox's event ID (tests/test_outbox.py holds those to the events)."""
-    message = dict(await asyncio.wait_for(anext(subscription), 5))
-    assert isinstance(message.pop("eventId"), int)
-    return message
