@@ -101,6 +101,8 @@ def cmd_serve(args, settings: Settings) -> int:
         # machine, deliveries to a loopback address) are turned on there.
         os.environ["DEMO_WEBHOOK_RECEIVER"] = "true"
         os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
+        # The receiver's URL is built on it: where this demo is served, unless set.
+        os.environ.setdefault("PUBLIC_URL", f"http://{args.host}:{args.port}")
         get_settings.cache_clear()
         settings = get_settings()
     settings.check()
