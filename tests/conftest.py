@@ -229,13 +229,14 @@ async def next_schedule_message(subscription) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serving(app, **options: Any) -> AsyncIterator[str]:
-    """`app` served by a real uvicorn (given these options) on a free loopback port; yields its host:port."""
+async def serving(app, port: int | None = None, **options: Any) -> AsyncIterator[str]:
+    """`app` served by a real uvicorn (given these options) on `port` or a free loopback port; yields its
+    host:port."""
     import asyncio
 
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port or free_port(), log_level="warning",
                                            lifespan="off", **options))
     task = asyncio.create_task(server.serve())
     while not server.started:

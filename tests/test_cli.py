@@ -86,6 +86,10 @@ def test_demo_loads_a_platform_with_the_advertised_logins(cli_env):
 
     assert result.returncode == 0, result.stderr
     assert "300 learners" in result.stdout and "learner@example.com" in result.stdout
+    feeds = [line for line in result.stdout.splitlines() if line.startswith("calendar feed of ")]
+    assert [line.split()[3] for line in feeds] == ["learner@example.com:", "guardian@example.com:",
+                                                   "instructor@example.com:"]
+    assert all(line.endswith(".ics") and "/calendar/" in line for line in feeds)
     assert "already has users" in again.stdout
     assert run(cli_env, "token", "learner@example.com").returncode == 0
 

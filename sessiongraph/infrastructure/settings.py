@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./sessiongraph.db"
 DEVELOPMENT_JWT_SECRET = "sessiongraph-development-secret-change-me"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 def async_database_url(url: str) -> str:
@@ -60,7 +61,7 @@ class Settings(BaseSettings):
     environment: str = "development"
     # Where users reach this service, for the absolute URLs it hands out (the calendar feed's,
     # invitation links); behind a proxy, its public origin (and path prefix, if any).
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = DEFAULT_PUBLIC_URL
     # Pool size per process; PostgreSQL only (SQLite serialises writers anyway).
     database_pool_size: int = 10
     # Largest page a connection field hands out, whatever `first` asks for.
@@ -169,6 +170,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0)
     webhook_retry_hours: float = Field(24.0, ge=24)
     webhook_poll_seconds: float = Field(1.0, gt=0)
+    # `serve --demo` sets it: the service then receives the demo's webhook endpoint itself at /demo/webhooks,
+    # checks each delivery's signature and logs it (sessiongraph/server/demo_webhooks.py). Refused in production.
+    demo_webhook_receiver: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -207,6 +211,8 @@ class Settings(BaseSettings):
         """Refuse settings that would be unsafe to serve with."""
         if self.is_production and self.jwt_secret == DEVELOPMENT_JWT_SECRET:
             raise SystemExit("JWT_SECRET must be set when ENVIRONMENT=production")
+        if self.is_production and self.demo_webhook_receiver:
+            raise SystemExit("DEMO_WEBHOOK_RECEIVER is for the demo, not ENVIRONMENT=production")
         if self.oidc_issuer and not self.oidc_audience:
             raise SystemExit("OIDC_AUDIENCE must be set with OIDC_ISSUER (the `aud` tokens are checked for)")
         if self.rate_limit_enabled and min(self.rate_limit_user_burst, self.rate_limit_ip_burst,

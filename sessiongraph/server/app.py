@@ -49,6 +49,7 @@ from sessiongraph.server.connection_rights import (
     UserSockets,
     rights_lapse,
 )
+from sessiongraph.server.demo_webhooks import demo_webhook_route
 from sessiongraph.server.exports import export_downloads
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response, unavailable_response
 from sessiongraph.server.limits import BodyLimit
@@ -328,6 +329,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             # The web client: plain HTML and JavaScript from clients/web/app, no build step.
             Route("/app/operations.json", web_client_operations),
             Mount("/app", StaticFiles(directory=WEB_APP_DIR, html=True), name="app"),
+            *([demo_webhook_route(database, settings)] if settings.demo_webhook_receiver else []),
         ],
         middleware=[Middleware(RequestIds)],
         lifespan=lifespan,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from typing import Any
 
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+# The demo users whose calendar feeds `demo` prints: each role's.
+DEMO_FEEDS = ("learner@example.com", "guardian@example.com", "instructor@example.com")
+
+
 class CommandFailed(Exception):
     pass
 
@@ -91,12 +96,21 @@ async def _prepare(database: Database, *, migrate_empty: bool) -> None:
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
+    if args.demo:
+        # The app is built by uvicorn from the environment: the demo's receiver (and, since it is on this
+        # machine, deliveries to a loopback address) are turned on there.
+        os.environ["DEMO_WEBHOOK_RECEIVER"] = "true"
+        os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
+        # The receiver's URL is built on it: where this demo is served, unless set.
+        os.environ.setdefault("PUBLIC_URL", f"http://{args.host}:{args.port}")
+        get_settings.cache_clear()
+        settings = get_settings()
     settings.check()
 
     async def prepare(database: Database) -> None:
         await _prepare(database, migrate_empty=True)
         if args.demo:
-            await _load_demo_if_empty(database)
+            await _load_demo_if_empty(database, settings)
 
     _with_database(settings, prepare)
     uvicorn.run("sessiongraph.server.app:serve_app", factory=True, host=args.host, port=args.port,
@@ -124,22 +138,28 @@ def cmd_migrate(_args, settings: Settings) -> int:
     return 0
 
 
-async def _load_demo_if_empty(database: Database) -> None:
+async def _load_demo_if_empty(database: Database, settings: Settings) -> None:
     from sessiongraph.demo import load_demo
+    from sessiongraph.resolvers.calendar_feed import calendar_feed
+    from sessiongraph.resolvers.context import Actor, Context
 
     async with database.read() as db:
         users = await db.scalar(select(func.count()).select_from(User))
     if users:
         print("the database already has users; demo data not loaded")
         return
-    summary = await load_demo(database, Clock().now())
+    summary = await load_demo(database, Clock().now(), public_url=settings.public_url)
     print(summary)
+    for email in DEMO_FEEDS:
+        user = await _user_by_email(database, email)
+        link = await calendar_feed(Context(database=database, clock=Clock(), settings=settings, actor=Actor(user)))
+        print(f"calendar feed of {email}: {link.url}")
 
 
 def cmd_demo(_args, settings: Settings) -> int:
     async def demo(database: Database) -> None:
         await _prepare(database, migrate_empty=True)
-        await _load_demo_if_empty(database)
+        await _load_demo_if_empty(database, settings)
 
     _with_database(settings, demo)
     return 0
