@@ -256,7 +256,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     rate_limiter = create_rate_limiter(settings, clock)
     bearer = BearerTokens(database, settings, clock, create_oidc_verifier(settings, clock))
     dispatcher = WebhookDispatcher(database, clock, settings)
-    relay = Relay(database, broker, clock, settings, fan_out=webhooks.fan_out, fanned_out=dispatcher.wake)
+    relay = Relay(database, broker, clock, settings, consumers=[webhooks.consumer(then=dispatcher.wake)])
     persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
