@@ -244,6 +244,24 @@ async def fan_out(database: Database, consumer: Consumer, now: datetime) -> int 
     return len(rows)
 
 
+# --- queues of work due: webhook deliveries, email messages --------------------------------------
+
+
+async def lease_due(db: AsyncSession, table: Table, now: datetime, *, limit: int, lease: timedelta,
+                    where: Sequence[Any] = ()) -> list[int]:
+    """Leases up to `limit` PENDING rows of `table` (a queue: `status`, `next_attempt_at`, `lease_until`) due
+    by `now`, oldest due first, and returns their IDs: rows another instance is leasing just now are passed
+    over (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's write lock serialises the instances), and a
+    leased row is not taken again before its lease ends (then only if its instance died with it)."""
+    candidates = (select(table.c.id)
+                  .where(table.c.status == "PENDING", table.c.next_attempt_at <= now,
+                         table.c.lease_until.is_(None) | (table.c.lease_until <= now), *where)
+                  .order_by(table.c.next_attempt_at, table.c.id).limit(limit).with_for_update(skip_locked=True))
+    leased = await db.execute(update(table).where(table.c.id.in_(candidates)).values(lease_until=now + lease)
+                              .returning(table.c.id))
+    return sorted(row.id for row in leased.all())
+
+
 # --- the relay ---------------------------------------------------------------------------------
 
 

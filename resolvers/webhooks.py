@@ -50,7 +50,7 @@ from sessiongraph.models.webhooks import WebhookDelivery, WebhookDeliveryStatus,
 from sessiongraph.resolvers.audit import audit_removed, audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problems, UserErrors
-from sessiongraph.resolvers.outbox import BACKGROUND, Consumer, OutboxEvent, dialect_insert
+from sessiongraph.resolvers.outbox import BACKGROUND, Consumer, OutboxEvent, dialect_insert, lease_due
 from sessiongraph.resolvers.pagination import Page, paginate
 from sessiongraph.resolvers.permissions import require_admin
 from sessiongraph.resolvers.validation import optional_text
@@ -296,15 +296,9 @@ class WebhookDispatcher(Worker):
     async def _lease(self, now: datetime) -> list[Due]:
         async with self.database.write() as db:
             await db.connection(execution_options=BACKGROUND)
-            candidates = (select(deliveries.c.id).join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
-                          .where(deliveries.c.status == WebhookDeliveryStatus.PENDING.value,
-                                 deliveries.c.next_attempt_at <= now, endpoints.c.active.is_(True),
-                                 (deliveries.c.lease_until.is_(None)) | (deliveries.c.lease_until <= now))
-                          .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(DELIVERY_BATCH)
-                          .with_for_update(of=deliveries, skip_locked=True))
-            leased = [row.id for row in (await db.execute(
-                update(deliveries).where(deliveries.c.id.in_(candidates)).values(lease_until=now + LEASE)
-                .returning(deliveries.c.id))).all()]
+            active = select(endpoints.c.id).where(endpoints.c.active.is_(True))
+            leased = await lease_due(db, deliveries, now, limit=DELIVERY_BATCH, lease=LEASE,
+                                     where=[deliveries.c.endpoint_id.in_(active)])
             if not leased:
                 return []
             rows = (await db.execute(
