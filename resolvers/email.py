@@ -283,24 +283,12 @@ class EmailSender(Worker):
 
     def __init__(self, database: Database, clock: Clock, settings: Settings,
                  jitter: Callable[[], float] = random.random) -> None:
-        super().__init__(settings.email_poll_seconds)
+        # Also woken after each commit that queued a message (an invitation) or recorded an event.
+        super().__init__(settings.email_poll_seconds, woken_by=database.on_commit)
         self.database = database
         self.clock = clock
         self.settings = settings
         self.jitter = jitter
-        self._stop_listening: Callable[[], None] | None = None
-
-    async def start(self) -> None:
-        """From now on also looks right after every commit that queued a message (an invitation) or an event."""
-        if self._stop_listening is None:
-            self._stop_listening = self.database.on_commit(self.wake)
-        await super().start()
-
-    async def close(self) -> None:
-        if self._stop_listening is not None:
-            self._stop_listening()
-            self._stop_listening = None
-        await super().close()
 
     async def work(self) -> Round:
         if self.settings.smtp_url is None or not await self._due_waiting():

@@ -277,7 +277,8 @@ class Relay(Worker):
 
     def __init__(self, database: Database, broker: Broker, clock: Clock, settings: Settings, *,
                  consumers: Sequence[Consumer] = ()) -> None:
-        super().__init__(settings.outbox_poll_seconds)
+        # Also publishes right after every commit of this instance that recorded events.
+        super().__init__(settings.outbox_poll_seconds, woken_by=database.on_commit)
         self.database = database
         # After publishing, the events go on to each consumer (webhooks, email), from its own position.
         self.consumers = tuple(consumers)
@@ -286,19 +287,6 @@ class Relay(Worker):
         self.settings = settings
         self.published = 0  # events this relay has published, for tests and the log
         self._last_purge: datetime | None = None
-        self._stop_listening: Callable[[], None] | None = None
-
-    async def start(self) -> None:
-        """From now on also publishes right after every commit of this instance that recorded events."""
-        if self._stop_listening is None:
-            self._stop_listening = self.database.on_commit(self.wake)
-        await super().start()
-
-    async def close(self) -> None:
-        if self._stop_listening is not None:
-            self._stop_listening()
-            self._stop_listening = None
-        await super().close()
 
     async def on_poll(self) -> None:
         now = self.clock.now()
