@@ -10,6 +10,7 @@ from sessiongraph.models.booking import AbsenceRequest, AbsenceRequestStatus, Bo
 from sessiongraph.models.calendar_feed import CalendarFeed
 from sessiongraph.models.courses import Course
 from sessiongraph.models.credits import CreditAccount, CreditTransaction, CreditTransactionKind
+from sessiongraph.models.email import EmailMessage, EmailStatus
 from sessiongraph.models.events import Event, EventType, EventUser, OutboxCounter
 from sessiongraph.models.reports import AttendanceReport, AttendanceStatus
 from sessiongraph.models.schedule import (
@@ -46,6 +47,8 @@ __all__ = [
     "CreditAccount",
     "CreditTransaction",
     "CreditTransactionKind",
+    "EmailMessage",
+    "EmailStatus",
     "Enrollment",
     "Event",
     "EventType",

@@ -79,5 +79,7 @@ class OutboxCounterName(StrEnum):
     PURGED_THROUGH = "purged_through"
     # The relay's turn: the relay of one instance at a time holds this row's lock.
     RELAY = "relay"
-    # Every event up to this ID has been handed to the webhooks (resolvers/webhooks.py `fan_out`).
+    # Every event up to this ID has been handed to the webhooks (resolvers/webhooks.py `make_deliveries`).
     WEBHOOKS = "webhooks"
+    # Every event up to this ID has been handed to email (resolvers/email.py `queue_messages`).
+    EMAIL = "email"

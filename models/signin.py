@@ -48,3 +48,7 @@ class Invitation(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", ondelete="CASCADE", index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The token is an HMAC of the user's ID and this under a key derived from JWT_SECRET
+    # (resolvers/signin.py `invitation_token`), so the sender can write the link into the email again
+    # while the database alone holds no way to it. None for invitations made before it was kept.
+    nonce: str | None = Field(default=None, sa_column=Column(String(32), nullable=True, info={"secret": True}))

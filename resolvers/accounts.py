@@ -13,6 +13,7 @@ from sessiongraph.infrastructure.zones import shown
 from sessiongraph.models import ClassMember, GuardianLink, Instructor, User, UserClass, Weekday
 from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
+from sessiongraph.resolvers.email import queue_invitation
 from sessiongraph.resolvers.errors import ErrorCode, NotAllowed, Problems, UserErrors
 from sessiongraph.resolvers.events import USER_RIGHTS_CHANNEL
 from sessiongraph.resolvers.pagination import Page, paginate
@@ -73,7 +74,9 @@ async def create_user(ctx: Context, *, email: str, name: str, time_zone: str | N
             db.add(Instructor(user_id=user.id, display_name=instructor_profile.display_name,
                               bio=instructor_profile.bio))
         if send_invitation:
-            invitation_url = await invite(db, ctx, user)
+            invited = await invite(db, ctx, user)
+            invitation_url = invited.url
+            await queue_invitation(db, ctx.settings, user.id, invited.invitation_id, ctx.now)
     return CreatedUser(user, invitation_url)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, Integer, bindparam, inspect, select, union
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +27,7 @@ from sqlmodel import col
 
 from sessiongraph.infrastructure.db import Database
 from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.infrastructure.storable import global_id
 from sessiongraph.models import (
     Booking,
     BookingStatus,
@@ -59,6 +61,16 @@ def secret_hash(secret: str) -> str:
 
 def feed_url(settings: Settings, secret: str) -> str:
     return f"{settings.public_url}/calendar/{secret}.ics"
+
+
+def uid_domain(settings: Settings) -> str:
+    """The right-hand side of every VEVENT's UID (`live-session-<ID>@<domain>`), the feed's and the emails'."""
+    return urlsplit(settings.public_url).hostname or "sessiongraph"
+
+
+def session_page(settings: Settings, live_session_id: int) -> str:
+    """The live session's details in the web client (clients/web/app opens `#session=<ID>`)."""
+    return f"{settings.public_url}/app/#session={global_id('LiveSession', live_session_id)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +189,13 @@ _AUDIENCE = _audience()
 _FEED_COLUMNS = ("id", "code", "lesson_name", "lesson_goal", "starts_at", "ends_at", "location_name",
                  "location_address", "location_room", "cancelled_at", "cancellation_reason", "sequence",
                  "created_at", "updated_at")
+# A live session's columns as a feed or an email shows it: _FEED_COLUMNS, whether it is online (never the
+# classroom URL: that only the Join rule hands out), its course's title and its instructor's name.
+_ENTRY_COLUMNS = (*(_LIVE_SESSIONS.c[name] for name in _FEED_COLUMNS),
+                  _LIVE_SESSIONS.c.virtual_classroom_url.is_not(None).label("is_virtual"),
+                  col(Course.title).label("course_title"), col(Instructor.display_name).label("instructor_name"))
 _FEED_ROWS = (
-    select(*(_LIVE_SESSIONS.c[name] for name in _FEED_COLUMNS),
-           # Whether it is online, never the classroom URL: that only the Join rule hands out.
-           _LIVE_SESSIONS.c.virtual_classroom_url.is_not(None).label("is_virtual"),
-           col(Course.title).label("course_title"),
-           col(Instructor.display_name).label("instructor_name"), _AUDIENCE.c.person_id,
-           col(User.name).label("person_name"))
+    select(*_ENTRY_COLUMNS, _AUDIENCE.c.person_id, col(User.name).label("person_name"))
     .select_from(_LIVE_SESSIONS)
     .join(_AUDIENCE, _AUDIENCE.c.live_session_id == _LIVE_SESSIONS.c.id)
     .join(Course, col(Course.id) == _LIVE_SESSIONS.c.course_id)
@@ -191,6 +203,20 @@ _FEED_ROWS = (
     .join(User, col(User.id) == _AUDIENCE.c.person_id)
     .where(_LIVE_SESSIONS.c.starts_at >= bindparam("from_"), _LIVE_SESSIONS.c.starts_at < bindparam("to"))
     .order_by(_LIVE_SESSIONS.c.starts_at, _LIVE_SESSIONS.c.id, col(User.name)))
+_ENTRIES_BY_ID = (
+    select(*_ENTRY_COLUMNS).select_from(_LIVE_SESSIONS)
+    .join(Course, col(Course.id) == _LIVE_SESSIONS.c.course_id)
+    .join(Instructor, col(Instructor.id) == _LIVE_SESSIONS.c.instructor_id)
+    .where(_LIVE_SESSIONS.c.id.in_(bindparam("ids", expanding=True))))
+
+
+async def entries_by_id(connection: AsyncConnection, live_session_ids: Sequence[int]) -> dict[int, FeedEntry]:
+    """The live sessions as a feed would show them to their learner (no children's names), by ID."""
+    if not live_session_ids:
+        return {}
+    rows = (await connection.execute(_ENTRIES_BY_ID, {"ids": sorted(set(live_session_ids))})).all()
+    return {row.id: FeedEntry(live_session=row, course_title=row.course_title, instructor_name=row.instructor_name,
+                              children=()) for row in rows}
 
 
 def feed_span(now: datetime) -> tuple[datetime, datetime]:

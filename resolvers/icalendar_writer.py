@@ -71,16 +71,18 @@ def vtimezone(zone_name: str, first: date, last: date) -> icalendar.Timezone:
     return icalendar.Timezone.from_tzinfo(ZoneInfo(zone_name), tzid=zone_name, first_date=first, last_date=last)
 
 
-def event_text(entry: FeedEntry, zone: ZoneInfo, uid_domain: str, page_url: str) -> bytes:
+def event_text(entry: FeedEntry, zone: ZoneInfo, uid_domain: str, page_url: str,
+               stamp: datetime | None = None) -> bytes:
     """One VEVENT, folded. The lines of fixed form fit in 75 octets whatever their values (the
-    longest zone name makes DTSTART 61), so only the free text is folded."""
+    longest zone name makes DTSTART 61), so only the free text is folded. `stamp` is the DTSTAMP of a
+    calendar with a METHOD (when it was made); without, DTSTAMP is when the event last changed."""
     ls = entry.live_session
     changed = utc_stamp(ls.updated_at)
     status = "CANCELLED" if ls.cancelled_at is not None else "CONFIRMED"
     fixed = (f"BEGIN:VEVENT\r\n"
              # Without METHOD, DTSTAMP is when the event last changed (RFC 5545 3.8.7.2), so an
              # unchanged feed is the same text, and the same ETag, on every read.
-             f"DTSTAMP:{changed}\r\n"
+             f"DTSTAMP:{changed if stamp is None else utc_stamp(stamp)}\r\n"
              f"DTSTART;TZID={zone.key}:{local_stamp(ls.starts_at, zone)}\r\n"
              f"DTEND;TZID={zone.key}:{local_stamp(ls.ends_at, zone)}\r\n"
              f"SEQUENCE:{ls.sequence}\r\nSTATUS:{status}\r\n"
@@ -119,22 +121,43 @@ def _location(ls) -> str | None:
     return "Online" if ls.is_virtual else None
 
 
-def feed_calendar(entries: Iterable[FeedEntry], *, zone: ZoneInfo, span: tuple[datetime, datetime],
-                  name: str, uid_domain: str, page_url: Callable[[int], str]) -> bytes:
-    """The whole feed: the calendar, the zone's VTIMEZONE over `span`, one VEVENT per entry."""
+def _calendar() -> icalendar.Calendar:
     calendar = icalendar.Calendar()
     calendar.add("version", "2.0")
     calendar.add("prodid", PRODUCT)
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("name", name)
-    calendar.add("x-wr-calname", name)
-    calendar.add("x-wr-timezone", zone.key)
-    calendar.add("refresh-interval", icalendar.vDuration.from_ical(REFRESH), parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH)
+    return calendar
+
+
+def _with_events(calendar: icalendar.Calendar, zone: ZoneInfo, span: tuple[datetime, datetime],
+                 events: bytes) -> bytes:
+    """The calendar with the zone's VTIMEZONE over `span` and the VEVENTs written here."""
     # The span's dates, a day wider each side: an event near an end is still within the rules.
     first, last = span[0].astimezone(zone).date(), span[1].astimezone(zone).date()
     calendar.add_component(vtimezone(zone.key, date.fromordinal(first.toordinal() - 1),
                                      date.fromordinal(last.toordinal() + 1)))
     head, end = calendar.to_ical().rsplit(b"END:VCALENDAR", 1)
-    events = b"".join(event_text(entry, zone, uid_domain, page_url(entry.live_session.id)) for entry in entries)
     return head + events + b"END:VCALENDAR" + end
+
+
+def feed_calendar(entries: Iterable[FeedEntry], *, zone: ZoneInfo, span: tuple[datetime, datetime],
+                  name: str, uid_domain: str, page_url: Callable[[int], str]) -> bytes:
+    """The whole feed: the calendar, the zone's VTIMEZONE over `span`, one VEVENT per entry."""
+    calendar = _calendar()
+    calendar.add("name", name)
+    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-timezone", zone.key)
+    calendar.add("refresh-interval", icalendar.vDuration.from_ical(REFRESH), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", REFRESH)
+    events = b"".join(event_text(entry, zone, uid_domain, page_url(entry.live_session.id)) for entry in entries)
+    return _with_events(calendar, zone, span, events)
+
+
+def event_calendar(entry: FeedEntry, *, zone: ZoneInfo, uid_domain: str, page_url: str, stamp: datetime) -> bytes:
+    """One live session as an email attachment (METHOD:PUBLISH): the same VEVENT as the feed's, its UID
+    and SEQUENCE included, so a calendar app that has both keeps one event."""
+    calendar = _calendar()
+    calendar.add("method", "PUBLISH")
+    ls = entry.live_session
+    return _with_events(calendar, zone, (ls.starts_at, ls.ends_at),
+                        event_text(entry, zone, uid_domain, page_url, stamp=stamp))

@@ -16,6 +16,10 @@ left, or what Redis did not take while it was down. A batch Redis refuses is rol
 back: its events stay unpublished and go out, in order, when Redis answers again.
 Publishing and marking are not one atomic step, so an event may go out twice (a crash
 between them); subscribers drop an event ID they have seen.
+
+Then the relay hands the events to its consumers (`Consumer`: the webhooks, email), each
+from its own position in the sequence (an outbox_counter row) raised in the transaction
+that writes what the consumer made of them, so each consumer takes each event once.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ event_users: Table = EventUser.__table__  # type: ignore[attr-defined]
 
 # Events published per relay transaction; a longer queue takes several.
 RELAY_BATCH = 500
+# Events handed to a consumer per relay transaction.
+FAN_OUT_BATCH = 500
 PURGE_INTERVAL = timedelta(hours=1)
 # On the relay's connections: work of no request's (the statement-count tests leave it out).
 BACKGROUND = {"background_work": "outbox"}
@@ -196,6 +202,66 @@ async def schedule_events_after(database: Database, after: int, user_ids: Sequen
         return [ScheduleEventRow(*row) for row in (await db.execute(query)).all()]
 
 
+# --- consumers: what else reads every event, in order ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    id: int
+    type: str
+    occurred_at: datetime
+    data: str  # JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """Something that takes every event once, in ID order, after the relay has published it: the webhooks
+    (their deliveries) and email (its messages). `take` writes what it makes of a batch inside the relay's
+    transaction, which also moves the consumer's `position` (an outbox_counter row) past the batch, so each
+    event is taken once whichever instance relays. `then` is told after a batch was taken (it wakes the
+    worker that sends what `take` wrote)."""
+
+    position: OutboxCounterName
+    take: Callable[[AsyncSession, Sequence[OutboxEvent], datetime], Awaitable[None]]
+    then: Callable[[], None] | None = None
+
+
+async def fan_out(database: Database, consumer: Consumer, now: datetime) -> int | None:
+    """Hands the consumer the events after its position (up to a batch) and moves its position past them;
+    returns how many it took (None when another instance's relay holds the turn)."""
+    async with database.write() as db:
+        await db.connection(execution_options=BACKGROUND)
+        if not await take_turn(db):
+            return None
+        position = await counter_value(db, consumer.position)
+        rows = [OutboxEvent(*row) for row in (await db.execute(
+            select(events.c.id, events.c.type, events.c.occurred_at, events.c.data)
+            .where(events.c.id > position).order_by(events.c.id).limit(FAN_OUT_BATCH))).all()]
+        if not rows:
+            return 0
+        await consumer.take(db, rows, now)
+        await raise_counter(db, consumer.position, rows[-1].id - position)
+    return len(rows)
+
+
+# --- queues of work due: webhook deliveries, email messages --------------------------------------
+
+
+async def lease_due(db: AsyncSession, table: Table, now: datetime, *, limit: int, lease: timedelta,
+                    where: Sequence[Any] = ()) -> list[int]:
+    """Leases up to `limit` PENDING rows of `table` (a queue: `status`, `next_attempt_at`, `lease_until`) due
+    by `now`, oldest due first, and returns their IDs: rows another instance is leasing just now are passed
+    over (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's write lock serialises the instances), and a
+    leased row is not taken again before its lease ends (then only if its instance died with it)."""
+    candidates = (select(table.c.id)
+                  .where(table.c.status == "PENDING", table.c.next_attempt_at <= now,
+                         table.c.lease_until.is_(None) | (table.c.lease_until <= now), *where)
+                  .order_by(table.c.next_attempt_at, table.c.id).limit(limit).with_for_update(skip_locked=True))
+    leased = await db.execute(update(table).where(table.c.id.in_(candidates)).values(lease_until=now + lease)
+                              .returning(table.c.id))
+    return sorted(row.id for row in leased.all())
+
+
 # --- the relay ---------------------------------------------------------------------------------
 
 
@@ -210,37 +276,24 @@ class Relay(Worker):
     name = "outbox relay"
 
     def __init__(self, database: Database, broker: Broker, clock: Clock, settings: Settings, *,
-                 fan_out: Callable[[Database, datetime], Awaitable[int | None]] | None = None,
-                 fanned_out: Callable[[], None] | None = None) -> None:
-        super().__init__(settings.outbox_poll_seconds)
+                 consumers: Sequence[Consumer] = ()) -> None:
+        # Also publishes right after every commit of this instance that recorded events.
+        super().__init__(settings.outbox_poll_seconds, woken_by=database.on_commit)
         self.database = database
-        # After publishing, the events go on to what `fan_out` does with them (and `fanned_out` is told).
-        self.fan_out = fan_out
-        self.fanned_out = fanned_out
+        # After publishing, the events go on to each consumer (webhooks, email), from its own position.
+        self.consumers = tuple(consumers)
         self.broker = broker
         self.clock = clock
         self.settings = settings
         self.published = 0  # events this relay has published, for tests and the log
         self._last_purge: datetime | None = None
-        self._stop_listening: Callable[[], None] | None = None
-
-    async def start(self) -> None:
-        """From now on also publishes right after every commit of this instance that recorded events."""
-        if self._stop_listening is None:
-            self._stop_listening = self.database.on_commit(self.wake)
-        await super().start()
-
-    async def close(self) -> None:
-        if self._stop_listening is not None:
-            self._stop_listening()
-            self._stop_listening = None
-        await super().close()
 
     async def on_poll(self) -> None:
         now = self.clock.now()
         if self._last_purge is None or now - self._last_purge >= PURGE_INTERVAL:
             self._last_purge = now
-            await purge(self.database, now - timedelta(days=self.settings.event_retention_days))
+            await purge(self.database, now - timedelta(days=self.settings.event_retention_days),
+                        [consumer.position for consumer in self.consumers])
 
     async def work(self) -> Round:
         if not await self._work_waiting():
@@ -251,28 +304,34 @@ class Relay(Worker):
         return Round.MORE if Round.MORE in outcomes else Round.DONE
 
     async def _work_waiting(self) -> bool:
-        """Whether an event waits to be published or fanned out. Read before the relay takes its turn, so an
-        idle relay writes nothing (on SQLite the turn is the database's one write lock)."""
+        """Whether an event waits to be published or handed to a consumer. Read before the relay takes its
+        turn, so an idle relay writes nothing (on SQLite the turn is the database's one write lock)."""
         unpublished = select(events.c.id).where(events.c.published_at.is_(None)).limit(1).scalar_subquery()
         newest = select(func.max(events.c.id)).scalar_subquery()
-        fanned_out = (select(counters.c.value).where(counters.c.name == OutboxCounterName.WEBHOOKS.value)
-                      .scalar_subquery())
         async with self.database.read() as db:
             await db.connection(execution_options=BACKGROUND)
-            waiting, newest_id, position = (await db.execute(select(unpublished, newest, fanned_out))).one()
-        return waiting is not None or (self.fan_out is not None and newest_id is not None
-                                       and newest_id > (position or 0))
+            waiting, newest_id = (await db.execute(select(unpublished, newest))).one()
+            if waiting is not None:
+                return True
+            if newest_id is None or not self.consumers:
+                return False
+            names = [consumer.position.value for consumer in self.consumers]
+            positions = dict((await db.execute(select(counters.c.name, counters.c.value)
+                                               .where(counters.c.name.in_(names)))).all())
+        return any(newest_id > positions.get(name, 0) for name in names)
 
     async def _fan_out_batch(self) -> Round:
-        """Hands the events to the webhooks (resolvers/webhooks.py `fan_out`, given by the app)."""
-        if self.fan_out is None:
-            return Round.DONE
-        passed = await self.fan_out(self.database, self.clock.now())
-        if passed is None:
-            return Round.BUSY
-        if passed and self.fanned_out is not None:
-            self.fanned_out()
-        return Round.MORE if passed else Round.DONE
+        """Hands the events to each consumer, in turn; BUSY when another instance's relay holds the turn."""
+        outcome = Round.DONE
+        for consumer in self.consumers:
+            passed = await fan_out(self.database, consumer, self.clock.now())
+            if passed is None:
+                return Round.BUSY
+            if passed and consumer.then is not None:
+                consumer.then()
+            if passed == FAN_OUT_BATCH:
+                outcome = Round.MORE
+        return outcome
 
     async def publish_batch(self) -> Round:
         """Publishes the oldest unpublished events: MORE when there may be more, DONE when none are
@@ -325,9 +384,9 @@ def _channels(live_session_id: int | None, user_ids: list[int]) -> list[str]:
     return first + [user_channel(user_id) for user_id in user_ids]
 
 
-async def purge(database: Database, before: datetime) -> int:
-    """Deletes the events that occurred before `before` and have been published; cursors up to the
-    last of them expire. Returns how many went."""
+async def purge(database: Database, before: datetime, positions: Sequence[OutboxCounterName] = ()) -> int:
+    """Deletes the events that occurred before `before` and have been published (and taken by the consumers
+    whose `positions` are given); cursors up to the last of them expire. Returns how many went."""
     async with database.read() as db:
         await db.connection(execution_options=BACKGROUND)
         if await db.scalar(select(events.c.id).where(events.c.occurred_at < before).limit(1)) is None:
@@ -347,6 +406,8 @@ async def purge(database: Database, before: datetime) -> int:
                                   .order_by(events.c.id).limit(1))
         if waiting is not None:
             through = min(through, waiting - 1)
+        for position in positions:  # nor past an event a consumer has yet to take
+            through = min(through, await counter_value(db, position))
         await db.execute(delete(event_users).where(event_users.c.event_id <= through))
         result = await db.execute(delete(events).where(events.c.id <= through))
         deleted = cast(CursorResult, result).rowcount

@@ -11,7 +11,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +34,7 @@ from sessiongraph.infrastructure.passwords import (
     secret_digest,
     verify_password,
 )
+from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.models import Invitation, RefreshToken, SignInFailures, User
 from sessiongraph.resolvers.context import Context
@@ -212,17 +217,37 @@ async def _accept_invitation(ctx: Context, token: str, new_hash: str) -> User:
     return user
 
 
-async def invite(db: AsyncSession, ctx: Context, user: User) -> str:
-    """A one-time link for `user` to set a first password, inside the transaction that made the user.
+@dataclass(frozen=True, slots=True)
+class Invited:
+    invitation_id: int
+    url: str
 
-    The link is returned to the admin who asked (createUser's `invitationUrl`); sending it by e-mail
-    comes with the e-mail delivery of issue #17."""
+
+def invitation_token(settings: Settings, user_id: int, nonce: str) -> str:
+    """43 URL-safe characters (256 bits) that only this server's key derives from the stored nonce: the
+    email sender writes the link again at send time, and a copy of the database opens no invitation."""
+    key = hashlib.sha256(b"sessiongraph invitation\0" + settings.jwt_secret.encode()).digest()
+    digest = hmac.new(key, f"{user_id}:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def invitation_url(settings: Settings, token: str) -> str:
+    return f"{settings.public_url}/app/#invitation={token}"
+
+
+async def invite(db: AsyncSession, ctx: Context, user: User) -> Invited:
+    """A one-time link for `user` to set a first password, inside the transaction that made the user.
+    The link is returned to the admin who asked (createUser's `invitationUrl`) and e-mailed when SMTP_URL
+    is set (resolvers/email.py `queue_invitation`)."""
     assert user.id is not None  # flushed
-    token = new_secret()
-    db.add(Invitation(token_hash=secret_digest(token), user_id=user.id,
-                      expires_at=ctx.now + timedelta(days=ctx.settings.invitation_days)))
-    log.info("invitation made for user %s (not e-mailed: no e-mail delivery yet, issue #17)", user.id)
-    return f"{ctx.settings.public_url.rstrip('/')}/app/#invitation={token}"
+    nonce = secrets.token_hex(16)
+    token = invitation_token(ctx.settings, user.id, nonce)
+    invitation = Invitation(token_hash=secret_digest(token), user_id=user.id, nonce=nonce,
+                            expires_at=ctx.now + timedelta(days=ctx.settings.invitation_days))
+    db.add(invitation)
+    await db.flush()
+    assert invitation.id is not None  # flushed
+    return Invited(invitation.id, invitation_url(ctx.settings, token))
 
 
 async def user_for_identity(database: Database, email: str, name: str | None) -> User:

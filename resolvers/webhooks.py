@@ -5,8 +5,8 @@
   private, loopback, link-local and reserved ones are refused unless
   WEBHOOK_ALLOW_PRIVATE=true), the event types it wants, and a secret shown once.
 - The outbox relay fans each event out to one delivery per matching active endpoint
-  (`fan_out`, under the relay's turn, from its own position in the event sequence), so a
-  delivery is created once whichever instance relays.
+  (`make_deliveries`, a consumer of the outbox with its own position in the event
+  sequence), so a delivery is created once whichever instance relays.
 - Every instance's `WebhookDispatcher` sends due deliveries. It leases each one first
   (`lease_until`, taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL, under SQLite's write
   lock there), so two instances never send one delivery at the same time; a lease outlives
@@ -30,7 +30,7 @@ import logging
 import random
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,18 +38,19 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Table, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
 from sessiongraph.infrastructure.background import Round, Worker
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database
 from sessiongraph.infrastructure.settings import Settings
-from sessiongraph.models.events import Event, EventType, OutboxCounterName
+from sessiongraph.models.events import EventType, OutboxCounterName
 from sessiongraph.models.webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, retry_wait
 from sessiongraph.resolvers.audit import audit_removed, audited
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.errors import ErrorCode, Problems, UserErrors
-from sessiongraph.resolvers.outbox import BACKGROUND, counter_value, dialect_insert, raise_counter, take_turn
+from sessiongraph.resolvers.outbox import BACKGROUND, Consumer, OutboxEvent, dialect_insert, lease_due
 from sessiongraph.resolvers.pagination import Page, paginate
 from sessiongraph.resolvers.permissions import require_admin
 from sessiongraph.resolvers.validation import optional_text
@@ -58,11 +59,9 @@ log = logging.getLogger("sessiongraph.webhooks")
 
 endpoints: Table = WebhookEndpoint.__table__  # type: ignore[attr-defined]
 deliveries: Table = WebhookDelivery.__table__  # type: ignore[attr-defined]
-events: Table = Event.__table__  # type: ignore[attr-defined]
 
 URL_MAX_LENGTH = 2000
 DESCRIPTION_MAX_LENGTH = 500
-FAN_OUT_BATCH = 500
 DELIVERY_BATCH = 20
 # Longer than a request may take, so a lease ends only when its instance has died.
 LEASE = timedelta(minutes=2)
@@ -228,33 +227,25 @@ def webhook_body(event_type: str, occurred_at: datetime, data: str) -> str:
                       separators=(",", ":"))
 
 
-async def fan_out(database: Database, now: datetime) -> int | None:
-    """Creates the deliveries of the events after the webhooks' position; returns how many events it
-    passed (None when another instance's relay holds the turn)."""
-    async with database.write() as db:
-        await db.connection(execution_options=BACKGROUND)
-        if not await take_turn(db):
-            return None
-        position = await counter_value(db, OutboxCounterName.WEBHOOKS)
-        rows = (await db.execute(
-            select(events.c.id, events.c.type, events.c.occurred_at, events.c.data)
-            .where(events.c.id > position).order_by(events.c.id).limit(FAN_OUT_BATCH))).all()
-        if not rows:
-            return 0
-        wanted: dict[str, list[int]] = {}
-        for endpoint_id, types in (await db.execute(
-                select(endpoints.c.id, endpoints.c.event_types).where(endpoints.c.active.is_(True)))).all():
-            for event_type in json.loads(types):
-                wanted.setdefault(event_type, []).append(endpoint_id)
-        new = [{"endpoint_id": endpoint_id, "event_id": event_id, "event_type": event_type,
-                "webhook_id": f"msg_{event_id}", "body": webhook_body(event_type, occurred_at, data),
-                "status": WebhookDeliveryStatus.PENDING.value, "attempts": 0, "created_at": occurred_at,
-                "next_attempt_at": now}
-               for event_id, event_type, occurred_at, data in rows for endpoint_id in wanted.get(event_type, ())]
-        if new:
-            await db.execute(dialect_insert(db)(deliveries).on_conflict_do_nothing(), new)
-        await raise_counter(db, OutboxCounterName.WEBHOOKS, rows[-1].id - position)
-    return len(rows)
+def consumer(then: Callable[[], None] | None = None) -> Consumer:
+    """The webhooks as a consumer of the outbox: their position is the WEBHOOKS counter row."""
+    return Consumer(OutboxCounterName.WEBHOOKS, make_deliveries, then)
+
+
+async def make_deliveries(db: AsyncSession, batch: Sequence[OutboxEvent], now: datetime) -> None:
+    """One delivery per event and active endpoint that wants its type, in the relay's transaction."""
+    wanted: dict[str, list[int]] = {}
+    for endpoint_id, types in (await db.execute(
+            select(endpoints.c.id, endpoints.c.event_types).where(endpoints.c.active.is_(True)))).all():
+        for event_type in json.loads(types):
+            wanted.setdefault(event_type, []).append(endpoint_id)
+    new = [{"endpoint_id": endpoint_id, "event_id": event.id, "event_type": event.type,
+            "webhook_id": f"msg_{event.id}", "body": webhook_body(event.type, event.occurred_at, event.data),
+            "status": WebhookDeliveryStatus.PENDING.value, "attempts": 0, "created_at": event.occurred_at,
+            "next_attempt_at": now}
+           for event in batch for endpoint_id in wanted.get(event.type, ())]
+    if new:
+        await db.execute(dialect_insert(db)(deliveries).on_conflict_do_nothing(), new)
 
 
 # --- delivery, by every instance ---------------------------------------------------------------
@@ -305,15 +296,9 @@ class WebhookDispatcher(Worker):
     async def _lease(self, now: datetime) -> list[Due]:
         async with self.database.write() as db:
             await db.connection(execution_options=BACKGROUND)
-            candidates = (select(deliveries.c.id).join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
-                          .where(deliveries.c.status == WebhookDeliveryStatus.PENDING.value,
-                                 deliveries.c.next_attempt_at <= now, endpoints.c.active.is_(True),
-                                 (deliveries.c.lease_until.is_(None)) | (deliveries.c.lease_until <= now))
-                          .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(DELIVERY_BATCH)
-                          .with_for_update(of=deliveries, skip_locked=True))
-            leased = [row.id for row in (await db.execute(
-                update(deliveries).where(deliveries.c.id.in_(candidates)).values(lease_until=now + LEASE)
-                .returning(deliveries.c.id))).all()]
+            active = select(endpoints.c.id).where(endpoints.c.active.is_(True))
+            leased = await lease_due(db, deliveries, now, limit=DELIVERY_BATCH, lease=LEASE,
+                                     where=[deliveries.c.endpoint_id.in_(active)])
             if not leased:
                 return []
             rows = (await db.execute(

@@ -143,7 +143,7 @@ class CreateUserInput:
 class CreateUserPayload:
     user: User | None
     invitation_url: str | None = strawberry.field(
-        default=None, description="The invitation link, for the admin to pass on (not e-mailed yet).")
+        default=None, description="The invitation link, for the admin to pass on (e-mailed too when email is on).")
     errors: list[UserError]
 
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+from collections.abc import Callable
 from enum import Enum
 
 log = logging.getLogger("sessiongraph.background")
@@ -32,8 +33,12 @@ BUSY_PAUSE_SECONDS = 0.02
 class Worker:
     name = "background work"
 
-    def __init__(self, poll_seconds: float) -> None:
+    def __init__(self, poll_seconds: float, *,
+                 woken_by: Callable[[Callable[[], None]], Callable[[], None]] | None = None) -> None:
+        """`woken_by` (a `Database.on_commit`) wakes the work after each commit it tells of, from `start()`."""
         self.poll_seconds = poll_seconds
+        self._woken_by = woken_by
+        self._stop_listening: Callable[[], None] | None = None
         self._running: asyncio.Task[None] | None = None
         self._again = False
         self._polling: asyncio.Task[None] | None = None
@@ -57,12 +62,17 @@ class Worker:
 
     async def start(self) -> None:
         """Works at once (what a stopped instance left, say), then polls until `close()`."""
+        if self._woken_by is not None and self._stop_listening is None:
+            self._stop_listening = self._woken_by(self.wake)
         if self._polling is None:
             self._stopping = asyncio.Event()
             self.wake()
             self._polling = asyncio.create_task(self._poll(), name=f"{self.name} poll", context=contextvars.Context())
 
     async def close(self) -> None:
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         if self._polling is not None:
             self._stopping.set()
             await asyncio.gather(self._polling, return_exceptions=True)

@@ -173,6 +173,15 @@ class Settings(BaseSettings):
     # `serve --demo` sets it: the service then receives the demo's webhook endpoint itself at /demo/webhooks,
     # checks each delivery's signature and logs it (sessiongraph/server/demo_webhooks.py). Refused in production.
     demo_webhook_receiver: bool = False
+    # Email (resolvers/email.py): smtp://user:password@host:port (STARTTLS when the server offers it) or
+    # smtps:// (TLS from the start); unset, nothing is queued. EMAIL_FROM is the From of every message. An
+    # attempt (connect, send, quit) gives up after the timeout; a failed message is retried, with backoff,
+    # until this many hours after it was queued, then FAILED; each instance looks for due messages this often.
+    smtp_url: str | None = None
+    email_from: str | None = None
+    email_timeout_seconds: float = Field(10.0, gt=0)
+    email_retry_hours: float = Field(24.0, gt=0)
+    email_poll_seconds: float = Field(1.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -215,6 +224,10 @@ class Settings(BaseSettings):
             raise SystemExit("DEMO_WEBHOOK_RECEIVER is for the demo, not ENVIRONMENT=production")
         if self.oidc_issuer and not self.oidc_audience:
             raise SystemExit("OIDC_AUDIENCE must be set with OIDC_ISSUER (the `aud` tokens are checked for)")
+        if self.smtp_url and not self.email_from:
+            raise SystemExit("EMAIL_FROM must be set with SMTP_URL (the address every email comes from)")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise SystemExit("SMTP_URL must start with smtp:// or smtps://")
         if self.rate_limit_enabled and min(self.rate_limit_user_burst, self.rate_limit_ip_burst,
                                            self.rate_limit_user_per_minute, self.rate_limit_ip_per_minute) <= 0:
             raise SystemExit("Rate limit bursts and per-minute rates must be positive "

@@ -45,3 +45,13 @@ def global_id(type_name: str, db_id: int) -> str:
     """The Relay global ID clients know an object by (sessiongraph/schema/relay.py): what the API hands out,
     what the audit log writes its subjects with, and what webhook payloads name rows by."""
     return base64.b64encode(f"{type_name}:{db_id}".encode()).decode()
+
+
+def id_of(type_name: str, value: str | None) -> int | None:
+    """The database ID of a global ID of `type_name` (one `global_id` made); None for anything else."""
+    try:
+        decoded = base64.b64decode(value or "", validate=True).decode()
+    except (ValueError, UnicodeError):
+        return None
+    name, _, text = decoded.partition(":")
+    return database_id(text) if name == type_name else None

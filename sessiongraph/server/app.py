@@ -34,8 +34,9 @@ from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
 from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token
 from sessiongraph.models import User
-from sessiongraph.resolvers import webhooks
+from sessiongraph.resolvers import email, webhooks
 from sessiongraph.resolvers.context import Actor, Context
+from sessiongraph.resolvers.email import EmailSender
 from sessiongraph.resolvers.outbox import Relay
 from sessiongraph.resolvers.webhooks import WebhookDispatcher
 from sessiongraph.schema import build_schema
@@ -257,7 +258,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     rate_limiter = create_rate_limiter(settings, clock)
     bearer = BearerTokens(database, settings, clock, create_oidc_verifier(settings, clock))
     dispatcher = WebhookDispatcher(database, clock, settings)
-    relay = Relay(database, broker, clock, settings, fan_out=webhooks.fan_out, fanned_out=dispatcher.wake)
+    email_sender = EmailSender(database, clock, settings)
+    relay = Relay(database, broker, clock, settings, consumers=[webhooks.consumer(then=dispatcher.wake),
+                                                                email.consumer(settings, then=email_sender.wake)])
     persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
@@ -303,9 +306,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await broker.start()
         await relay.start()
         await dispatcher.start()
+        await email_sender.start()
         yield
         await relay.close()
         await dispatcher.close()
+        await email_sender.close()
         await graphql.scheduler.close()
         if rate_limiter is not None:
             await rate_limiter.close()
@@ -341,6 +346,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.broker = broker
     app.state.relay = relay
     app.state.dispatcher = dispatcher
+    app.state.email_sender = email_sender
     app.state.rate_limiter = rate_limiter
     app.state.persisted = persisted
     return app

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -15,9 +14,8 @@ from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database, database_unavailable
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.infrastructure.zones import zone_named
-from sessiongraph.resolvers.calendar_feed import feed_span, read_feed
+from sessiongraph.resolvers.calendar_feed import feed_span, read_feed, session_page, uid_domain
 from sessiongraph.resolvers.icalendar_writer import feed_calendar
-from sessiongraph.schema.relay import to_global_id
 
 log = logging.getLogger("sessiongraph")
 
@@ -26,11 +24,6 @@ MEDIA_TYPE = "text/calendar; charset=utf-8"
 # Calendar apps revalidate with If-None-Match; nothing in between may keep a copy of a
 # secret URL's answer, nor send the URL on as a referrer.
 HEADERS = {"Cache-Control": "private, no-cache", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-
-
-def session_page(settings: Settings, live_session_id: int) -> str:
-    """The live session's details in the web client (clients/web/app opens `#session=<ID>`)."""
-    return f"{settings.public_url}/app/#session={to_global_id('LiveSession', live_session_id)}"
 
 
 def etag_of(body: bytes) -> str:
@@ -46,7 +39,7 @@ def matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def calendar_feed_endpoint(database: Database, clock: Clock, settings: Settings):
-    uid_domain = urlsplit(settings.public_url).hostname or "sessiongraph"
+    domain = uid_domain(settings)
 
     async def calendar_feed(request: Request) -> Response:
         now = clock.now()
@@ -63,7 +56,7 @@ def calendar_feed_endpoint(database: Database, clock: Clock, settings: Settings)
             return PlainTextResponse("No such calendar feed.", status_code=404, headers=HEADERS)
         owner, entries = found
         body = feed_calendar(entries, zone=zone_named(owner.time_zone) or ZoneInfo("UTC"), span=feed_span(now),
-                             name=f"{owner.name} · sessiongraph", uid_domain=uid_domain,
+                             name=f"{owner.name} · sessiongraph", uid_domain=domain,
                              page_url=lambda live_session_id: session_page(settings, live_session_id))
         etag = etag_of(body)
         if matches(request.headers.get("if-none-match"), etag):
