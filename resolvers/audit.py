@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -248,23 +248,23 @@ def _core_inserts(state: ORMExecuteState) -> None:
     if not parameters:  # insert(...).values(...): the values are in the statement
         parameters = statement.compile(dialect=state.session.get_bind().dialect).params
     rows: list[Mapping[str, Any]] = list(parameters) if isinstance(parameters, list | tuple) else [parameters]
-    _list_inserted(state.session, statement.table, rows)
+    _list_inserted(state.session, statement.table, rows[:LISTED_ROWS], len(rows))
 
 
-def audit_inserted(db, table, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Rows an INSERT … SELECT inserted, which its parameters do not show."""
+def audit_inserted(db, table, names: Sequence[str], first_rows: Iterable[Sequence[Any]], count: int) -> None:
+    """`count` rows an INSERT … SELECT inserted (its parameters do not show them): the first ones' values
+    in the columns `names`, the others only counted."""
     if _current.get() is not None:
-        _list_inserted(db.sync_session, table, rows)
+        _list_inserted(db.sync_session, table, [dict(zip(names, row, strict=True)) for row in first_rows], count)
 
 
-def _list_inserted(session: Session, table, rows: Iterable[Mapping[str, Any]]) -> None:
+def _list_inserted(session: Session, table, first_rows: list[Mapping[str, Any]], count: int) -> None:
     shown = {column.name for column in table.columns if not column.info.get("secret")}
     _, after_rows = _changes_of(session).others.setdefault(table.name, (_Rows(), _Rows()))
-    for row in rows:
-        if len(after_rows.rows) < LISTED_ROWS:
-            after_rows.add({_camel(k): v for k, v in row.items() if k in shown})
-        else:
-            after_rows.more += 1
+    room = max(0, LISTED_ROWS - len(after_rows.rows))
+    for row in first_rows[:room]:
+        after_rows.add({_camel(k): v for k, v in row.items() if k in shown})
+    after_rows.more += max(0, count - room)
 
 
 def audit_removed(db, row: SQLModel) -> None:

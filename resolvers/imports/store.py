@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import islice
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, FromClause, SQLColumnExpression, String, Table, bindparam, column, func, select, true
@@ -25,7 +26,7 @@ from sqlmodel import col
 
 from sessiongraph.models import Enrollment, SessionCourse, User
 from sessiongraph.models.events import EventType
-from sessiongraph.resolvers.audit import audit_inserted
+from sessiongraph.resolvers.audit import LISTED_ROWS, audit_inserted
 from sessiongraph.resolvers.events import enrollment_data
 from sessiongraph.resolvers.outbox import NewEvent, record_events
 
@@ -117,10 +118,11 @@ async def inserted_rows(db: AsyncSession, table: Table, rows: Iterable[dict[str,
     source = select(*(given.table.c[name] for name in names)).where(true())
     statement = (insert(table).from_select(names, source).on_conflict_do_nothing()
                  .returning(*returning, *(table.c[name] for name in names)))
-    inserted = (await db.execute(statement, given.parameters([row[name] for name in names] for row in rows))).all()
+    values = ([row[name] for name in names] for row in rows) if len(names) == 1 else map(itemgetter(*names), rows)
+    inserted = (await db.execute(statement, given.parameters(values))).all()
     # The audit log lists the rows inserted, which a statement's parameters no longer show.
-    audit_inserted(db, table, (dict(zip(names, row[len(returning):], strict=True)) for row in inserted))
-    return [tuple(row[:len(returning)]) for row in inserted]
+    audit_inserted(db, table, names, [row[len(returning):] for row in inserted[:LISTED_ROWS]], len(inserted))
+    return [row[:len(returning)] for row in inserted]
 
 
 async def enroll_new(db: AsyncSession, rows: Iterable[dict[str, Any]], now: datetime) -> Counter:
