@@ -15,9 +15,22 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import islice
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ARRAY, FromClause, SQLColumnExpression, String, Table, bindparam, column, func, select, true
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    FromClause,
+    Integer,
+    SQLColumnExpression,
+    String,
+    Table,
+    bindparam,
+    column,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.sqltypes import NullType
@@ -76,7 +89,8 @@ async def lookup(db: AsyncSession, key: SQLColumnExpression[Any], value: SQLColu
                  wanted: Iterable[Any]) -> dict:
     """{key: value} for the rows whose `key` is among `wanted`."""
     # An expression SQLAlchemy cannot type (lower(code)) names text.
-    given = Given(db, "wanted", {"key": String() if isinstance(key.type, NullType) else key.type})
+    key_type = cast(ColumnElement[Any], key).type
+    given = Given(db, "wanted", {"key": String() if isinstance(key_type, NullType) else key_type})
     query = select(key, value).where(key.in_(select(given.table.c.key)))
     return dict((await db.execute(query, given.parameters((w,) for w in set(wanted) if w is not None))).all())
 
@@ -87,7 +101,7 @@ async def user_ids_by_email(db: AsyncSession, emails: Iterable[str]) -> dict[str
 
 async def session_course_pairs(db: AsyncSession, session_ids: Iterable[int]) -> set[tuple[int, int]]:
     """(session ID, course ID) for every course of those sessions."""
-    given = Given(db, "wanted", {"id": col(SessionCourse.session_id).type})
+    given = Given(db, "wanted", {"id": Integer()})
     query = (select(col(SessionCourse.session_id), col(SessionCourse.course_id))
              .where(col(SessionCourse.session_id).in_(select(given.table.c.id))))
     return set((await db.execute(query, given.parameters((i,) for i in set(session_ids)))).all())
