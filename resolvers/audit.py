@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -251,14 +251,13 @@ def _core_inserts(state: ORMExecuteState) -> None:
     _list_inserted(state.session, statement.table, rows[:LISTED_ROWS], len(rows))
 
 
-def audit_inserted(db, table, names: Sequence[str], first_rows: Iterable[Sequence[Any]], count: int) -> None:
-    """`count` rows an INSERT … SELECT inserted (its parameters do not show them): the first ones' values
-    in the columns `names`, the others only counted."""
+def audit_inserted(db, table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The rows an INSERT … SELECT was given, which its parameters (arrays, or JSON) no longer show."""
     if _current.get() is not None:
-        _list_inserted(db.sync_session, table, [dict(zip(names, row, strict=True)) for row in first_rows], count)
+        _list_inserted(db.sync_session, table, rows[:LISTED_ROWS], len(rows))
 
 
-def _list_inserted(session: Session, table, first_rows: list[Mapping[str, Any]], count: int) -> None:
+def _list_inserted(session: Session, table, first_rows: Sequence[Mapping[str, Any]], count: int) -> None:
     shown = {column.name for column in table.columns if not column.info.get("secret")}
     _, after_rows = _changes_of(session).others.setdefault(table.name, (_Rows(), _Rows()))
     room = max(0, LISTED_ROWS - len(after_rows.rows))

@@ -39,7 +39,7 @@ from sqlmodel import col
 
 from sessiongraph.models import Enrollment, SessionCourse, User
 from sessiongraph.models.events import EventType
-from sessiongraph.resolvers.audit import LISTED_ROWS, audit_inserted
+from sessiongraph.resolvers.audit import audit_inserted
 from sessiongraph.resolvers.events import enrollment_data
 from sessiongraph.resolvers.outbox import NewEvent, record_events
 
@@ -130,13 +130,12 @@ async def inserted_rows(db: AsyncSession, table: Table, rows: Iterable[dict[str,
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     # SQLite reads "SELECT … FROM t ON CONFLICT" as a join's ON without the WHERE (its documented ambiguity).
     source = select(*(given.table.c[name] for name in names)).where(true())
-    statement = (insert(table).from_select(names, source).on_conflict_do_nothing()
-                 .returning(*returning, *(table.c[name] for name in names)))
+    statement = insert(table).from_select(names, source).on_conflict_do_nothing().returning(*returning)
     values = ([row[name] for name in names] for row in rows) if len(names) == 1 else map(itemgetter(*names), rows)
-    inserted = (await db.execute(statement, given.parameters(values))).all()
-    # The audit log lists the rows inserted, which a statement's parameters no longer show.
-    audit_inserted(db, table, names, [row[len(returning):] for row in inserted[:LISTED_ROWS]], len(inserted))
-    return [row[:len(returning)] for row in inserted]
+    inserted = [tuple(row) for row in await db.execute(statement, given.parameters(values))]
+    # The audit log lists the rows given, as for an executemany INSERT, which the parameters no longer show.
+    audit_inserted(db, table, rows)
+    return inserted
 
 
 async def enroll_new(db: AsyncSession, rows: Iterable[dict[str, Any]], now: datetime) -> Counter:
