@@ -92,7 +92,10 @@ async def lookup(db: AsyncSession, key: SQLColumnExpression[Any], value: SQLColu
     key_type = cast(ColumnElement[Any], key).type
     given = Given(db, "wanted", {"key": String() if isinstance(key_type, NullType) else key_type})
     query = select(key, value).where(key.in_(select(given.table.c.key)))
-    return dict((await db.execute(query, given.parameters((w,) for w in set(wanted) if w is not None))).all())
+    keys = {w for w in wanted if w is not None}
+    if not keys:
+        return {}
+    return dict((await db.execute(query, given.parameters((k,) for k in keys))).all())
 
 
 async def user_ids_by_email(db: AsyncSession, emails: Iterable[str]) -> dict[str, int]:
@@ -104,7 +107,10 @@ async def session_course_pairs(db: AsyncSession, session_ids: Iterable[int]) -> 
     given = Given(db, "wanted", {"id": Integer()})
     query = (select(col(SessionCourse.session_id), col(SessionCourse.course_id))
              .where(col(SessionCourse.session_id).in_(select(given.table.c.id))))
-    return set((await db.execute(query, given.parameters((i,) for i in set(session_ids)))).all())
+    wanted = set(session_ids)
+    if not wanted:  # as before: no statement for nothing
+        return set()
+    return set((await db.execute(query, given.parameters((i,) for i in wanted))).all())
 
 
 async def insert_new(db: AsyncSession, table: Table, rows: Iterable[dict[str, Any]],
