@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.support import make_database  # noqa: E402
+from bench.support import analyze, make_database  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
 from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
@@ -68,7 +68,7 @@ def main() -> int:
                   f"({csv_path.stat().st_size / 1_048_576:.1f} MB) into {args.sessions} sessions for {users:,} users "
                   f"(seeded in {time.perf_counter() - started:.1f} s); {os.cpu_count()} CPUs")
             heap_title = f"{'heap peak':>11}" if args.tracemalloc else ""
-            print(f"{'':14}{'wall time':>10}{'peak RSS':>11}{'RSS before':>12}{heap_title}  result")
+            print(f"{'':14}{'wall time':>10}{'CPU time':>10}{'peak RSS':>11}{'RSS before':>12}{heap_title}  result")
             for label in ("first import", "re-import"):
                 child = subprocess.run(
                     [sys.executable, __file__, "--run-import", str(csv_path), "--database-url", url,
@@ -79,7 +79,8 @@ def main() -> int:
                     return 1
                 measured = json.loads(child.stdout)
                 heap = f"{measured['heap_peak_mb']:>8.0f} MB" if args.tracemalloc else ""
-                print(f"{label:14}{measured['seconds']:>8.2f} s{measured['peak_rss_mb']:>8.0f} MB"
+                print(f"{label:14}{measured['seconds']:>8.2f} s{measured['cpu_seconds']:>8.2f} s"
+                      f"{measured['peak_rss_mb']:>8.0f} MB"
                       f"{measured['rss_before_mb']:>9.0f} MB{heap}  {measured['result']}")
         finally:
             asyncio.run(drop())
@@ -93,6 +94,7 @@ async def seed(url: str, *, users: int, sessions: int) -> None:
         if sessions:
             await db.execute(insert(Session), [{"name": session_name(n), "visibility": "READ_ONLY",
                                                 "created_at": now} for n in range(sessions)])
+    await analyze(database)
     await database.dispose()
 
 
@@ -141,10 +143,10 @@ async def run_import(url: str, path: Path, trace: bool) -> dict:
     rss_before = _rss_mb()
     if trace:
         tracemalloc.start()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with path.open("rb") as file:
         report = await imports.import_csv(ctx, file)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     heap_peak = tracemalloc.get_traced_memory()[1] / 1_048_576 if trace else None
     await database.dispose()
     if report.refusal:
@@ -153,7 +155,8 @@ async def run_import(url: str, path: Path, trace: bool) -> dict:
         counts = report.counts
         result = (f"created {counts.created:,}, updated {counts.updated:,}, "
                   f"already enrolled {counts.already_enrolled:,}")
-    return {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_before_mb": rss_before, "heap_peak_mb": heap_peak, "result": result}
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -242,16 +242,28 @@ def _core_inserts(state: ORMExecuteState) -> None:
         return
     if type(getattr(statement, "_post_values_clause", None)).__name__ == "OnConflictDoUpdate":
         return
+    if statement.select is not None:  # INSERT … SELECT: its writer names the rows (audit_inserted)
+        return
     parameters: Any = state.parameters
     if not parameters:  # insert(...).values(...): the values are in the statement
         parameters = statement.compile(dialect=state.session.get_bind().dialect).params
     rows: list[Mapping[str, Any]] = list(parameters) if isinstance(parameters, list | tuple) else [parameters]
-    shown = {column.name for column in statement.table.columns if not column.info.get("secret")}
-    _, after_rows = _changes_of(state.session).others.setdefault(statement.table.name, (_Rows(), _Rows()))
+    _list_inserted(state.session, statement.table, rows[:LISTED_ROWS], len(rows))
+
+
+def audit_inserted(db, table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The rows an INSERT … SELECT was given, which its parameters (arrays, or JSON) no longer show."""
+    if _current.get() is not None:
+        _list_inserted(db.sync_session, table, rows[:LISTED_ROWS], len(rows))
+
+
+def _list_inserted(session: Session, table, first_rows: Sequence[Mapping[str, Any]], count: int) -> None:
+    shown = {column.name for column in table.columns if not column.info.get("secret")}
+    _, after_rows = _changes_of(session).others.setdefault(table.name, (_Rows(), _Rows()))
     room = max(0, LISTED_ROWS - len(after_rows.rows))
-    for row in rows[:room]:
+    for row in first_rows[:room]:
         after_rows.add({_camel(k): v for k, v in row.items() if k in shown})
-    after_rows.more += max(0, len(rows) - room)
+    after_rows.more += max(0, count - room)
 
 
 def audit_removed(db, row: SQLModel) -> None:

@@ -28,9 +28,11 @@ Rows = AsyncIterator[Sequence[Sequence[Cell]]]
 
 async def _streamed(ctx: Context, query: Select) -> AsyncIterator[list[Any]]:
     """The query's rows, CHUNK at a time from a server-side cursor (PostgreSQL's needs a
-    transaction; nothing is written in it)."""
+    transaction; nothing is written in it). Plain rows through the session's connection: the
+    ORM's loading of each row cost as much as writing it out."""
     async with ctx.database.write() as db:
-        result = await db.stream(query.execution_options(yield_per=CHUNK))
+        connection = await db.connection()
+        result = await connection.stream(query.execution_options(yield_per=CHUNK))
         async for rows in result.partitions():
             yield list(rows)
 

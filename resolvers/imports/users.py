@@ -13,8 +13,8 @@ created or updated by email.
 Like Chamilo's format the file only adds: it never removes a class membership or a
 guardian link. Counts: `created` is new users; `updated` existing users whose fields
 changed or who joined a class or gained a child; `alreadyEnrolled` the rows that changed
-nothing. Everything is read and written a chunk of rows per statement (store.CHUNK), so
-100,000 rows cost some 100 statements, not 100,000.
+nothing. Everything is read and written with the rows as one table-valued parameter (store.Given), so
+100,000 rows cost some ten statements, not 100,000.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, inspect, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -33,7 +32,7 @@ from sessiongraph.infrastructure.zones import shown, zone_named
 from sessiongraph.models import ClassMember, GuardianLink, User, UserClass, Weekday
 from sessiongraph.resolvers.errors import ErrorCode, UserErrors
 from sessiongraph.resolvers.imports.problems import Counts, RowError, RowErrors
-from sessiongraph.resolvers.imports.store import CHUNK, chunked, insert_new, lookup
+from sessiongraph.resolvers.imports.store import Given, insert_new, inserted_rows, lookup
 from sessiongraph.resolvers.imports.values import Emails, read_header, split_list
 
 COLUMNS = ("email", "name", "time_zone", "week_start", "class", "guardian_of", "is_admin")
@@ -168,52 +167,35 @@ async def apply_users(db: AsyncSession, plan: UsersPlan, errors: RowErrors, now:
 async def _users_by_email(db: AsyncSession, emails: Iterable[str]) -> dict[str, dict]:
     """The named users that exist, with the columns a row may change."""
     table = _USERS
-    found: dict[str, dict] = {}
-    for chunk in chunked({email for email in emails if email}):
-        query = select(table.c.id, table.c.email, table.c.name, *(table.c[name] for name in _DEFAULTS)).where(
-            table.c.email.in_(chunk))
-        found.update((row.email, dict(row._mapping)) for row in await db.execute(query))
-    return found
+    given = Given(db, "wanted", {"email": table.c.email.type})
+    query = select(table.c.id, table.c.email, table.c.name, *(table.c[name] for name in _DEFAULTS)).where(
+        table.c.email.in_(select(given.table.c.email)))
+    result = await db.execute(query, given.parameters((email,) for email in set(emails) if email))
+    return {row.email: dict(row._mapping) for row in result}
 
 
 def _changes(row: UserRow, user: dict) -> bool:
     return user["name"] != row.name or any(user[key] != value for key, value in row.settings.items())
 
 
-# PostgreSQL: one statement a chunk, the rows as arrays (five parameters, whatever their number);
-# an executemany cost a round trip a user, and a VALUES list compiled 25,000 bind parameters.
-_UPDATE_FROM_ARRAYS = text("""
-    UPDATE app_user SET name = given.name, time_zone = given.time_zone, week_start = given.week_start,
-                        is_admin = given.is_admin
-    FROM unnest(CAST(:id AS integer[]), CAST(:name AS varchar[]), CAST(:time_zone AS varchar[]),
-                CAST(:week_start AS varchar[]), CAST(:is_admin AS boolean[]))
-         AS given (id, name, time_zone, week_start, is_admin)
-    WHERE app_user.id = given.id""")
-# SQLite runs an executemany in C, in process: no round trips to save.
-_UPDATE_ONE = (update(_USERS).where(_USERS.c.id == bindparam("given_id"))
-               .values({name: bindparam(f"given_{name}") for name in ("name", *_DEFAULTS)}))
-
-
 async def _update_users(db: AsyncSession, rows: list[UserRow], existing: dict[str, dict]) -> None:
-    for chunk in chunked(rows):
-        updates = [{"id": user["id"], "name": row.name, **{key: row.settings.get(key, user[key]) for key in _DEFAULTS}}
-                   for row in chunk for user in [existing[row.email]]]
-        if db.get_bind().dialect.name == "postgresql":
-            await db.execute(_UPDATE_FROM_ARRAYS, {key: [u[key] for u in updates] for key in updates[0]})
-        else:
-            await db.execute(_UPDATE_ONE, [{f"given_{key}": value for key, value in u.items()} for u in updates])
+    if not rows:
+        return
+    table, columns = _USERS, ("id", "name", *_DEFAULTS)
+    given = Given(db, "given", {name: table.c[name].type for name in columns})
+    statement = (update(table).where(table.c.id == given.table.c.id)
+                 .values({name: given.table.c[name] for name in columns[1:]}))
+    await db.execute(statement, given.parameters(
+        (user["id"], row.name, *(row.settings.get(key, user[key]) for key in _DEFAULTS))
+        for row in rows for user in [existing[row.email]]))
 
 
 async def _insert_users(db: AsyncSession, rows: list[UserRow], user_ids: dict[str, int], now: datetime) -> None:
     table = _USERS
-    try:
-        for chunk in chunked(rows):
-            result = await db.execute(table.insert().returning(table.c.id, table.c.email).execution_options(
-                insertmanyvalues_page_size=CHUNK), [
-                {"email": row.email, "name": row.name, **_DEFAULTS, **row.settings, "created_at": now}
-                for row in chunk])
-            user_ids.update((email, user_id) for user_id, email in result)
-    except IntegrityError as error:
+    inserted = await inserted_rows(db, table, (
+        {"email": row.email, "name": row.name, **_DEFAULTS, **row.settings, "created_at": now} for row in rows),
+        table.c.id, table.c.email)
+    if len(inserted) < len(rows):  # an email taken since it was looked up
         raise UserErrors.one(ErrorCode.DUPLICATE, "A user this file creates was created by someone else "
-                             "meanwhile; nothing was imported. Import the file again.", "file") from error
-
+                             "meanwhile; nothing was imported. Import the file again.", "file")
+    user_ids.update((email, user_id) for user_id, email in inserted)

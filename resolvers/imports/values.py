@@ -86,7 +86,9 @@ def parse_moment(text: str, zone: ZoneInfo, *, is_end: bool) -> datetime:
 
 def split_list(cell: str, separator: str = "|") -> list[str]:
     """The non-blank items of a `a|b|c` cell, stripped, in order, without repeats."""
-    return list(dict.fromkeys(item.strip() for item in cell.split(separator) if item.strip()))
+    if not cell:  # most cells of a large file
+        return []
+    return list(dict.fromkeys(stripped for item in cell.split(separator) if (stripped := item.strip())))
 
 
 @dataclass(frozen=True, slots=True)
