@@ -11,6 +11,7 @@ from sessiongraph.models.calendar_feed import CalendarFeed
 from sessiongraph.models.courses import Course
 from sessiongraph.models.credits import CreditAccount, CreditTransaction, CreditTransactionKind
 from sessiongraph.models.events import Event, EventType, EventUser, OutboxCounter
+from sessiongraph.models.reminders import ReminderSent
 from sessiongraph.models.reports import AttendanceReport, AttendanceStatus
 from sessiongraph.models.schedule import (
     Booking,
@@ -57,6 +58,7 @@ __all__ = [
     "LiveSessionStatus",
     "OutboxCounter",
     "RefreshToken",
+    "ReminderSent",
     "Session",
     "SessionCategory",
     "SessionCourse",

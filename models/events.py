@@ -81,3 +81,5 @@ class OutboxCounterName(StrEnum):
     RELAY = "relay"
     # Every event up to this ID has been handed to the webhooks (resolvers/webhooks.py `fan_out`).
     WEBHOOKS = "webhooks"
+    # The reminder planner's turn (resolvers/reminders.py), as RELAY is the relay's.
+    REMINDERS = "reminders"

@@ -105,6 +105,7 @@ async def app(settings, database, clock):
     yield app
     await app.state.relay.close()
     await app.state.dispatcher.close()
+    await app.state.planner.close()
 
 
 @pytest.fixture
@@ -300,6 +301,7 @@ async def client_with(settings, database, clock) -> AsyncIterator[Any]:
         await client.aclose()
         await client.app.state.relay.close()
         await client.app.state.dispatcher.close()
+        await client.app.state.planner.close()
         await client.app.state.broker.close()
         await client.app.state.persisted.close()
         if client.app.state.rate_limiter is not None:

@@ -37,6 +37,7 @@ from sessiongraph.models import User
 from sessiongraph.resolvers import webhooks
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.resolvers.outbox import Relay
+from sessiongraph.resolvers.reminders import ReminderPlanner
 from sessiongraph.resolvers.webhooks import WebhookDispatcher
 from sessiongraph.schema import build_schema
 from sessiongraph.schema.exports import DOWNLOAD_PATH
@@ -257,6 +258,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     bearer = BearerTokens(database, settings, clock, create_oidc_verifier(settings, clock))
     dispatcher = WebhookDispatcher(database, clock, settings)
     relay = Relay(database, broker, clock, settings, fan_out=webhooks.fan_out, fanned_out=dispatcher.wake)
+    planner = ReminderPlanner(database, clock, settings)
     persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
@@ -302,7 +304,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await broker.start()
         await relay.start()
         await dispatcher.start()
+        await planner.start()
         yield
+        await planner.close()
         await relay.close()
         await dispatcher.close()
         await graphql.scheduler.close()
@@ -339,6 +343,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.broker = broker
     app.state.relay = relay
     app.state.dispatcher = dispatcher
+    app.state.planner = planner
     app.state.rate_limiter = rate_limiter
     app.state.persisted = persisted
     return app
