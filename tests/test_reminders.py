@@ -153,7 +153,7 @@ async def test_two_instances_racing_and_a_restart_record_each_reminder_exactly_o
 
 
 async def test_a_cancelled_live_session_or_booking_gets_no_reminder(lesson, data, planners, clock, database, admin):
-    live_session, on_it = lesson
+    live_session, _ = lesson
     answer = await admin(CANCEL, id=gid("LiveSession", live_session.id))
     assert answer["cancelLiveSession"]["errors"] == []
     other_learner, other_instructor = await data.user("Late canceller"), await data.instructor("Ivo")
