@@ -16,9 +16,9 @@ whose moment fell in the last five minutes and that no row of `reminder_sent` re
 - Re-planned: a live session moved to another start is a new key, so it is reminded again for
   the new start; one cancelled, or a learner's cancelled booking, is no longer in the query.
 - Woken at the next moment the database holds, and every REMINDER_POLL_SECONDS for what
-  other instances planned meanwhile. A round that finds nothing due reads and writes nothing
-  else (no write lock on SQLite); each round records at most `PLAN_BATCH` reminders in a fixed
-  number of statements, and another round follows at once while there are more.
+  other instances planned meanwhile. A round that finds nothing due only reads (no write lock
+  on SQLite); each round records at most `PLAN_BATCH` reminders in a fixed number of
+  statements, and another round follows at once while there are more.
 """
 
 from __future__ import annotations
