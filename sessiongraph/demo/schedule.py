@@ -102,9 +102,7 @@ async def load(db: AsyncSession, rng: random.Random, now: datetime, people: Demo
     # button is on), one tonight; and bookable one-to-few classes outside any session.
     bookable = [c for c in people.courses if c.bookable]
     today_paris = now.astimezone(PARIS)
-    # Twelve minutes: its quarter-of-an-hour reminder fell three minutes before the load, under the five
-    # minutes a late reminder may be, so the served demo logs it at once (README, "Reminders").
-    todays = [now - timedelta(hours=3), now + timedelta(minutes=12), today_paris.replace(hour=20, minute=0)]
+    todays = [now - timedelta(hours=3), now + timedelta(minutes=10), today_paris.replace(hour=20, minute=0)]
     lena_booked = []
     for n, starts_at in enumerate(todays):
         live_session = _live_session(rng, codes, now, bookable[n % len(bookable)], demo.instructors[0],
