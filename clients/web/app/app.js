@@ -32,8 +32,8 @@ const fmtDate = (iso) => formatter({ weekday: "short", day: "numeric", month: "s
 const fmtShortDate = (iso) => formatter({ weekday: "short", day: "numeric", month: "short" }).format(new Date(iso));
 const fmtTime = (iso) => formatter({ hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
 const timeRange = (s) => `${fmtTime(s.startsAt)}–${fmtTime(s.endsAt)}`;
-// A calendar date ("YYYY-MM-DD") names the same day in every zone: formatted as that date (in UTC, where
-// its midnight is), never as an instant in the viewer's zone, which is a day off beyond UTC±12.
+// A calendar date ("YYYY-MM-DD") names the same day in every zone: it is formatted as that date (its
+// midnight in UTC, read in UTC), never as an instant read in the viewer's zone, a day late east of UTC+12.
 const fmtCalendarDate = (date) => new Intl.DateTimeFormat("en-GB", {
   timeZone: "UTC", weekday: "short", day: "numeric", month: "short", year: "numeric",
 }).format(new Date(`${date}T00:00:00Z`));
@@ -384,8 +384,7 @@ function renderList(connection, append, row, headings) {
     body.append(table(headings, []), el("div", { class: "list-foot" }));
     tbody = body.querySelector("tbody");
   }
-  const headingsOfList = JSON.parse(tbody.parentElement.dataset.headings);
-  nodes.forEach((node) => tbody.append(labelled(row(node), headingsOfList)));
+  nodes.forEach((node) => tbody.append(labelled(row(node), headings)));
   const foot = body.querySelector(".list-foot");
   foot.replaceChildren(el("span", { class: "muted" }, `${tbody.children.length} of ${connection.totalCount}`));
   if (connection.pageInfo.hasNextPage) {
@@ -394,7 +393,7 @@ function renderList(connection, append, row, headings) {
 }
 
 function table(headings, rows) {
-  return el("table", { class: "stacking", "data-headings": JSON.stringify(headings) },
+  return el("table", { class: "stacking" },
     el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))), el("tbody", {}, rows.map((row) => labelled(row, headings))));
 }
 
