@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo test install lint lock contract clients fuzz
+.PHONY: demo test install lint lock contract clients fuzz graphiql
 
 # Dependencies come from the lock (requirements/dev.txt: exact versions with their hashes), the
 # service itself as an editable install on top.
@@ -64,3 +64,8 @@ clients: install
 FUZZ_EXAMPLES ?= 5000
 fuzz: install
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz.py $(PYTEST_ARGS)
+
+# GraphiQL's files (sessiongraph/server/graphiql/), fetched again from the npm registry at the versions
+# and SHA-256 sessiongraph/server/graphiql_vendor.py pins; the committed copies serve it offline.
+graphiql: install
+	$(BIN)/python -m sessiongraph.server.graphiql_vendor

@@ -23,6 +23,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from sessiongraph.server.graphiql_vendor import PINS
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,9 @@ def test_the_wheel_holds_one_top_level_package(wheel):
     assert "sessiongraph/migrations/script.py.mako" in names
     assert "sessiongraph/clients/trusted-documents.json" in names
     assert "sessiongraph/clients/web/app/index.html" in names
+    assert "sessiongraph/server/graphiql.html" in names
+    assert {f"sessiongraph/server/graphiql/{pin.name}" for pin in PINS} <= names
+    assert "sessiongraph/server/graphiql/start.js" in names
 
 
 @pytest.mark.parametrize("name", GENERIC_NAMES)
@@ -84,6 +88,7 @@ def test_the_installed_service_starts_migrates_and_answers(fresh_venv, tmp_path)
         ready = _wait_ready(f"{base}/readyz", server)
         answer = httpx.post(f"{base}/graphql", json={"query": "{ __typename }"}, timeout=10)
         page = httpx.get(f"{base}/app/", timeout=10)
+        graphiql = httpx.get(f"{base}/graphiql/start.js", timeout=10)
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
@@ -91,6 +96,7 @@ def test_the_installed_service_starts_migrates_and_answers(fresh_venv, tmp_path)
     assert ready, stderr.decode(errors="replace")[-2000:]
     assert answer.json() == {"data": {"__typename": "Query"}}
     assert page.status_code == 200 and "<html" in page.text.lower()
+    assert graphiql.status_code == 200
 
 
 def test_the_lock_satisfies_every_dependency_pyproject_declares():

@@ -12,6 +12,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -106,8 +107,10 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     await page.locator("#calendar-body .day.today").wait_for()
     await page.locator("#live.on").wait_for()
 
-    # then: the dashboard, today's and upcoming sessions and the month calendar are there; Join is off
+    # then: the dashboard, today's and upcoming sessions and the month calendar are there; Join is off,
+    # and the hint says it turns on by itself
     assert await join.is_disabled()
+    assert await page.locator("#up-next .join-hint").is_visible()
     assert await join.text_content() == "Join at 13:15"  # Europe/Paris, 15 minutes before 13:30
     assert await page.locator("#today-body tbody tr").count() >= 3
     assert "sessions" in await page.locator("#calendar-body .day.today .count").text_content()
@@ -123,6 +126,7 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     # then: the subscription turns the button on, with no reload
     await page.locator("#up-next button.join:not([disabled])").wait_for(timeout=5000)
     assert await join.text_content() == "Join now"
+    assert await page.locator("#up-next .join-hint").is_hidden()  # it has
     await page.screenshot(path=ARTIFACTS / "web-client.png", full_page=True)
 
     # and View Details opens the session's details window
@@ -229,3 +233,80 @@ async def test_the_learner_signs_in_with_a_password_and_the_page_renews_its_toke
     assert operations.count("RefreshToken") == 1, operations
     assert operations.index("RefreshToken") < len(operations) - 1 - operations[::-1].index("PastTab")
     assert not await page.locator("#portal").is_hidden()
+
+
+PHONE = {"width": 360, "height": 780}  # the narrowest phones in common use
+# The texts of the nodes the selector finds that are cut: past the viewport's edges, past an ancestor
+# that clips its overflow, or ellipsised within their own box.
+CUT_TEXTS = """(selector) => [...document.querySelectorAll(selector)].filter((node) => {
+  const box = node.getBoundingClientRect();
+  if (box.left < -0.5 || box.right > document.documentElement.clientWidth + 0.5) return true;
+  if (node.scrollWidth > node.clientWidth + 0.5) return true;
+  for (let outer = node.parentElement; outer; outer = outer.parentElement) {
+    if (getComputedStyle(outer).overflowX === "visible") continue;
+    const edge = outer.getBoundingClientRect();
+    if (box.left < edge.left - 0.5 || box.right > edge.right + 0.5) return true;
+  }
+  return false;
+}).map((node) => node.textContent)"""
+
+
+async def open_portal(browser, base: str, token: str, now, *, viewport=None, time_zone: str | None = None):
+    """The learner's page, open and loaded, in a browser whose clock and time zone are the given ones."""
+    context = await browser.new_context(viewport=viewport or {"width": 1360, "height": 900}, timezone_id=time_zone)
+    page = await context.new_page()
+    await page.clock.set_fixed_time(now)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    await page.goto(f"{base}/app/?token={token}")
+    await page.locator("#up-next button.join").wait_for()
+    await page.locator("#calendar-body .day.today").wait_for()
+    return page, problems
+
+
+async def learner_token(database, clock, settings, time_zone: str | None = None) -> str:
+    await load_demo(database, clock.now() + DEMO_AHEAD)
+    async with database.write() as db:
+        learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
+        if time_zone is not None:
+            learner.time_zone = time_zone
+    return issue_token(learner.id, settings, clock.now())
+
+
+async def test_at_phone_width_no_session_id_nor_course_code_is_cut(browser, live_server, database, clock, settings):
+    # given: the learner's page on a phone
+    token = await learner_token(database, clock, settings)
+    page, problems = await open_portal(browser, f"http://{live_server}", token, clock.now(), viewport=PHONE)
+    await page.locator("#today-body tbody tr").first.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "web-client-phone.png", full_page=True)
+    await page.locator("#calendar-body").screenshot(path=ARTIFACTS / "web-client-phone-calendar.png")
+    await page.locator("#today-body").screenshot(path=ARTIFACTS / "web-client-phone-today.png")
+
+    # then: every Session ID of today's table and every course code in the calendar shows whole
+    assert await page.locator("#today-body code").count() >= 3
+    assert await page.evaluate(CUT_TEXTS, "#today-body code") == []
+    assert await page.locator("#calendar-body .chip").count() >= 3
+    assert await page.evaluate(CUT_TEXTS, "#calendar-body .chip") == []
+    assert await page.evaluate(CUT_TEXTS, "#calendar-body .chip .code") == []
+    assert problems == []
+
+
+@pytest.mark.parametrize("time_zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])  # UTC+14, UTC-11
+async def test_the_calendar_day_heading_is_the_day_chosen_in_the_furthest_zones(browser, live_server, database, clock,
+                                                                                  settings, time_zone):
+    # given: a learner (and their browser) in a zone furthest from UTC, at an hour when their day is not UTC's
+    clock.set(clock.now().replace(hour=10, minute=30))  # 00:30 tomorrow in Kiritimati, 23:30 yesterday in Pago Pago
+    token = await learner_token(database, clock, settings, time_zone=time_zone)
+    page, problems = await open_portal(browser, f"http://{live_server}", token, clock.now(), time_zone=time_zone)
+    today = clock.now().astimezone(ZoneInfo(time_zone)).date()
+
+    # when: they choose today in the month calendar
+    await page.locator("#calendar-body .day.today").click()
+
+    # then: the day's list is headed with that date
+    heading = await page.locator("#day-body h3").text_content()
+    assert today != clock.now().date()
+    assert (await page.locator("#calendar-body .day.selected").get_attribute("aria-label")).startswith(f"{today}:")
+    assert heading == f"{today:%a}, {today.day} {today:%b} {today.year}", (heading, today)
+    assert problems == []

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -54,6 +54,7 @@ from sessiongraph.server.connection_rights import (
 from sessiongraph.server.demo_webhooks import demo_webhook_route
 from sessiongraph.server.exports import export_downloads
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response, unavailable_response
+from sessiongraph.server.ide import graphiql_assets, graphiql_page
 from sessiongraph.server.limits import BodyLimit
 from sessiongraph.server.observability import RequestIds, metrics_endpoint
 from sessiongraph.server.persisted import (
@@ -149,6 +150,9 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
                                         max_operations=settings.max_subscriptions_per_user)
         # joinAvailability results shared by the subscribers in the same state (sessiongraph/server/shared_results.py).
         self.shared_results = SharedResults(self.schema, nobody_context(self), self.encode_json)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()  # from the files this package holds, never a CDN (sessiongraph/server/ide.py)
 
     async def get_context(self, request, response) -> Context:
         user = request.scope.get("state", {}).get("user")
@@ -339,6 +343,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             Route("/app/operations.json", web_client_operations),
             Mount("/app", StaticFiles(directory=WEB_APP_DIR, html=True), name="app"),
             *([demo_webhook_route(database, settings)] if settings.demo_webhook_receiver else []),
+            *([graphiql_assets()] if graphql.graphql_ide else []),
         ],
         middleware=[Middleware(RequestIds)],
         lifespan=lifespan,

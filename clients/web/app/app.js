@@ -32,6 +32,11 @@ const fmtDate = (iso) => formatter({ weekday: "short", day: "numeric", month: "s
 const fmtShortDate = (iso) => formatter({ weekday: "short", day: "numeric", month: "short" }).format(new Date(iso));
 const fmtTime = (iso) => formatter({ hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
 const timeRange = (s) => `${fmtTime(s.startsAt)}–${fmtTime(s.endsAt)}`;
+// A calendar date ("YYYY-MM-DD") names the same day in every zone: it is formatted as that date (its
+// midnight in UTC, read in UTC), never as an instant read in the viewer's zone, a day late east of UTC+12.
+const fmtCalendarDate = (date) => new Intl.DateTimeFormat("en-GB", {
+  timeZone: "UTC", weekday: "short", day: "numeric", month: "short", year: "numeric",
+}).format(new Date(`${date}T00:00:00Z`));
 
 function todayInZone() {
   const parts = new Intl.DateTimeFormat("en-CA", {
@@ -223,7 +228,7 @@ function applyJoin(id, join) {
     if (open) {
       button.textContent = "Join now";
       button.title = `Open until ${fmtTime(join.closesAt)}`;
-    } else if (new Date() < new Date(join.opensAt)) {
+    } else if (waitingToOpen(join)) {
       button.textContent = `Join at ${fmtTime(join.opensAt)}`;
       button.title = "The Join button turns on 15 minutes before the start";
     } else {
@@ -231,6 +236,14 @@ function applyJoin(id, join) {
       button.title = "";
     }
   }
+  for (const hint of document.querySelectorAll(".join-hint")) {
+    if (hint.dataset.liveSession === id) hint.hidden = !waitingToOpen(join);
+  }
+}
+
+// The Join button is off until its window opens (and then turns on by itself).
+function waitingToOpen(join) {
+  return Boolean(join) && !(join.isOpen && join.url) && new Date() < new Date(join.opensAt);
 }
 
 function watchJoin(id) {
@@ -281,7 +294,9 @@ function renderUpNext(session) {
       joinControl(session),
       el("button", { type: "button", class: "secondary", onclick: () => openDetails(session.id) }, "View Details")),
     session.location && session.location.isVirtual
-      ? el("p", { class: "hint muted" }, "Join turns on by itself 15 minutes before the start.") : null,
+      ? el("p", { class: "hint muted join-hint", "data-live-session": session.id,
+        hidden: !waitingToOpen(state.joinStates.get(session.id)) }, "Join turns on by itself 15 minutes before the start.")
+      : null,
   );
 }
 
@@ -369,7 +384,7 @@ function renderList(connection, append, row, headings) {
     body.append(table(headings, []), el("div", { class: "list-foot" }));
     tbody = body.querySelector("tbody");
   }
-  nodes.forEach((node) => tbody.append(row(node)));
+  nodes.forEach((node) => tbody.append(labelled(row(node), headings)));
   const foot = body.querySelector(".list-foot");
   foot.replaceChildren(el("span", { class: "muted" }, `${tbody.children.length} of ${connection.totalCount}`));
   if (connection.pageInfo.hasNextPage) {
@@ -378,7 +393,14 @@ function renderList(connection, append, row, headings) {
 }
 
 function table(headings, rows) {
-  return el("table", {}, el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))), el("tbody", {}, rows));
+  return el("table", { class: "stacking" },
+    el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))), el("tbody", {}, rows.map((row) => labelled(row, headings))));
+}
+
+// Each cell names its column, shown beside it where a phone stacks the row's cells (app.css).
+function labelled(row, headings) {
+  [...row.children].forEach((cell, i) => { if (headings[i]) cell.dataset.label = headings[i]; });
+  return row;
 }
 
 const rowClass = (s) => (s.status === "CANCELLED" ? "cancelled" : "");
@@ -425,9 +447,11 @@ function renderCalendar(calendar) {
       "aria-label": `${day.date}: ${day.count} session${day.count === 1 ? "" : "s"}`,
       onclick: () => { state.selectedDay = day.date; renderCalendar(calendar); },
     }, el("span", { class: "date" }, Number(day.date.slice(8))),
-    day.count ? el("span", { class: "count" }, day.count === 1 ? "1 session" : `${day.count} sessions`) : null);
+    day.count ? el("span", { class: "count" }, String(day.count), el("span", { class: "unit" }, day.count === 1 ? " session" : " sessions")) : null);
     for (const s of day.sessions.slice(0, 2)) {
-      cell.append(el("span", { class: `chip ${rowClass(s)}` }, `${fmtTime(s.startsAt)} ${s.course.code}`));
+      // The code wraps rather than being cut where a day is narrow; a phone leaves the time out.
+      cell.append(el("span", { class: `chip ${rowClass(s)}` },
+        el("span", { class: "time" }, fmtTime(s.startsAt)), " ", el("span", { class: "code" }, s.course.code)));
     }
     if (day.count > 2) cell.append(el("span", { class: "more" }, `+${day.count - 2} more`));
     grid.append(cell);
@@ -440,7 +464,7 @@ function renderDay(day) {
   const body = $("day-body");
   body.replaceChildren();
   if (!day) return;
-  body.append(el("h3", {}, fmtDate(day.date + "T12:00:00Z")));
+  body.append(el("h3", {}, fmtCalendarDate(day.date)));
   if (!day.sessions.length) {
     body.append(el("p", { class: "muted" }, "No sessions."));
     return;
