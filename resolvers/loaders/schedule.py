@@ -5,7 +5,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, func, select, union
+from sqlalchemy import ColumnElement, Select, Subquery, func, literal, select, union
 from sqlmodel import col
 
 from sessiongraph.models import Booking, BookingStatus, Course, Enrollment, Instructor, LiveSession
@@ -95,15 +95,19 @@ class ScheduleList:
 
     def rows(self, learner_ids: Sequence[int]) -> Select:
         """(learner_id, live session, course, instructor) for each learner's rows, in order."""
-        on = schedules_of(learner_ids)
         ordering = [column.desc() if self.descending else column.asc() for column in SCHEDULE_ORDER]
+        if len(learner_ids) == 1:
+            # One learner's list (a learner's own screens) as `on_schedule_of` asks it, and a
+            # page as a plain LIMIT: the join of schedules_of's rows costs some 0.3 ms more to build.
+            (learner_id,) = learner_ids
+            one = self._kept(select(literal(learner_id).label("learner_id"), LiveSession)
+                             .where(on_schedule_of(learner_id))).order_by(*ordering)
+            return with_course_and_instructor(one.limit(self.limit) if self.limit is not None else one)
+        on = schedules_of(learner_ids)
         chosen = self._kept(select(on.c.learner_id, LiveSession)
                             .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id))
         if self.limit is None:
             return with_course_and_instructor(chosen.order_by(on.c.learner_id, *ordering))
-        if len(learner_ids) == 1:
-            # One learner's page, as a plain LIMIT: the planner may stop at the page's end.
-            return with_course_and_instructor(chosen.order_by(*ordering).limit(self.limit))
         # Each learner's page: their first rows by a window function, then those rows read whole.
         rank = func.row_number().over(partition_by=on.c.learner_id, order_by=ordering).label("row_rank")
         ranked = self._kept(select(on.c.learner_id, col(LiveSession.id).label("live_session_id"), rank)
@@ -115,9 +119,14 @@ class ScheduleList:
 
     def counts(self, learner_ids: Sequence[int]) -> Select:
         """(learner_id, how many rows) for each learner with any, whatever the page."""
+        whole = self.whole()
+        if len(learner_ids) == 1:
+            (learner_id,) = learner_ids
+            return whole._kept(select(literal(learner_id).label("learner_id"), func.count())
+                               .select_from(LiveSession).where(on_schedule_of(learner_id)))
         on = schedules_of(learner_ids)
-        return (self.whole()._kept(select(on.c.learner_id, func.count())
-                                   .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id))
+        return (whole._kept(select(on.c.learner_id, func.count())
+                            .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id))
                 .group_by(on.c.learner_id))
 
 
