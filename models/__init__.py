@@ -12,6 +12,7 @@ from sessiongraph.models.courses import Course
 from sessiongraph.models.credits import CreditAccount, CreditTransaction, CreditTransactionKind
 from sessiongraph.models.email import EmailMessage, EmailStatus
 from sessiongraph.models.events import Event, EventType, EventUser, OutboxCounter
+from sessiongraph.models.reminders import ReminderSent
 from sessiongraph.models.reports import AttendanceReport, AttendanceStatus
 from sessiongraph.models.schedule import (
     Booking,
@@ -60,6 +61,7 @@ __all__ = [
     "LiveSessionStatus",
     "OutboxCounter",
     "RefreshToken",
+    "ReminderSent",
     "Session",
     "SessionCategory",
     "SessionCourse",

@@ -1,10 +1,23 @@
 """Courses: what sessions group and live sessions teach."""
 
+import json
+
 from sqlmodel import Field, SQLModel
 
 from sessiongraph.models.columns import trigram_index
 
 DEFAULT_JOIN_LEAD_MINUTES = 15
+# Minutes before each of its live sessions that the people on it are reminded (DESIGN.md).
+DEFAULT_REMINDER_OFFSETS_MINUTES = (1440, 15)
+
+
+def offsets_text(offsets: list[int] | tuple[int, ...]) -> str:
+    """How a course stores its reminder offsets: one spelling per set (largest first), so the reminder
+    planner finds the courses with an offset by comparing the column with the few spellings in use."""
+    return json.dumps(sorted(set(offsets), reverse=True), separators=(",", ":"))
+
+
+DEFAULT_REMINDER_OFFSETS = offsets_text(DEFAULT_REMINDER_OFFSETS_MINUTES)
 
 
 class Course(SQLModel, table=True):
@@ -21,3 +34,10 @@ class Course(SQLModel, table=True):
     join_lead_minutes: int = Field(default=DEFAULT_JOIN_LEAD_MINUTES)
     # Zero: a booking can be cancelled (and refunded) any time before the start.
     cancellation_notice_minutes: int = Field(default=0)
+    # JSON list of minutes (`offsets_text`); `[]`: no reminders.
+    reminder_offsets: str = Field(default=DEFAULT_REMINDER_OFFSETS, max_length=200,
+                                  sa_column_kwargs={"server_default": DEFAULT_REMINDER_OFFSETS})
+
+    @property
+    def reminder_offsets_minutes(self) -> list[int]:
+        return json.loads(self.reminder_offsets)

@@ -83,3 +83,5 @@ class OutboxCounterName(StrEnum):
     WEBHOOKS = "webhooks"
     # Every event up to this ID has been handed to email (resolvers/email.py `queue_messages`).
     EMAIL = "email"
+    # The reminder planner's turn (resolvers/reminders.py), as RELAY is the relay's.
+    REMINDERS = "reminders"

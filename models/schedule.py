@@ -83,6 +83,8 @@ class LiveSession(SQLModel, table=True):
         Index("ix_live_session_session_starts", "session_id", "starts_at"),
         Index("ix_live_session_instructor_starts", "instructor_id", "starts_at"),
         Index("ix_live_session_course_starts", "course_id", "starts_at"),
+        # The reminder planner looks for the live sessions starting in a few minutes' window.
+        Index("ix_live_session_starts", "starts_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from sessiongraph.models import Course
+from sessiongraph.models.courses import offsets_text
 from sessiongraph.resolvers.accounts import like_pattern
 from sessiongraph.resolvers.audit import audited
 from sessiongraph.resolvers.context import Context
@@ -16,6 +17,7 @@ from sessiongraph.resolvers.validation import (
     CANCELLATION_NOTICE_MINUTES,
     CREDIT_COST,
     JOIN_LEAD_MINUTES,
+    reminder_offsets,
     required_text,
 )
 
@@ -24,7 +26,8 @@ from sessiongraph.resolvers.validation import (
 async def create_course(ctx: Context, *, code: str, title: str, bookable: bool | None = None,
                         credit_cost: int | None = None, absence_requests_enabled: bool | None = None,
                         join_lead_minutes: int | None = None,
-                        cancellation_notice_minutes: int | None = None) -> Course:
+                        cancellation_notice_minutes: int | None = None,
+                        reminder_offsets_minutes: list[int] | None = None) -> Course:
     require_admin(ctx)
     problems = Problems()
     code = required_text(code, problems, 64, "code")
@@ -32,6 +35,7 @@ async def create_course(ctx: Context, *, code: str, title: str, bookable: bool |
     CREDIT_COST.check(credit_cost, problems, "creditCost")
     JOIN_LEAD_MINUTES.check(join_lead_minutes, problems, "joinLeadMinutes")
     CANCELLATION_NOTICE_MINUTES.check(cancellation_notice_minutes, problems, "cancellationNoticeMinutes")
+    reminder_offsets(reminder_offsets_minutes, problems, "reminderOffsetsMinutes")
     problems.raise_if_any()
     async with ctx.database.write() as db:
         if await db.scalar(select(col(Course.id)).where(func.lower(Course.code) == code.lower())) is not None:
@@ -45,6 +49,8 @@ async def create_course(ctx: Context, *, code: str, title: str, bookable: bool |
             course.join_lead_minutes = join_lead_minutes
         if cancellation_notice_minutes is not None:
             course.cancellation_notice_minutes = cancellation_notice_minutes
+        if reminder_offsets_minutes is not None:
+            course.reminder_offsets = offsets_text(reminder_offsets_minutes)
         db.add(course)
         await db.flush()
     return course

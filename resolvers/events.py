@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, union
+from sqlalchemy import CompoundSelect, FromClause, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -27,7 +27,8 @@ from sessiongraph.models.schedule import BookingStatus
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.outbox import NewEvent, live_session_channel, record_events, user_channel
 
-__all__ = ["USER_RIGHTS_CHANNEL", "ScheduleEventKind", "live_session_channel", "people_on", "record_schedule_change",
+__all__ = ["USER_RIGHTS_CHANNEL", "ScheduleEventKind", "live_session_channel", "people_on", "people_on_each",
+           "record_schedule_change",
            "record_schedule_changes", "schedule_change", "user_channel"]
 
 
@@ -46,17 +47,27 @@ class ScheduleEventKind(StrEnum):
 USER_RIGHTS_CHANNEL = "user-rights"
 
 
+def people_on_each(live_sessions: FromClause) -> CompoundSelect:
+    """(live_session_id, user_id) of everyone whose schedule holds each of `live_sessions` (a selectable
+    of their `id`, `session_id` and `instructor_id`): its booked learners, the learners of its
+    administrative session, and its instructor. One rule for a change's events and the reminders."""
+    ls = live_sessions.c
+    return union(
+        select(ls.id.label("live_session_id"), col(Booking.learner_id).label("user_id")).select_from(live_sessions)
+        .join(Booking, col(Booking.live_session_id) == ls.id).where(col(Booking.status) == BookingStatus.BOOKED.value),
+        select(ls.id, col(Instructor.user_id)).select_from(live_sessions)
+        .join(Instructor, col(Instructor.id) == ls.instructor_id),
+        select(ls.id, col(Enrollment.user_id)).select_from(live_sessions)
+        .join(Enrollment, col(Enrollment.session_id) == ls.session_id),
+    )
+
+
 async def people_on(db: AsyncSession, live_session: LiveSession) -> set[int]:
-    """Everyone whose schedule holds the live session: its booked learners, the learners of
-    its administrative session, and its instructor."""
-    queries = [
-        select(col(Booking.learner_id)).where(col(Booking.live_session_id) == live_session.id,
-                                              col(Booking.status) == BookingStatus.BOOKED.value),
-        select(col(Instructor.user_id)).where(col(Instructor.id) == live_session.instructor_id),
-    ]
-    if live_session.session_id is not None:
-        queries.append(select(col(Enrollment.user_id)).where(col(Enrollment.session_id) == live_session.session_id))
-    return set((await db.scalars(union(*queries))).all())
+    """Everyone whose schedule holds the live session (`people_on_each`), as it is in this transaction."""
+    one = (select(col(LiveSession.id), col(LiveSession.session_id), col(LiveSession.instructor_id))
+           .where(col(LiveSession.id) == live_session.id).subquery())
+    people = people_on_each(one).subquery()
+    return set((await db.scalars(select(people.c.user_id))).all())
 
 
 async def instructor_user_id(db: AsyncSession, instructor_id: int) -> int:

@@ -359,12 +359,13 @@ class Relay(Worker):
         return Round.MORE if len(rows) == RELAY_BATCH else Round.DONE
 
 
-async def take_turn(db: AsyncSession, *, wait: bool = False) -> bool:
-    """Locks the relay's row for this transaction; False when another relay holds it (PostgreSQL),
-    unless `wait`. On SQLite the write lock taken here is the turn, waited for as any writer waits."""
-    await db.execute(dialect_insert(db)(counters)
-                     .values(name=OutboxCounterName.RELAY.value, value=0).on_conflict_do_nothing())
-    locked = await db.scalar(select(counters.c.value).where(counters.c.name == OutboxCounterName.RELAY.value)
+async def take_turn(db: AsyncSession, *, wait: bool = False,
+                    whose: OutboxCounterName = OutboxCounterName.RELAY) -> bool:
+    """Locks the relay's row (or `whose`) for this transaction; False when another instance holds it
+    (PostgreSQL), unless `wait`. On SQLite the write lock taken here is the turn, waited for as any
+    writer waits."""
+    await db.execute(dialect_insert(db)(counters).values(name=whose.value, value=0).on_conflict_do_nothing())
+    locked = await db.scalar(select(counters.c.value).where(counters.c.name == whose.value)
                              .with_for_update(skip_locked=not wait))
     return locked is not None
 

@@ -60,6 +60,22 @@ CANCELLATION_NOTICE_MINUTES = Bound(0, 30 * 24 * 60)
 # A live session's capacity and a slot's seats are one number: the slot's seats follow the capacity.
 SEATS = Bound(1, 1000)
 DURATION_DAYS = Bound(1, 3660)
+# A course's reminders: minutes before each live session, up to 30 days, at most 10 of them.
+REMINDER_OFFSET_MINUTES = Bound(1, 30 * 24 * 60)
+MAX_REMINDER_OFFSETS = 10
+
+
+def reminder_offsets(values: list[int] | None, problems: Problems, *field: str) -> None:
+    """Problems with a list of reminder offsets: too many, a repeated one, or one out of bounds."""
+    if values is None:
+        return
+    if len(values) > MAX_REMINDER_OFFSETS:
+        problems.add(ErrorCode.VALIDATION, f"{field[-1]} holds at most {MAX_REMINDER_OFFSETS} offsets.", *field)
+    if len(set(values)) < len(values):
+        problems.add(ErrorCode.VALIDATION, f"{field[-1]} names an offset twice.", *field)
+    low, high = REMINDER_OFFSET_MINUTES.low, REMINDER_OFFSET_MINUTES.high
+    if any(not low <= value <= high for value in values):
+        problems.add(ErrorCode.VALIDATION, f"Each of {field[-1]} must be between {low} and {high} minutes.", *field)
 
 
 def clean_email(value: str, problems: Problems, *field: str) -> str:

@@ -27,6 +27,9 @@ class Course(Node):
     absence_requests_enabled: bool
     join_lead_minutes: int
     cancellation_notice_minutes: int
+    reminder_offsets_minutes: list[int] = strawberry.field(
+        description="Minutes before each of its live sessions that the people on it get a reminder (reminder.due "
+                    "webhooks, and email), largest first.")
     db_id: strawberry.Private[int]
     model: strawberry.Private[models.Course]
 
@@ -63,7 +66,8 @@ class Course(Node):
                    bookable=course.bookable, credit_cost=course.credit_cost,
                    absence_requests_enabled=course.absence_requests_enabled,
                    join_lead_minutes=course.join_lead_minutes,
-                   cancellation_notice_minutes=course.cancellation_notice_minutes, db_id=course.id, model=course)
+                   cancellation_notice_minutes=course.cancellation_notice_minutes,
+                   reminder_offsets_minutes=course.reminder_offsets_minutes, db_id=course.id, model=course)
 
 
 async def load_course(info: Info, course_id: int) -> Course | None:
@@ -85,6 +89,8 @@ class CreateCourseInput:
     absence_requests_enabled: bool | None = None
     join_lead_minutes: int | None = None
     cancellation_notice_minutes: int | None = None
+    reminder_offsets_minutes: list[int] | None = strawberry.field(
+        default=None, description="Default [1440, 15]; [] for none. At most 10, each 1 to 43200 minutes, none twice.")
 
 
 @strawberry.type
@@ -110,5 +116,6 @@ class CoursesMutation:
             info.context, code=input.code, title=input.title, bookable=input.bookable,
             credit_cost=input.credit_cost, absence_requests_enabled=input.absence_requests_enabled,
             join_lead_minutes=input.join_lead_minutes,
-            cancellation_notice_minutes=input.cancellation_notice_minutes))
+            cancellation_notice_minutes=input.cancellation_notice_minutes,
+            reminder_offsets_minutes=input.reminder_offsets_minutes))
         return CreateCoursePayload(course=Course.from_model(course) if course else None, errors=errors)

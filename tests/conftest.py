@@ -106,6 +106,7 @@ async def app(settings, database, clock):
     await app.state.relay.close()
     await app.state.dispatcher.close()
     await app.state.email_sender.close()
+    await app.state.planner.close()
 
 
 @pytest.fixture
@@ -313,6 +314,7 @@ async def client_with(settings, database, clock) -> AsyncIterator[Any]:
         await client.app.state.relay.close()
         await client.app.state.dispatcher.close()
         await client.app.state.email_sender.close()
+        await client.app.state.planner.close()
         await client.app.state.broker.close()
         await client.app.state.persisted.close()
         if client.app.state.rate_limiter is not None:

@@ -182,6 +182,9 @@ class Settings(BaseSettings):
     email_timeout_seconds: float = Field(10.0, gt=0)
     email_retry_hours: float = Field(24.0, gt=0)
     email_poll_seconds: float = Field(1.0, gt=0)
+    # Reminders (resolvers/reminders.py): each instance's planner wakes at the next reminder it knows of, and
+    # looks again this often for live sessions and bookings other instances made meanwhile.
+    reminder_poll_seconds: float = Field(30.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

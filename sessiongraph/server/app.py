@@ -38,6 +38,7 @@ from sessiongraph.resolvers import email, webhooks
 from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.resolvers.email import EmailSender
 from sessiongraph.resolvers.outbox import Relay
+from sessiongraph.resolvers.reminders import ReminderPlanner
 from sessiongraph.resolvers.webhooks import WebhookDispatcher
 from sessiongraph.schema import build_schema
 from sessiongraph.schema.exports import DOWNLOAD_PATH
@@ -261,6 +262,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     email_sender = EmailSender(database, clock, settings)
     relay = Relay(database, broker, clock, settings, consumers=[webhooks.consumer(then=dispatcher.wake),
                                                                 email.consumer(settings, then=email_sender.wake)])
+    planner = ReminderPlanner(database, clock, settings)
     persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
@@ -307,7 +309,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await relay.start()
         await dispatcher.start()
         await email_sender.start()
+        await planner.start()
         yield
+        await planner.close()
         await relay.close()
         await dispatcher.close()
         await email_sender.close()
@@ -347,6 +351,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.relay = relay
     app.state.dispatcher = dispatcher
     app.state.email_sender = email_sender
+    app.state.planner = planner
     app.state.rate_limiter = rate_limiter
     app.state.persisted = persisted
     return app
