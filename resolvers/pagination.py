@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, SQLColumnExpression, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, literal, select, tuple_
 
 from sessiongraph.infrastructure.storable import MAX_INTEGER, storable_text
 from sessiongraph.resolvers.context import Context
@@ -87,6 +87,15 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
     return values
 
 
+def past_cursor(order_by: Sequence[SQLColumnExpression[Any]], values: Sequence[Any],
+                descending: bool = False) -> ColumnElement[bool]:
+    """The rows after the one whose `order_by` values a cursor holds, in that order."""
+    row_key = tuple_(*order_by)
+    seen = tuple_(*(literal(v, type_=column.type)  # type: ignore[attr-defined]  # ORM attributes proxy .type
+                    for v, column in zip(values, order_by, strict=True)))
+    return row_key < seen if descending else row_key > seen
+
+
 @dataclass(frozen=True, slots=True)
 class Related:
     """Related rows read in a list's statement: `join` adds them to the query (after the list's
@@ -114,11 +123,7 @@ async def paginate(
     limit = page_size(ctx, first)
     page_query = query
     if after is not None:
-        values = decode_cursor(after, len(order_by))
-        row_key = tuple_(*order_by)
-        seen = tuple_(*(literal(v, type_=column.type)  # type: ignore[attr-defined]  # ORM attributes proxy .type
-                        for v, column in zip(values, order_by, strict=True)))
-        page_query = page_query.where(row_key < seen if descending else row_key > seen)
+        page_query = page_query.where(past_cursor(order_by, decode_cursor(after, len(order_by)), descending))
     ordering = [column.desc() if descending else column.asc() for column in order_by]
     page_query = page_query.order_by(*ordering).limit(limit + 1)
     if related is not None:
@@ -156,6 +161,13 @@ def first_page(rows: list[T], limit: int, sort_key: Callable[[T], Sequence[Any]]
     """The first page of a connection from rows fetched elsewhere (a loader's batch for every
     parent of a list): `rows` holds the first `limit + 1` in order, the extra one telling
     whether there is a next page. Its cursors continue with `paginate` like any other."""
+    return page_of(rows, limit, sort_key, total_count, has_previous_page=False)
+
+
+def page_of(rows: list[T], limit: int, sort_key: Callable[[T], Sequence[Any]],
+            total_count: Callable[[], Awaitable[int]], *, has_previous_page: bool) -> Page[T]:
+    """A page of a connection from rows fetched elsewhere: the first `limit + 1` after the
+    cursor given, if any (`has_previous_page`), the extra one telling whether there is a next page."""
     items = rows[:limit]
     return Page(items=items, cursors=[encode_cursor(sort_key(row)) for row in items],
-                has_next_page=len(rows) > limit, has_previous_page=False, total_count=total_count)
+                has_next_page=len(rows) > limit, has_previous_page=has_previous_page, total_count=total_count)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,16 +56,22 @@ from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking
 from sessiongraph.resolvers.loaders.courses import CourseById
 from sessiongraph.resolvers.loaders.reports import ReportByLearnerLiveSession
 from sessiongraph.resolvers.loaders.schedule import (
+    SCHEDULE_ORDER,
     BookedCountByLiveSession,
     BookingByLearnerLiveSession,
     BookingCountByLiveSession,
     BookingsByLiveSession,
     LiveSessionById,
     OnLearnerSchedule,
+    ScheduleCountByLearner,
+    ScheduleList,
+    ScheduleListByLearner,
     on_schedule_of,
+    take_course_and_instructor,
+    with_course_and_instructor,
 )
 from sessiongraph.resolvers.loaders.sessions import EnrollmentByLearnerSession, SessionById
-from sessiongraph.resolvers.pagination import Page, Related, first_page, page_size, paginate
+from sessiongraph.resolvers.pagination import Page, Related, decode_cursor, first_page, page_of, page_size, paginate
 from sessiongraph.resolvers.permissions import (
     can_manage_live_session,
     can_read_schedule,
@@ -105,61 +111,79 @@ class LiveSessionFilter:
     course_id: int | None = None
     instructor_id: int | None = None
 
-    def apply(self, query: Select) -> Select:
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = []
         if self.course_id is not None:
-            query = query.where(LiveSession.course_id == self.course_id)
+            found.append(LiveSession.course_id == self.course_id)
         if self.instructor_id is not None:
-            query = query.where(LiveSession.instructor_id == self.instructor_id)
-        return query
+            found.append(LiveSession.instructor_id == self.instructor_id)
+        return found
 
 
 def _by_start(ls: LiveSession) -> tuple[datetime, int]:
     return ls.starts_at, ls.id
 
 
-async def _schedule(ctx: Context, learner_id: int, filter: LiveSessionFilter | None = None) -> Select | None:
-    """The learner's live sessions as a query; None when the viewer may not read them."""
+# Each list of the schedule is a ScheduleList, answered by ScheduleListByLearner: the same
+# list asked for several learners at once (a guardian's children) is one statement. Its
+# conditions are these rules, named by the list so that equal lists are equal keys.
+
+
+def _running_after(now: datetime) -> list[ColumnElement[bool]]:
+    return [LiveSession.ends_at > now, LiveSession.cancelled_at.is_(None)]
+
+
+def _starting_between(starts_from: datetime, starts_before: datetime | None,
+                      filter: LiveSessionFilter) -> list[ColumnElement[bool]]:
+    kept = [LiveSession.starts_at >= starts_from, *filter.conditions()]
+    if starts_before is not None:
+        kept.append(LiveSession.starts_at < starts_before)
+    return kept
+
+
+def _ended_by(now: datetime, filter: LiveSessionFilter) -> list[ColumnElement[bool]]:
+    return [LiveSession.ends_at <= now, *filter.conditions()]
+
+
+def _course_history(now: datetime, course_id: int, status: LiveSessionStatus | None,
+                    code: str | None) -> list[ColumnElement[bool]]:
+    ended = LiveSession.ends_at <= now
+    cancelled = LiveSession.cancelled_at.is_not(None)
+    kept = [LiveSession.course_id == course_id]
+    if status is LiveSessionStatus.COMPLETED:
+        kept += [ended, LiveSession.cancelled_at.is_(None)]
+    elif status is LiveSessionStatus.CANCELLED:
+        kept.append(cancelled)
+    else:
+        kept.append(ended | cancelled)
+    if code is not None:
+        kept.append(LiveSession.code == code)
+    return kept
+
+
+async def _listed(ctx: Context, learner_id: int, listed: ScheduleList) -> list[LiveSession] | None:
+    """The list's live sessions on the learner's schedule; None when the viewer may not read it."""
     if not await can_read_schedule(ctx, learner_id):
         return None
-    return (filter or LiveSessionFilter()).apply(select(LiveSession).where(on_schedule_of(learner_id)))
+    return await ScheduleListByLearner(ctx).load((learner_id, listed))
 
 
-def _join_course_and_instructor(query: Select) -> Select:
-    return (query.add_columns(Course, Instructor)
-            .join(Course, Course.id == LiveSession.course_id)
-            .join(Instructor, Instructor.id == LiveSession.instructor_id))
-
-
-def _take_course_and_instructor(ctx: Context, rows: list[Any]) -> list[LiveSession]:
-    courses, instructors = CourseById(ctx), InstructorById(ctx)
-    live_sessions = []
-    for live_session, course, instructor in rows:
-        courses.prime(course.id, course)
-        instructors.prime(instructor.id, instructor)
-        live_sessions.append(live_session)
-    return live_sessions
-
-
-# Every schedule list shows each row's course and instructor (and the Join rule reads the
-# course): read in the list's own statement, they are two statements fewer than the loaders'.
-WITH_COURSE_AND_INSTRUCTOR = Related(_join_course_and_instructor, _take_course_and_instructor)
-
-
-async def _all(ctx: Context, query: Select) -> list[LiveSession]:
-    async with ctx.read() as db:
-        rows = list((await db.execute(_join_course_and_instructor(query))).all())
-    return _take_course_and_instructor(ctx, rows)
+async def _page(ctx: Context, learner_id: int, listed: ScheduleList, first: int | None,
+                after: str | None) -> Page[LiveSession] | None:
+    """A page of the list (as `paginate` would give it); None when the viewer may not read it."""
+    if not await can_read_schedule(ctx, learner_id):
+        return None
+    limit = page_size(ctx, first)
+    seen = tuple(decode_cursor(after, len(SCHEDULE_ORDER))) if after is not None else None
+    rows = await ScheduleListByLearner(ctx).load((learner_id, replace(listed, limit=limit + 1, after=seen)))
+    return page_of(rows, limit, _by_start, lambda: ScheduleCountByLearner(ctx).load((learner_id, listed.whole())),
+                   has_previous_page=after is not None)
 
 
 @answered_together
 async def up_next(ctx: Context, learner_id: int) -> LiveSession | None:
     """The next live session that has not ended (one under way counts), cancelled ones skipped."""
-    query = await _schedule(ctx, learner_id)
-    if query is None:
-        return None
-    query = (query.where(LiveSession.ends_at > ctx.now, LiveSession.cancelled_at.is_(None))
-             .order_by(LiveSession.starts_at, LiveSession.id).limit(1))
-    found = await _all(ctx, query)
+    found = await _listed(ctx, learner_id, ScheduleList(_running_after, (ctx.now,), limit=1))
     return found[0] if found else None
 
 
@@ -235,39 +259,26 @@ async def _read_with_details(ctx: Context, learner_id: int, query: Select,
 @answered_together
 async def today(ctx: Context, learner_id: int, zone: ZoneInfo, filter: LiveSessionFilter) -> list[LiveSession]:
     """Every live session starting on the current local day, ended and cancelled ones included."""
-    query = await _schedule(ctx, learner_id, filter)
-    if query is None:
-        return []
     day = local_date(ctx.now, zone)
-    query = (query.where(LiveSession.starts_at >= local_midnight(day, zone),
-                         LiveSession.starts_at < local_midnight(day + timedelta(days=1), zone))
-             .order_by(LiveSession.starts_at, LiveSession.id))
-    return await _all(ctx, query)
+    listed = ScheduleList(_starting_between, (local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone),
+                                              filter))
+    return await _listed(ctx, learner_id, listed) or []
 
 
 @answered_together
 async def upcoming(ctx: Context, learner_id: int, zone: ZoneInfo, filter: LiveSessionFilter,
                    first: int | None, after: str | None) -> Page[LiveSession] | None:
     """From the next local midnight on, ascending."""
-    query = await _schedule(ctx, learner_id, filter)
-    if query is None:
-        return None
     tomorrow = local_date(ctx.now, zone) + timedelta(days=1)
-    query = query.where(LiveSession.starts_at >= local_midnight(tomorrow, zone))
-    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
-                          related=WITH_COURSE_AND_INSTRUCTOR)
+    return await _page(ctx, learner_id, ScheduleList(_starting_between, (local_midnight(tomorrow, zone), None, filter)),
+                       first, after)
 
 
 @answered_together
 async def past(ctx: Context, learner_id: int, filter: LiveSessionFilter,
                first: int | None, after: str | None) -> Page[LiveSession] | None:
     """Every live session whose end has passed, cancelled ones included, newest first."""
-    query = await _schedule(ctx, learner_id, filter)
-    if query is None:
-        return None
-    query = query.where(LiveSession.ends_at <= ctx.now)
-    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
-                          descending=True, related=WITH_COURSE_AND_INSTRUCTOR)
+    return await _page(ctx, learner_id, ScheduleList(_ended_by, (ctx.now, filter), descending=True), first, after)
 
 
 @answered_together
@@ -275,21 +286,11 @@ async def course_history(ctx: Context, learner_id: int, course_id: int, *, code:
                          status: LiveSessionStatus | None, first: int | None,
                          after: str | None) -> Page[LiveSession] | None:
     """A course's live sessions on the schedule that have ended or were cancelled, newest first."""
-    query = await _schedule(ctx, learner_id, LiveSessionFilter(course_id=course_id))
-    if query is None or status is LiveSessionStatus.SCHEDULED:
+    if status is LiveSessionStatus.SCHEDULED:
         return None
-    ended = LiveSession.ends_at <= ctx.now
-    cancelled = LiveSession.cancelled_at.is_not(None)
-    if status is LiveSessionStatus.COMPLETED:
-        query = query.where(ended, LiveSession.cancelled_at.is_(None))
-    elif status is LiveSessionStatus.CANCELLED:
-        query = query.where(cancelled)
-    else:
-        query = query.where(ended | cancelled)
-    if code is not None:
-        query = query.where(LiveSession.code == code.strip().upper())
-    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
-                          descending=True, related=WITH_COURSE_AND_INSTRUCTOR)
+    code = code.strip().upper() if code is not None else None
+    return await _page(ctx, learner_id, ScheduleList(_course_history, (ctx.now, course_id, status, code),
+                                                     descending=True), first, after)
 
 
 @dataclass(slots=True)
@@ -337,9 +338,9 @@ async def calendar(ctx: Context, learner_id: int, view: CalendarView, day: date,
     """The days of the view, each with the live sessions starting on it (local time), in
     one statement whatever the view holds."""
     result, span = _calendar_frame(ctx, view, day, zone, week_start)
-    query = await _schedule(ctx, learner_id)
-    if query is not None:
-        _place(result, await _all(ctx, _starting_in(query, span.starts_at, span.ends_at)))
+    found = await _listed(ctx, learner_id, ScheduleList(_starting_between,
+                                                        (span.starts_at, span.ends_at, LiveSessionFilter())))
+    _place(result, found or [])
     return result
 
 
@@ -425,8 +426,8 @@ async def teaching(ctx: Context, *, starts_from: datetime | None, starts_before:
         query = query.where(LiveSession.starts_at >= starts_from)
     if starts_before is not None:
         query = query.where(LiveSession.starts_at < starts_before)
-    return await paginate(ctx, query, [LiveSession.starts_at, LiveSession.id], _by_start, first, after,
-                          related=WITH_COURSE_AND_INSTRUCTOR)
+    return await paginate(ctx, query, SCHEDULE_ORDER, _by_start, first, after,
+                          related=Related(with_course_and_instructor, take_course_and_instructor))
 
 
 async def live_session_bookings(ctx: Context, live_session: LiveSession, first: int | None,

@@ -551,10 +551,6 @@ class CostGrows(AssertionError):
 GUARDIAN_SCREENS = {"Children": {}, "ChildPastSessions": {}, "ChildCalendar": MARCH, "MobileChildren": {}}
 
 
-@pytest.mark.xfail(raises=CostGrows, strict=True, reason=(
-    "each child's schedule lists (upNext, today, a page of upcoming or past and its totalCount, the calendar) "
-    "run as statements of their own: a guardian's screen costs one to four statements more per child. "
-    "Batching them across learners means the schedule's lists answering from loaders keyed by learner."))
 @pytest.mark.parametrize("name", sorted(GUARDIAN_SCREENS))
 async def test_a_guardian_s_screen_costs_the_same_for_one_child_or_four(name, sized, send, count_statements):
     counts = []

@@ -54,7 +54,7 @@ async def test_fields_asked_through_nested_fragments_answer_from_the_list_s_own_
     assert len(rows) == 6
     assert all(row["course"]["code"] and row["instructor"]["displayName"].startswith("Teacher") for row in rows)
     # A schedule list reads its rows' courses and instructors in its own statement
-    # (resolvers/schedule.py WITH_COURSE_AND_INSTRUCTOR): no read of either of their own.
+    # (resolvers/loaders/schedule.py with_course_and_instructor): no read of either of their own.
     assert reads_of(log, "course") == 0
     assert reads_of(log, "instructor") == 0
     assert log.count == 2  # the signed-in user, the calendar
