@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from asyncpg import Connection
-from asyncpg.transaction import Transaction
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -88,18 +87,16 @@ def _transaction_pooled(timeout_ms: int) -> dict[str, Any]:
 
     Session settings would leak to whichever client gets the server connection next, and the pooler
     refuses a `statement_timeout` startup parameter: the timeout is set per transaction instead,
-    `SET LOCAL` right after each BEGIN."""
-    set_timeout = f"SET LOCAL statement_timeout = {timeout_ms}"
-
-    class TimedTransaction(Transaction):
-        async def start(self) -> None:
-            await super().start()
-            await self._connection.execute(set_timeout)
+    `SET LOCAL` with each BEGIN."""
+    set_timeout = f" SET LOCAL statement_timeout = {timeout_ms};"
 
     class TransactionPooledConnection(Connection):
-        def transaction(self, *, isolation: str | None = None, readonly: bool = False,
-                        deferrable: bool = False) -> Transaction:
-            return TimedTransaction(self, isolation, readonly, deferrable)
+        async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109
+            # asyncpg's Transaction.start sends its BEGIN through here: the SET LOCAL rides in the same
+            # round trip (tests/test_database_pooler.py fails if it ever stops doing so).
+            if not args and query.startswith("BEGIN"):
+                query += set_timeout
+            return await super().execute(query, *args, timeout=timeout)
 
     return {"statement_cache_size": 0, "prepared_statement_cache_size": 0,
             "prepared_statement_name_func": lambda: "", "connection_class": TransactionPooledConnection}
