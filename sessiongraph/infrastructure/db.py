@@ -80,8 +80,9 @@ def _transaction_pooled(timeout_ms: int) -> dict[str, Any]:
     where a statement prepared by name on the first does not exist -- or where another client's
     `__asyncpg_stmt_1__` already does. So neither asyncpg nor SQLAlchemy's dialect keeps prepared
     statements, and the dialect prepares each statement unnamed (its `prepared_statement_name_func`
-    hook; SQLAlchemy's documented recipe names them by UUID instead, which leaves every one behind on
-    the server connection unless the pooler DISCARDs after each transaction). An unnamed statement
+    hook; SQLAlchemy's documented recipe names them by UUID instead, and asyncpg closes a named one only
+    before the client connection's next statement -- by then perhaps on another server connection, so
+    they pile up unless the pooler DISCARDs after each transaction). An unnamed statement
     lives until the next one on that server connection: the dialect executes it at once, inside the
     transaction (`Database` opens one for reads too), so it is still there.
 
