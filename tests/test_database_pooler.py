@@ -59,3 +59,18 @@ async def test_behind_a_pooler_a_read_keeps_one_transaction(engine_of):
         second = (await db.execute(text("SELECT txid_current()"))).scalar()
     pooled = engine_of.engine.get_execution_options().get("transaction_pooled", False)
     assert (first == second) is pooled
+
+
+async def test_behind_a_pooler_no_prepared_statement_stays_on_the_server(engine_of):
+    """Named statements would outlive the transaction on its server connection, for the pooler's next client
+    to trip over (`__asyncpg_stmt_1__` already exists) or to pile up: behind one, every statement is unnamed."""
+    for _ in range(3):
+        async with engine_of.write() as db:
+            await db.execute(text("SELECT count(*) FROM course WHERE code = :code"), {"code": "X"})
+        async with engine_of.read() as db:
+            await db.execute(text("SELECT count(*) FROM app_user WHERE id = :id"), {"id": 1})
+    async with engine_of.read() as db:
+        kept = (await db.execute(text("SELECT count(*) FROM pg_prepared_statements"))).scalar()
+    pooled = engine_of.engine.get_execution_options().get("transaction_pooled", False)
+    # Directly, the engine keeps them per connection on purpose (this very statement among them).
+    assert (kept == 0) is pooled, kept
