@@ -3,7 +3,8 @@ the app behind a real HTTP client, and callers signed in as the roles tests need
 
 With no DATABASE_URL the tests run on a SQLite file; with a PostgreSQL URL they
 create a database of their own beside it (so parallel runs never meet) and drop
-it at the end.
+it at the end. Through PgBouncer: DATABASE_POOLER=pgbouncer, DATABASE_URL naming the
+pooler and DATABASE_ADMIN_URL the server behind it (.ci/run does so).
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ async def database_url(tmp_path_factory) -> AsyncIterator[str]:
         return
     server_url = make_url(async_database_url(given))
     name = f"sessiongraph_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    # Behind a pooler (DATABASE_POOLER=pgbouncer) the database is made on the server itself, which
+    # DATABASE_ADMIN_URL names; the tests then reach it through the pooler under the same name.
+    admin_url = make_url(async_database_url(os.environ.get("DATABASE_ADMIN_URL") or given))
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as connection:
         await connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -21,7 +21,6 @@ import pytest
 import websockets
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
 from sessiongraph.infrastructure.tokens import issue_token
@@ -203,7 +202,7 @@ async def test_a_websocket_that_cannot_be_signed_in_for_now_is_told_to_try_again
 async def table_locked(settings, table: str) -> AsyncIterator[None]:
     """Another client holds `table` so that nobody else may read or write it until the block ends."""
     if on_postgresql():
-        engine = create_async_engine(settings.database_url)
+        engine = create_engine(settings)
         try:
             async with engine.connect() as connection:
                 await connection.execute(text(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE'))

@@ -10,7 +10,9 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+from asyncpg import Connection
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -38,6 +40,20 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     statement_timeout = settings.database_statement_timeout_seconds
+    timeout_ms = max(1, int(statement_timeout * 1000))
+    connect_args: dict[str, Any] = {
+        # asyncpg's own bounds: the whole connection set-up, and each statement on the client
+        # side, which is what ends a wait on a server that does not answer at all.
+        "timeout": settings.database_connect_timeout_seconds,
+        "command_timeout": statement_timeout,
+    }
+    options: dict[str, Any] = {}
+    if settings.database_pooler == "pgbouncer":
+        connect_args.update(_transaction_pooled(timeout_ms))
+        options["execution_options"] = {TRANSACTION_POOLED: True}
+    else:
+        # The server stops a slow statement itself, leaving the connection usable.
+        connect_args["server_settings"] = {"statement_timeout": str(timeout_ms)}
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
@@ -46,15 +62,45 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # A pooled connection may have died in an outage; without the ping the first request
         # after the database came back would fail on it.
         pool_pre_ping=True,
-        connect_args={
-            # asyncpg's own bounds: the whole connection set-up, and each statement on the
-            # client side, which is what ends a wait on a server that does not answer at all.
-            "timeout": settings.database_connect_timeout_seconds,
-            "command_timeout": statement_timeout,
-            # The server stops a slow statement itself, leaving the connection usable.
-            "server_settings": {"statement_timeout": str(max(1, int(statement_timeout * 1000)))},
-        },
+        connect_args=connect_args,
+        **options,
     )
+
+
+# An engine's execution option: its connections go through a pooler in transaction mode (PgBouncer's
+# pool_mode=transaction), so that only what happens inside one transaction stays on one server connection.
+TRANSACTION_POOLED = "transaction_pooled"
+
+
+def _transaction_pooled(timeout_ms: int) -> dict[str, Any]:
+    """asyncpg's connection arguments for a pooler in transaction mode (below PgBouncer 1.21, which
+    knows nothing of prepared statements).
+
+    Between two transactions the pooler may hand our client connection another server connection,
+    where a statement prepared by name on the first does not exist -- or where another client's
+    `__asyncpg_stmt_1__` already does. So neither asyncpg nor SQLAlchemy's dialect keeps prepared
+    statements, and the dialect prepares each statement unnamed (its `prepared_statement_name_func`
+    hook; SQLAlchemy's documented recipe names them by UUID instead, and asyncpg closes a named one only
+    before the client connection's next statement -- by then perhaps on another server connection, so
+    they pile up unless the pooler DISCARDs after each transaction). An unnamed statement
+    lives until the next one on that server connection: the dialect executes it at once, inside the
+    transaction (`Database` opens one for reads too), so it is still there.
+
+    Session settings would leak to whichever client gets the server connection next, and the pooler
+    refuses a `statement_timeout` startup parameter: the timeout is set per transaction instead,
+    `SET LOCAL` with each BEGIN."""
+    set_timeout = f" SET LOCAL statement_timeout = {timeout_ms};"
+
+    class TransactionPooledConnection(Connection):
+        async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109
+            # asyncpg's Transaction.start sends its BEGIN through here: the SET LOCAL rides in the same
+            # round trip (tests/test_database_pooler.py fails if it ever stops doing so).
+            if not args and query.startswith("BEGIN"):
+                query += set_timeout
+            return await super().execute(query, *args, timeout=timeout)
+
+    return {"statement_cache_size": 0, "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: "", "connection_class": TransactionPooledConnection}
 
 
 def _no_answer(error: BaseException) -> bool:
@@ -114,8 +160,10 @@ class Database:
         # before a loader's one SELECT and ROLLBACK after it, two round trips for nothing.
         # Nothing is lost: at READ COMMITTED every statement takes its own snapshot anyway.
         # (SQLite's driver opens no transaction for a SELECT, so its reads stay as they are.)
-        reading = engine if engine.dialect.name == "sqlite" else engine.execution_options(
-            isolation_level="AUTOCOMMIT")
+        # Behind a pooler in transaction mode, though, a statement outside a transaction is prepared on
+        # one server connection and could be executed on another: reads open a transaction there.
+        autocommit = engine.dialect.name != "sqlite" and not engine.get_execution_options().get(TRANSACTION_POOLED)
+        reading = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
         self._reads = async_sessionmaker(reading, class_=AsyncSession, expire_on_commit=False)
         self._reading = reading
         self._commit_listeners: list[Callable[[], None]] = []

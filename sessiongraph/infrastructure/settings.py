@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     public_url: str = DEFAULT_PUBLIC_URL
     # Pool size per process; PostgreSQL only (SQLite serialises writers anyway).
     database_pool_size: int = 10
+    # What stands between the service and PostgreSQL: "pgbouncer" for a pooler in transaction mode, which
+    # hands each transaction whichever server connection is free (sessiongraph/infrastructure/db.py).
+    database_pooler: Literal["none", "pgbouncer"] = "none"
     # Largest page a connection field hands out, whatever `first` asks for.
     max_page_size: int = 100
     default_page_size: int = 20
