@@ -77,7 +77,7 @@ QUERY_LABELS = tuple(label for label, _client, name in OPERATIONS if name != "Bo
 RESCHEDULE = """mutation Reschedule($id: ID!, $startsAt: DateTime!, $endsAt: DateTime!) {
   updateLiveSession(input: {id: $id, startsAt: $startsAt, endsAt: $endsAt}) { errors { code message } } }"""
 SERVED_BY = "X-Served-By"
-SUBSCRIBING_AT_ONCE = 16
+SUBSCRIBING_AT_ONCE = 4
 
 
 # --- the stack: instances and the balancer -------------------------------------------------------
@@ -138,9 +138,12 @@ class Instance:
 
 @dataclass
 class Stack:
-    url: str  # the balancer's
+    urls: list[str]  # the balancers'
     instances: dict[str, Instance]
-    balancer: subprocess.Popen
+
+
+def haproxy_command() -> str | None:
+    return shutil.which("haproxy", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
 
 
 def instance_environment(database_url: str, pooler: bool, replica_urls: list[str], redis_url: str,
@@ -157,36 +160,51 @@ def instance_environment(database_url: str, pooler: bool, replica_urls: list[str
     return env
 
 
+def balancers_needed(connections: int) -> int:
+    """haproxy holds two descriptors per connection (the client's, the instance's) and cannot raise its
+    limit past the hard one (20,000 in our containers): beyond that the connections are spread over
+    several balancers, as a cloud load balancer spreads them over its nodes."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return 1
+    return max(1, -(-2 * connections // (hard - 1000)))
+
+
 @contextlib.asynccontextmanager
 async def running_stack(env: dict[str, str], folder: Path, connections: int) -> AsyncIterator[Stack]:
     """Two `sessiongraph serve` processes (one worker each) and haproxy in front of them."""
-    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    if not Path(haproxy).exists():
+    haproxy = haproxy_command()
+    if haproxy is None:
         raise SystemExit("haproxy is missing: apt-get install haproxy (.ci/run does)")
     ports = {"a": free_port(), "b": free_port()}
     instances: dict[str, Instance] = {}
-    balancer = None
+    processes: list[subprocess.Popen] = []
     try:
         for name, port in ports.items():
             log = (folder / f"instance-{name}.log").open("wb")
             instances[name] = Instance(name, port, subprocess.Popen(
                 [sys.executable, "-m", "sessiongraph.server.cli", "serve", "--port", str(port), "--workers", "1"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+            processes.append(instances[name].process)
         for instance in instances.values():
             await wait_ready(f"http://127.0.0.1:{instance.port}", instance.process)
-        port = free_port()
-        config = folder / "haproxy.cfg"
-        config.write_text(haproxy_config(port, ports, connections))
-        balancer = subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=(folder / "haproxy.log").open("wb"),
-                                    stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        await wait_ready(url, balancer)
-        yield Stack(url, instances, balancer)
+        urls = []
+        count = balancers_needed(connections)
+        for n in range(count):
+            port = free_port()
+            config = folder / f"haproxy-{n}.cfg"
+            config.write_text(haproxy_config(port, ports, connections // count + 500))
+            balancer = subprocess.Popen([haproxy, "-db", "-f", str(config)],
+                                        stdout=(folder / f"haproxy-{n}.log").open("wb"), stderr=subprocess.STDOUT)
+            processes.append(balancer)
+            urls.append(f"http://127.0.0.1:{port}")
+            await wait_ready(urls[-1], balancer)
+        yield Stack(urls, instances)
     finally:
-        for process in [*(i.process for i in instances.values()), *([balancer] if balancer else [])]:
+        for process in processes:
             if process.poll() is None:
                 process.terminate()
-        for process in [*(i.process for i in instances.values()), *([balancer] if balancer else [])]:
+        for process in processes:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -449,31 +467,32 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
     document = by_name.get(("web", "ScheduleChanged")) or next(
         op for op in load_operations("web") if op.name == "ScheduleChanged")
 
-    async with running_stack(env, folder, connections=4 * plan.subscribers + 1000) as stack:
-        say(f"stack up: haproxy at {stack.url}, instances "
+    async with running_stack(env, folder, connections=plan.subscribers + plan.clients + 100) as stack:
+        say(f"stack up: haproxy at {', '.join(stack.urls)}, instances "
             + ", ".join(f"{i.name} (pid {i.process.pid})" for i in stack.instances.values()))
         # One change first, so that the run's first cursor is one the service handed out.
-        changes = Changes(stack.url, admin_token, targets)
-        async with httpx.AsyncClient(base_url=stack.url, timeout=60) as http:
+        changes = Changes(stack.urls[0], admin_token, targets)
+        async with httpx.AsyncClient(base_url=stack.urls[0], timeout=60) as http:
             if (first_change := await changes.one(http)).problem:
                 raise SystemExit(f"the admin's change failed: {first_change.problem}")
         baseline = await last_event(database)
         rss_before = {name: i.rss_kb() for name, i in stack.instances.items()}
 
         subscribers = [Subscriber(u, issue_token(u, settings, now), encode_cursor(baseline)) for u in learners]
-        ws_url = stack.url.replace("http://", "ws://") + "/graphql"
+        ws_urls = [url.replace("http://", "ws://") + "/graphql" for url in stack.urls]
         stop_subscribers = asyncio.Event()
         started = time.monotonic()
         tasks = []
         arriving = asyncio.Semaphore(SUBSCRIBING_AT_ONCE)  # learners arrive a few at a time, not all at once
 
-        async def arrive(subscriber: Subscriber) -> None:
+        async def arrive(subscriber: Subscriber, ws_url: str) -> None:
             async with arriving:
                 first = asyncio.Event()
                 tasks.append(asyncio.create_task(subscriber.run(ws_url, document.document, stop_subscribers, first)))
-                await asyncio.wait_for(first.wait(), 120)
+                await asyncio.wait_for(first.wait(), 900)
 
-        await asyncio.gather(*(arrive(s) for s in subscribers))
+        # Each balancer alternates between the instances: the subscribers alternate between balancers in pairs.
+        await asyncio.gather(*(arrive(s, ws_urls[n // 2 % len(ws_urls)]) for n, s in enumerate(subscribers)))
         subscribed_in = time.monotonic() - started
         rss_after = {name: i.rss_kb() for name, i in stack.instances.items()}
         on = {name: [s for s in subscribers if s.connections[0][0] == name] for name in stack.instances}
@@ -484,7 +503,7 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         stop_changes = asyncio.Event()
         requests: list[Request] = []
         load_started = time.monotonic()
-        loaders = [asyncio.create_task(send_queries(stack.url, work, tokens, stop_load, requests,
+        loaders = [asyncio.create_task(send_queries(stack.urls[n % len(stack.urls)], work, tokens, stop_load, requests,
                                                     n * len(work) // plan.clients)) for n in range(plan.clients)]
         changer = asyncio.create_task(changes.run(plan.mutations_per_second, stop_changes))
         await asyncio.sleep(plan.before)
@@ -492,6 +511,7 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         survivor = stack.instances["b"]
         victim.process.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
+        last_before_kill = await last_event(database)
         say(f"killed instance {victim.name} (pid {victim.process.pid}) after {killed_at - load_started:.1f} s of load")
         moved = on[victim.name]
         reconnected_at = None
@@ -541,6 +561,7 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         "reconnected_seconds": (reconnected_at - killed_at) if reconnected_at else None,
         "reconnections_of_survivors_subscribers": sum(len(s.connections) - 1 for s in on[survivor.name]),
         "events_expected": sum(len(v) for v in expected.values()),
+        "events_since_kill": sum(event_id > last_before_kill for v in expected.values() for event_id in v),
         "events_received": sum(len(s.events) for s in subscribers),
         "duplicates_dropped": sum(s.duplicates for s in subscribers),
         "subscribers_missing_events": sum(bool(v) for v in missing.values()),
@@ -577,7 +598,7 @@ async def run(args) -> int:
         print(f"seeded at scale {args.scale}: {sum(writer.rows.values()):,} rows in "
               f"{time.perf_counter() - seeded:.1f} s")
         if args.pooler:
-            subprocess.run([str(PGBOUNCER), "start"], check=True)
+            await asyncio.to_thread(subprocess.run, [str(PGBOUNCER), "start"], check=True)
             instance_url = make_url(async_database_url(args.pooler_url)).set(database=name).render_as_string(
                 hide_password=False)
         else:
@@ -618,7 +639,7 @@ def main() -> int:
     parser.add_argument("--replica-url", default=None,
                         help="read replica server URL(s), comma-separated (default: $DATABASE_REPLICA_URLS)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--scale", type=float, default=0.05, help="bench/generate.py's (0.05: 10,000 learners)")
+    parser.add_argument("--scale", type=float, default=0.06, help="bench/generate.py's (0.06: 12,000 learners)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients sending queries")
