@@ -77,7 +77,7 @@ QUERY_LABELS = tuple(label for label, _client, name in OPERATIONS if name != "Bo
 RESCHEDULE = """mutation Reschedule($id: ID!, $startsAt: DateTime!, $endsAt: DateTime!) {
   updateLiveSession(input: {id: $id, startsAt: $startsAt, endsAt: $endsAt}) { errors { code message } } }"""
 SERVED_BY = "X-Served-By"
-SUBSCRIBING_AT_ONCE = 4
+SUBSCRIBING_AT_ONCE = 8
 
 
 # --- the stack: instances and the balancer -------------------------------------------------------
@@ -95,10 +95,12 @@ def haproxy_config(port: int, instances: dict[str, int], connections: int) -> st
     servers = "\n".join(f"  server {name} 127.0.0.1:{instance_port} check"
                         for name, instance_port in instances.items())
     # A SIGKILLed instance refuses connections at once: `retries` with `redispatch` sends such a
-    # request to the other instance, and the health check takes the dead one out (three refused checks,
-    # a quarter second apart). Only requests already sent to it fail (a POST is not
-    # replayed: it may have been done). /readyz reads the database and its migration: on a busy
-    # instance it may take a while, which must not count as down (`timeout check`).
+    # request to the other instance, and the health check takes the dead one out (three refused
+    # checks, a quarter second apart). Only requests already sent to it fail (a POST is not
+    # replayed: it may have been done). No idle connection to an instance is reused: one the dead
+    # instance left would fail the request sent on it, where a new connection's refusal is retried.
+    # /readyz reads the database and its migration: on a busy instance it may take a while, which
+    # must not count as down (`timeout check`).
     return f"""global
   maxconn {connections}
 
@@ -111,6 +113,7 @@ defaults
   timeout tunnel 1h
   retries 3
   option redispatch 1
+  http-reuse never
 
 frontend entry
   bind 127.0.0.1:{port}
@@ -147,7 +150,7 @@ def haproxy_command() -> str | None:
 
 
 def instance_environment(database_url: str, pooler: bool, replica_urls: list[str], redis_url: str,
-                         redis_prefix: str) -> dict[str, str]:
+                         redis_prefix: str, pool_size: int | None = None) -> dict[str, str]:
     env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": JWT_SECRET, "RATE_LIMIT_ENABLED": "false",
            "ENVIRONMENT": "benchmark", "REDIS_URL": redis_url, "REDIS_PREFIX": redis_prefix,
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -157,6 +160,8 @@ def instance_environment(database_url: str, pooler: bool, replica_urls: list[str
         env["DATABASE_POOLER"] = "pgbouncer"
     if replica_urls:
         env["DATABASE_REPLICA_URLS"] = ",".join(replica_urls)
+    if pool_size is not None:
+        env["DATABASE_POOL_SIZE"] = str(pool_size)
     return env
 
 
@@ -240,8 +245,7 @@ class Subscriber:
                     self.socket = socket
                     await self._subscribe(socket, document)
                     opened = time.monotonic()
-                    first.set()
-                    await self._receive(socket)
+                    await self._receive(socket, first)
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as error:
                 if not stop.is_set() and not isinstance(error, websockets.exceptions.ConnectionClosed):
                     self.problems.append(f"connect: {type(error).__name__}: {error}"[:200])
@@ -265,7 +269,7 @@ class Subscriber:
             "query": document, "operationName": "ScheduleChanged", "variables": {"after": self.cursor}}}))
         self.connections.append((socket.response.headers.get(SERVED_BY, "?"), time.monotonic()))
 
-    async def _receive(self, socket) -> None:
+    async def _receive(self, socket, first: asyncio.Event) -> None:
         async for raw in socket:
             message = json.loads(raw)
             kind = message.get("type")
@@ -280,6 +284,7 @@ class Subscriber:
                 self.seen.add(event_id)
                 self.events.append(event_id)
                 self.cursor = cursor
+                first.set()
             elif kind in ("next", "error", "complete"):
                 self.problems.append(f"{kind}: {json.dumps(message.get('payload'))[:200]}")
                 return  # resubscribe from the cursor on a new connection
@@ -470,12 +475,16 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
     async with running_stack(env, folder, connections=plan.subscribers + plan.clients + 100) as stack:
         say(f"stack up: haproxy at {', '.join(stack.urls)}, instances "
             + ", ".join(f"{i.name} (pid {i.process.pid})" for i in stack.instances.values()))
-        # One change first, so that the run's first cursor is one the service handed out.
+        # One change first, so that the run's first cursor is one the service handed out; then one to each
+        # session's live session, so that every subscriber's first event (replayed from that cursor) tells
+        # it that its subscription is live: graphql-transport-ws acknowledges no subscribe.
         changes = Changes(stack.urls[0], admin_token, targets)
         async with httpx.AsyncClient(base_url=stack.urls[0], timeout=60) as http:
             if (first_change := await changes.one(http)).problem:
                 raise SystemExit(f"the admin's change failed: {first_change.problem}")
-        baseline = await last_event(database)
+            baseline = await last_event(database)
+            for _target in targets:
+                await changes.one(http)
         rss_before = {name: i.rss_kb() for name, i in stack.instances.items()}
 
         subscribers = [Subscriber(u, issue_token(u, settings, now), encode_cursor(baseline)) for u in learners]
@@ -486,6 +495,7 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         arriving = asyncio.Semaphore(SUBSCRIBING_AT_ONCE)  # learners arrive a few at a time, not all at once
 
         async def arrive(subscriber: Subscriber, ws_url: str) -> None:
+            """Until its first event: a subscription the service is still setting up is not yet arrived."""
             async with arriving:
                 first = asyncio.Event()
                 tasks.append(asyncio.create_task(subscriber.run(ws_url, document.document, stop_subscribers, first)))
@@ -574,6 +584,8 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         "failed_requests": len(failed_requests),
         "failed_in_flight_at_kill": len(in_flight),
         "failed_not_in_flight": [r.problem for r in failed_requests if r not in in_flight][:10],
+        "failed_not_in_flight_seconds_from_kill": [(round(r.started - killed_at, 3), round(r.ended - killed_at, 3))
+                                                   for r in failed_requests if r not in in_flight][:10],
         "in_flight_at_kill": sum(r.started <= killed_at <= r.ended for r in [*requests, *changes.log]),
         "before_kill": window(requests, load_started, killed_at),
         "after_kill": window(requests, killed_at, load_ended),
@@ -607,7 +619,7 @@ async def run(args) -> int:
                     for u in (args.replica_url or os.environ.get("DATABASE_REPLICA_URLS", "")).split(",")
                     if u.strip()]
         env = instance_environment(instance_url, args.pooler, replicas, args.redis_url,
-                                   f"sessiongraph-scale-{uuid.uuid4().hex[:8]}:")
+                                   f"sessiongraph-scale-{uuid.uuid4().hex[:8]}:", args.pool_size)
         settings = Settings(database_url=server_url, jwt_secret=JWT_SECRET, _env_file=None)
         plan = Plan(subscribers=args.subscribers, clients=args.clients, before=args.before, after=args.after,
                     mutations_per_second=args.mutations_per_second, drain_seconds=args.drain)
@@ -639,6 +651,9 @@ def main() -> int:
     parser.add_argument("--replica-url", default=None,
                         help="read replica server URL(s), comma-separated (default: $DATABASE_REPLICA_URLS)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--pool-size", type=int, default=None,
+                        help="each instance's DATABASE_POOL_SIZE (behind PgBouncer its client connections are cheap: "
+                             "PgBouncer queues them for its own server connections instead of our pool timing out)")
     parser.add_argument("--scale", type=float, default=0.06, help="bench/generate.py's (0.06: 12,000 learners)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--subscribers", type=int, default=10_000)
