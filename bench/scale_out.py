@@ -569,6 +569,7 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         "moved": len(moved),
         "moved_to_survivor": sum(s.connections[-1][0] == survivor.name for s in moved),
         "reconnected_seconds": (reconnected_at - killed_at) if reconnected_at else None,
+        # The survivor's subscribers reconnect only after an error (an event the overloaded service could not read).
         "reconnections_of_survivors_subscribers": sum(len(s.connections) - 1 for s in on[survivor.name]),
         "events_expected": sum(len(v) for v in expected.values()),
         "events_since_kill": sum(event_id > last_before_kill for v in expected.values() for event_id in v),
