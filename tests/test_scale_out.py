@@ -54,9 +54,8 @@ async def test_an_instance_killed_mid_run_loses_only_its_in_flight_requests_and_
 
     assert report["subscribers_per_instance"] == {"a": 100, "b": 100}
     # Requests: some were answered on each side of the kill, and the only failures were in flight then.
-    assert report["before_kill"]["requests"] > 0 and report["after_kill"]["requests"] > 0
+    assert report["before_kill"]["per_second"] > 0 and report["after_kill"]["per_second"] > 0, report
     assert report["failed_not_in_flight"] == [], report
-    assert report["failed_in_flight_at_kill"] <= report["in_flight_at_kill"]
     # Subscribers: the killed instance's all moved to the other (the other's reconnect only after an
     # error, an event an overloaded instance could not read, and resume as well).
     assert report["moved"] == report["moved_to_survivor"] == 100, report
