@@ -546,6 +546,8 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         while time.monotonic() < drain_deadline and any(
                 len(s.events) < len(expected[s.user_id]) for s in subscribers):
             await asyncio.sleep(0.2)
+        # Missing events with this set may still have been on their way (the machine too slow for the drain).
+        drained_in_time = time.monotonic() < drain_deadline
         stop_subscribers.set()
         for subscriber in subscribers:
             if subscriber.socket is not None:
@@ -577,6 +579,7 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         "duplicates_dropped": sum(s.duplicates for s in subscribers),
         "subscribers_missing_events": sum(bool(v) for v in missing.values()),
         "events_missing": sum(len(v) for v in missing.values()),
+        "drained_in_time": drained_in_time,
         "events_unexpected": sum(len(v) for v in unexpected.values()),
         "subscribers_out_of_order": len(out_of_order),
         "subscriber_problems": sorted({p for s in subscribers for p in s.problems})[:10],

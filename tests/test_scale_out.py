@@ -48,7 +48,7 @@ async def test_an_instance_killed_mid_run_loses_only_its_in_flight_requests_and_
     env = instance_environment(database_url, os.environ.get("DATABASE_POOLER") == "pgbouncer", [], REDIS_URL,
                                f"sessiongraph-test-{uuid.uuid4().hex[:8]}:")
     settings = Settings(database_url=seed_url, jwt_secret=JWT_SECRET, _env_file=None)
-    plan = Plan(subscribers=200, clients=2, before=3, after=4, mutations_per_second=2, drain_seconds=30)
+    plan = Plan(subscribers=200, clients=2, before=3, after=4, mutations_per_second=2, drain_seconds=90)
 
     report = await scale_out(database_url, seed_url, settings, env, plan, tmp_path, say=lambda _line: None)
 
