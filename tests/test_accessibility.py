@@ -1,12 +1,14 @@
 """Every state of the web pages passes axe-core's check with no serious or critical violation, at desktop and
 phone widths: the sign-in and set-password forms, the learner's portal (dashboard, the upcoming and past lists,
-the calendar with a day chosen, the details dialog) and GraphiQL. tests/accessibility.py runs axe.
+the calendar with a day chosen, Join turned on, the details dialog) and GraphiQL (its documentation and
+explorer too). tests/accessibility.py runs axe.
 
 The browser tests need Debian's Chromium at /usr/bin/chromium, as tests/test_web_client.py does.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
@@ -95,6 +97,12 @@ async def test_the_learner_portal(page, live_server, database, clock, settings):
     await page.locator("#calendar-body .day.today").click()
     await page.locator("#day-body h3").wait_for()
     await check(page, "calendar with a day chosen")
+
+    opens_at = clock.now() + timedelta(minutes=15)  # the next class's Join window (test_web_client.py)
+    await page.clock.set_fixed_time(opens_at)
+    clock.set(opens_at)
+    await page.locator("#up-next button.join:not([disabled])").wait_for()
+    await check(page, "Join on")
 
     await page.locator("#up-next button.secondary").click()
     await page.locator("#details-body .facts").wait_for()
