@@ -204,7 +204,22 @@ async def test_the_learner_books_a_slot_waits_for_a_full_one_and_is_refused_with
     await full.wait_for()
     assert await page.locator("#book-courses tbody tr").count() >= 1
     assert await full.locator("td.seats").text_content() == "0 of 1"
-    assert await page.locator("#book-instructor option").count() >= 2
+    instructors = page.locator('#book-slots select[name="instructor"]')
+    assert await instructors.locator("option").count() >= 3  # all, and two or more instructors
+
+    # when: they choose one instructor, then all again
+    one = await full.locator("td").nth(2).evaluate("cell => cell.firstChild.textContent")
+    every = await page.locator("#book-slots tr[data-slot]").count()
+    await instructors.select_option(label=one)
+
+    # then: that instructor's slots alone, then every slot again
+    await page.wait_for_function("""(one) => {
+      const rows = [...document.querySelectorAll("#book-slots tr[data-slot]")];
+      return rows.length && rows.every((row) => row.cells[2].firstChild.textContent === one);
+    }""", arg=one)
+    assert await page.locator("#book-slots tr[data-slot]").count() < every
+    await instructors.select_option(label="All instructors")
+    await page.locator("#book-slots tr[data-slot]").nth(every - 1).wait_for()
     free = page.locator("#book-slots tr[data-slot]").filter(has=page.get_by_role("button", name="Book ("))
     assert await free.count() >= 2
     first_slot = gid_id(await free.first.get_attribute("data-slot"))
@@ -254,9 +269,10 @@ async def test_the_learner_books_a_slot_waits_for_a_full_one_and_is_refused_with
     button = other.first.get_by_role("button", name="Book (")
     await button.click()
 
-    # then: the refusal shows beside that slot's Book button, and nothing is booked
+    # then: the refusal shows beside that slot's Book button, the balance as it is, and nothing is booked
     error = other.first.locator(".field-error")
     await error.wait_for()
+    await page.locator("#book .credit-balance").get_by_text("0 credits").wait_for()
     assert "balance is too low" in await error.text_content()
     assert await button.get_attribute("aria-invalid") == "true"
     assert await booking_on_slot(database, learner.id, other_slot) is None

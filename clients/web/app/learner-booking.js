@@ -159,7 +159,7 @@ function renderSlots(data) {
   const container = $("book-slots");
   if (!course) return fill(container, el("p", { class: "muted" }, "This course is no longer offered."));
   const instructors = new Map(course.availableSlots.map((slot) => [slot.instructor.id, slot.instructor]));
-  const picker = el("select", { id: "book-instructor", onchange: (event) => {
+  const picker = el("select", { name: "instructor", onchange: (event) => {
     book.instructorId = event.target.value;
     loadSlots();
   } }, el("option", { value: "" }, "All instructors"),
@@ -168,7 +168,7 @@ function renderSlots(data) {
   fill(container,
     el("h3", {}, el("span", { class: "course-code" }, course.code), " ", course.title,
       el("span", { class: "muted" }, ` · ${plural(course.creditCost, "credit")} a session`)),
-    el("div", { class: "filters" }, el("label", { for: "book-instructor" }, "Instructor"), picker),
+    el("div", { class: "filters" }, el("label", {}, "Instructor", picker)),
     course.availableSlots.length
       ? table(headings, course.availableSlots.map((slot) => slotRow(course, slot)))
       : el("p", { class: "muted" }, `No open slots in the next ${SLOT_DAYS} days.`),
@@ -203,7 +203,9 @@ function slotAction(course, slot) {
       return;
     }
     const done = await submit(form, "BookSlot", { slotId: slot.id, idempotencyKey: idempotencyKey(form) }, (d) => d.bookSlot);
-    if (done) {
+    if (!done) {
+      loadCredits(); // a refusal for too few credits: the balance as it is now
+    } else {
       const line = done.booking.creditTransaction;
       if (line) showBalance(line.balanceAfter);
       await changed();
@@ -384,10 +386,9 @@ function showHistory(course) {
     event.preventDefault();
     loadHistory(course, filters, list);
   } },
-  el("label", { for: "history-code" }, "Session ID"),
-  el("input", { id: "history-code", name: "code", size: 8, autocomplete: "off" }),
-  el("label", { for: "history-status" }, "Status"),
-  el("select", { id: "history-status", name: "status" }, HISTORY_STATUSES.map(([value, label]) => el("option", { value }, label))),
+  el("label", {}, "Session ID", el("input", { id: "history-code", name: "code", size: 8, autocomplete: "off" })),
+  el("label", {}, "Status", el("select", { id: "history-status", name: "status" },
+    HISTORY_STATUSES.map(([value, label]) => el("option", { value }, label)))),
   el("button", { type: "submit", class: "secondary" }, "Filter"));
   fill($("details-body"), el("h3", {}, "Session history: ", el("span", { class: "course-code" }, course.code), " ", course.title),
     filters, list);
