@@ -295,7 +295,7 @@ function weekLabel(calendar) {
 
 function sessionChip(s) {
   return el("button", { type: "button", class: `chip ${rowClass(s)}`, onclick: () => openDetails(s.id),
-    "aria-label": `${timeRange(s)} ${s.course.code} ${s.course.title}: details` },
+    title: `${timeRange(s)} ${s.course.title}: details` },
   el("span", { class: "time" }, fmtTime(s.startsAt)), " ", el("span", { class: "code" }, s.course.code));
 }
 
