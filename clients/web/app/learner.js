@@ -1,16 +1,19 @@
-// The learner's screens: dashboard (Up Next), today's and upcoming (or past) sessions, a month
-// calendar, session details, and Join buttons that turn on by themselves when the window opens
+// The learner's screens: dashboard (Up Next), today's and upcoming (or past) sessions, a calendar with
+// Day, Week and Month views, session details, and Join buttons that turn on by themselves when the window opens
 // (the JoinAvailability subscription), and the calendar feed link. `#session=<ID>` opens that
 // session's details (the calendar feed's events link there). The markup is index.html's #portal.
+// Booking, the waitlist, credits and what the details window offers beside Join: learner-booking.js.
 import {
-  $, el, fill, fmtCalendarDate, fmtDate, fmtShortDate, fmtTime, labelled, table, timeRange, todayInZone,
+  $, el, fill, fmtCalendarDate, fmtDate, fmtShortDate, fmtTime, labelled, loadInto, table, timeRange, todayInZone,
 } from "./ui.js";
+import { detailsActions, mountBooking, unmountBooking } from "./learner-booking.js";
 
 const state = {
   client: null,
   filter: { courseId: "", instructorId: "" },
   listMode: "upcoming",
-  month: null, // "YYYY-MM-01"
+  calendarView: "MONTH", // DAY, WEEK or MONTH
+  calendarDate: null, // "YYYY-MM-DD": the day shown, or the month's first day
   selectedDay: null,
   courses: new Map(),
   instructors: new Map(),
@@ -82,12 +85,15 @@ let reloadTimer = null;
 function watchSchedule() {
   state.client.subscribe("ScheduleChanged", {}, () => {
     clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(async () => {
-      const data = await state.client.request("Dashboard");
-      renderUpNext(data.viewer.schedule.upNext);
-      await Promise.all([loadLists(), loadCalendar()]);
-    }, 300);
+    reloadTimer = setTimeout(reloadSchedule, 300);
   });
+}
+
+async function reloadSchedule() {
+  if (!state.client) return;
+  const data = await state.client.request("Dashboard");
+  renderUpNext(data.viewer.schedule.upNext);
+  await Promise.all([loadLists(), loadCalendar()]);
 }
 
 // ---------- Up Next ----------
@@ -230,30 +236,103 @@ function fillFilters() {
   }
 }
 
-// ---------- month calendar ----------
+// ---------- calendar: Day, Week and Month views ----------
 
 const WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
+const VIEW_UNIT = { DAY: "day", WEEK: "week", MONTH: "month" };
 
-async function loadCalendar() {
-  const data = await state.client.request("CalendarTab", { view: "MONTH", date: state.month });
-  renderCalendar(data.viewer.schedule.calendar);
+// Calendar dates ("YYYY-MM-DD") are moved as dates, in UTC, never as instants in the viewer's zone,
+// so a day or a week away is the same date in UTC+14 as in UTC−11.
+function addDays(date, days) {
+  const [year, month, day] = date.split("-").map(Number);
+  return new Date(Date.UTC(year, month - 1, day + days)).toISOString().slice(0, 10);
+}
+
+function addMonths(date, months) {
+  const [year, month] = date.split("-").map(Number);
+  return new Date(Date.UTC(year, month - 1 + months, 1)).toISOString().slice(0, 10);
+}
+
+const calendarFormat = (options) => new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", ...options });
+const asDate = (date) => new Date(`${date}T00:00:00Z`);
+
+function loadCalendar() {
+  return loadInto($("calendar-body"),
+    () => state.client.request("CalendarTab", { view: state.calendarView, date: state.calendarDate }),
+    (data) => renderCalendar(data.viewer.schedule.calendar));
 }
 
 function renderCalendar(calendar) {
-  const [year, month] = state.month.split("-").map(Number);
-  $("month-label").textContent = new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" })
-    .format(new Date(Date.UTC(year, month - 1, 1)));
+  calendar.days.forEach((day) => day.sessions.forEach(remember));
+  const unit = VIEW_UNIT[calendar.view];
+  $("month-prev").setAttribute("aria-label", `Previous ${unit}`);
+  $("month-next").setAttribute("aria-label", `Next ${unit}`);
+  for (const tab of document.querySelectorAll("#calendar-views [role=tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.view === calendar.view));
+  }
+  $("calendar-body").dataset.view = calendar.view;
+  if (calendar.view === "DAY") {
+    $("month-label").textContent = fmtCalendarDate(calendar.start);
+    $("calendar-body").replaceChildren(dayView(calendar.days[0]));
+    $("day-body").replaceChildren();
+  } else if (calendar.view === "WEEK") {
+    $("month-label").textContent = weekLabel(calendar);
+    $("calendar-body").replaceChildren(weekView(calendar));
+    $("day-body").replaceChildren();
+  } else {
+    $("month-label").textContent = calendarFormat({ month: "long", year: "numeric" }).format(asDate(state.calendarDate));
+    renderMonth(calendar);
+  }
+}
+
+function weekLabel(calendar) {
+  const first = asDate(calendar.start);
+  const last = asDate(calendar.end);
+  const sameMonth = calendar.start.slice(0, 7) === calendar.end.slice(0, 7);
+  const from = calendarFormat(sameMonth ? { day: "numeric" } : { day: "numeric", month: "short" }).format(first);
+  return `${from}–${calendarFormat({ day: "numeric", month: "short", year: "numeric" }).format(last)}`;
+}
+
+function sessionChip(s) {
+  return el("button", { type: "button", class: `chip ${rowClass(s)}`, onclick: () => openDetails(s.id),
+    title: `${timeRange(s)} ${s.course.title}: details` },
+  el("span", { class: "time" }, fmtTime(s.startsAt)), " ", el("span", { class: "code" }, s.course.code));
+}
+
+function weekView(calendar) {
+  return el("ol", { class: "week" }, calendar.days.map((day) => el("li", {
+    class: ["week-day", day.isToday ? "today" : ""].join(" "), "data-date": day.date,
+  },
+  el("h3", {}, el("span", { class: "weekday-name" }, calendarFormat({ weekday: "short" }).format(asDate(day.date))), " ",
+    el("span", { class: "date" }, calendarFormat({ day: "numeric", month: "short" }).format(asDate(day.date)))),
+  day.count ? day.sessions.map(sessionChip) : el("p", { class: "muted none" }, "—"))));
+}
+
+function dayView(day) {
+  return el("div", { class: ["day-list", "day-view", day.isToday ? "today" : ""].join(" "), "data-date": day.date },
+    el("h3", {}, fmtCalendarDate(day.date), day.isToday ? el("span", { class: "badge" }, "Today") : null),
+    dayEntries(day));
+}
+
+function dayEntries(day) {
+  if (!day.sessions.length) return el("p", { class: "muted" }, "No sessions.");
+  return el("ul", {}, day.sessions.map((s) => el("li", { class: rowClass(s) },
+    el("span", { class: "nowrap" }, timeRange(s)), " ", courseCell(s), " · ", s.instructor.displayName, " ",
+    detailsButton(s))));
+}
+
+function renderMonth(calendar) {
+  const month = Number(state.calendarDate.slice(5, 7));
   const first = WEEKDAYS.indexOf(calendar.weekStart);
   const names = [...WEEKDAYS.slice(first), ...WEEKDAYS.slice(0, first)].map((d) => d[0] + d.slice(1, 3).toLowerCase());
   const grid = el("div", { class: "month" }, names.map((n) => el("div", { class: "weekday" }, n)));
   for (const day of calendar.days) {
     const inMonth = Number(day.date.slice(5, 7)) === month;
-    day.sessions.forEach(remember);
     const cell = el("button", {
       type: "button",
       class: ["day", inMonth ? "" : "other", day.isToday ? "today" : "", day.date === state.selectedDay ? "selected" : ""].join(" "),
       "aria-label": `${day.date}: ${day.count} session${day.count === 1 ? "" : "s"}`,
-      onclick: () => { state.selectedDay = day.date; renderCalendar(calendar); },
+      onclick: () => { state.selectedDay = day.date; renderMonth(calendar); },
     }, el("span", { class: "date" }, Number(day.date.slice(8))),
     day.count ? el("span", { class: "count" }, String(day.count), el("span", { class: "unit" }, day.count === 1 ? " session" : " sessions")) : null);
     for (const s of day.sessions.slice(0, 2)) {
@@ -272,20 +351,34 @@ function renderDay(day) {
   const body = $("day-body");
   body.replaceChildren();
   if (!day) return;
-  body.append(el("h3", {}, fmtCalendarDate(day.date)));
-  if (!day.sessions.length) {
-    body.append(el("p", { class: "muted" }, "No sessions."));
-    return;
-  }
-  body.append(el("ul", {}, day.sessions.map((s) => el("li", { class: rowClass(s) },
-    el("span", { class: "nowrap" }, timeRange(s)), " ", courseCell(s), " · ", s.instructor.displayName, " ",
-    detailsButton(s)))));
+  body.append(el("h3", {}, fmtCalendarDate(day.date)), dayEntries(day));
 }
 
-function shiftMonth(delta) {
-  const [year, month] = state.month.split("-").map(Number);
-  const next = new Date(Date.UTC(year, month - 1 + delta, 1));
-  state.month = next.toISOString().slice(0, 10);
+// The previous or next day, week or month; a week or day view moves from the day it shows.
+function shiftCalendar(delta) {
+  if (state.calendarView === "MONTH") state.calendarDate = addMonths(state.calendarDate, delta);
+  else state.calendarDate = addDays(state.calendarDate, delta * (state.calendarView === "WEEK" ? 7 : 1));
+  state.selectedDay = null;
+  loadCalendar();
+}
+
+// Switching views keeps the day in view: the chosen day of the month, else today if it is in the month.
+function switchCalendar(view) {
+  if (view === state.calendarView) return;
+  if (view === "MONTH") {
+    state.selectedDay = state.calendarView === "DAY" ? state.calendarDate : null;
+    state.calendarDate = state.calendarDate.slice(0, 8) + "01";
+  } else if (state.calendarView === "MONTH") {
+    const today = todayInZone();
+    state.calendarDate = state.selectedDay || (today.slice(0, 7) === state.calendarDate.slice(0, 7) ? today : state.calendarDate);
+  }
+  state.calendarView = view;
+  loadCalendar();
+}
+
+function calendarToday() {
+  const today = todayInZone();
+  state.calendarDate = state.calendarView === "MONTH" ? today.slice(0, 8) + "01" : today;
   state.selectedDay = null;
   loadCalendar();
 }
@@ -319,6 +412,7 @@ async function openDetails(id) {
       s.myReport ? [el("dt", {}, "Attendance"), el("dd", {}, s.myReport.attendance.toLowerCase(),
         s.myReport.feedback ? el("div", { class: "muted" }, `“${s.myReport.feedback}”`) : null)] : null),
     el("div", { class: "actions" }, joinControl(s)),
+    detailsActions(s),
   );
 }
 
@@ -386,32 +480,38 @@ function wire() {
   }
   $("filter-course").addEventListener("change", (event) => { state.filter.courseId = event.target.value; loadLists(); });
   $("filter-instructor").addEventListener("change", (event) => { state.filter.instructorId = event.target.value; loadLists(); });
-  $("month-prev").addEventListener("click", () => shiftMonth(-1));
-  $("month-next").addEventListener("click", () => shiftMonth(1));
+  $("month-prev").addEventListener("click", () => shiftCalendar(-1));
+  $("month-next").addEventListener("click", () => shiftCalendar(1));
+  for (const tab of document.querySelectorAll("#calendar-views [role=tab]")) {
+    tab.addEventListener("click", () => switchCalendar(tab.dataset.view));
+  }
   $("feed-reset").addEventListener("click", resetFeed);
   $("feed-copy").addEventListener("click", copyFeed);
   window.addEventListener("hashchange", openLinkedSession);
   $("details").addEventListener("close", () => {
     if (location.hash.startsWith("#session=")) history.replaceState(null, "", location.pathname + location.search);
   });
-  $("month-today").addEventListener("click", () => { state.month = todayInZone().slice(0, 8) + "01"; state.selectedDay = null; loadCalendar(); });
+  $("month-today").addEventListener("click", calendarToday);
 }
 
 // Shows the learner's screens in #portal; `client` is the signed-in GraphQLClient.
 export async function mount(client) {
   wire();
   state.client = client;
-  state.month = todayInZone().slice(0, 8) + "01";
+  state.calendarView = "MONTH";
+  state.calendarDate = todayInZone().slice(0, 8) + "01";
   const data = await client.request("Dashboard");
   renderUpNext(data.viewer.schedule.upNext);
   watchSchedule();
   openLinkedSession();
-  await Promise.all([loadLists(), loadCalendar(), loadFeed()]);
+  await Promise.all([loadLists(), loadCalendar(), loadFeed(),
+    mountBooking(client, $("portal"), { openDetails, scheduleChanged: reloadSchedule })]);
 }
 
 // Signed out: nothing of this user's is kept, and their subscriptions end with the client.
 export function unmount() {
   state.client = null;
+  unmountBooking();
   state.joinSubscriptions.clear();
   state.joinButtons.clear();
   state.joinStates.clear();
