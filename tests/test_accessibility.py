@@ -1,6 +1,7 @@
 """Every state of the web pages passes axe-core's check with no serious or critical violation, at desktop and
 phone widths: the sign-in and set-password forms, the learner's portal (dashboard, the upcoming and past lists,
-the calendar with a day chosen, Join turned on, the details dialog) and GraphiQL (its documentation and
+the calendar with a day chosen, the week and day views, a course's slots to book, Join turned on, the
+details dialog and a course's session history) and GraphiQL (its documentation and
 explorer too). tests/accessibility.py runs axe.
 
 The browser tests need Debian's Chromium at /usr/bin/chromium, as tests/test_web_client.py does.
@@ -98,6 +99,17 @@ async def test_the_learner_portal(page, live_server, database, clock, settings):
     await page.locator("#day-body h3").wait_for()
     await check(page, "calendar with a day chosen")
 
+    await page.get_by_role("tab", name="Week").click()
+    await page.locator("#calendar-body .week").wait_for()
+    await check(page, "week view")
+    await page.get_by_role("tab", name="Day").click()
+    await page.locator(".day-view").wait_for()
+    await check(page, "day view")
+
+    await page.locator("#book-courses tbody tr").first.get_by_role("button", name="See slots").click()
+    await page.locator("#book-slots h3").wait_for()
+    await check(page, "a course's slots to book")
+
     opens_at = clock.now() + timedelta(minutes=15)  # the next class's Join window (test_web_client.py)
     await page.clock.set_fixed_time(opens_at)
     clock.set(opens_at)
@@ -107,6 +119,10 @@ async def test_the_learner_portal(page, live_server, database, clock, settings):
     await page.locator("#up-next button.secondary").click()
     await page.locator("#details-body .facts").wait_for()
     await check(page, "session details")
+
+    await page.get_by_role("button", name="Course session history").click()
+    await page.locator("#details-body .history-list").wait_for()
+    await check(page, "a course's session history")
 
 
 async def test_graphiql(page, live_server):
