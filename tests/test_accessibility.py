@@ -1,8 +1,8 @@
 """Every state of the web pages passes axe-core's check with no serious or critical violation, at desktop and
-phone widths: the sign-in and set-password forms, the learner's portal (dashboard, the upcoming and past lists,
-the calendar with a day chosen, the week and day views, a course's slots to book, Join turned on, the
-details dialog and a course's session history) and GraphiQL (its documentation and
-explorer too). tests/accessibility.py runs axe.
+phone widths: the sign-in and set-password forms; the learner's portal (its load error with Retry, the
+dashboard with the upcoming list, the past list, a calendar day chosen, the week and day views, a course's
+slots to book, Join turned on, the details dialog, a course's session history); GraphiQL (with its
+documentation and explorer). tests/accessibility.py runs axe.
 
 The browser tests need Debian's Chromium at /usr/bin/chromium, as tests/test_web_client.py does.
 """
@@ -16,6 +16,7 @@ import pytest
 
 from tests.accessibility import assert_accessible, axe_violations
 from tests.test_web_client import ARTIFACTS, browser, learner_token  # noqa: F401  (browser: a fixture)
+from tests.test_web_learner import drop_once
 
 WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
@@ -83,7 +84,13 @@ async def test_the_sign_in_and_set_password_forms(page, live_server, database, c
 async def test_the_learner_portal(page, live_server, database, clock, settings):
     token = await learner_token(database, clock, settings)
 
-    await page.goto(f"http://{live_server}/app/?token={token}")
+    base = f"http://{live_server}"
+    await drop_once(page, base, "Me")
+    await page.goto(f"{base}/app/?token={token}")
+    await page.locator("#load-error:not([hidden])").wait_for()
+    await check(page, "the page's load error")
+
+    await page.click("#load-retry")
     await page.locator("#up-next button.join").wait_for()
     await page.locator("#list-body tbody tr").first.wait_for()
     await page.locator("#calendar-body .day.today").wait_for()
