@@ -9,6 +9,7 @@ The browser tests need Debian's Chromium at /usr/bin/chromium, as tests/test_web
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -37,7 +38,7 @@ async def page(request, browser, clock):
 async def check(page, state: str) -> None:
     context = f"{state}, {page.width_name}"
     ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=ARTIFACTS / f"accessibility-{context.replace(', ', '-').replace(' ', '-')}.png",
+    await page.screenshot(path=ARTIFACTS / f"accessibility-{re.sub(r'[^a-z0-9]+', '-', context.lower())}.png",
                           full_page=True)
     await assert_accessible(page, context)
 
