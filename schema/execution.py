@@ -75,6 +75,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from sessiongraph.infrastructure.db import database_unavailable
 from sessiongraph.infrastructure.observability import EXECUTIONS, READS_BY_NODE, REPLICA_FAILOVERS
+from sessiongraph.infrastructure.replicas import replica_failure
 from sessiongraph.resolvers.context import SharedReads
 
 log = logging.getLogger("sessiongraph.execution")
@@ -507,4 +508,4 @@ class OneReadSession(SchemaExtension):
 
 
 def _unavailable(result: Any) -> bool:
-    return any(database_unavailable(error.original_error) for error in getattr(result, "errors", None) or ())
+    return any(replica_failure(error.original_error) for error in getattr(result, "errors", None) or ())

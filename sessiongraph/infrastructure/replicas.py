@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from sessiongraph.infrastructure.db import Database, create_engine
+from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
 from sessiongraph.infrastructure.observability import REPLICA_LAG, REPLICA_UP
 from sessiongraph.infrastructure.redis_faults import REDIS_FAILURES, RedisOutage, RedisTimeouts
 from sessiongraph.infrastructure.settings import Settings
@@ -46,6 +46,24 @@ SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_curre
             ELSE coalesce(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0) END
 """)
 PRIMARY_POSITION = text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+
+
+# A hot standby cancels a query whose snapshot conflicts with the WAL it replays ("canceling statement due to
+# conflict with recovery", max_standby_streaming_delay): the primary answers such a query again.
+RECOVERY_CONFLICT = "40001"
+
+
+def replica_failure(error: BaseException | None) -> bool:
+    """Whether a query that read from a replica failed because of the replica, not of the query."""
+    if database_unavailable(error):
+        return True
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if getattr(error, "sqlstate", None) == RECOVERY_CONFLICT:
+            return True
+        error = getattr(error, "original_error", None) or getattr(error, "orig", None) or error.__cause__
+    return False
 
 
 def node_name(url: str) -> str:
