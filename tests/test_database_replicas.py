@@ -145,7 +145,7 @@ async def taken(replicas: Replicas) -> None:
 
 class As:
     def __init__(self, client: httpx.AsyncClient, settings: Settings, clock: Any, user: models.User) -> None:
-        self.client, self.headers = client, {"Authorization": f"Bearer {issue_token(user.id, settings, clock.now())}"}
+        self.client, self.headers = client, _bearer(user, settings, clock)
 
     async def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
         response = await self.client.post("/graphql", json={"query": query, "variables": variables},
@@ -159,7 +159,8 @@ async def test_queries_read_from_the_replica_and_a_writer_reads_its_own_writes(
         replica, settings, database, clock, make_user):
     writer = await make_user("Wanda Writer", is_admin=True)
     other = await make_user("Otto Other", is_admin=True)
-    async with app_with(settings, database, clock, replica.url, database_replica_max_lag_seconds=60) as client:
+    async with app_with(settings, database, clock, replica.url, database_replica_max_lag_seconds=60,
+                        metrics_token="scraper") as client:
         await taken(client.app.state.replicas)
         await replica.pause()
         as_writer, as_other = As(client, settings, clock, writer), As(client, settings, clock, other)
@@ -181,6 +182,9 @@ async def test_queries_read_from_the_replica_and_a_writer_reads_its_own_writes(
         await eventually(lambda: _answers(as_other, 1), "the replica to show the write")
         # Once replayed, the writer's queries go to the replica too.
         await eventually(lambda: _read_by(as_writer, node), "the writer's queries to reach the replica")
+        metrics = (await client.get("/metrics", headers={"Authorization": "Bearer scraper"})).text
+        assert f'sessiongraph_query_reads_total{{node="{node}"}} {reads(node)}' in metrics
+        assert f'sessiongraph_replica_up{{node="{node}"}} 1.0' in metrics
 
 
 async def test_a_writer_reads_its_own_writes_on_another_instance_through_redis(
@@ -275,6 +279,10 @@ async def test_a_replica_down_or_hung_leaves_the_primary_to_answer_and_is_taken_
         assert REGISTRY.get_sample_value("sessiongraph_replica_up", {"node": node}) == 1
 
 
+def _bearer(user: models.User, settings: Settings, clock: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(user.id, settings, clock.now())}"}
+
+
 def _true(condition: Any) -> Any:
     async def check() -> bool:
         return bool(condition())
@@ -299,7 +307,7 @@ async def test_no_node_answers_the_coded_503(replica, settings, database, clock,
             async with app_with(faulty, primary, clock, url.set(port=replica_proxy.port).render_as_string(
                     hide_password=False), **FAULT_TIMEOUTS) as client:
                 await taken(client.app.state.replicas)
-                headers = {"Authorization": f"Bearer {issue_token(reader.id, settings, clock.now())}"}
+                headers = _bearer(reader, settings, clock)
                 replica_proxy.cut()
                 primary_proxy.cut()
                 started = time.monotonic()
@@ -310,7 +318,9 @@ async def test_no_node_answers_the_coded_503(replica, settings, database, clock,
 
 
 async def test_subscription_events_and_mutation_payloads_are_read_from_the_primary(
-        replica, settings, database, clock, data, admin):
+        replica, settings, database, clock, data):
+    # Not the `admin` fixture: its app's outbox relay would publish the event to that app's subscribers.
+    admin = await data.user("Ada Admin", is_admin=True)
     learner = await data.user("Lena")
     course = await data.course()
     teacher = await data.instructor()
@@ -330,7 +340,7 @@ async def test_subscription_events_and_mutation_payloads_are_read_from_the_prima
                 await eventually(_true(lambda: app.state.broker.subscriber_count > 0), "the subscription to listen")
                 await replica.pause()
                 async with httpx.AsyncClient(base_url=f"http://{address}") as client:
-                    response = await client.post("/graphql", headers=admin.headers, json={"query": """
+                    response = await client.post("/graphql", headers=_bearer(admin, settings, clock), json={"query": """
                         mutation($id: ID!) { updateLiveSession(input: {id: $id, startsAt: "2026-03-10T14:00:00Z",
                           endsAt: "2026-03-10T15:00:00Z"}) { liveSession { startsAt } errors { code } } }""",
                         "variables": {"id": gid("LiveSession", live_session.id)}})
