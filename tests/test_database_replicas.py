@@ -317,7 +317,7 @@ async def test_no_node_answers_the_coded_503(replica, settings, database, clock,
             await primary.dispose()
 
 
-async def test_subscription_events_and_mutation_payloads_are_read_from_the_primary(
+async def test_subscription_events_mutation_payloads_and_websocket_queries_read_from_the_primary(
         replica, settings, database, clock, data):
     # Not the `admin` fixture: its app's outbox relay would publish the event to that app's subscribers.
     admin = await data.user("Ada Admin", is_admin=True)
@@ -349,6 +349,11 @@ async def test_subscription_events_and_mutation_payloads_are_read_from_the_prima
                 event = (await socket.next_data(timeout=30))["scheduleChanged"]
                 # The paused replica still has the old start: the event was read from the primary.
                 assert event == {"kind": "RESCHEDULED", "liveSession": {"startsAt": "2026-03-10T14:00:00+00:00"}}
+                # A query over the socket shares the socket's context with its subscriptions: the primary answers.
+                primary_reads, replica_reads = reads("primary"), reads(node_name(replica.url))
+                await socket.subscribe("{ viewer { user { name } } }")
+                assert (await socket.next_data(timeout=30)) == {"viewer": {"user": {"name": "Lena"}}}
+                assert reads("primary") == primary_reads + 1 and reads(node_name(replica.url)) == replica_reads
             finally:
                 await socket.close()
     finally:
