@@ -63,6 +63,17 @@ def replica_server() -> Any:
     replica_script("stop")
 
 
+@pytest.fixture(scope="module")
+def replica_pooler(replica_server) -> Any:
+    """A PgBouncer in transaction mode (.ci/pgbouncer) in front of the replica; its port."""
+    port = REPLICA_PORT + 1000
+    pooler = {**os.environ, "PGBOUNCER_PORT": str(port), "PGBOUNCER_TARGET_PORT": str(REPLICA_PORT)}
+    subprocess.run([str(SCRIPT.parent / "pgbouncer"), "start"], check=True, env=pooler, capture_output=True,
+                   timeout=600)
+    yield port
+    subprocess.run([str(SCRIPT.parent / "pgbouncer"), "stop"], check=True, env=pooler, capture_output=True)
+
+
 def direct_url(settings: Settings) -> Any:
     """The test database on the server itself (DATABASE_ADMIN_URL's host when the tests go through a pooler)."""
     admin = make_url(os.environ.get("DATABASE_ADMIN_URL") or settings.database_url)
@@ -294,6 +305,23 @@ def _fail(proxy: TcpProxy, fault: str) -> None:
         proxy.cut()
     else:
         proxy.black_hole()
+
+
+async def test_a_replica_behind_pgbouncer_in_transaction_mode_answers_queries(
+        replica, replica_pooler, settings, database, clock, make_user):
+    reader = await make_user("Rita Reader", is_admin=True)
+    pooled = make_url(replica.url).set(port=replica_pooler).render_as_string(hide_password=False)
+    async with app_with(settings, database, clock, pooled, database_pooler="pgbouncer",
+                        database_replica_max_lag_seconds=60) as client:
+        await taken(client.app.state.replicas)
+        await replica.pause()
+        async with database.write() as db:
+            db.add(models.Course(code="POOL-1", title="Behind the replica's back"))
+        as_reader, node = As(client, settings, clock, reader), node_name(pooled)
+        before = reads(node)
+        for _ in range(3):  # each in a transaction of its own, on whichever server connection is free
+            assert (await as_reader(COURSES))["courses"]["totalCount"] == 0
+        assert reads(node) == before + 3
 
 
 async def test_no_node_answers_the_coded_503(replica, settings, database, clock, make_user):
