@@ -93,6 +93,11 @@ class Unplannable(Declined):
 # How a field is answered.
 ATTRIBUTE, TYPENAME, RESOLVER = "attribute", "typename", "resolver"
 
+# A field's GraphQLField.extensions may hold, under this key, a function of (awaitable, info) wrapping each
+# awaitable its resolver returns (schema/tracing.py times them, when tracing is on): the planned path applies
+# it as graphql-core's path does through the field's wrapped `resolve`.
+AWAITED_WRAPPER = "sessiongraph-awaited"
+
 # Stands for each object of a level in the arguments converted once for all of them.
 _SOURCE: Any = object()
 
@@ -407,8 +412,11 @@ def _resolve(step: FieldStep, parent: GraphQLObjectType, sources: list[Any], exe
     function = cast("Callable[..., Any]", resolver.wrapped_func)
     if args and args[0] is _SOURCE:
         rest = args[1:]
-        return [function(source, *rest, **kwargs) for source in sources]
-    return [function(*args, **kwargs) for _ in sources]
+        values = [function(source, *rest, **kwargs) for source in sources]
+    else:
+        values = [function(*args, **kwargs) for _ in sources]
+    wrap = step.definition.extensions.get(AWAITED_WRAPPER)
+    return values if wrap is None else [wrap(value, raw_info) if _awaitable(value) else value for value in values]
 
 
 class PlannedExecution(SchemaExtension):

@@ -12,11 +12,13 @@ import re
 import uuid
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sessiongraph.infrastructure.observability import ACTIVE_SUBSCRIPTIONS, POOL_CHECKED_OUT, request_id
+from sessiongraph.infrastructure.tracing import Tracing
 from sessiongraph.server.graphql_http import refusal_body
 
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -46,6 +48,17 @@ class RequestIds:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+
+
+def tracing_middleware(tracing: Tracing) -> list[Middleware]:
+    """With tracing on, a server span for each HTTP request and WebSocket connection, continuing the trace of
+    the client's W3C `traceparent`; off, none (and OpenTelemetry is not imported)."""
+    if not tracing.enabled:
+        return []
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    # No span per ASGI message sent or received: a WebSocket's every message would be one.
+    return [Middleware(OpenTelemetryMiddleware, tracer_provider=tracing.provider, exclude_spans=["receive", "send"])]
 
 
 def metrics_endpoint(app_state):
