@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -32,11 +33,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from sessiongraph.infrastructure.db import Database, create_engine
+from sessiongraph.infrastructure.observability import RequestIdFilter
 from sessiongraph.infrastructure.passwords import hash_password
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.server.app import create_app
 from tests.conftest import on_postgresql, serving
 from tests.schedule_data import data, gid  # noqa: F401
+from tests.test_email import CREATE_INVITED, FROM, Inbox
 from tests.test_webhooks import CREATE, RESCHEDULE, Receiver
 from tests.ws_client import TRANSPORT_WS, GraphQLSocket
 
@@ -183,7 +186,7 @@ async def test_a_request_is_one_trace_from_its_http_span_through_the_operation_t
     assert {headers.get("authorization") for headers in collector.headers} == {"Bearer collector-token"}
 
 
-async def test_the_outbox_relay_and_a_webhook_delivery_are_spans_whose_traceparent_reaches_the_receiver(
+async def test_the_outbox_relay_a_webhook_delivery_whose_traceparent_reaches_the_receiver_and_email_are_spans(
         settings, clock, collector, make_user, data):
     admin = await make_user("Ada", is_admin=True)
     learner = await data.user("Lena")
@@ -191,7 +194,10 @@ async def test_the_outbox_relay_and_a_webhook_delivery_are_spans_whose_tracepare
                                            clock.now() + timedelta(days=400))
     await data.book(learner, live_session)
     headers = {"authorization": f"Bearer {issue_token(admin.id, settings, clock.now())}"}
-    async with Receiver("200") as receiver, traced(settings, clock, collector) as (app, address), \
+    inbox = Inbox()
+    await inbox.start()
+    async with Receiver("200") as receiver, traced(
+            settings, clock, collector, smtp_url=f"smtp://127.0.0.1:{inbox.port}", email_from=FROM) as (app, address), \
             httpx.AsyncClient(base_url=f"http://{address}", headers=headers) as http:
         created = (await http.post("/graphql", json={"query": CREATE, "variables": {"input": {
             "url": receiver.url, "eventTypes": ["live_session.updated"]}}})).json()
@@ -201,9 +207,15 @@ async def test_the_outbox_relay_and_a_webhook_delivery_are_spans_whose_tracepare
             "id": gid("LiveSession", live_session.id), "s": starts.isoformat(),
             "e": (starts + timedelta(hours=1)).isoformat()}})).json()
         assert moved["data"]["updateLiveSession"]["errors"] == []
+        invited = (await http.post("/graphql", json={"query": CREATE_INVITED, "variables": {
+            "email": "nia@example.test"}})).json()
+        assert invited["data"]["createUser"]["errors"] == []
         await asyncio.wait_for(receiver.arrived.wait(), 10)
+        await asyncio.wait_for(inbox.arrived.wait(), 10)
         await app.state.relay.idle()
         await app.state.dispatcher.idle()
+        await app.state.email_sender.idle()
+    await inbox.stop()
 
     relays = collector.named("outbox relay")
     assert relays and sum(span.attributes["sessiongraph.outbox.published"] for span in relays) >= 1
@@ -218,16 +230,23 @@ async def test_the_outbox_relay_and_a_webhook_delivery_are_spans_whose_tracepare
     assert int(flags, 16) & 1  # sampled
     # The Standard Webhooks headers are as they were; traceparent rides beside them.
     assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= set(received)
+    [mail] = collector.named("email send")
+    assert (mail.kind, mail.attributes["sessiongraph.email.status"]) == (CLIENT, "SENT")
+    assert [message["To"].addresses[0].addr_spec for message in inbox.received] == ["nia@example.test"]
     # The reschedule's Redis: the rate limiter's bucket, under the mutation's operation span.
     mutation = next(span for span in collector.spans if span.name.startswith("mutation"))
     assert any(span.attributes.get("db.system") == "redis" for span in collector.children(mutation))
 
 
-async def test_a_slow_field_has_a_span_and_a_fast_one_none(settings, clock, collector, make_user):
+async def test_a_slow_field_has_a_span_and_a_fast_one_none_and_log_lines_name_their_trace(
+        settings, clock, collector, make_user, caplog):
+    caplog.handler.addFilter(RequestIdFilter())
+    caplog.set_level(logging.WARNING, logger="sessiongraph")
     password = "correct horse battery staple"
     user = await make_user("Lena", "lena@example.test", password_hash=await hash_password(password))
     sign_in = """mutation SignIn($email: String!, $password: String!) { signIn(input: {email: $email,
-      password: $password}) { tokens { accessToken } errors { code } } }"""
+      password: $password}) { tokens { accessToken refreshToken } errors { code } } }"""
+    refresh = """mutation Refresh($token: String!) { refreshToken(input: {refreshToken: $token}) { errors { code } } }"""
     token = issue_token(user.id, settings, clock.now())
     # argon2id (64 MiB, three passes) takes tens of milliseconds on any machine: signIn is slow past 5 ms.
     # node() with an ID that names nothing answers without awaiting anything: fast.
@@ -239,6 +258,9 @@ async def test_a_slow_field_has_a_span_and_a_fast_one_none(settings, clock, coll
         found = (await http.post("/graphql", headers={"authorization": f"Bearer {token}"},
                                  json={"query": 'query Find { node(id: "bm90aGluZw==") { id } }'})).json()
         assert found == {"data": {"node": None}}
+        for _ in range(2):  # a refresh token used twice: the second use is logged (resolvers/signin.py)
+            await http.post("/graphql", json={"query": refresh, "variables": {
+                "token": signed["data"]["signIn"]["tokens"]["refreshToken"]}})
 
     slow = collector.one("Mutation.signIn")
     assert slow.milliseconds >= 5
@@ -249,6 +271,9 @@ async def test_a_slow_field_has_a_span_and_a_fast_one_none(settings, clock, coll
     # Fields without a resolver of their own are never timed at all.
     assert not [span for span in collector.spans if span.name.startswith(("SignInPayload.", "AuthTokens."))]
     assert {span.service for span in collector.spans} == {"sessiongraph"}  # the default service name
+    [logged] = [record for record in caplog.records if "spent refresh token" in record.getMessage()]
+    second = max(collector.named("mutation Refresh"), key=lambda span: span.start)
+    assert logged.trace_id == second.trace_id
 
 
 def test_nothing_is_traced_and_opentelemetry_is_not_imported_when_the_endpoint_is_unset(settings, collector):

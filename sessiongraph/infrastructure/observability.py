@@ -14,6 +14,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The request's trace ID when tracing is on (sessiongraph/infrastructure/tracing/): a log line leads to its trace.
+trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
 
 REQUESTS = Counter("sessiongraph_graphql_operations_total", "GraphQL operations served",
                    ["operation", "outcome"])
@@ -32,6 +34,7 @@ POOL_CHECKED_OUT = Gauge("sessiongraph_db_connections_in_use", "Database connect
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        record.trace_id = trace_id.get()
         return True
 
 
@@ -39,7 +42,7 @@ def configure_logging(as_json: bool, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
     if as_json:
-        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s",
                                            rename_fields={"levelname": "level", "asctime": "time"}))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))

@@ -13,7 +13,6 @@ from typing import cast
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from sqlalchemy import text
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -57,7 +56,7 @@ from sessiongraph.server.exports import export_downloads
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response, unavailable_response
 from sessiongraph.server.ide import graphiql_assets, graphiql_page
 from sessiongraph.server.limits import BodyLimit
-from sessiongraph.server.observability import RequestIds, metrics_endpoint, tracing_middleware
+from sessiongraph.server.observability import metrics_endpoint, request_middleware
 from sessiongraph.server.persisted import (
     PersistedDocuments,
     PersistedDocumentsView,
@@ -351,7 +350,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             *([demo_webhook_route(database, settings)] if settings.demo_webhook_receiver else []),
             *([graphiql_assets()] if graphql.graphql_ide else []),
         ],
-        middleware=[*tracing_middleware(tracing), Middleware(RequestIds)],
+        middleware=request_middleware(tracing),
         lifespan=lifespan,
     )
     app.add_route("/metrics", metrics_endpoint(app.state))

@@ -45,6 +45,10 @@ class Tracing:
     def inject(self, headers: MutableMapping[str, str]) -> None:
         """Adds the current span's W3C `traceparent` (and `tracestate`) to outgoing request headers."""
 
+    def current_trace_id(self) -> str | None:
+        """The current span's trace ID (32 hex digits), None when there is none."""
+        return None
+
     def tracer(self, name: str) -> Any:
         """The OpenTelemetry tracer called `name` (only ever asked for when `enabled`)."""
         raise RuntimeError("tracing is off")

@@ -22,7 +22,7 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.trace import SpanKind, Tracer, format_trace_id, get_current_span
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sessiongraph.infrastructure.settings import Settings
@@ -68,6 +68,10 @@ class OtlpTracing(Tracing):
 
     def span(self, name: str, attributes: Mapping[str, Any] | None = None, *, client: bool = False) -> Any:
         return self._span(name, attributes, SpanKind.CLIENT if client else SpanKind.INTERNAL)
+
+    def current_trace_id(self) -> str | None:
+        context = get_current_span().get_span_context()
+        return format_trace_id(context.trace_id) if context.is_valid else None
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
         propagate.inject(headers)
