@@ -31,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from pythonjsonlogger.json import JsonFormatter
 
 from sessiongraph.infrastructure.db import Database, create_engine
 from sessiongraph.infrastructure.observability import RequestIdFilter
@@ -274,6 +275,8 @@ async def test_a_slow_field_has_a_span_and_a_fast_one_none_and_log_lines_name_th
     [logged] = [record for record in caplog.records if "spent refresh token" in record.getMessage()]
     second = max(collector.named("mutation Refresh"), key=lambda span: span.start)
     assert logged.trace_id == second.trace_id
+    line = json.loads(JsonFormatter("%(message)s %(request_id)s").format(logged))  # as configure_logging writes
+    assert (line["trace_id"], len(line["request_id"])) == (second.trace_id, 32)
 
 
 def test_nothing_is_traced_and_opentelemetry_is_not_imported_when_the_endpoint_is_unset(settings, collector):

@@ -34,7 +34,9 @@ POOL_CHECKED_OUT = Gauge("sessiongraph_db_connections_in_use", "Database connect
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
-        record.trace_id = trace_id.get()
+        traced = trace_id.get()
+        if traced != "-":  # JSON lines then carry it (the formatter writes a record's extra attributes)
+            record.trace_id = traced
         return True
 
 
@@ -42,7 +44,7 @@ def configure_logging(as_json: bool, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
     if as_json:
-        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s",
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                                            rename_fields={"levelname": "level", "asctime": "time"}))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
