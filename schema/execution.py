@@ -113,6 +113,8 @@ class FieldStep:
     kind: str
     strawberry: StrawberryField | None
     takes_arguments: bool
+    # The field's AWAITED_WRAPPER, looked up once with the plan.
+    awaited: Callable[[Any, GraphQLResolveInfo], Any] | None = None
     complete: Completer = field(init=False)
 
 
@@ -188,7 +190,7 @@ class Plan:
         strawberry_field = definition.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
         kind = _kind_of(strawberry_field)
         step = FieldStep(key, details, nodes, definition, kind, strawberry_field,
-                         bool(definition.args or nodes[0].arguments))
+                         bool(definition.args or nodes[0].arguments), definition.extensions.get(AWAITED_WRAPPER))
         step.complete = self._completer(definition.type, step, parent)
         return step
 
@@ -415,7 +417,7 @@ def _resolve(step: FieldStep, parent: GraphQLObjectType, sources: list[Any], exe
         values = [function(source, *rest, **kwargs) for source in sources]
     else:
         values = [function(*args, **kwargs) for _ in sources]
-    wrap = step.definition.extensions.get(AWAITED_WRAPPER)
+    wrap = step.awaited
     return values if wrap is None else [wrap(value, raw_info) if _awaitable(value) else value for value in values]
 
 

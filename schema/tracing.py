@@ -20,7 +20,7 @@ from inspect import isawaitable, iscoroutinefunction
 from typing import Any
 
 from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, get_operation_ast
-from opentelemetry.trace import Status, StatusCode, Tracer
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
 from strawberry.extensions import SchemaExtension
 
 from sessiongraph.schema.execution import AWAITED_WRAPPER
@@ -38,29 +38,37 @@ class OperationSpans(SchemaExtension):
         self.trusted_documents = trusted_documents
 
     def on_operation(self) -> Iterator[None]:
-        with self.tracer.start_as_current_span("GraphQL Operation") as span:
-            yield
-            context = self.execution_context
-            operation = None
-            if context.graphql_document is not None:
-                operation = get_operation_ast(context.graphql_document, context.operation_name)
-            if operation is not None:
-                kind = operation.operation.value
-                name = operation.name.value if operation.name else None
-                span.update_name(f"{kind} {name}" if name else kind)
-                span.set_attribute("graphql.operation.type", kind)
-                if name:
-                    span.set_attribute("graphql.operation.name", name)
-            if context.query:
-                digest = hashlib.sha256(context.query.encode()).hexdigest()
-                if digest in self.trusted_documents:  # an arbitrary document's hash would name nothing
-                    span.set_attribute("graphql.document.id", f"sha256:{digest}")
-            errors: list[GraphQLError] = list(context.pre_execution_errors or ())
-            if context.result is not None and not errors:
-                errors = list(getattr(context.result, "errors", None) or ())
-            span.set_attribute("graphql.errors.count", len(errors))
-            if errors:
-                span.set_status(Status(StatusCode.ERROR, errors[0].message[:200]))
+        # A subscription's operation ends when the client completes it (the generator is closed at its yield):
+        # no error for that; errors are the response's.
+        with self.tracer.start_as_current_span("GraphQL Operation", record_exception=False,
+                                               set_status_on_exception=False) as span:
+            try:
+                yield
+            finally:
+                self._describe(span)
+
+    def _describe(self, span: Span) -> None:
+        context = self.execution_context
+        operation = None
+        if context.graphql_document is not None:
+            operation = get_operation_ast(context.graphql_document, context.operation_name)
+        if operation is not None:
+            kind = operation.operation.value
+            name = operation.name.value if operation.name else None
+            span.update_name(f"{kind} {name}" if name else kind)
+            span.set_attribute("graphql.operation.type", kind)
+            if name:
+                span.set_attribute("graphql.operation.name", name)
+        if context.query:
+            digest = hashlib.sha256(context.query.encode()).hexdigest()
+            if digest in self.trusted_documents:  # an arbitrary document's hash would name nothing
+                span.set_attribute("graphql.document.id", f"sha256:{digest}")
+        errors: list[GraphQLError] = list(context.pre_execution_errors or ())
+        if context.result is not None and not errors:
+            errors = list(getattr(context.result, "errors", None) or ())
+        span.set_attribute("graphql.errors.count", len(errors))
+        if errors:
+            span.set_status(Status(StatusCode.ERROR, errors[0].message[:200]))
 
 
 def slow_field_timer(tracer: Tracer, threshold_ms: float) -> Callable[[Awaitable[Any], GraphQLResolveInfo], Any]:

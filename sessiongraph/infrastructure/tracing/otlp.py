@@ -47,8 +47,9 @@ class OtlpTracing(Tracing):
         resource = Resource.create()
         if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
             resource = resource.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
-        # sampler=None: the SDK takes OTEL_TRACES_SAMPLER (parentbased_always_on when unset).
-        self._provider = TracerProvider(resource=resource)
+        # sampler=None: the SDK takes OTEL_TRACES_SAMPLER (parentbased_always_on when unset). The app's lifespan
+        # shuts it down, not an atexit hook (which would also keep every provider a process ever made).
+        self._provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self._provider.add_span_processor(BatchSpanProcessor(
             OTLPSpanExporter(endpoint=traces_endpoint(settings.otel_exporter_otlp_endpoint))))
         self._tracer = self._provider.get_tracer("sessiongraph")
