@@ -22,10 +22,9 @@ from typing import Any
 from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, get_operation_ast
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from sessiongraph.schema.execution import AWAITED_WRAPPER
-
-STRAWBERRY_DEFINITION = "strawberry-definition"
 
 
 class OperationSpans(SchemaExtension):
@@ -107,7 +106,7 @@ def time_slow_fields(schema: GraphQLSchema, tracer: Tracer, threshold_ms: float)
         if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
             continue
         for field in named.fields.values():
-            definition = (field.extensions or {}).get(STRAWBERRY_DEFINITION)
+            definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
             resolver = getattr(definition, "base_resolver", None)
             if resolver is None or field.resolve is None or not iscoroutinefunction(resolver.wrapped_func):
                 continue

@@ -309,7 +309,8 @@ from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.server.app import create_app
 
 async def main():
-    app = create_app(Settings(database_url=sys.argv[1], _env_file=None), check_migrations=False)
+    app = create_app(Settings(database_url=sys.argv[1], database_pooler=sys.argv[2], _env_file=None),
+                     check_migrations=False)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
         answer = (await http.post("/graphql", json={"query": "{ viewer { user { name } } }"},
@@ -323,7 +324,8 @@ asyncio.run(main())
 """
     environment = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
     environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = f"{collector.url}/v1/traces"
-    done = subprocess.run([sys.executable, "-c", program, settings.database_url], env=environment,
+    done = subprocess.run([sys.executable, "-c", program, settings.database_url, settings.database_pooler],
+                          env=environment,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
