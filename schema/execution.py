@@ -94,6 +94,11 @@ class Unplannable(Declined):
 # How a field is answered.
 ATTRIBUTE, TYPENAME, RESOLVER = "attribute", "typename", "resolver"
 
+# A field's GraphQLField.extensions may hold, under this key, a function of (awaitable, info) wrapping each
+# awaitable its resolver returns (schema/tracing.py times them, when tracing is on): the planned path applies
+# it as graphql-core's path does through the field's wrapped `resolve`.
+AWAITED_WRAPPER = "sessiongraph-awaited"
+
 # Stands for each object of a level in the arguments converted once for all of them.
 _SOURCE: Any = object()
 
@@ -109,6 +114,8 @@ class FieldStep:
     kind: str
     strawberry: StrawberryField | None
     takes_arguments: bool
+    # The field's AWAITED_WRAPPER, looked up once with the plan.
+    awaited: Callable[[Any, GraphQLResolveInfo], Any] | None = None
     complete: Completer = field(init=False)
 
 
@@ -184,7 +191,7 @@ class Plan:
         strawberry_field = definition.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
         kind = _kind_of(strawberry_field)
         step = FieldStep(key, details, nodes, definition, kind, strawberry_field,
-                         bool(definition.args or nodes[0].arguments))
+                         bool(definition.args or nodes[0].arguments), definition.extensions.get(AWAITED_WRAPPER))
         step.complete = self._completer(definition.type, step, parent)
         return step
 
@@ -408,8 +415,11 @@ def _resolve(step: FieldStep, parent: GraphQLObjectType, sources: list[Any], exe
     function = cast("Callable[..., Any]", resolver.wrapped_func)
     if args and args[0] is _SOURCE:
         rest = args[1:]
-        return [function(source, *rest, **kwargs) for source in sources]
-    return [function(*args, **kwargs) for _ in sources]
+        values = [function(source, *rest, **kwargs) for source in sources]
+    else:
+        values = [function(*args, **kwargs) for _ in sources]
+    wrap = step.awaited
+    return values if wrap is None else [wrap(value, raw_info) if _awaitable(value) else value for value in values]
 
 
 class PlannedExecution(SchemaExtension):

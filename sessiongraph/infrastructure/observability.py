@@ -14,6 +14,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The request's trace ID when tracing is on (sessiongraph/infrastructure/tracing/): a log line leads to its trace.
+trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
 
 REQUESTS = Counter("sessiongraph_graphql_operations_total", "GraphQL operations served",
                    ["operation", "outcome"])
@@ -40,6 +42,9 @@ POOL_CHECKED_OUT = Gauge("sessiongraph_db_connections_in_use", "Database connect
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        traced = trace_id.get()
+        if traced != "-":  # JSON lines then carry it (the formatter writes a record's extra attributes)
+            record.trace_id = traced
         return True
 
 

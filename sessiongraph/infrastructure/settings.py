@@ -195,6 +195,11 @@ class Settings(BaseSettings):
     # Reminders (resolvers/reminders.py): each instance's planner wakes at the next reminder it knows of, and
     # looks again this often for live sessions and bookings other instances made meanwhile.
     reminder_poll_seconds: float = Field(30.0, gt=0)
+    # Tracing (sessiongraph/infrastructure/tracing/): spans exported by OTLP/HTTP to this collector (its base
+    # URL, /v1/traces appended); unset, nothing is traced. A resolver's span is recorded only when the field took
+    # at least TRACE_SLOW_FIELD_MS. The SDK reads the other OTEL_* variables from the environment itself.
+    otel_exporter_otlp_endpoint: str | None = None
+    trace_slow_field_ms: float = Field(50.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -13,7 +13,6 @@ from typing import cast
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from sqlalchemy import text
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -34,6 +33,7 @@ from sessiongraph.infrastructure.replicas import Replicas
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
 from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token
+from sessiongraph.infrastructure.tracing import create_tracing
 from sessiongraph.models import User
 from sessiongraph.resolvers import email, webhooks
 from sessiongraph.resolvers.context import Actor, Context
@@ -57,7 +57,7 @@ from sessiongraph.server.exports import export_downloads
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response, unavailable_response
 from sessiongraph.server.ide import graphiql_assets, graphiql_page
 from sessiongraph.server.limits import BodyLimit
-from sessiongraph.server.observability import RequestIds, metrics_endpoint
+from sessiongraph.server.observability import metrics_endpoint, request_middleware
 from sessiongraph.server.persisted import (
     PersistedDocuments,
     PersistedDocumentsView,
@@ -275,18 +275,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings.check()
     database = database or Database(create_engine(settings))
     replicas = Replicas.from_settings(database, settings)
+    tracing = create_tracing(settings)  # off (and free) unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+    tracing.instrument_engine(database.engine)
+    for replica in replicas.replicas if replicas is not None else ():
+        tracing.instrument_engine(replica.database.engine)
     clock = clock or Clock()
     broker = create_broker(settings.redis_url, settings.redis_prefix, RedisTimeouts.from_settings(settings))
     rate_limiter = create_rate_limiter(settings, clock)
     bearer = BearerTokens(database, settings, clock, create_oidc_verifier(settings, clock))
-    dispatcher = WebhookDispatcher(database, clock, settings)
-    email_sender = EmailSender(database, clock, settings)
+    dispatcher = WebhookDispatcher(database, clock, settings, tracing=tracing)
+    email_sender = EmailSender(database, clock, settings, tracing=tracing)
     relay = Relay(database, broker, clock, settings, consumers=[webhooks.consumer(then=dispatcher.wake),
-                                                                email.consumer(settings, then=email_sender.wake)])
+                                                                email.consumer(settings, then=email_sender.wake)],
+                  tracing=tracing)
     planner = ReminderPlanner(database, clock, settings)
     persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
-        build_schema(settings, rate_limiter=rate_limiter),
+        build_schema(settings, rate_limiter=rate_limiter, tracing=tracing, trusted_documents=persisted.trusted),
         database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,
         rate_limiter=rate_limiter, bearer=bearer, replicas=replicas,
         graphql_ide=None if settings.is_production else "graphiql",
@@ -326,6 +331,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     async def lifespan(_app):
         if check_migrations and not await migrations.is_up_to_date(database.engine):
             raise RuntimeError("The database is behind this version of sessiongraph; run `sessiongraph migrate`.")
+        tracing.start()
         await broker.start()
         await relay.start()
         await dispatcher.start()
@@ -345,6 +351,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if replicas is not None:
             await replicas.dispose()
         await database.dispose()
+        await asyncio.to_thread(tracing.shutdown)  # exports the last spans without holding the event loop
 
     app = Starlette(
         routes=[
@@ -364,7 +371,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             *([demo_webhook_route(database, settings)] if settings.demo_webhook_receiver else []),
             *([graphiql_assets()] if graphql.graphql_ide else []),
         ],
-        middleware=[Middleware(RequestIds)],
+        middleware=request_middleware(tracing),
         lifespan=lifespan,
     )
     app.add_route("/metrics", metrics_endpoint(app.state))
@@ -379,6 +386,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.planner = planner
     app.state.rate_limiter = rate_limiter
     app.state.persisted = persisted
+    app.state.tracing = tracing
     return app
 
 
