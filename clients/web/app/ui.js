@@ -65,6 +65,29 @@ export function todayInZone() {
     .format(new Date());
 }
 
+// The instant a wall-clock date and time ("YYYY-MM-DD", "HH:MM") name in the viewer's zone, as ISO 8601:
+// what a date and a time input mean, whatever zone the browser itself is in.
+export function instantInZone(date, time) {
+  const wall = Date.parse(`${date}T${time}:00Z`);
+  let instant = wall;
+  for (let pass = 0; pass < 2; pass++) instant = wall - zoneOffset(instant); // twice: the offset may change at DST
+  return new Date(instant).toISOString();
+}
+
+function zoneOffset(instant) {
+  const parts = Object.fromEntries(formatter({
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(instant)).map((part) => [part.type, part.value]));
+  return Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second) - instant;
+}
+
+// The calendar date `days` after a calendar date ("YYYY-MM-DD").
+export function addDays(date, days) {
+  const next = new Date(`${date}T00:00:00Z`);
+  next.setUTCDate(next.getUTCDate() + days);
+  return next.toISOString().slice(0, 10);
+}
+
 // ---------- errors ----------
 
 // A mutation's UserErrors, each beside the field it names (the form's control whose name is the last part of
@@ -75,7 +98,7 @@ export function showUserErrors(form, errors) {
   const general = [];
   for (const error of errors) {
     const name = error.field && error.field[error.field.length - 1];
-    const control = name && form.querySelector(`[name="${CSS.escape(name)}"]`);
+    const control = name && controlFor(form, error.field);
     if (!control) {
       general.push(error.message);
       continue;
@@ -91,6 +114,17 @@ export function showUserErrors(form, errors) {
     alert.textContent = general.join(" ");
   }
   return errors.length > 0;
+}
+
+// The control an error's `field` path names: the one named by its last part, within the element marked
+// data-index="N" for each list position N the path goes through (["entries", "2", "feedback"] is the
+// feedback of the form's third entry); a form of a single entry has no such element, and is its own.
+function controlFor(form, path) {
+  let scope = form;
+  for (const part of path.slice(0, -1)) {
+    if (/^\d+$/.test(part)) scope = scope.querySelector(`[data-index="${part}"]`) || scope;
+  }
+  return scope.querySelector(`[name="${CSS.escape(path[path.length - 1])}"]`);
 }
 
 // Loads a screen's data into `container` and renders it there; a failure (the network, or the service
