@@ -25,7 +25,7 @@ PARIS = ZoneInfo("Europe/Paris")  # the demo users' zone
 WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
-async def open_view(browser, base: str, token: str, now: datetime, viewport: dict, drop_once: str):  # noqa: F811
+async def open_view(browser, base: str, token: str, now: datetime, viewport: dict, drop_once: str):
     """The page, signed in by token, in a browser whose clock is the service's and whose zone is UTC (the
     page must read and write times in the user's own zone, not the browser's); the first request for the
     operation `drop_once` is dropped as a network failure would drop it."""
@@ -59,7 +59,7 @@ async def demo_user(database, clock, settings, email: str) -> tuple[models.User,
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 async def test_the_instructor_records_attendance_reviews_an_absence_and_publishes_availability(
-        browser, live_server, database, clock, settings, width):  # noqa: F811
+        browser, live_server, database, clock, settings, width):
     # given: the demo platform, the instructor, and a learner's absence request from one of their classes ahead
     instructor, token = await demo_user(database, clock, settings, "instructor@example.com")
     now = clock.now()
@@ -201,9 +201,9 @@ async def count_slots(database, instructor_id: int) -> int:
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 async def test_the_guardian_switches_between_children_and_reads_their_dashboard_calendar_and_reports(
-        browser, live_server, database, clock, settings, width):  # noqa: F811
+        browser, live_server, database, clock, settings, width):
     # given: the demo platform, and the guardian of Mila and Noah (whose weeks start on Monday)
-    guardian, token = await demo_user(database, clock, settings, "guardian@example.com")
+    _, token = await demo_user(database, clock, settings, "guardian@example.com")
     async with database.read() as db:
         children = {u.name: u for u in (await db.scalars(select(models.User).where(
             models.User.email.in_(["child1@example.com", "child2@example.com"])))).all()}

@@ -2,7 +2,8 @@
 // child the dashboard (Up Next, today, upcoming), a week or month calendar, and the reports of past
 // sessions (attendance and the instructor's feedback).
 import {
-  addDays, el, fill, fmtCalendarDate, fmtDate, fmtShortDate, fmtTime, loadInto, table, timeRange, todayInZone,
+  addDays, card, courseCell, el, fill, fmtCalendarDate, fmtDate, fmtShortDate, fmtTime, loadInto, pagedRows, table,
+  timeRange, todayInZone,
 } from "./ui.js";
 
 const WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
@@ -20,9 +21,6 @@ const state = {
 const part = (id) => state.root.querySelector(`#${id}`);
 const loading = () => el("p", { class: "muted" }, "Loading…");
 const childOf = (viewer) => viewer.children.find((child) => child.user.id === state.childId);
-const courseCell = (s) => [el("span", { class: "course-code" }, s.course.code), " ", s.course.title];
-const section = (id, title, ...body) => el("section", { class: "card", id, "aria-labelledby": `${id}-title` },
-  el("h2", { id: `${id}-title` }, title), ...body);
 
 // ---------- the switch between children ----------
 
@@ -143,26 +141,20 @@ async function loadReports(append = false) {
   if (!child) return;
   const past = child.schedule.past;
   state.pastCursor = past.pageInfo.endCursor;
-  const body = part("guardian-reports-body");
-  const headings = ["Date", "Course", "Instructor", "Attendance", "Feedback"];
-  if (!append) fill(body, past.totalCount ? table(headings, []) : el("p", { class: "muted" }, "No past sessions yet."));
-  const tbody = body.querySelector("tbody");
-  if (!tbody) return;
-  const rows = past.edges.map(({ node: s }) => {
-    const attendance = s.status === "CANCELLED" ? "cancelled" : s.myReport ? s.myReport.attendance.toLowerCase() : "not recorded";
-    return el("tr", { class: s.status === "CANCELLED" ? "cancelled" : "" },
-      el("td", { class: "nowrap" }, fmtShortDate(s.startsAt), " ", timeRange(s)),
-      el("td", {}, courseCell(s)),
-      el("td", { class: "nowrap" }, s.instructor.displayName),
-      el("td", {}, el("span", { class: `attendance ${attendance}` }, attendance)),
-      el("td", {}, s.myReport && s.myReport.feedback ? `“${s.myReport.feedback}”` : "—"));
+  pagedRows(part("guardian-reports-body"), {
+    headings: ["Date", "Course", "Instructor", "Attendance", "Feedback"],
+    rows: past.edges.map(({ node: s }) => {
+      const attendance = s.status === "CANCELLED" ? "cancelled" : s.myReport ? s.myReport.attendance.toLowerCase() : "not recorded";
+      return el("tr", { class: s.status === "CANCELLED" ? "cancelled" : "" },
+        el("td", { class: "nowrap" }, fmtShortDate(s.startsAt), " ", timeRange(s)),
+        el("td", {}, courseCell(s)),
+        el("td", { class: "nowrap" }, s.instructor.displayName),
+        el("td", {}, el("span", { class: `attendance ${attendance}` }, attendance)),
+        el("td", {}, s.myReport && s.myReport.feedback ? `“${s.myReport.feedback}”` : "—"));
+    }),
+    append, totalCount: past.totalCount, hasNextPage: past.pageInfo.hasNextPage,
+    empty: "No past sessions yet.", more: () => loadReports(true),
   });
-  for (const row of table(headings, rows).querySelectorAll("tbody tr")) tbody.append(row);
-  body.querySelector(".list-foot")?.remove();
-  body.append(el("div", { class: "list-foot" },
-    el("span", { class: "muted" }, `${tbody.children.length} of ${past.totalCount}`),
-    past.pageInfo.hasNextPage
-      ? el("button", { type: "button", class: "secondary", onclick: () => loadReports(true) }, "Load more") : null));
 }
 
 // ---------- mounting ----------
@@ -179,7 +171,7 @@ export async function mount(client, me, root) {
       el("h1", { class: "view-title" }, "My children: ", el("span", { id: "guardian-child-name" })),
       el("nav", { class: "guardian-switch", id: "guardian-switch", "aria-label": "Children" })),
     el("div", { class: "row" },
-      section("guardian-dashboard", "Dashboard", el("div", { id: "guardian-dashboard-body", "aria-live": "polite" }, loading())),
+      card("guardian-dashboard", "Dashboard", el("div", { id: "guardian-dashboard-body", "aria-live": "polite" }, loading())),
       el("section", { class: "card calendar", id: "guardian-calendar", "aria-labelledby": "guardian-calendar-title" },
         el("div", { class: "card-head" },
           el("h2", { id: "guardian-calendar-title" }, "Calendar"),
@@ -189,7 +181,7 @@ export async function mount(client, me, root) {
             el("button", { type: "button", "aria-label": "Next", onclick: () => shiftCalendar(1) }, "›"),
             viewButton("WEEK", "Week"), viewButton("MONTH", "Month"))),
         el("div", { id: "guardian-calendar-body" }, loading()))),
-    section("guardian-reports", "Reports", el("div", { id: "guardian-reports-body" }, loading())));
+    card("guardian-reports", "Reports", el("div", { id: "guardian-reports-body" }, loading())));
   await choose(state.children[0].user.id);
 }
 

@@ -2,8 +2,8 @@
 // a class's learners with their attendance and feedback, the absence requests to review, and the
 // availability they publish for learners to book (once, or repeated by an RRULE).
 import {
-  addDays, el, fill, fmtDateTime, fmtShortDate, fmtTime, instantInZone, loadInto, showUserErrors, table, timeRange,
-  todayInZone,
+  addDays, card, courseCell, el, fill, fmtDateTime, fmtShortDate, fmtTime, instantInZone, loadInto, pagedRows,
+  showUserErrors, table, timeRange, todayInZone,
 } from "./ui.js";
 import { forgetJoins, joinControl, useJoinClient } from "./join.js";
 
@@ -17,12 +17,9 @@ const state = {
   upcomingCursor: null,
 };
 
-const section = (id, title, ...body) => el("section", { class: "card", id, "aria-labelledby": `${id}-title` },
-  el("h2", { id: `${id}-title` }, title), ...body);
 const loading = () => el("p", { class: "muted" }, "Loading…");
 const part = (id) => state.root.querySelector(`#${id}`);
 const seatsTaken = (c) => `${c.capacity - c.seatsLeft} of ${c.capacity}`;
-const courseCell = (c) => [el("span", { class: "course-code" }, c.course.code), " ", c.course.title];
 // A status line that screen readers announce when it changes.
 const status = (id) => el("p", { class: "notice", id, role: "status", "aria-live": "polite", hidden: true });
 
@@ -60,24 +57,18 @@ async function loadUpcoming(append = false) {
   });
   const teaching = data.viewer.teaching;
   state.upcomingCursor = teaching.pageInfo.endCursor;
-  const body = part("teach-upcoming-body");
-  const rows = teaching.edges.map(({ node: c }) => el("tr", { class: c.status === "CANCELLED" ? "cancelled" : "" },
-    el("td", { class: "nowrap" }, fmtShortDate(c.startsAt)),
-    el("td", { class: "nowrap" }, timeRange(c)),
-    el("td", {}, courseCell(c)),
-    el("td", {}, el("code", {}, c.code)),
-    el("td", { class: "nowrap" }, seatsTaken(c)),
-    el("td", {}, classActions(c))));
-  const headings = ["Date", "Time", "Course", "Session ID", "Booked", ""];
-  if (!append) fill(body, teaching.totalCount ? table(headings, []) : el("p", { class: "muted" }, "No classes ahead."));
-  const tbody = body.querySelector("tbody");
-  if (!tbody) return;
-  for (const row of table(headings, rows).querySelectorAll("tbody tr")) tbody.append(row);
-  body.querySelector(".list-foot")?.remove();
-  body.append(el("div", { class: "list-foot" },
-    el("span", { class: "muted" }, `${tbody.children.length} of ${teaching.totalCount}`),
-    teaching.pageInfo.hasNextPage
-      ? el("button", { type: "button", class: "secondary", onclick: () => loadUpcoming(true) }, "Load more") : null));
+  pagedRows(part("teach-upcoming-body"), {
+    headings: ["Date", "Time", "Course", "Session ID", "Booked", ""],
+    rows: teaching.edges.map(({ node: c }) => el("tr", { class: c.status === "CANCELLED" ? "cancelled" : "" },
+      el("td", { class: "nowrap" }, fmtShortDate(c.startsAt)),
+      el("td", { class: "nowrap" }, timeRange(c)),
+      el("td", {}, courseCell(c)),
+      el("td", {}, el("code", {}, c.code)),
+      el("td", { class: "nowrap" }, seatsTaken(c)),
+      el("td", {}, classActions(c)))),
+    append, totalCount: teaching.totalCount, hasNextPage: teaching.pageInfo.hasNextPage,
+    empty: "No classes ahead.", more: () => loadUpcoming(true),
+  });
 }
 
 // ---------- one class: its learners, attendance and feedback ----------
@@ -343,17 +334,17 @@ export async function mount(client, me, root) {
   Object.assign(state, { client, me, root, upcomingCursor: null });
   useJoinClient(client);
   const body = (id) => el("div", { id }, loading());
-  const classPanel = section("teach-class", "Class", body("teach-class-body"));
+  const classPanel = card("teach-class", "Class", body("teach-class-body"));
   classPanel.hidden = true;
   fill(root,
     el("h1", { class: "view-title" }, "Teaching"),
     el("div", { class: "row" },
-      section("teach-today", "Today's classes", body("teach-today-body")),
-      section("teach-upcoming", "Upcoming classes", body("teach-upcoming-body"))),
+      card("teach-today", "Today's classes", body("teach-today-body")),
+      card("teach-upcoming", "Upcoming classes", body("teach-upcoming-body"))),
     classPanel,
     el("div", { class: "row" },
-      section("teach-absences", "Absence requests", body("teach-absences-body")),
-      section("teach-availability", "Availability", el("p", { class: "muted" },
+      card("teach-absences", "Absence requests", body("teach-absences-body")),
+      card("teach-availability", "Availability", el("p", { class: "muted" },
         "Publish times learners can book, once or repeated."), body("teach-availability-body"))));
   await Promise.all([
     loadInto(part("teach-today-body"), loadToday, () => {}),

@@ -4,7 +4,8 @@
 // session's details (the calendar feed's events link there). The markup is index.html's #portal.
 // Booking, the waitlist, credits and what the details window offers beside Join: learner-booking.js.
 import {
-  $, el, fill, fmtCalendarDate, fmtDate, fmtShortDate, fmtTime, labelled, loadInto, table, timeRange, todayInZone,
+  $, courseCell, el, fill, fmtCalendarDate, fmtDate, fmtShortDate, fmtTime, labelled, loadInto, table, timeRange,
+  todayInZone,
 } from "./ui.js";
 import { forgetJoins, joinControl, joinWaitingToOpen, useJoinClient } from "./join.js";
 import { detailsActions, mountBooking, unmountBooking } from "./learner-booking.js";
@@ -158,7 +159,6 @@ function renderList(connection, append, row, headings) {
 }
 
 const rowClass = (s) => (s.status === "CANCELLED" ? "cancelled" : "");
-const courseCell = (s) => [el("span", { class: "course-code" }, s.course.code), " ", s.course.title];
 const detailsButton = (s) => el("button", { type: "button", class: "link", onclick: () => openDetails(s.id) }, "View Details");
 
 function remember(session) {

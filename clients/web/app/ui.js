@@ -31,6 +31,26 @@ export function table(headings, rows) {
     el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))), el("tbody", {}, rows.map((row) => labelled(row, headings))));
 }
 
+// Rows of one page of a connection, in `body`: a table for the first page (or the `empty` text when there is
+// nothing), appended to for the next ones, with "n of total" and, while there is more, Load more (`more`).
+export function pagedRows(body, { headings, rows, append, totalCount, hasNextPage, empty, more }) {
+  if (!append) fill(body, totalCount ? table(headings, []) : el("p", { class: "muted" }, empty));
+  const tbody = body.querySelector("tbody");
+  if (!tbody) return;
+  rows.forEach((row) => tbody.append(labelled(row, headings)));
+  body.querySelector(".list-foot")?.remove();
+  body.append(el("div", { class: "list-foot" },
+    el("span", { class: "muted" }, `${tbody.children.length} of ${totalCount}`),
+    hasNextPage ? el("button", { type: "button", class: "secondary", onclick: more }, "Load more") : null));
+}
+
+// A view's card: a section named by its heading.
+export const card = (id, title, ...body) => el("section", { class: "card", id, "aria-labelledby": `${id}-title` },
+  el("h2", { id: `${id}-title` }, title), ...body);
+
+// A live session's course as the tables show it: its code, then its title.
+export const courseCell = (s) => [el("span", { class: "course-code" }, s.course.code), " ", s.course.title];
+
 // Each cell names its column, shown beside it where a phone stacks the row's cells (app.css).
 export function labelled(row, headings) {
   [...row.children].forEach((cell, i) => { if (headings[i]) cell.dataset.label = headings[i]; });
