@@ -19,7 +19,7 @@ from sessiongraph import models
 from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema.relay import id_of, to_global_id
-from tests.test_web_client import ARTIFACTS, DEMO_AHEAD, app, browser  # noqa: F401  (fixtures)
+from tests.test_web_client import ARTIFACTS, CUT_TEXTS, DEMO_AHEAD, app, browser  # noqa: F401  (fixtures)
 
 PARIS = ZoneInfo("Europe/Paris")  # the demo users' zone
 WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -100,6 +100,8 @@ async def test_the_instructor_records_attendance_reviews_an_absence_and_publishe
     item = page.locator("#teach-absences-body form.teach-request")
     await item.wait_for()
     assert learner.name in await item.text_content() and "A family wedding" in await item.text_content()
+    # nothing is cut: every Session ID, button and heading shows whole, at either width
+    assert await page.evaluate(CUT_TEXTS, "#view-instructor code, #view-instructor button, #views-nav, #who") == []
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-instructor-{width}.png", full_page=True)
 
@@ -190,7 +192,26 @@ async def test_the_instructor_records_attendance_reviews_an_absence_and_publishe
     assert await count_slots(database, teaches.id) == 3
     shown = await page.locator("#view-instructor").inner_text()
     assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+
+    # when: the clock reaches 15 minutes before their next class today
+    upcoming = await db_next_class(database, teaches.id, now)
+    opens_at = upcoming.starts_at - timedelta(minutes=15)
+    await page.clock.set_fixed_time(opens_at)
+    clock.set(opens_at)
+
+    # then: its Join button turns on by itself, as the learners' do
+    row = today.filter(has_text=upcoming.code)
+    await row.locator("button.join:not([disabled])").wait_for(timeout=5000)
+    assert await row.locator("button.join").text_content() == "Join now"
     assert problems == []
+
+
+async def db_next_class(database, instructor_id: int, now: datetime) -> models.LiveSession:
+    async with database.read() as db:
+        return await db.scalar(select(models.LiveSession).where(
+            models.LiveSession.instructor_id == instructor_id, models.LiveSession.starts_at > now,
+            models.LiveSession.virtual_classroom_url.is_not(None), models.LiveSession.cancelled_at.is_(None))
+            .order_by(models.LiveSession.starts_at).limit(1))
 
 
 async def count_slots(database, instructor_id: int) -> int:
@@ -243,6 +264,7 @@ async def test_the_guardian_switches_between_children_and_reads_their_dashboard_
     assert await page.locator("#guardian-reports-body tbody tr").count() == 10
     assert await row.locator(".attendance").text_content() == report.status.lower()
     assert await row.locator("td").last.text_content() == (f"“{report.feedback}”" if report.feedback else "—")
+    assert await page.evaluate(CUT_TEXTS, "#view-guardian code, #view-guardian button, #views-nav, #who") == []
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-guardian-{width}.png", full_page=True)
 

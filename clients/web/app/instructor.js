@@ -30,8 +30,11 @@ function say(node, message) {
 
 // ---------- today's and upcoming classes ----------
 
-function classActions(c) {
-  return el("div", { class: "actions" }, joinControl(c),
+// Today's classes have a Join button (each one a JoinAvailability subscription); those ahead only say
+// whether they were cancelled.
+function classActions(c, { join }) {
+  return el("div", { class: "actions" },
+    join ? joinControl(c) : c.status === "CANCELLED" ? el("span", { class: "badge cancelled" }, "Cancelled") : null,
     el("button", { type: "button", class: "secondary", onclick: () => openClass(c.id) }, "Learners"));
 }
 
@@ -47,7 +50,7 @@ async function loadToday() {
       el("td", {}, courseCell(c)),
       el("td", {}, el("code", {}, c.code)),
       el("td", { class: "nowrap" }, seatsTaken(c)),
-      el("td", {}, classActions(c)))))
+      el("td", {}, classActions(c, { join: true })))))
     : el("p", { class: "muted" }, "No classes today."));
 }
 
@@ -65,7 +68,7 @@ async function loadUpcoming(append = false) {
       el("td", {}, courseCell(c)),
       el("td", {}, el("code", {}, c.code)),
       el("td", { class: "nowrap" }, seatsTaken(c)),
-      el("td", {}, classActions(c)))),
+      el("td", {}, classActions(c, { join: false })))),
     append, totalCount: teaching.totalCount, hasNextPage: teaching.pageInfo.hasNextPage,
     empty: "No classes ahead.", more: () => loadUpcoming(true),
   });
