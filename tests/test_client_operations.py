@@ -77,7 +77,7 @@ def no_errors(payload: dict[str, Any]) -> bool:
 
 
 def two_weeks(demo: Demo) -> dict[str, str]:
-    return {"from": demo.found["now"].isoformat(), "to": (demo.found["now"] + timedelta(days=14)).isoformat()}
+    return window_of(demo, 0, 14)
 
 
 def free_slots(slots: list[dict[str, Any]]) -> list[str]:
@@ -94,6 +94,11 @@ def remember_two_free_slots(demo: Demo, slots: list[dict[str, Any]]) -> bool:
 def early_morning(demo: Demo, days: int) -> datetime:
     """05:00 UTC some days ahead: a time no demo class or slot takes."""
     return (demo.found["now"] + timedelta(days=days)).replace(hour=5, minute=0, second=0, microsecond=0)
+
+
+def window_of(demo: Demo, start_days: int, end_days: int) -> dict[str, str]:
+    now = demo.found["now"]
+    return {"from": (now + timedelta(days=start_days)).isoformat(), "to": (now + timedelta(days=end_days)).isoformat()}
 
 
 def window(demo: Demo, start_days: int, end_days: int) -> dict[str, str]:
@@ -131,6 +136,37 @@ WEB: dict[str, Run] = {
     "Teaching": Run(INSTRUCTOR, lambda demo: {"from": demo.found["now"].isoformat()},
                     lambda d, _: d["viewer"]["teaching"]["totalCount"] > 0
                     and edges(d["viewer"]["teaching"])[0]["bookings"]["totalCount"] > 0),
+    # Teaching: this morning's class, its learners' attendance, the absence requests, and availability.
+    "ClassRoster": Run(INSTRUCTOR, lambda demo: {"id": demo.found["endedClassId"]},
+                       lambda d, demo: remember(demo, rosterLearnerId=edges(d["node"]["bookings"])[0]["learner"]["id"])
+                       and edges(d["node"]["reports"])[0]["attendance"]),
+    "RecordAttendance": Run(INSTRUCTOR, lambda demo: {"input": {"liveSessionId": demo.found["endedClassId"], "entries": [
+        {"learnerId": demo.found["rosterLearnerId"], "status": "LATE", "feedback": "Ten minutes late"}]}},
+        lambda d, demo: no_errors(d["recordAttendance"]) and [
+            (r["attendance"], r["feedback"]) for r in edges(d["recordAttendance"]["liveSession"]["reports"])
+            if r["learner"]["id"] == demo.found["rosterLearnerId"]] == [("LATE", "Ten minutes late")]),
+    "TeachingAbsenceRequests": Run(INSTRUCTOR, lambda demo: {"from": demo.found["now"].isoformat()},
+                                   lambda d, _: any(edges(c["bookings"]) for c in edges(d["viewer"]["teaching"]))),
+    "DecideAbsenceRequest": Run(ADMIN, lambda demo: {"input": {"id": demo.found["absenceRequestId"], "approve": False,
+                                                               "comment": "Not this week"}},
+                                lambda d, _: no_errors(d["reviewAbsenceRequest"])
+                                and d["reviewAbsenceRequest"]["absenceRequest"]["status"] == "REJECTED"),
+    "TeachableCourses": Run(INSTRUCTOR, {}, lambda d, demo: demo.found["bookableCourseId"] in [
+        c["id"] for c in edges(d["courses"])]),
+    "PublishMySlots": Run(INSTRUCTOR, lambda demo: {"input": {
+        "instructorId": demo.found["instructorId"], "courseId": demo.found["bookableCourseId"],
+        "slots": [{"startsAt": early_morning(demo, 31).isoformat(),
+                   "endsAt": (early_morning(demo, 31) + timedelta(hours=1)).isoformat(), "seats": 3,
+                   "recurrence": "FREQ=WEEKLY;COUNT=2"}]}},
+        lambda d, demo: no_errors(d["publishAvailability"]) and len(d["publishAvailability"]["slots"]) == 2
+        and remember(demo, mySlotId=d["publishAvailability"]["slots"][0]["id"])),
+    "MySlots": Run(INSTRUCTOR, lambda demo: {"courseId": demo.found["bookableCourseId"],
+                                             "instructorId": demo.found["instructorId"], **window_of(demo, 0, 45)},
+                   lambda d, demo: [s["recurrence"] for s in d["course"]["availableSlots"]
+                                    if s["id"] == demo.found["mySlotId"]] == ["FREQ=WEEKLY;COUNT=2"]),
+    "WithdrawMySlot": Run(INSTRUCTOR, lambda demo: {"input": {"slotId": demo.found["mySlotId"]}},
+                          lambda d, demo: no_errors(d["withdrawSlot"])
+                          and d["withdrawSlot"]["withdrawnSlotId"] == demo.found["mySlotId"]),
     # Book Session(s): search, pick a free slot, book it, ask to be excused from another class,
     # cancel the new booking, and read the ledger.
     "BookCourseSearch": Run(LEARNER, {}, lambda d, demo: remember(
@@ -358,6 +394,10 @@ async def demo(database, clock, settings, http) -> Demo:
         teaches = await db.scalar(select(models.Instructor.id).where(models.Instructor.user_id == instructor.id))
         bookable = await db.scalar(select(models.Course.id).where(models.Course.bookable.is_(True)).limit(1))
         full_slot = await a_full_slot(db, learner, clock.now())
+        # The class the instructor taught this morning, to take its attendance.
+        ended = await db.scalar(select(models.LiveSession.id).where(
+            models.LiveSession.instructor_id == teaches, models.LiveSession.ends_at < clock.now(),
+            models.LiveSession.starts_at > clock.now() - timedelta(hours=6)))
     return Demo(http, tokens, found={"now": clock.now(), "today": clock.now().date().isoformat(),
                                      "learnerId": to_global_id("User", learner.id),
                                      "courseId": to_global_id("Course", course_id),
@@ -365,7 +405,8 @@ async def demo(database, clock, settings, http) -> Demo:
                                      "absenceRequestId": to_global_id("AbsenceRequest", request.id),
                                      "instructorId": to_global_id("Instructor", teaches),
                                      "bookableCourseId": to_global_id("Course", bookable),
-                                     "fullSlotId": to_global_id("BookableSlot", full_slot)})
+                                     "fullSlotId": to_global_id("BookableSlot", full_slot),
+                                     "endedClassId": to_global_id("LiveSession", ended)})
 
 
 async def a_full_slot(db, learner: models.User, now: datetime) -> int:

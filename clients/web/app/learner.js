@@ -4,8 +4,10 @@
 // session's details (the calendar feed's events link there). The markup is index.html's #portal.
 // Booking, the waitlist, credits and what the details window offers beside Join: learner-booking.js.
 import {
-  $, el, fill, fmtCalendarDate, fmtDate, fmtShortDate, fmtTime, labelled, loadInto, table, timeRange, todayInZone,
+  $, courseCell, el, fill, fmtCalendarDate, fmtDate, fmtShortDate, fmtTime, labelled, loadInto, table, timeRange,
+  todayInZone,
 } from "./ui.js";
+import { forgetJoins, joinControl, joinWaitingToOpen, useJoinClient } from "./join.js";
 import { detailsActions, mountBooking, unmountBooking } from "./learner-booking.js";
 
 const state = {
@@ -17,68 +19,7 @@ const state = {
   selectedDay: null,
   courses: new Map(),
   instructors: new Map(),
-  joinButtons: new Map(), // live session id -> Set of buttons
-  joinStates: new Map(), // live session id -> latest JoinAvailability
-  joinSubscriptions: new Map(), // live session id -> unsubscribe
 };
-
-// ---------- Join buttons, driven by the JoinAvailability subscription ----------
-
-function joinControl(session) {
-  if (session.status === "CANCELLED") return el("span", { class: "badge cancelled" }, "Cancelled");
-  if (!session.location || !session.location.isVirtual) {
-    return el("span", { class: "badge", title: "In person" }, session.location ? session.location.name || "In person" : "—");
-  }
-  const button = el("button", { type: "button", class: "join", "data-live-session": session.id, disabled: true }, "Join");
-  button.addEventListener("click", () => {
-    const current = state.joinStates.get(session.id);
-    if (current && current.isOpen && current.url) window.open(current.url, "_blank", "noopener");
-  });
-  if (!state.joinButtons.has(session.id)) state.joinButtons.set(session.id, new Set());
-  state.joinButtons.get(session.id).add(button);
-  applyJoin(session.id, state.joinStates.get(session.id) || session.joinAvailability);
-  if (session.status === "SCHEDULED") watchJoin(session.id);
-  return button;
-}
-
-function applyJoin(id, join) {
-  if (!join) return;
-  state.joinStates.set(id, join);
-  const buttons = state.joinButtons.get(id) || new Set();
-  for (const button of [...buttons]) {
-    if (!button.isConnected && button.dataset.placed) { buttons.delete(button); continue; }
-    button.dataset.placed = "1";
-    const open = Boolean(join.isOpen && join.url);
-    button.disabled = !open;
-    button.classList.toggle("open", open);
-    if (open) {
-      button.textContent = "Join now";
-      button.title = `Open until ${fmtTime(join.closesAt)}`;
-    } else if (waitingToOpen(join)) {
-      button.textContent = `Join at ${fmtTime(join.opensAt)}`;
-      button.title = "The Join button turns on 15 minutes before the start";
-    } else {
-      button.textContent = "Ended";
-      button.title = "";
-    }
-  }
-  for (const hint of document.querySelectorAll(".join-hint")) {
-    if (hint.dataset.liveSession === id) hint.hidden = !waitingToOpen(join);
-  }
-}
-
-// The Join button is off until its window opens (and then turns on by itself).
-function waitingToOpen(join) {
-  return Boolean(join) && !(join.isOpen && join.url) && new Date() < new Date(join.opensAt);
-}
-
-function watchJoin(id) {
-  if (state.joinSubscriptions.has(id) || !state.client) return;
-  const stop = state.client.subscribe("JoinAvailability", { liveSessionId: id },
-    (data) => applyJoin(id, data.joinAvailability),
-    () => state.joinSubscriptions.delete(id));
-  state.joinSubscriptions.set(id, stop);
-}
 
 // A booking, cancellation or reschedule on the learner's schedule: load the screens again.
 let reloadTimer = null;
@@ -120,7 +61,7 @@ function renderUpNext(session) {
       el("button", { type: "button", class: "secondary", onclick: () => openDetails(session.id) }, "View Details")),
     session.location && session.location.isVirtual
       ? el("p", { class: "hint muted join-hint", "data-live-session": session.id,
-        hidden: !waitingToOpen(state.joinStates.get(session.id)) }, "Join turns on by itself 15 minutes before the start.")
+        hidden: !joinWaitingToOpen(session.id) }, "Join turns on by itself 15 minutes before the start.")
       : null,
   );
 }
@@ -218,7 +159,6 @@ function renderList(connection, append, row, headings) {
 }
 
 const rowClass = (s) => (s.status === "CANCELLED" ? "cancelled" : "");
-const courseCell = (s) => [el("span", { class: "course-code" }, s.course.code), " ", s.course.title];
 const detailsButton = (s) => el("button", { type: "button", class: "link", onclick: () => openDetails(s.id) }, "View Details");
 
 function remember(session) {
@@ -499,6 +439,7 @@ function wire() {
 export async function mount(client) {
   wire();
   state.client = client;
+  useJoinClient(client);
   state.calendarView = "MONTH";
   state.calendarDate = todayInZone().slice(0, 8) + "01";
   const data = await client.request("Dashboard");
@@ -513,7 +454,5 @@ export async function mount(client) {
 export function unmount() {
   state.client = null;
   unmountBooking();
-  state.joinSubscriptions.clear();
-  state.joinButtons.clear();
-  state.joinStates.clear();
+  forgetJoins();
 }

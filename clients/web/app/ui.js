@@ -31,6 +31,26 @@ export function table(headings, rows) {
     el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))), el("tbody", {}, rows.map((row) => labelled(row, headings))));
 }
 
+// Rows of one page of a connection, in `body`: a table for the first page (or the `empty` text when there is
+// nothing), appended to for the next ones, with "n of total" and, while there is more, Load more (`more`).
+export function pagedRows(body, { headings, rows, append, totalCount, hasNextPage, empty, more }) {
+  if (!append) fill(body, totalCount ? table(headings, []) : el("p", { class: "muted" }, empty));
+  const tbody = body.querySelector("tbody");
+  if (!tbody) return;
+  rows.forEach((row) => tbody.append(labelled(row, headings)));
+  body.querySelector(".list-foot")?.remove();
+  body.append(el("div", { class: "list-foot" },
+    el("span", { class: "muted" }, `${tbody.children.length} of ${totalCount}`),
+    hasNextPage ? el("button", { type: "button", class: "secondary", onclick: more }, "Load more") : null));
+}
+
+// A view's card: a section named by its heading.
+export const card = (id, title, ...body) => el("section", { class: "card", id, "aria-labelledby": `${id}-title` },
+  el("h2", { id: `${id}-title` }, title), ...body);
+
+// A live session's course as the tables show it: its code, then its title.
+export const courseCell = (s) => [el("span", { class: "course-code" }, s.course.code), " ", s.course.title];
+
 // Each cell names its column, shown beside it where a phone stacks the row's cells (app.css).
 export function labelled(row, headings) {
   [...row.children].forEach((cell, i) => { if (headings[i]) cell.dataset.label = headings[i]; });
@@ -65,6 +85,29 @@ export function todayInZone() {
     .format(new Date());
 }
 
+// The instant a wall-clock date and time ("YYYY-MM-DD", "HH:MM") name in the viewer's zone, as ISO 8601:
+// what a date and a time input mean, whatever zone the browser itself is in.
+export function instantInZone(date, time) {
+  const wall = Date.parse(`${date}T${time}:00Z`);
+  let instant = wall;
+  for (let pass = 0; pass < 2; pass++) instant = wall - zoneOffset(instant); // twice: the offset may change at DST
+  return new Date(instant).toISOString();
+}
+
+function zoneOffset(instant) {
+  const parts = Object.fromEntries(formatter({
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(instant)).map((part) => [part.type, part.value]));
+  return Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second) - instant;
+}
+
+// The calendar date `days` after a calendar date ("YYYY-MM-DD").
+export function addDays(date, days) {
+  const next = new Date(`${date}T00:00:00Z`);
+  next.setUTCDate(next.getUTCDate() + days);
+  return next.toISOString().slice(0, 10);
+}
+
 // ---------- errors ----------
 
 // A mutation's UserErrors, each beside the field it names (the form's control whose name is the last part of
@@ -75,7 +118,7 @@ export function showUserErrors(form, errors) {
   const general = [];
   for (const error of errors) {
     const name = error.field && error.field[error.field.length - 1];
-    const control = name && form.querySelector(`[name="${CSS.escape(name)}"]`);
+    const control = name && controlFor(form, error.field);
     if (!control) {
       general.push(error.message);
       continue;
@@ -91,6 +134,17 @@ export function showUserErrors(form, errors) {
     alert.textContent = general.join(" ");
   }
   return errors.length > 0;
+}
+
+// The control an error's `field` path names: the one named by its last part, within the element marked
+// data-index="N" for each list position N the path goes through (["entries", "2", "feedback"] is the
+// feedback of the form's third entry); a form of a single entry has no such element, and is its own.
+function controlFor(form, path) {
+  let scope = form;
+  for (const part of path.slice(0, -1)) {
+    if (/^\d+$/.test(part)) scope = scope.querySelector(`[data-index="${part}"]`) || scope;
+  }
+  return scope.querySelector(`[name="${CSS.escape(path[path.length - 1])}"]`);
 }
 
 // Loads a screen's data into `container` and renders it there; a failure (the network, or the service
