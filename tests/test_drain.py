@@ -28,7 +28,7 @@ from tests.ws_client import TRANSPORT_WS, GraphQLSocket
 
 ROOT = Path(__file__).resolve().parent.parent
 DRAIN_SECONDS = 2.0
-TIMEOUT_SECONDS = 8.0
+TIMEOUT_SECONDS = 8
 CHANGES = "subscription { scheduleChanged { kind } }"
 
 

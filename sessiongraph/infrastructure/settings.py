@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     # answering 503 and its WebSockets closed with 1012 across it; then uvicorn stops listening and gives
     # in-flight requests SHUTDOWN_TIMEOUT_SECONDS before it cancels them.
     shutdown_drain_seconds: float = Field(0, ge=0)
-    shutdown_timeout_seconds: float = Field(10, gt=0)
+    shutdown_timeout_seconds: int = Field(10, gt=0)
     service_unavailable_retry_after_seconds: int = 5
     # Redis faults (sessiongraph/infrastructure/redis_faults.py): every Redis call gives up after these, and after
     # a failure the service leaves Redis alone for REDIS_RETRY_INTERVAL_SECONDS (rate limits in-process meanwhile).
