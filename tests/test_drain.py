@@ -1,9 +1,11 @@
 """`sessiongraph serve` stopped with SIGTERM while a subscriber listens and a request is in flight
 (sessiongraph/server/drain.py): the subscriber is told to reconnect (1012), /readyz turns 503 with
 its code, a socket opened during the drain is told the same, the listener closes only after the
-drain, the in-flight request is still answered, and the process is gone before the bound.
+drain, the in-flight request is still answered, and the process is gone before the bound. The real
+command, as a Kubernetes pod runs it, in a process of its own.
 
-The real command, as a Kubernetes pod runs it, in a process of its own.
+And the web page, in Chromium, closed by a drain: it reconnects by itself and subscribes again
+after the last event it saw, so that the change made while it was away reaches it.
 """
 
 import asyncio
@@ -13,17 +15,22 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import websockets
+from sqlalchemy import select
 
+from sessiongraph import models
+from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.schema.relay import to_global_id
 from sessiongraph.server.drain import SERVICE_RESTART_CLOSE_CODE, SERVICE_RESTART_REASON
 from tests.conftest import free_port
 from tests.schedule_data import data  # noqa: F401
+from tests.test_web_client import DEMO_AHEAD, browser  # noqa: F401
 from tests.ws_client import TRANSPORT_WS, GraphQLSocket
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,10 +40,12 @@ CHANGES = "subscription { scheduleChanged { kind } }"
 
 
 @pytest.fixture
-async def served(database_url, settings, database):
+async def served(request, database_url, settings, database):
+    """`sessiongraph serve` on a free port (its drain DRAIN_SECONDS, or the test's parameter): (process, port)."""
+    drain_seconds = getattr(request, "param", DRAIN_SECONDS)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": settings.jwt_secret,
-           "RATE_LIMIT_ENABLED": "false", "SHUTDOWN_DRAIN_SECONDS": str(DRAIN_SECONDS),
+           "RATE_LIMIT_ENABLED": "false", "SHUTDOWN_DRAIN_SECONDS": str(drain_seconds),
            "SHUTDOWN_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("REDIS_URL", None)
@@ -124,3 +133,87 @@ async def test_sigterm_drains_sockets_and_readiness_then_finishes_the_request_in
     assert returncode == -signal.SIGTERM, process.stderr.read().decode()
     log = process.stderr.read().decode()
     assert "Traceback" not in log, log
+
+
+@pytest.mark.parametrize("served", [60.0], indirect=True)
+async def test_a_second_sigterm_cuts_the_drain_short(served):
+    process, port = served
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    async with httpx.AsyncClient() as client:
+        while (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code != 503:
+            await asyncio.sleep(0.05)
+
+    process.send_signal(signal.SIGTERM)
+
+    returncode = await asyncio.to_thread(process.wait, TIMEOUT_SECONDS)
+    assert time.monotonic() - signalled < TIMEOUT_SECONDS  # not the 60 s drain
+    assert returncode == -signal.SIGTERM
+
+
+RESCHEDULE = """mutation($id: ID!, $s: DateTime!, $e: DateTime!) {
+  updateLiveSession(input: {id: $id, startsAt: $s, endsAt: $e}) { errors { code } } }"""
+
+
+async def _until(condition, seconds: float = 10):
+    """Waits for what the page does by itself (its reconnect is on its own, randomised timer)."""
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + seconds
+    while not (found := condition()):
+        assert loop.time() < ends, "the page did not get there in time"
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def test_the_web_page_reconnects_after_a_drain_and_resumes_after_its_last_event(
+        browser, app, live_server, database, clock, settings, admin):
+    await load_demo(database, clock.now() + DEMO_AHEAD)
+    async with database.read() as db:
+        learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
+        upcoming = await db.scalar(
+            select(models.LiveSession.id).join(models.Booking, models.Booking.live_session_id == models.LiveSession.id)
+            .where(models.Booking.learner_id == learner.id, models.Booking.status == "BOOKED",
+                   models.LiveSession.starts_at > clock.now()).limit(1))
+    live_session_id = to_global_id("LiveSession", upcoming)
+    sent: list[dict] = []
+    received: list[dict] = []
+
+    def watch(socket) -> None:
+        socket.on("framesent", lambda payload: sent.append(json.loads(payload)))
+        socket.on("framereceived", lambda payload: received.append(json.loads(payload)))
+
+    page = await browser.new_page()
+    await page.clock.set_fixed_time(clock.now())
+    page.on("websocket", watch)
+    await page.goto(f"http://{live_server}/app/?token={issue_token(learner.id, settings, clock.now())}")
+    await page.locator("#live.on").wait_for()
+
+    def changes() -> list[dict]:
+        return [m["payload"]["data"]["scheduleChanged"] for m in received
+                if m.get("type") == "next" and "scheduleChanged" in (m["payload"].get("data") or {})]
+
+    async def reschedule(days: int) -> None:
+        starts = (clock.now() + timedelta(days=days)).replace(microsecond=0)
+        data = await admin(RESCHEDULE, id=live_session_id, s=starts.isoformat(),
+                           e=(starts + timedelta(hours=1)).isoformat())
+        assert data["updateLiveSession"]["errors"] == []
+
+    await reschedule(days=3)
+    (seen,) = await _until(changes)
+
+    # The drain closes the page's socket, and one it opens again while the drain lasts.
+    drain = app.state.drain
+    await drain.run()
+    await page.locator("#live:not(.on)").wait_for()
+    await reschedule(days=4)  # while the page is away
+    # The instance that takes the page back: here the same one, its drain over.
+    drain.started = False
+
+    missed = (await _until(lambda: changes()[1:]))[0]
+    assert missed["kind"] == "RESCHEDULED" and missed["cursor"] != seen["cursor"]
+    await page.locator("#live.on").wait_for()
+    subscriptions = [m["payload"]["variables"] for m in sent
+                     if m.get("type") == "subscribe" and m["payload"]["operationName"] == "ScheduleChanged"]
+    assert subscriptions[0] == {"after": None}
+    assert subscriptions[-1] == {"after": seen["cursor"]}
+    await page.close()

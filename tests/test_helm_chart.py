@@ -189,7 +189,7 @@ def test_each_deployment_is_autoscaled_or_fixed_and_kept_up_through_disruptions(
 
 
 def test_every_variable_the_pods_get_is_a_setting_the_service_reads(rendered):
-    values, objects = rendered
+    _, objects = rendered
     for config_map in of_kind(objects, "ConfigMap"):
         assert set(config_map["data"]) <= SETTINGS
     for secret in of_kind(objects, "Secret"):
