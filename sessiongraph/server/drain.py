@@ -120,14 +120,17 @@ class Drain:
         log.info("draining for %.1f s: closing %d WebSocket(s) with %d", self.seconds, len(sockets),
                  SERVICE_RESTART_CLOSE_CODE)
         loop = asyncio.get_running_loop()
-        ends = loop.time() + self.seconds
-        # The last close at three quarters of the drain: its client has the rest to reconnect elsewhere.
-        gap = self.seconds * 0.75 / len(sockets) if sockets else 0
-        for socket in sockets:
+        begins = loop.time()
+        # The last close due at three quarters of the drain: its client has the rest to reconnect elsewhere.
+        # Each close is due at its own moment, not a gap after the one before: one that falls behind (each
+        # close has its operations' cleanup to run) catches up rather than pushing the drain past its end.
+        spread = self.seconds * 0.75
+        for index, socket in enumerate(sockets):
+            due = begins + spread * index / len(sockets)
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
             await socket.restart()
-            if gap:
-                await asyncio.sleep(gap)
-        await asyncio.sleep(max(0.0, ends - loop.time()))
+        await asyncio.sleep(max(0.0, begins + self.seconds - loop.time()))
 
     def listen_for_signals(self) -> None:
         """From now on the first SIGTERM or SIGINT drains before it reaches the handler installed
