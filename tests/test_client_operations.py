@@ -119,6 +119,8 @@ WEB: dict[str, Run] = {
                                 lambda d, _: d["course"]["title"] and schedule(d)["courseHistory"]["totalCount"] > 0),
     "MySessions": Run(LEARNER, {}, lambda d, _: all(d["viewer"]["mySessions"][part]
                                                    for part in ("current", "upcoming", "past"))),
+    "Me": Run(GUARDIAN, {}, lambda d, _: len(d["viewer"]["children"]) == 2 and not d["viewer"]["user"]["isAdmin"]
+              and d["viewer"]["user"]["instructor"] is None),
     "Children": Run(GUARDIAN, {}, lambda d, _: len(d["viewer"]["children"]) == 2
                     and all(child["schedule"]["upcoming"]["totalCount"] for child in d["viewer"]["children"])),
     "ChildPastSessions": Run(GUARDIAN, {}, lambda d, _: any(

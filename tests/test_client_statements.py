@@ -300,6 +300,7 @@ WEB: dict[str, Entry] = {
     "MySessions": Entry(as_learner(nothing, lambda d, made, n: sessions_by_status(d) == [n // 3] * 3), 9),
     "Children": Entry(as_guardian({}, lambda children, n: all(page_of(c["schedule"]["upcoming"], n, 10)
                                                               and c["credits"]["balance"] > 0 for c in children)), 16),
+    "Me": Entry(as_guardian({}, lambda children, n: all(c["user"]["name"] for c in children)), 4),
     "ChildPastSessions": Entry(as_guardian({}, lambda children, n: all(
         edges(c["schedule"]["past"])[0]["myReport"] for c in children)), 10),
     "ChildCalendar": Entry(as_guardian(MARCH, lambda children, n: all(

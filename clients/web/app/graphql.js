@@ -1,9 +1,8 @@
 // The web client's GraphQL transport: the committed web operations (clients/web/*.graphql,
 // served as /app/operations.json), sent by SHA-256 as Apollo's persisted queries, over HTTP
 // and over graphql-transport-ws. No library: the page works offline and without a build step.
-"use strict";
 
-class GraphQLError extends Error {
+export class GraphQLError extends Error {
   constructor(errors, status) {
     super(errors.map((e) => e.message).join("; "));
     this.errors = errors;
@@ -12,7 +11,7 @@ class GraphQLError extends Error {
   }
 }
 
-class GraphQLClient {
+export class GraphQLClient {
   constructor({ endpoint, token, operations }) {
     this.endpoint = endpoint;
     this.token = token; // null: signed out (signIn, refreshToken, an invitation's setPassword)
@@ -20,6 +19,8 @@ class GraphQLClient {
     this.socket = null;
     // Called once on a 401 (an expired access token); resolves to a new access token, or null.
     this.renewToken = null;
+    // Told "live" or "offline" as the shared WebSocket connects and drops (the page's live indicator).
+    this.onstatus = () => {};
   }
 
   static async load(base, token) {
@@ -89,6 +90,7 @@ class GraphQLClient {
         if (token) this.token = token;
         return Boolean(token);
       });
+      this.socket.onstatus = (status) => this.onstatus(status);
     }
     const operation = this.operation(name);
     const extensions = { persistedQuery: { version: 1, sha256Hash: operation.sha256 } };
