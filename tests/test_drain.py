@@ -34,7 +34,7 @@ from tests.test_web_client import DEMO_AHEAD, browser  # noqa: F401
 from tests.ws_client import TRANSPORT_WS, GraphQLSocket
 
 ROOT = Path(__file__).resolve().parent.parent
-DRAIN_SECONDS = 2.0
+DRAIN_SECONDS = 4.0
 TIMEOUT_SECONDS = 8
 CHANGES = "subscription { scheduleChanged { kind } }"
 
