@@ -9,12 +9,14 @@ after the last event it saw, so that the change made while it was away reaches i
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,17 +41,16 @@ TIMEOUT_SECONDS = 8
 CHANGES = "subscription { scheduleChanged { kind } }"
 
 
-@pytest.fixture
-async def served(request, database_url, settings, database):
-    """`sessiongraph serve` on a free port (its drain DRAIN_SECONDS, or the test's parameter): (process, port)."""
-    drain_seconds = getattr(request, "param", DRAIN_SECONDS)
+@contextlib.asynccontextmanager
+async def serve_process(database_url: str, settings, environment: dict[str, str], wrapper: Sequence[str] = ()):
+    """`sessiongraph serve` in a process of its own on a free port, started through `wrapper` (a command
+    that runs the rest of its arguments) with these settings besides the test's: yields (process, port)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": settings.jwt_secret,
-           "RATE_LIMIT_ENABLED": "false", "SHUTDOWN_DRAIN_SECONDS": str(drain_seconds),
-           "SHUTDOWN_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
+           "RATE_LIMIT_ENABLED": "false", **environment,
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("REDIS_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "sessiongraph.server.cli", "serve", "--port", str(port)],
+    process = subprocess.Popen([*wrapper, sys.executable, "-m", "sessiongraph.server.cli", "serve", "--port", str(port)],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         async with httpx.AsyncClient() as client:
@@ -68,6 +69,15 @@ async def served(request, database_url, settings, database):
             process.kill()
         process.wait(timeout=15)
         process.stderr.close()
+
+
+@pytest.fixture
+async def served(request, database_url, settings, database):
+    """The service with a drain of DRAIN_SECONDS (or the test's parameter): (process, port)."""
+    drain_seconds = getattr(request, "param", DRAIN_SECONDS)
+    async with serve_process(database_url, settings, {"SHUTDOWN_DRAIN_SECONDS": str(drain_seconds),
+                                                      "SHUTDOWN_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS)}) as served:
+        yield served
 
 
 async def _listening(port: int) -> bool:
