@@ -165,7 +165,7 @@ RESCHEDULE = """mutation($id: ID!, $s: DateTime!, $e: DateTime!) {
   updateLiveSession(input: {id: $id, startsAt: $s, endsAt: $e}) { errors { code } } }"""
 
 
-async def _until(condition, seconds: float = 10):
+async def _until(condition, seconds: float = 20):
     """Waits for what the page does by itself (its reconnect is on its own, randomised timer)."""
     loop = asyncio.get_running_loop()
     ends = loop.time() + seconds
