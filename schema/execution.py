@@ -74,7 +74,8 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from sessiongraph.infrastructure.db import database_unavailable
-from sessiongraph.infrastructure.observability import EXECUTIONS
+from sessiongraph.infrastructure.observability import EXECUTIONS, READS_BY_NODE, REPLICA_FAILOVERS
+from sessiongraph.infrastructure.replicas import replica_failure
 from sessiongraph.resolvers.context import SharedReads
 
 log = logging.getLogger("sessiongraph.execution")
@@ -474,21 +475,37 @@ def _planner(schema: Any) -> Planner:
 
 class OneReadSession(SchemaExtension):
     """A query's reads share one database session (resolvers/context.py `SharedReads`), closed when it
-    has been answered. Mutations keep a session per read: their writes commit in transactions of
-    their own, and a subscription's context outlives any one operation."""
+    has been answered, on the node `Context.reads_for_query` chose for it: a read replica or the primary.
+    Mutations keep a session per read, on the primary: their writes commit in transactions of their own;
+    and a subscription's context outlives any one operation."""
 
     async def on_execute(self) -> Any:
         context = self.execution_context
         ctx = context.context
         shared = None
+        primary = getattr(ctx, "database", None)
+        primary_node = getattr(primary, "node", None)
         if context.operation_type is StrawberryOperationType.QUERY and getattr(ctx, "shared_reads", False) is None:
+            ctx.database = await ctx.reads_for_query()
+            READS_BY_NODE.labels(ctx.database.node).inc()
             shared = ctx.shared_reads = SharedReads(ctx.database)
         try:
             yield
         finally:
             if shared is not None:
                 ctx.shared_reads = None
+                node, ctx.database = ctx.database.node, primary
                 try:
                     await shared.close()
                 except Exception:  # the answer stands; the pool discards a connection it cannot reset
                     log.warning("closing an operation's read session failed", exc_info=True)
+                if node != primary_node and _unavailable(context.result) and ctx.replicas is not None:
+                    ctx.replicas.failed(node)
+                    REPLICA_FAILOVERS.labels(node).inc()
+                    ctx.read_failover = True
+        if context.operation_type is StrawberryOperationType.MUTATION and hasattr(ctx, "mutation_done"):
+            await ctx.mutation_done()
+
+
+def _unavailable(result: Any) -> bool:
+    return any(replica_failure(error.original_error) for error in getattr(result, "errors", None) or ())

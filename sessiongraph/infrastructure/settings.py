@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     # What stands between the service and PostgreSQL: "pgbouncer" for a pooler in transaction mode, which
     # hands each transaction whichever server connection is free (sessiongraph/infrastructure/db.py).
     database_pooler: Literal["none", "pgbouncer"] = "none"
+    # Read replicas (sessiongraph/infrastructure/replicas.py), comma-separated URLs (a pooler's too: DATABASE_POOLER
+    # applies to them); empty: every read from DATABASE_URL. A replica lagging more than the bound is left out;
+    # its state is asked at most every CHECK seconds; a writer's last WAL position is kept OWN_WRITES seconds.
+    database_replica_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    database_replica_max_lag_seconds: float = Field(5.0, ge=0)
+    database_replica_check_seconds: float = Field(1.0, gt=0)
+    database_replica_own_writes_seconds: float = Field(60.0, gt=0)
     # Largest page a connection field hands out, whatever `first` asks for.
     max_page_size: int = 100
     default_page_size: int = 20
@@ -199,6 +206,13 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         return async_database_url(value)
 
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _replica_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [url.strip() for url in value.split(",") if url.strip()]
+        return tuple(async_database_url(url) for url in value) if isinstance(value, list | tuple) else value
+
     @field_validator("public_url")
     @classmethod
     def _without_trailing_slash(cls, value: str) -> str:
@@ -235,6 +249,9 @@ class Settings(BaseSettings):
             raise SystemExit("DEMO_WEBHOOK_RECEIVER is for the demo, not ENVIRONMENT=production")
         if self.oidc_issuer and not self.oidc_audience:
             raise SystemExit("OIDC_AUDIENCE must be set with OIDC_ISSUER (the `aud` tokens are checked for)")
+        if self.database_replica_urls and (self.is_sqlite or any(
+                not url.startswith("postgresql") for url in self.database_replica_urls)):
+            raise SystemExit("DATABASE_REPLICA_URLS are PostgreSQL replicas of a PostgreSQL DATABASE_URL")
         if self.smtp_url and not self.email_from:
             raise SystemExit("EMAIL_FROM must be set with SMTP_URL (the address every email comes from)")
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):

@@ -30,6 +30,7 @@ from sessiongraph.infrastructure.observability import configure_logging
 from sessiongraph.infrastructure.oidc import create_oidc_verifier
 from sessiongraph.infrastructure.ratelimit import MutationRateLimiter, create_rate_limiter
 from sessiongraph.infrastructure.redis_faults import RedisTimeouts
+from sessiongraph.infrastructure.replicas import Replicas
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
 from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token
@@ -136,9 +137,11 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
                  persisted: PersistedDocuments, bearer: BearerTokens,
-                 rate_limiter: MutationRateLimiter | None = None, **options) -> None:
+                 rate_limiter: MutationRateLimiter | None = None, replicas: Replicas | None = None,
+                 **options) -> None:
         super().__init__(schema, **options)
         self.database = database
+        self.replicas = replicas
         self.clock = clock
         self.settings = settings
         self.broker = broker
@@ -159,7 +162,20 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         user = request.scope.get("state", {}).get("user")
         return Context(database=self.database, clock=self.clock, settings=self.settings, actor=Actor(user),
                        broker=self.broker, scheduler=self.scheduler, rate_limiter=self.rate_limiter,
-                       request=request, response=response)
+                       request=request, response=response, replicas=self.replicas)
+
+    async def execute_single(self, request: Request, request_adapter, sub_response: Response, context: Context,
+                             root_value, request_data):
+        arguments = {"request": request, "request_adapter": request_adapter, "sub_response": sub_response,
+                     "context": context, "root_value": root_value, "request_data": request_data}
+        result = await super().execute_single(**arguments)
+        if context.read_failover:
+            # The replica this query read from did not answer: it is left out now, and the query is
+            # answered again (a query writes nothing), by another replica or the primary.
+            context.read_failover = False
+            context.forget_loaded()
+            result = await super().execute_single(**arguments)
+        return result
 
     async def on_ws_connect(self, context: Context):
         if context.actor.is_anonymous:  # the legacy handler has signed the connection in already
@@ -259,6 +275,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings = settings or get_settings()
     settings.check()
     database = database or Database(create_engine(settings))
+    replicas = Replicas.from_settings(database, settings)
     clock = clock or Clock()
     broker = create_broker(settings.redis_url, settings.redis_prefix, RedisTimeouts.from_settings(settings))
     rate_limiter = create_rate_limiter(settings, clock)
@@ -272,7 +289,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     graphql = SessiongraphGraphQL(
         build_schema(settings, rate_limiter=rate_limiter),
         database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,
-        rate_limiter=rate_limiter, bearer=bearer,
+        rate_limiter=rate_limiter, bearer=bearer, replicas=replicas,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
@@ -333,6 +350,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await persisted.close()
         await bearer.close()
         await broker.close()
+        if replicas is not None:
+            await replicas.dispose()
         await database.dispose()
 
     app = Starlette(
@@ -358,6 +377,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     )
     app.add_route("/metrics", metrics_endpoint(app.state))
     app.state.database = database
+    app.state.replicas = replicas
     app.state.clock = clock
     app.state.settings = settings
     app.state.broker = broker

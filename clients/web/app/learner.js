@@ -335,9 +335,10 @@ function renderMonth(calendar) {
     const cell = el("button", {
       type: "button",
       class: ["day", inMonth ? "" : "other", day.isToday ? "today" : "", day.date === state.selectedDay ? "selected" : ""].join(" "),
-      "aria-label": `${day.date}: ${day.count} session${day.count === 1 ? "" : "s"}`,
+      "data-date": day.date,
       onclick: () => { state.selectedDay = day.date; renderMonth(calendar); },
-    }, el("span", { class: "date" }, Number(day.date.slice(8))),
+    // Named by what it shows (WCAG's label in name), after the whole date for a screen reader.
+    }, el("span", { class: "sr-only" }, fmtCalendarDate(day.date) + ": "), el("span", { class: "date" }, Number(day.date.slice(8))),
     day.count ? el("span", { class: "count" }, String(day.count), el("span", { class: "unit" }, day.count === 1 ? " session" : " sessions")) : null);
     for (const s of day.sessions.slice(0, 2)) {
       // The code wraps rather than being cut where a day is narrow; a phone leaves the time out.
