@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     # SQLite: how long a writer waits for another writer's lock before SERVICE_UNAVAILABLE.
     database_busy_timeout_seconds: float = 10
     readiness_timeout_seconds: float = 3
+    # Shutdown (sessiongraph/server/drain.py): after SIGTERM the process serves this long more with /readyz
+    # answering 503 and its WebSockets closed with 1012 across it; then uvicorn stops listening and gives
+    # in-flight requests SHUTDOWN_TIMEOUT_SECONDS before it cancels them.
+    shutdown_drain_seconds: float = Field(0, ge=0)
+    shutdown_timeout_seconds: int = Field(10, gt=0)
     service_unavailable_retry_after_seconds: int = 5
     # Redis faults (sessiongraph/infrastructure/redis_faults.py): every Redis call gives up after these, and after
     # a failure the service leaves Redis alone for REDIS_RETRY_INTERVAL_SECONDS (rate limits in-process meanwhile).

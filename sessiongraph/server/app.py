@@ -13,6 +13,7 @@ from typing import cast
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -53,6 +54,7 @@ from sessiongraph.server.connection_rights import (
     rights_lapse,
 )
 from sessiongraph.server.demo_webhooks import demo_webhook_route
+from sessiongraph.server.drain import Drain
 from sessiongraph.server.exports import export_downloads
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response, unavailable_response
 from sessiongraph.server.ide import graphiql_assets, graphiql_page
@@ -311,7 +313,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
+    drain = Drain(settings.shutdown_drain_seconds)
+
     async def readyz(_: Request) -> JSONResponse:
+        if drain.started:
+            return JSONResponse({"ready": False, "code": "SHUTTING_DOWN", "reason": "this instance is shutting down"},
+                                status_code=503)
         try:
             # Its own bound (READINESS_TIMEOUT_SECONDS), shorter than a prober's: a hung database is not ready.
             async with asyncio.timeout(settings.readiness_timeout_seconds):
@@ -337,7 +344,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await dispatcher.start()
         await email_sender.start()
         await planner.start()
+        drain.listen_for_signals()
         yield
+        drain.stop_listening()
         await planner.close()
         await relay.close()
         await dispatcher.close()
@@ -371,7 +380,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             *([demo_webhook_route(database, settings)] if settings.demo_webhook_receiver else []),
             *([graphiql_assets()] if graphql.graphql_ide else []),
         ],
-        middleware=request_middleware(tracing),
+        middleware=[*request_middleware(tracing), Middleware(drain.middleware)],
         lifespan=lifespan,
     )
     app.add_route("/metrics", metrics_endpoint(app.state))
@@ -387,6 +396,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.rate_limiter = rate_limiter
     app.state.persisted = persisted
     app.state.tracing = tracing
+    app.state.drain = drain
     return app
 
 
@@ -401,6 +411,8 @@ def serve_app() -> Starlette:
     settings = get_settings()
     configure_logging(as_json=settings.logs_as_json)
     app = create_app(settings)
+    # A server's process: its SIGTERM drains first (sessiongraph/server/drain.py).
+    app.state.drain.on_signals = True
     # What start-up built lives as long as the process: keep it out of every future
     # garbage collection, which then only walks what requests and subscriptions made.
     gc.collect()

@@ -78,7 +78,9 @@ export class GraphQLClient {
     return body;
   }
 
-  // A subscription by hash over the shared WebSocket; returns a function that ends it.
+  // A subscription by hash over the shared WebSocket; returns a function that ends it. `variables`
+  // may be a function, asked again each time the socket (re)subscribes: a subscription that resumes
+  // from a cursor (scheduleChanged's `after`) gives the last one it saw.
   subscribe(name, variables, onData, onError = () => {}) {
     if (!this.socket) {
       // The socket asks for the token each time it connects, and after a 4403 (its token expired)
@@ -91,8 +93,9 @@ export class GraphQLClient {
       this.socket.onstatus = (status) => this.onstatus(status);
     }
     const operation = this.operation(name);
+    const extensions = { persistedQuery: { version: 1, sha256Hash: operation.sha256 } };
     return this.socket.subscribe(
-      { operationName: name, variables, extensions: { persistedQuery: { version: 1, sha256Hash: operation.sha256 } } },
+      () => ({ operationName: name, variables: typeof variables === "function" ? variables() : variables, extensions }),
       onData,
       onError,
     );
@@ -109,13 +112,15 @@ function codeOf(body) {
 }
 
 // graphql-transport-ws (the protocol of the `graphql-ws` library), reconnecting with backoff and
-// subscribing again to everything still wanted.
+// subscribing again to everything still wanted. Any close but 4403 is retried, 1012 (the service
+// restarting: sessiongraph/server/drain.py) included; the delay is drawn at random below the backoff,
+// so that the many pages one instance closes at once do not come back at the same moment.
 class TransportWebSocket {
   constructor(url, token, renew = async () => false) {
     this.url = url;
     this.token = token; // a function: the current access token
     this.renew = renew;
-    this.subscriptions = new Map(); // id -> { payload, onData, onError }
+    this.subscriptions = new Map(); // id -> { payload (a function: the payload to send now), onData, onError }
     this.nextId = 1;
     this.retries = 0;
     this.closed = false;
@@ -138,7 +143,7 @@ class TransportWebSocket {
         this.renew().then((renewed) => { if (renewed && !this.closed) this._open(); });
         return;
       }
-      const delay = Math.min(30000, 500 * 2 ** this.retries++);
+      const delay = Math.random() * Math.min(30000, 500 * 2 ** this.retries++);
       setTimeout(() => this._open(), delay);
     };
   }
@@ -174,7 +179,7 @@ class TransportWebSocket {
   }
 
   _send(id, payload) {
-    this.ws.send(JSON.stringify({ id, type: "subscribe", payload }));
+    this.ws.send(JSON.stringify({ id, type: "subscribe", payload: payload() }));
   }
 
   subscribe(payload, onData, onError) {

@@ -21,10 +21,14 @@ const state = {
   instructors: new Map(),
 };
 
-// A booking, cancellation or reschedule on the learner's schedule: load the screens again.
+// A booking, cancellation or reschedule on the learner's schedule: load the screens again. After a
+// reconnect (the service restarting closes sockets with 1012) it subscribes again after the last
+// event seen, so that what happened meanwhile arrives first.
 let reloadTimer = null;
+let scheduleCursor = null;
 function watchSchedule() {
-  state.client.subscribe("ScheduleChanged", {}, () => {
+  state.client.subscribe("ScheduleChanged", () => ({ after: scheduleCursor }), (data) => {
+    scheduleCursor = data.scheduleChanged.cursor;
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(reloadSchedule, 300);
   });
