@@ -311,6 +311,16 @@ ADMIN_RUNS: dict[str, Run] = {
                              lambda d, _: d["node"]["deliveries"]["edges"] == []),
 }
 
+# The web client's admin screens send web copies of the admin client's documents (the page may send only
+# web documents), selecting the same: they are run the same way.
+WEB_ADMIN_COPIES = ("SessionList", "SessionEditor", "CourseSearch", "UserSearch", "CategoryPicker", "CreateSession",
+                    "UpdateSession", "SetSessionCourses", "SetCourseCoaches")
+WEB.update({f"Admin{name}": ADMIN_RUNS[name] for name in WEB_ADMIN_COPIES})
+# Session names are unique, and every client's runs share one demo platform.
+WEB["AdminCreateSession"] = Run(ADMIN, lambda demo: {"input": {
+    **ADMIN_RUNS["CreateSession"].variables(demo)["input"], "name": "Summer English on the web"}},  # type: ignore[operator]
+    ADMIN_RUNS["CreateSession"].expect)
+
 RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
 # Run by other means below: a multipart upload through the admin command-line client, and the
 # subscriptions over a WebSocket.

@@ -41,6 +41,7 @@ from tests.sized_data import (  # noqa: F401
     gid,
     sized,
 )
+from tests.test_client_operations import WEB_ADMIN_COPIES
 from tests.test_schedule_statements import log_hint
 
 SMALL, LARGE = 3, 30
@@ -472,6 +473,9 @@ ADMIN: dict[str, Entry] = {
         2) for name, field, fmt in [("ExportTracking", "exportTracking", "CSV"),
                                     ("ExportEnrollments", "exportEnrollments", "XLSX")]},
 }
+
+# The web client's admin screens send web copies of admin documents, selecting the same: the same entries.
+WEB.update({f"Admin{name}": ADMIN[name] for name in WEB_ADMIN_COPIES})
 
 STATEMENTS: dict[str, Entry] = {**WEB, **MOBILE, **ADMIN}
 
