@@ -75,7 +75,7 @@ export function showUserErrors(form, errors) {
   const general = [];
   for (const error of errors) {
     const name = error.field && error.field[error.field.length - 1];
-    const control = name && form.querySelector(`[name="${CSS.escape(name)}"]`);
+    const control = fieldControl(form, error.field);
     if (!control) {
       general.push(error.message);
       continue;
@@ -93,6 +93,14 @@ export function showUserErrors(form, errors) {
   return errors.length > 0;
 }
 
+// The form's control a UserError's `field` path names: the one named by the whole path ("accessWindow.end",
+// where several parts of the input have an `end`), else the one named by its last part.
+export function fieldControl(form, field) {
+  if (!field || !field.length) return null;
+  return form.querySelector(`[name="${CSS.escape(field.join("."))}"]`)
+    || form.querySelector(`[name="${CSS.escape(field[field.length - 1])}"]`);
+}
+
 // Loads a screen's data into `container` and renders it there; a failure (the network, or the service
 // answering 503) is shown in place with a Retry button that loads it again.
 export async function loadInto(container, load, render) {
@@ -103,4 +111,32 @@ export async function loadInto(container, load, render) {
       el("p", { class: "error", role: "alert" }, `Could not load this: ${error.message}`),
       el("button", { type: "button", class: "secondary retry", onclick: () => loadInto(container, load, render) }, "Retry"));
   }
+}
+
+// ---------- date-time inputs, in the viewer's zone ----------
+
+// How far the zone's wall clock is ahead of UTC at `date`, in milliseconds.
+function zoneOffset(date) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone: viewerZone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
+    hour: "numeric", minute: "numeric", second: "numeric",
+  }).formatToParts(date).map((part) => [part.type, Number(part.value)]));
+  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return wall - (date.getTime() - date.getMilliseconds());
+}
+
+// An instant as a datetime-local input shows it ("YYYY-MM-DDTHH:MM"), on the viewer's wall clock.
+export function toLocalInput(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return new Date(date.getTime() + zoneOffset(date)).toISOString().slice(0, 16);
+}
+
+// A datetime-local input's value, read on the viewer's wall clock, as an instant (ISO 8601, UTC); null
+// when empty. The offset is taken again at the first guess, so a time just past a DST change is right.
+export function fromLocalInput(value) {
+  if (!value) return null;
+  const wall = Date.parse(`${value.length === 10 ? `${value}T00:00` : value}:00Z`);
+  const guess = wall - zoneOffset(new Date(wall));
+  return new Date(wall - zoneOffset(new Date(guess))).toISOString();
 }

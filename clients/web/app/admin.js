@@ -1,0 +1,389 @@
+// The admin screens: the session list (search, status, category, date range, pages) and the session form
+// (create and edit: the three date windows with the coach-window warning, duration sessions, visibility,
+// courses and their coaches). Every refused field shows its UserError beside it; every failed load shows
+// a Retry. The markup is built here, into index.html's #view-admin.
+import {
+  $, el, fieldControl, fill, fmtDate, fromLocalInput, loadInto, showUserErrors, table, toLocalInput,
+} from "./ui.js";
+
+const PAGE_SIZE = 20;
+const STATUSES = { UPCOMING: "Upcoming", ACTIVE: "Active", PAST: "Past" };
+const VISIBILITIES = {
+  READ_ONLY: "Read only after the access end (listed, nothing bookable)",
+  VISIBLE: "Visible after the access end (still fully usable)",
+  INVISIBLE: "Invisible after the access end (no longer listed)",
+};
+const WINDOWS = [
+  ["displayWindow", "Display window", "When learners see the session listed."],
+  ["accessWindow", "Access window", "When learners can use its content and live sessions."],
+  ["coachAccessWindow", "Coach access window", "When coaches can; usually from before the access window to after it."],
+];
+
+const state = {
+  client: null,
+  root: null,
+  screen: null, // the sub-navigation's current screen
+  list: { filter: {}, cursors: [null] }, // cursors[i]: the `after` of page i + 1
+  categories: null, // [{id, name}], loaded once
+};
+
+export async function mount(client, me, root) {
+  state.client = client;
+  state.root = root;
+  fill(root,
+    el("h1", { class: "admin-title" }, "Administration"),
+    el("nav", { class: "admin-nav", id: "admin-nav", "aria-label": "Administration screens" }),
+    el("section", { id: "admin-screen", class: "card admin-screen", "aria-live": "polite" }));
+  showSessions();
+}
+
+export function unmount() {
+  state.client = null;
+  state.list = { filter: {}, cursors: [null] };
+  state.categories = null;
+}
+
+const request = (name, variables) => state.client.request(name, variables);
+
+// ---------- the sub-navigation ----------
+
+const SCREENS = [
+  { name: "sessions", label: "Sessions", open: () => showSessions() },
+  { name: "session-form", label: "New session", open: () => showSessionForm(null) },
+];
+
+function showScreen(name, ...children) {
+  state.screen = name;
+  fill($("admin-nav"), SCREENS.map((screen) => el("button", {
+    type: "button", class: "view-tab", "data-screen": screen.name,
+    "aria-current": screen.name === name ? "page" : null, onclick: screen.open,
+  }, screen.label)));
+  const container = $("admin-screen");
+  fill(container, children);
+  return container;
+}
+
+async function categories() {
+  if (!state.categories) {
+    const data = await request("AdminCategoryPicker", {});
+    state.categories = data.sessionCategories.edges.map((edge) => edge.node);
+  }
+  return state.categories;
+}
+
+// ---------- shared pieces ----------
+
+function windowText(window) {
+  if (!window.start && !window.end) return "Open";
+  return `${window.start ? fmtDate(window.start) : "…"} – ${window.end ? fmtDate(window.end) : "…"}`;
+}
+
+function accessText(session) {
+  return session.durationDays ? `${session.durationDays} days from first access` : windowText(session.accessWindow);
+}
+
+function options(choices, selected, blank) {
+  return [
+    blank === undefined ? null : el("option", { value: "" }, blank),
+    ...choices.map(([value, label]) => el("option", { value, selected: value === selected }, label)),
+  ];
+}
+
+function labelled(id, label, control, hint) {
+  control.id = id;
+  return el("div", { class: "admin-field" }, el("label", { for: id }, label), control,
+    hint ? el("p", { class: "muted admin-hint" }, hint) : null);
+}
+
+// A search box and what it finds, each with a button that picks it: the session coach, courses, course coaches.
+function picker({ id, label, find, describe, onPick, pick = "Add" }) {
+  const input = el("input", { type: "search", id, autocomplete: "off" });
+  const results = el("ul", { class: "plain admin-results", "aria-live": "polite" });
+  const search = () => loadInto(results, () => find(input.value.trim()), (items) => fill(results, items.length
+    ? items.map((item) => el("li", {}, describe(item), " ", el("button", {
+      type: "button", class: "secondary", "aria-label": `${pick} ${describe(item)}`, onclick: () => onPick(item),
+    }, pick)))
+    : el("li", { class: "muted" }, "Nothing found.")));
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      search();
+    }
+  });
+  return el("div", { class: "admin-picker" }, el("label", { for: id }, label),
+    el("div", { class: "admin-picker-row" }, input, el("button", { type: "button", class: "secondary", onclick: search }, "Find")),
+    results);
+}
+
+const findUsers = async (search) => (await request("AdminUserSearch", { search: search || null })).users.edges.map((e) => e.node);
+const findCourses = async (search) => (await request("AdminCourseSearch", { search: search || null })).courses.edges.map((e) => e.node);
+const personText = (user) => (user.email ? `${user.name} (${user.email})` : user.name);
+const courseText = (course) => `${course.code} · ${course.title}`;
+
+// A mutation sent from a form: its UserErrors beside their fields; a failure to reach the service in the
+// form's alert, the form kept as it was so that sending it again retries. Returns the payload when saved.
+async function submit(form, name, variables, field) {
+  const button = form.querySelector("button[type=submit]");
+  if (button) button.disabled = true;
+  try {
+    const payload = (await request(name, variables))[field];
+    if (showUserErrors(form, payload.errors)) return null;
+    return payload;
+  } catch (error) {
+    showUserErrors(form, [{ field: null, message: `Could not save: ${error.message}. Try again.` }]);
+    return null;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// ---------- Sessions: the list ----------
+
+function showSessions() {
+  const list = state.list;
+  const search = el("input", { type: "search", name: "search", value: list.filter.search || "" });
+  const status = el("select", { name: "status" }, options(Object.entries(STATUSES), list.filter.status, "Any status"));
+  const category = el("select", { name: "categoryId" }, el("option", { value: "" }, "Any category"));
+  const from = el("input", { type: "date", name: "from", value: list.dates?.from || "" });
+  const to = el("input", { type: "date", name: "to", value: list.dates?.to || "" });
+  const form = el("form", { class: "admin-filters", role: "search", "aria-label": "Find sessions" },
+    labelled("admin-sessions-search", "Name", search),
+    labelled("admin-sessions-status", "Status", status),
+    labelled("admin-sessions-category", "Category", category),
+    labelled("admin-sessions-from", "From", from),
+    labelled("admin-sessions-to", "To", to),
+    el("div", { class: "admin-field admin-actions" }, el("button", { type: "submit", class: "primary" }, "Search")));
+  const count = el("p", { class: "admin-count", id: "admin-sessions-count", role: "status" });
+  const body = el("div", { id: "admin-sessions-body" }, el("p", { class: "muted" }, "Loading…"));
+  showScreen("sessions", el("h2", {}, "Sessions"), form, count, body);
+  categories().then((found) => {
+    category.append(...options(found.map((c) => [c.id, c.name]), list.filter.categoryId));
+  }).catch(() => {}); // the list below says so, with a Retry, if the service is away
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    // A date range is whole days in the viewer's zone: from the first day's midnight to the last day's end.
+    const end = to.value ? new Date(Date.parse(`${to.value}T00:00:00Z`) + 86400000).toISOString().slice(0, 10) : null;
+    list.dates = { from: from.value, to: to.value };
+    list.filter = {
+      search: search.value.trim() || null, status: status.value || null, categoryId: category.value || null,
+      from: fromLocalInput(from.value), to: end && fromLocalInput(end),
+    };
+    list.cursors = [null];
+    loadSessions(count, body);
+  });
+  loadSessions(count, body);
+}
+
+function loadSessions(count, body) {
+  const list = state.list;
+  const page = list.cursors.length;
+  fill(body, el("p", { class: "muted" }, "Loading…"));
+  return loadInto(body, () => request("AdminSessionList", {
+    filter: list.filter, first: PAGE_SIZE, after: list.cursors[page - 1],
+  }), (data) => {
+    const { totalCount, edges, pageInfo } = data.sessions;
+    const pages = Math.max(1, Math.ceil(totalCount / PAGE_SIZE));
+    count.textContent = `${totalCount} ${totalCount === 1 ? "session" : "sessions"}`;
+    const rows = edges.map(({ node: s }) => el("tr", { "data-session": s.id },
+      el("td", {}, el("button", { type: "button", class: "link admin-open", onclick: () => showSessionForm(s.id) }, s.name)),
+      el("td", {}, s.category ? s.category.name : "—"),
+      el("td", {}, el("span", { class: `badge admin-status ${s.status.toLowerCase()}` }, STATUSES[s.status])),
+      el("td", { class: "admin-access" }, accessText(s)),
+      el("td", {}, windowText(s.displayWindow)),
+      el("td", {}, windowText(s.coachAccessWindow)),
+      el("td", { class: "admin-courses" }, String(s.courseCount)),
+      el("td", { class: "admin-learners" }, String(s.learnerCount))));
+    fill(body,
+      edges.length
+        ? table(["Session", "Category", "Status", "Access", "Display", "Coach access", "Courses", "Learners"], rows)
+        : el("p", { class: "muted" }, "No session matches."),
+      el("div", { class: "list-foot" },
+        el("button", { type: "button", class: "secondary", id: "admin-sessions-prev", disabled: page === 1, onclick: () => {
+          list.cursors.pop();
+          loadSessions(count, body);
+        } }, "Previous page"),
+        el("span", { id: "admin-sessions-page" }, `Page ${page} of ${pages}`),
+        el("button", { type: "button", class: "secondary", id: "admin-sessions-next", disabled: !pageInfo.hasNextPage,
+          onclick: () => {
+            list.cursors.push(pageInfo.endCursor);
+            loadSessions(count, body);
+          } }, "Next page")));
+  });
+}
+
+// ---------- the session form: create (id null) and edit ----------
+
+function showSessionForm(id) {
+  const container = showScreen(id ? "sessions" : "session-form", el("p", { class: "muted" }, "Loading…"));
+  const load = async () => {
+    const [found, data] = await Promise.all([categories(), id ? request("AdminSessionEditor", { id }) : null]);
+    if (id && !data.session) throw new Error("this session no longer exists");
+    return { categories: found, session: data ? data.session : null };
+  };
+  loadInto(container, load, ({ categories: found, session }) => renderSessionForm(container, found, session));
+}
+
+function renderSessionForm(container, found, session, notice) {
+  const editing = session !== null;
+  const s = session || {
+    name: "", description: "", category: null, coach: null, visibility: "READ_ONLY", durationDays: null,
+    displayWindow: {}, accessWindow: {}, coachAccessWindow: {}, courses: [],
+  };
+  let coach = s.coach;
+  const coachShown = el("output", { name: "coachId", id: "admin-session-coach", class: "admin-chosen" });
+  const showCoach = () => fill(coachShown, coach ? personText(coach) : "No session coach",
+    coach ? el("button", { type: "button", class: "link", onclick: () => { coach = null; showCoach(); } }, "Remove") : null);
+  showCoach();
+
+  const byDuration = s.durationDays !== null && s.durationDays !== undefined;
+  const durationDays = el("input", { type: "number", name: "durationDays", min: "1", value: byDuration ? s.durationDays : "" });
+  const mode = (value, label) => el("label", { class: "admin-radio" },
+    el("input", { type: "radio", name: "accessMode", value, checked: (value === "duration") === byDuration }), ` ${label}`);
+  const windows = WINDOWS.map(([key, legend, hint]) => el("fieldset", { class: "admin-window", name: key, "data-window": key },
+    el("legend", {}, legend), el("p", { class: "muted admin-hint" }, hint),
+    el("div", { class: "admin-window-row" },
+      labelled(`admin-${key}-start`, "Start", el("input", { type: "datetime-local", name: `${key}.start`, value: toLocalInput(s[key].start) })),
+      labelled(`admin-${key}-end`, "End", el("input", { type: "datetime-local", name: `${key}.end`, value: toLocalInput(s[key].end) })))));
+  const accessFieldset = windows[1];
+
+  const form = el("form", { class: "admin-form", id: "admin-session-form", novalidate: true },
+    el("h2", {}, editing ? `Edit ${s.name}` : "New session"),
+    notice ? el("p", { class: "notice admin-saved", role: "status" }, notice) : null,
+    labelled("admin-session-name", "Name", el("input", { name: "name", value: s.name, required: true, maxlength: "200" })),
+    labelled("admin-session-description", "Description", el("textarea", { name: "description", rows: "3" }, s.description || "")),
+    labelled("admin-session-category", "Category", el("select", { name: "categoryId" },
+      options(found.map((c) => [c.id, c.name]), s.category ? s.category.id : "", "No category"))),
+    labelled("admin-session-visibility", "Visibility", el("select", { name: "visibility" },
+      options(Object.entries(VISIBILITIES), s.visibility))),
+    el("div", { class: "admin-field" }, el("span", { class: "admin-label", id: "admin-coach-label" }, "Session coach"), coachShown),
+    picker({ id: "admin-coach-search", label: "Find a session coach", find: findUsers, describe: personText, pick: "Choose",
+      onPick: (user) => { coach = user; showCoach(); } }),
+    el("fieldset", { class: "admin-access-mode" }, el("legend", {}, "Learners' access"),
+      mode("dates", "Between dates (the access window below)"),
+      mode("duration", "For a number of days from each learner's first access"),
+      labelled("admin-session-duration", "Days", durationDays)),
+    windows,
+    el("p", { class: "error form-error", role: "alert", hidden: true }),
+    el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, editing ? "Save" : "Create session"),
+      el("button", { type: "button", class: "secondary", onclick: () => showSessions() }, "Back to the list")));
+
+  // A duration session has no access dates: the dates are off while the duration is chosen.
+  const applyMode = () => {
+    const duration = form.querySelector("input[name=accessMode]:checked").value === "duration";
+    durationDays.disabled = !duration;
+    for (const input of accessFieldset.querySelectorAll("input")) input.disabled = duration;
+  };
+  form.addEventListener("change", (event) => { if (event.target.name === "accessMode") applyMode(); });
+  applyMode();
+
+  const courses = coursesCard(s, editing);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = new FormData(form);
+    const duration = values.get("accessMode") === "duration";
+    const windowOf = (key) => ({ start: fromLocalInput(values.get(`${key}.start`)), end: fromLocalInput(values.get(`${key}.end`)) });
+    const input = {
+      name: values.get("name").trim(), description: values.get("description").trim() || null,
+      categoryId: values.get("categoryId") || null, coachId: coach ? coach.id : null, visibility: values.get("visibility"),
+      displayWindow: windowOf("displayWindow"), coachAccessWindow: windowOf("coachAccessWindow"),
+      accessWindow: duration ? null : windowOf("accessWindow"),
+      durationDays: duration ? Number(values.get("durationDays")) || 0 : null,
+    };
+    const saved = editing
+      ? await submit(form, "AdminUpdateSession", { input: { id: s.id, ...input } }, "updateSession")
+      : await submit(form, "AdminCreateSession", { input: { ...input, courseIds: courses.courseIds() } }, "createSession");
+    if (!saved) return;
+    state.list.cursors = [null]; // the list shows it next time it opens
+    renderSessionForm(container, found, saved.session, editing ? "Saved." : "Session created.");
+    showWarnings($("admin-session-form"), saved.warnings);
+  });
+  fill(container, form, courses.node);
+}
+
+// A warning (a coach window not covering the access window) beside the field it is about; it was saved.
+function showWarnings(form, warnings) {
+  for (const warning of warnings) {
+    const control = fieldControl(form, warning.field);
+    const note = el("p", { class: "field-warning", role: "status" }, warning.message);
+    if (control && control.tagName === "FIELDSET") control.append(note);
+    else if (control) control.insertAdjacentElement("afterend", note);
+    else form.querySelector(".form-error").insertAdjacentElement("beforebegin", note);
+  }
+}
+
+// ---------- the session form: its courses, in order, and each course's coaches ----------
+
+// While creating, the chosen courses are sent with createSession; once the session exists, every change is
+// saved at once (setSessionCourses, setCourseCoaches), as course coaches need the session.
+function coursesCard(session, editing) {
+  let courses = session.courses.map((entry) => ({ course: entry.course, coaches: entry.coaches }));
+  const form = el("form", { class: "card admin-courses-card", id: "admin-courses-form", "aria-labelledby": "admin-courses-title" });
+  const node = el("section", { class: "admin-courses-section" }, form);
+
+  async function setCourses(next) {
+    if (!editing) {
+      courses = next;
+      return render();
+    }
+    const saved = await submit(form, "AdminSetSessionCourses", {
+      input: { sessionId: session.id, courseIds: next.map((entry) => entry.course.id) },
+    }, "setSessionCourses");
+    if (saved) {
+      courses = saved.session.courses;
+      render();
+    }
+  }
+
+  async function setCoaches(entry, coaches) {
+    const saved = await submit(form, "AdminSetCourseCoaches", {
+      input: { sessionId: session.id, courseId: entry.course.id, coachIds: coaches.map((c) => c.id) },
+    }, "setCourseCoaches");
+    if (saved) {
+      const byCourse = new Map(saved.session.courses.map((c) => [c.course.id, c.coaches]));
+      courses = courses.map((c) => ({ course: c.course, coaches: byCourse.get(c.course.id) || [] }));
+      render();
+    }
+  }
+
+  const move = (i, by) => {
+    const next = [...courses];
+    [next[i], next[i + by]] = [next[i + by], next[i]];
+    return setCourses(next);
+  };
+
+  function render() {
+    const items = courses.map((entry, i) => el("li", { class: "admin-course", "data-course": entry.course.id },
+      el("div", { class: "admin-course-head" },
+        el("span", {}, el("span", { class: "course-code" }, entry.course.code), " ", entry.course.title),
+        el("span", { class: "actions" },
+          el("button", { type: "button", class: "secondary", disabled: i === 0, "aria-label": `Move ${entry.course.code} up`,
+            onclick: () => move(i, -1) }, "↑"),
+          el("button", { type: "button", class: "secondary", disabled: i === courses.length - 1,
+            "aria-label": `Move ${entry.course.code} down`, onclick: () => move(i, 1) }, "↓"),
+          el("button", { type: "button", class: "link", onclick: () => setCourses(courses.filter((c) => c !== entry)) },
+            `Remove ${entry.course.code}`))),
+      editing ? el("div", { class: "admin-coaches" },
+        el("span", { class: "muted" }, "Coaches: "),
+        entry.coaches.length ? entry.coaches.map((c) => el("span", { class: "admin-coach" }, c.name, " ",
+          el("button", { type: "button", class: "link", "aria-label": `Remove ${c.name} from ${entry.course.code}`,
+            onclick: () => setCoaches(entry, entry.coaches.filter((other) => other.id !== c.id)) }, "✕")))
+          : el("span", { class: "muted" }, "none"),
+        el("details", {}, el("summary", {}, `Add a coach to ${entry.course.code}`),
+          picker({ id: `admin-coach-for-${i}`, label: "Find a person", find: findUsers, describe: personText,
+            onPick: (user) => setCoaches(entry, [...entry.coaches.filter((c) => c.id !== user.id), user]) })))
+        : null));
+    fill(form,
+      el("h2", { id: "admin-courses-title" }, "Courses and coaches"),
+      editing ? null : el("p", { class: "muted" }, "Courses are saved with the session; coaches can be added once it exists."),
+      el("output", { name: "courseIds", class: "admin-count" }, `${courses.length} ${courses.length === 1 ? "course" : "courses"}`),
+      el("output", { name: "coachIds", hidden: true }),
+      el("ol", { class: "plain admin-course-list" }, items),
+      picker({ id: "admin-course-search", label: "Find a course to add", find: findCourses, describe: courseText,
+        onPick: (course) => courses.some((c) => c.course.id === course.id) ? null
+          : setCourses([...courses, { course, coaches: [] }]) }),
+      el("p", { class: "error form-error", role: "alert", hidden: true }));
+  }
+
+  render();
+  return { node, courseIds: () => courses.map((entry) => entry.course.id) };
+}

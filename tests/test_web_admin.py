@@ -1,0 +1,244 @@
+"""The web client's admin screens (clients/web/app/admin.js), driven in headless Chromium against a running
+service in trusted-documents-only mode, at desktop and phone width, with the clock frozen: the session list
+(search, filters, pages, counts) and the session form (windows, the coach-window warning, duration sessions,
+courses and course coaches), each refused input shown beside its field and a failed request retried.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from sessiongraph import models
+from sessiongraph.demo import load_demo
+from sessiongraph.infrastructure.tokens import issue_token
+from tests.test_web_client import ARTIFACTS, app, browser  # noqa: F401 (fixtures)
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+ADMIN_ZONE = ZoneInfo("Europe/Paris")  # the demo admin's; the browser is elsewhere, to show it is not used
+BROWSER_ZONE = "America/New_York"
+BULK = 15  # sessions added to the demo's, so that the list has two pages of 20
+
+
+async def open_admin(browser, live_server, database, clock, settings, viewport, *, fail_once: str | None = None):
+    """The demo platform with BULK more sessions, and the admin's page open at the given width; the first
+    request for `fail_once` (an operation name) is aborted, as a dropped network would."""
+    await load_demo(database, clock.now())
+    async with database.write() as db:
+        admin = await db.scalar(select(models.User).where(models.User.email == "admin@example.com"))
+        for k in range(BULK):
+            start = clock.now() + timedelta(days=100 + k)
+            db.add(models.Session(name=f"Bulk session {k:02}", access_start=start, access_end=start + timedelta(days=9)))
+    context = await browser.new_context(viewport=viewport, timezone_id=BROWSER_ZONE)
+    page = await context.new_page()
+    await page.clock.set_fixed_time(clock.now())
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    if fail_once:
+        await drop_next(page, fail_once)
+    await page.goto(f"http://{live_server}/app/?token={issue_token(admin.id, settings, clock.now())}")
+    return page, problems
+
+
+async def drop_next(page, operation: str) -> None:
+    """The page's next request for the operation is aborted, as a dropped network would."""
+    async def handler(route):
+        if f'"{operation}"' in (route.request.post_data or ""):
+            await route.abort()
+            return await page.unroute("**/graphql", handler)
+        await route.continue_()
+
+    await page.route("**/graphql", handler)
+
+
+async def texts(locator) -> list[str]:
+    return [text.strip() for text in await locator.all_text_contents()]
+
+
+async def all_sessions(database) -> list[models.Session]:
+    async with database.read() as db:
+        return list((await db.scalars(select(models.Session))).all())
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+async def test_the_session_list_searches_filters_and_pages(browser, live_server, database, clock, settings,  # noqa: F811
+                                                           width):
+    # given: the admin's page, whose first load of the list fails
+    page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
+                                      fail_once="AdminSessionList")
+    body = page.locator("#admin-sessions-body")
+    rows = body.locator("tbody tr")
+
+    # then: the failure is said, with a Retry that loads the list
+    await body.locator("button.retry").click()
+    await rows.first.wait_for()
+    sessions = await all_sessions(database)
+    assert await page.locator("#admin-sessions-count").text_content() == f"{len(sessions)} sessions"
+    assert await rows.count() == 20
+    assert await page.locator("#admin-sessions-page").text_content() == "Page 1 of 2"
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-admin-sessions-{width}.png", full_page=True)
+
+    # when: the next page
+    first_page = await texts(body.locator("button.admin-open"))
+    await page.click("#admin-sessions-next")
+    await page.locator("#admin-sessions-page", has_text="Page 2 of 2").wait_for()
+
+    # then: the rest, sorted by start, none twice
+    second_page = await texts(body.locator("button.admin-open"))
+    assert len(second_page) == len(sessions) - 20 and not set(first_page) & set(second_page)
+    assert second_page == [f"Bulk session {k:02}" for k in range(BULK - len(second_page), BULK)]
+    assert await page.locator("#admin-sessions-next").is_disabled()
+
+    # when: only the active sessions
+    await page.select_option("#admin-sessions-status", "ACTIVE")
+    await page.click(".admin-filters button[type=submit]")
+    active = [s for s in sessions if s.status(clock.now()).value == "ACTIVE"]
+    await page.locator("#admin-sessions-count", has_text=f"{len(active)} sessions").wait_for()
+
+    # then: those, and each row's counts are the session's
+    assert sorted(await texts(body.locator("button.admin-open"))) == sorted(s.name for s in active)
+    assert set(await texts(body.locator(".admin-status"))) == {"Active"}
+    named = next(s for s in active if s.access_start is not None)
+    async with database.read() as db:
+        learners = await db.scalar(select(func.count()).select_from(models.Enrollment)
+                                   .where(models.Enrollment.session_id == named.id))
+        courses = await db.scalar(select(func.count()).select_from(models.SessionCourse)
+                                  .where(models.SessionCourse.session_id == named.id))
+    row = body.locator("tbody tr", has=page.locator("button.admin-open", has_text=named.name))
+    assert (await row.locator(".admin-learners").text_content(), await row.locator(".admin-courses").text_content()) \
+        == (str(learners), str(courses))
+
+    # when: a name and a category, any status
+    await page.select_option("#admin-sessions-status", "")
+    await page.fill("#admin-sessions-search", "onboarding")
+    await page.select_option("#admin-sessions-category", label="Onboarding")
+    await page.click(".admin-filters button[type=submit]")
+    async with database.read() as db:
+        onboarding = await db.scalar(select(models.SessionCategory.id).where(models.SessionCategory.name == "Onboarding"))
+    expected = sorted(s.name for s in sessions if "onboarding" in s.name.lower() and s.category_id == onboarding)
+    await page.locator("#admin-sessions-count", has_text=f"{len(expected)} sessions").wait_for()
+    assert sorted(await texts(body.locator("button.admin-open"))) == expected
+
+    # when: a date range, in the admin's zone: the sessions whose access overlaps those days
+    today = clock.now().astimezone(ADMIN_ZONE).date()
+    first, last = today + timedelta(days=25), today + timedelta(days=50)
+    await page.fill("#admin-sessions-search", "")
+    await page.select_option("#admin-sessions-category", "")
+    await page.fill("#admin-sessions-from", first.isoformat())
+    await page.fill("#admin-sessions-to", last.isoformat())
+    await page.click(".admin-filters button[type=submit]")
+    begins = datetime.combine(first, time(), ADMIN_ZONE)
+    ends = datetime.combine(last + timedelta(days=1), time(), ADMIN_ZONE)
+    overlapping = sorted(s.name for s in sessions if (s.access_start is None or s.access_start <= ends)
+                         and (s.access_end is None or s.access_end >= begins))
+    await page.locator("#admin-sessions-count", has_text=f"{len(overlapping)} sessions").wait_for()
+    assert sorted(await texts(body.locator("button.admin-open"))) == overlapping
+    assert 0 < len(overlapping) < len(sessions)
+    shown = await page.locator("#view-admin").inner_text()
+    assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+    await page.screenshot(path=ARTIFACTS / f"web-admin-sessions-filtered-{width}.png", full_page=True)
+    assert problems == []
+
+
+def local(day, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), ADMIN_ZONE)
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+async def test_the_session_form_creates_and_edits_a_session(browser, live_server, database, clock, settings,  # noqa: F811
+                                                            width):
+    # given: the admin's page
+    page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width])
+    await page.locator("#admin-sessions-body tbody tr").first.wait_for()
+    before = len(await all_sessions(database))
+    day = clock.now().astimezone(ADMIN_ZONE).date() + timedelta(days=20)
+
+    # when: a new session with a name taken and an access window that ends before it starts
+    await page.click("#admin-nav [data-screen=session-form]")
+    await page.fill("#admin-session-name", "Spring onboarding")
+    await page.fill("#admin-accessWindow-start", f"{day}T10:00")
+    await page.fill("#admin-accessWindow-end", f"{day - timedelta(days=1)}T10:00")
+    await page.click("#admin-session-form button[type=submit]")
+
+    # then: each error beside its field, nothing saved
+    await page.locator("#admin-session-name-error").wait_for()
+    assert "exists" in await page.locator("#admin-session-name-error").text_content()
+    assert "ends before it starts" in await page.locator("#admin-accessWindow-end-error").text_content()
+    assert await page.get_attribute("#admin-accessWindow-end", "aria-invalid") == "true"
+    assert await page.locator("#admin-displayWindow-end-error").count() == 0
+    assert len(await all_sessions(database)) == before
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-admin-session-errors-{width}.png", full_page=True)
+
+    # when: fixed, with a coach window that opens after the learners', a coach and a course
+    await page.fill("#admin-session-name", "Web onboarding")
+    await page.fill("#admin-accessWindow-end", f"{day + timedelta(days=30)}T18:00")
+    await page.fill("#admin-coachAccessWindow-start", f"{day + timedelta(days=1)}T09:00")
+    await page.fill("#admin-coach-search", "Carla")
+    await page.click("#admin-session-form .admin-picker button:text('Find')")
+    await page.click("#admin-session-form .admin-results button:text('Choose')")
+    await page.fill("#admin-course-search", "English")
+    await page.click("#admin-courses-form .admin-picker button:text('Find')")
+    course_name = (await page.locator("#admin-courses-form .admin-results li").first.text_content()).removesuffix("Add")
+    await page.locator("#admin-courses-form .admin-results button").first.click()
+    await page.locator("#admin-courses-form .admin-course").wait_for()
+    await page.click("#admin-session-form button[type=submit]")
+
+    # then: created, the form now edits it, and the warning sits beside the coach access window
+    await page.locator("#admin-session-form h2", has_text="Edit Web onboarding").wait_for()
+    warning = page.locator("fieldset[name=coachAccessWindow] .field-warning")
+    assert "does not cover" in await warning.text_content()
+    async with database.read() as db:
+        made = await db.scalar(select(models.Session).where(models.Session.name == "Web onboarding"))
+        coach = await db.scalar(select(models.User).where(models.User.id == made.coach_id))
+        course_codes = (await db.scalars(select(models.Course.code).join(models.SessionCourse).where(
+            models.SessionCourse.session_id == made.id))).all()
+    assert (made.access_start, made.access_end) == (local(day, 10), local(day + timedelta(days=30), 18))
+    assert made.coach_start == local(day + timedelta(days=1), 9) and made.coach_end is None
+    assert coach.name == "Carla Coach" and made.duration_days is None
+    assert list(course_codes) == [course_name.split(" · ")[0].strip()]
+    await page.screenshot(path=ARTIFACTS / f"web-admin-session-created-{width}.png", full_page=True)
+
+    # when: a coach for the course
+    await page.click("#admin-courses-form details summary")
+    await page.fill("#admin-coach-for-0", "Carla")
+    await page.click("#admin-courses-form details button:text('Find')")
+    await page.click("#admin-courses-form details .admin-results button")
+
+    # then: shown and saved
+    await page.locator("#admin-courses-form .admin-coach", has_text="Carla Coach").wait_for()
+    async with database.read() as db:
+        coaches = (await db.scalars(select(models.SessionCourseCoach.user_id).where(
+            models.SessionCourseCoach.session_id == made.id))).all()
+    assert list(coaches) == [coach.id]
+
+    # when: a duration session of 0 days
+    await page.check("input[name=accessMode][value=duration]")
+    assert await page.locator("#admin-accessWindow-start").is_disabled()
+    await page.fill("#admin-session-duration", "0")
+    await page.click("#admin-session-form button[type=submit]")
+
+    # then: refused beside the days
+    await page.locator("#admin-session-duration-error").wait_for()
+
+    # when: 30 days, sent while the network drops, then sent again
+    await page.fill("#admin-session-duration", "30")
+    await drop_next(page, "AdminUpdateSession")
+    await page.click("#admin-session-form button[type=submit]")
+    await page.locator("#admin-session-form .form-error", has_text="Could not save").wait_for()
+    await page.click("#admin-session-form button[type=submit]")
+
+    # then: saved as a duration session, with no access dates
+    await page.locator("#admin-session-form .admin-saved", has_text="Saved.").wait_for()
+    async with database.read() as db:
+        saved = await db.get(models.Session, made.id)
+    assert (saved.duration_days, saved.access_start, saved.access_end) == (30, None, None)
+    assert await page.locator("#admin-session-duration").input_value() == "30"
+    shown = await page.locator("#view-admin").inner_text()
+    assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+    await page.screenshot(path=ARTIFACTS / f"web-admin-session-duration-{width}.png", full_page=True)
+    assert problems == []
