@@ -20,6 +20,8 @@ from tests.test_web_client import ARTIFACTS, app, browser  # noqa: F401 (fixture
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 ADMIN_ZONE = ZoneInfo("Europe/Paris")  # the demo admin's; the browser is elsewhere, to show it is not used
 BROWSER_ZONE = "America/New_York"
+# Nothing runs past the screen's right edge (the page does not scroll sideways).
+FITS = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 BULK = 15  # sessions added to the demo's, so that the list has two pages of 20
 
 
@@ -140,6 +142,7 @@ async def test_the_session_list_searches_filters_and_pages(browser, live_server,
     assert 0 < len(overlapping) < len(sessions)
     shown = await page.locator("#view-admin").inner_text()
     assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+    assert await page.evaluate(FITS)
     await page.screenshot(path=ARTIFACTS / f"web-admin-sessions-filtered-{width}.png", full_page=True)
     assert problems == []
 
@@ -240,5 +243,6 @@ async def test_the_session_form_creates_and_edits_a_session(browser, live_server
     assert await page.locator("#admin-session-duration").input_value() == "30"
     shown = await page.locator("#view-admin").inner_text()
     assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+    assert await page.evaluate(FITS)
     await page.screenshot(path=ARTIFACTS / f"web-admin-session-duration-{width}.png", full_page=True)
     assert problems == []

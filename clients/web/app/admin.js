@@ -52,12 +52,16 @@ const SCREENS = [
   { name: "session-form", label: "New session", open: () => showSessionForm(null) },
 ];
 
-function showScreen(name, ...children) {
+function markScreen(name) {
   state.screen = name;
   fill($("admin-nav"), SCREENS.map((screen) => el("button", {
     type: "button", class: "view-tab", "data-screen": screen.name,
     "aria-current": screen.name === name ? "page" : null, onclick: screen.open,
   }, screen.label)));
+}
+
+function showScreen(name, ...children) {
+  markScreen(name);
   const container = $("admin-screen");
   fill(container, children);
   return container;
@@ -294,6 +298,7 @@ function renderSessionForm(container, found, session, notice) {
       : await submit(form, "AdminCreateSession", { input: { ...input, courseIds: courses.courseIds() } }, "createSession");
     if (!saved) return;
     state.list.cursors = [null]; // the list shows it next time it opens
+    markScreen("sessions"); // a created session is edited as any other
     renderSessionForm(container, found, saved.session, editing ? "Saved." : "Session created.");
     showWarnings($("admin-session-form"), saved.warnings);
   });
