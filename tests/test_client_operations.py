@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from sessiongraph import models
-from sessiongraph.clients.admin.cli import import_file
+from sessiongraph.clients.admin.cli import IMPORT_CSV, import_file
 from sessiongraph.clients.documents import Operation, load_operations
 from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
@@ -313,14 +313,15 @@ ADMIN_RUNS: dict[str, Run] = {
 
 # The web client's admin screens send web copies of the admin client's documents (the page may send only
 # web documents), selecting the same: they are run the same way.
-WEB_ADMIN_COPIES = ("SessionList", "SessionEditor", "CourseSearch", "UserSearch", "CategoryPicker", "CreateSession",
-                    "UpdateSession", "SetSessionCourses", "SetCourseCoaches")
+WEB_ADMIN_COPIES = ("SessionList", "SessionEditor", "CourseSearch", "UserSearch", "CategoryPicker", "ClassPicker",
+                    "CreateSession", "UpdateSession", "SetSessionCourses", "SetCourseCoaches", "EnrollLearners")
 WEB.update({f"Admin{name}": ADMIN_RUNS[name] for name in WEB_ADMIN_COPIES})
 # Session names are unique, and every client's runs share one demo platform.
 WEB["AdminCreateSession"] = Run(ADMIN, lambda demo: {"input": {
     **ADMIN_RUNS["CreateSession"].variables(demo)["input"], "name": "Summer English on the web"}},  # type: ignore[operator]
     ADMIN_RUNS["CreateSession"].expect)
 
+WEB_IMPORT_CSV = next(op for op in load_operations("web") if op.name == "AdminImportCsv")
 RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
 # Run by other means below: a multipart upload through the admin command-line client, and the
 # subscriptions over a WebSocket.
@@ -329,7 +330,7 @@ SUBSCRIPTIONS = {"web": ("JoinAvailability", "ScheduleChanged"),
 # The sign-in documents change the demo password or need a refresh token or an invitation the demo does not have:
 # tests/test_client_statements.py runs each with its own (and tests/test_web_client.py signs in the page).
 SIGN_IN_OPERATIONS = {"SignIn", "RefreshToken", "SignOut", "SetPassword"}
-RUN_ELSEWHERE = {"ImportCsv", *SIGN_IN_OPERATIONS, *SUBSCRIPTIONS["web"], *SUBSCRIPTIONS["mobile"]}
+RUN_ELSEWHERE = {"ImportCsv", "AdminImportCsv", *SIGN_IN_OPERATIONS, *SUBSCRIPTIONS["web"], *SUBSCRIPTIONS["mobile"]}
 
 
 @pytest.mark.parametrize("client", RUNS)
@@ -496,8 +497,10 @@ async def test_every_operation_runs_by_hash_alone_on_a_service_running_trusted_d
     csv.write_text("session,email\nLeadership cohort 4,learner@example.com\n")
 
     problems = [problem for client in RUNS for problem in await run_all(demo, client)]
-    payload = await import_file(csv, url="http://test/graphql", token=demo.tokens[ADMIN],
-                                transport=httpx.ASGITransport(app=trusted.app))
+    payloads = [await import_file(csv, url="http://test/graphql", token=demo.tokens[ADMIN], operation=operation,
+                                  transport=httpx.ASGITransport(app=trusted.app))
+                for operation in (IMPORT_CSV, WEB_IMPORT_CSV)]  # the admin client's, and the web page's
 
     assert not problems, "\n".join(problems)
-    assert payload["errors"] == []
+    assert [payload["errors"] for payload in payloads] == [[], []]
+    assert payloads[1]["alreadyEnrolled"] == 1

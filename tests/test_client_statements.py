@@ -475,7 +475,7 @@ ADMIN: dict[str, Entry] = {
 }
 
 # The web client's admin screens send web copies of admin documents, selecting the same: the same entries.
-WEB.update({f"Admin{name}": ADMIN[name] for name in WEB_ADMIN_COPIES})
+WEB.update({f"Admin{name}": ADMIN[name] for name in (*WEB_ADMIN_COPIES, "ImportCsv")})
 
 STATEMENTS: dict[str, Entry] = {**WEB, **MOBILE, **ADMIN}
 
@@ -516,7 +516,7 @@ def send(http, app, settings, clock, tmp_path):
         if given.upload is not None:
             path = tmp_path / "upload.csv"
             path.write_text(given.upload)
-            payload = await import_file(path, url="http://test/graphql", token=token,
+            payload = await import_file(path, url="http://test/graphql", token=token, operation=operation,
                                         transport=httpx.ASGITransport(app=app))
             return {"data": {"importCsv": payload}}
         response = await http.post("/graphql", json={"query": operation.document, "operationName": operation.name,

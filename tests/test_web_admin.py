@@ -20,8 +20,11 @@ from tests.test_web_client import ARTIFACTS, app, browser  # noqa: F401 (fixture
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 ADMIN_ZONE = ZoneInfo("Europe/Paris")  # the demo admin's; the browser is elsewhere, to show it is not used
 BROWSER_ZONE = "America/New_York"
-# Nothing runs past the screen's right edge (the page does not scroll sideways).
-FITS = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+# Nothing runs past the screen's right edge, so the page never scrolls sideways: the boxes whose content
+# is wider than they are (none), the page's own first.
+PAST_THE_EDGE = """() => [document.documentElement, ...document.querySelectorAll("#view-admin *, header *")]
+  .filter((node) => getComputedStyle(node).display !== "inline" && node.scrollWidth > node.clientWidth + 0.5)
+  .map((node) => `${node.tagName.toLowerCase()}#${node.id}.${node.className}: ${node.textContent.slice(0, 60)}`)"""
 BULK = 15  # sessions added to the demo's, so that the list has two pages of 20
 
 
@@ -142,7 +145,7 @@ async def test_the_session_list_searches_filters_and_pages(browser, live_server,
     assert 0 < len(overlapping) < len(sessions)
     shown = await page.locator("#view-admin").inner_text()
     assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
-    assert await page.evaluate(FITS)
+    assert await page.evaluate(PAST_THE_EDGE) == []
     await page.screenshot(path=ARTIFACTS / f"web-admin-sessions-filtered-{width}.png", full_page=True)
     assert problems == []
 
@@ -232,7 +235,7 @@ async def test_the_session_form_creates_and_edits_a_session(browser, live_server
     await page.fill("#admin-session-duration", "30")
     await drop_next(page, "AdminUpdateSession")
     await page.click("#admin-session-form button[type=submit]")
-    await page.locator("#admin-session-form .form-error", has_text="Could not save").wait_for()
+    await page.locator("#admin-session-form .form-error", has_text="Could not send this").wait_for()
     await page.click("#admin-session-form button[type=submit]")
 
     # then: saved as a duration session, with no access dates
@@ -243,6 +246,98 @@ async def test_the_session_form_creates_and_edits_a_session(browser, live_server
     assert await page.locator("#admin-session-duration").input_value() == "30"
     shown = await page.locator("#view-admin").inner_text()
     assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
-    assert await page.evaluate(FITS)
+    assert await page.evaluate(PAST_THE_EDGE) == []
     await page.screenshot(path=ARTIFACTS / f"web-admin-session-duration-{width}.png", full_page=True)
+    assert problems == []
+
+
+async def enrolled(database, name: str) -> list[tuple[str, int | None]]:
+    """The e-mail addresses enrolled in the session of that name, and the class each came with."""
+    async with database.read() as db:
+        return sorted((await db.execute(
+            select(models.User.email, models.Enrollment.class_id).join(models.Enrollment)
+            .join(models.Session, models.Session.id == models.Enrollment.session_id)
+            .where(models.Session.name == name))).all())
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+async def test_enrolment_by_person_by_class_and_by_csv_file(browser, live_server, database, clock, settings,  # noqa: F811
+                                                            width):
+    # given: the admin's page, whose first load of a session's learners fails
+    page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
+                                      fail_once="AdminSessionEditor")
+    await page.locator("#admin-sessions-body tbody tr").first.wait_for()
+
+    # when: Enrolment, in a session nobody is enrolled in
+    await page.click("#admin-nav [data-screen=enrolment]")
+    await page.fill("#admin-enrol-session-search", "Bulk session 00")
+    await page.press("#admin-enrol-session-search", "Enter")
+    await page.click("#view-admin .admin-results button[aria-label='Choose Bulk session 00']")
+
+    # then: the failed load offers a Retry, which loads it
+    await page.locator("#admin-enrol-session button.retry").click()
+    count = page.locator("#admin-enrol-count")
+    await count.wait_for()
+    assert await count.text_content() == "0 learners"
+
+    # when: one person, twice
+    people = page.locator("#admin-enrol-users")
+    await page.fill("#admin-enrol-user-search", "Lena")
+    await page.press("#admin-enrol-user-search", "Enter")
+    await people.locator(".admin-results button").first.click()
+    await people.locator(".notice", has_text="Lena Learner is enrolled.").wait_for()
+    await people.locator(".admin-results button").first.click()
+    await people.locator(".notice", has_text="Lena Learner was already enrolled.").wait_for()
+
+    # then
+    assert await count.text_content() == "1 learner"
+    assert await enrolled(database, "Bulk session 00") == [("learner@example.com", None)]
+
+    # when: a class
+    classes = page.locator("#admin-enrol-class")
+    await page.fill("#admin-enrol-class-search", "Sales")
+    await page.press("#admin-enrol-class-search", "Enter")
+    await classes.locator(".admin-results button").first.click()
+
+    # then: its members, remembered as enrolled with it
+    await classes.locator(".notice", has_text="Sales team 2026: 40 members enrolled, 0 already were.").wait_for()
+    assert await count.text_content() == "41 learners"
+    async with database.read() as db:
+        sales = await db.scalar(select(models.UserClass.id).where(models.UserClass.name == "Sales team 2026"))
+    assert [class_id for _, class_id in await enrolled(database, "Bulk session 00")].count(sales) == 40
+    await page.locator("#admin-enrol-learners tbody tr").first.wait_for()
+    assert await page.locator("#admin-enrol-learners tbody tr").count() == 41
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-admin-enrolment-{width}.png", full_page=True)
+
+    # when: a CSV file with a good row and two bad ones
+    csv = ("session,email\nBulk session 01,learner@example.com\nNo such session,learner@example.com\n"
+           "Bulk session 01,nobody@example.com\n")
+    await page.set_input_files("#admin-import-file", files=[{"name": "enrol.csv", "mimeType": "text/csv",
+                                                            "buffer": csv.encode()}])
+    await page.click("#admin-import button[type=submit]")
+
+    # then: refused, each row error by line and column, and nothing written
+    result = page.locator("#admin-import-result")
+    await result.locator(".admin-refused").wait_for()
+    cells = [await texts(row.locator("td")) for row in await result.locator("tbody tr").all()]
+    assert [(line, column) for line, column, _, _ in cells] == [("3", "session"), ("4", "email")], cells
+    assert all(message for *_, message in cells)
+    assert "Nothing was imported" in await result.locator(".admin-refused").text_content()
+    assert await enrolled(database, "Bulk session 01") == []
+    await page.screenshot(path=ARTIFACTS / f"web-admin-import-refused-{width}.png", full_page=True)
+
+    # when: the file fixed
+    csv = "session,email\nBulk session 01,learner@example.com\nBulk session 01,coach@example.com\n"
+    await page.set_input_files("#admin-import-file", files=[{"name": "enrol.csv", "mimeType": "text/csv",
+                                                            "buffer": csv.encode()}])
+    await page.click("#admin-import button[type=submit]")
+
+    # then: imported and counted
+    await result.locator(".admin-imported").wait_for()
+    assert await result.locator(".admin-imported").text_content() == \
+        "Imported the enrollments file: 2 created, 0 updated, 0 already enrolled."
+    assert [email for email, _ in await enrolled(database, "Bulk session 01")] == ["coach@example.com",
+                                                                                  "learner@example.com"]
+    assert await page.evaluate(PAST_THE_EDGE) == []
     assert problems == []

@@ -25,6 +25,7 @@ const state = {
   screen: null, // the sub-navigation's current screen
   list: { filter: {}, cursors: [null] }, // cursors[i]: the `after` of page i + 1
   categories: null, // [{id, name}], loaded once
+  enrolIn: null, // the session the Enrolment screen enrolls in: {id, name}
 };
 
 export async function mount(client, me, root) {
@@ -41,6 +42,7 @@ export function unmount() {
   state.client = null;
   state.list = { filter: {}, cursors: [null] };
   state.categories = null;
+  state.enrolIn = null;
 }
 
 const request = (name, variables) => state.client.request(name, variables);
@@ -50,6 +52,7 @@ const request = (name, variables) => state.client.request(name, variables);
 const SCREENS = [
   { name: "sessions", label: "Sessions", open: () => showSessions() },
   { name: "session-form", label: "New session", open: () => showSessionForm(null) },
+  { name: "enrolment", label: "Enrolment", open: () => showEnrolment() },
 ];
 
 function markScreen(name) {
@@ -127,14 +130,20 @@ const courseText = (course) => `${course.code} · ${course.title}`;
 // A mutation sent from a form: its UserErrors beside their fields; a failure to reach the service in the
 // form's alert, the form kept as it was so that sending it again retries. Returns the payload when saved.
 async function submit(form, name, variables, field) {
+  const payload = await send(form, () => request(name, variables), field);
+  return payload && !payload.errors.length ? payload : null;
+}
+
+// The payload, its UserErrors shown; null when the service could not be reached (said in the form's alert).
+async function send(form, sending, field) {
   const button = form.querySelector("button[type=submit]");
   if (button) button.disabled = true;
   try {
-    const payload = (await request(name, variables))[field];
-    if (showUserErrors(form, payload.errors)) return null;
+    const payload = (await sending())[field];
+    showUserErrors(form, payload.errors);
     return payload;
   } catch (error) {
-    showUserErrors(form, [{ field: null, message: `Could not save: ${error.message}. Try again.` }]);
+    showUserErrors(form, [{ field: null, message: `Could not send this: ${error.message}. Try again.` }]);
     return null;
   } finally {
     if (button) button.disabled = false;
@@ -269,6 +278,10 @@ function renderSessionForm(container, found, session, notice) {
     windows,
     el("p", { class: "error form-error", role: "alert", hidden: true }),
     el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, editing ? "Save" : "Create session"),
+      editing ? el("button", { type: "button", class: "secondary", id: "admin-session-enrol", onclick: () => {
+        state.enrolIn = { id: s.id, name: s.name };
+        showEnrolment();
+      } }, "Enroll learners") : null,
       el("button", { type: "button", class: "secondary", onclick: () => showSessions() }, "Back to the list")));
 
   // A duration session has no access dates: the dates are off while the duration is chosen.
@@ -391,4 +404,136 @@ function coursesCard(session, editing) {
 
   render();
   return { node, courseIds: () => courses.map((entry) => entry.course.id) };
+}
+
+// ---------- Enrolment: people, a class, or a CSV file ----------
+
+const findSessions = async (search) => (await request("AdminSessionList", { filter: { search: search || null }, first: 20 }))
+  .sessions.edges.map((e) => e.node);
+const findClasses = async (search) => (await request("AdminClassPicker", { search: search || null }))
+  .userClasses.edges.map((e) => e.node);
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+function showEnrolment() {
+  const chosen = el("output", { id: "admin-enrol-chosen", class: "admin-chosen" });
+  const sessionPart = el("div", { id: "admin-enrol-session" });
+  const choose = (session) => {
+    state.enrolIn = { id: session.id, name: session.name };
+    fill(chosen, session.name);
+    loadEnrolled(sessionPart);
+  };
+  showScreen("enrolment",
+    el("h2", {}, "Enrolment"),
+    el("section", { class: "admin-part", "aria-labelledby": "admin-enrol-session-title" },
+      el("h3", { id: "admin-enrol-session-title" }, "Enroll in a session"),
+      el("div", { class: "admin-field" }, el("span", { class: "admin-label" }, "Session"), chosen),
+      picker({ id: "admin-enrol-session-search", label: "Find a session", find: findSessions, describe: (s) => s.name,
+        pick: "Choose", onPick: choose }),
+      sessionPart),
+    importForm());
+  if (state.enrolIn) choose(state.enrolIn);
+  else fill(chosen, "None chosen yet");
+}
+
+function loadEnrolled(container) {
+  const session = state.enrolIn;
+  fill(container, el("p", { class: "muted" }, "Loading…"));
+  return loadInto(container, () => request("AdminSessionEditor", { id: session.id }), ({ session: found }) => {
+    if (!found) return fill(container, el("p", { class: "error", role: "alert" }, "This session no longer exists."));
+    const { totalCount, edges } = found.learners;
+    const enrolForm = (id, title, pickerOptions, input, said) => {
+      const notice = el("p", { class: "notice", role: "status" });
+      const form = el("form", { class: "admin-enrol", id, "aria-label": title }, el("h4", {}, title),
+        picker({ ...pickerOptions, pick: "Enroll", onPick: async (picked) => {
+          const payload = await submit(form, "AdminEnrollLearners", { input: { sessionId: session.id, ...input(picked) } },
+            "enrollLearners");
+          if (!payload) return;
+          fill(notice, said(picked, payload));
+          fill(count, plural(payload.session.learnerCount, "learner"));
+          loadLearners(list, session);
+        } }),
+        el("output", { name: "userIds", hidden: true }), el("output", { name: "classId", hidden: true }),
+        notice, el("p", { class: "error form-error", role: "alert", hidden: true }));
+      return form;
+    };
+    const count = el("p", { class: "admin-count", id: "admin-enrol-count", role: "status" }, plural(totalCount, "learner"));
+    const list = el("div", { id: "admin-enrol-learners" });
+    fill(container,
+      count,
+      el("div", { class: "admin-enrol-ways" },
+        enrolForm("admin-enrol-users", "People", { id: "admin-enrol-user-search", label: "Find people by name or e-mail",
+          find: findUsers, describe: personText }, (user) => ({ userIds: [user.id] }),
+        (user, p) => (p.enrolledCount ? `${user.name} is enrolled.` : `${user.name} was already enrolled.`)),
+        enrolForm("admin-enrol-class", "A class", { id: "admin-enrol-class-search", label: "Find a class",
+          find: findClasses, describe: (c) => `${c.name} (${plural(c.memberCount, "member")})` }, (c) => ({ classId: c.id }),
+        (c, p) => `${c.name}: ${plural(p.enrolledCount, "member")} enrolled, ${p.alreadyEnrolledCount} already were.`)),
+      list);
+    renderLearners(list, found.learners);
+  });
+}
+
+function loadLearners(list, session) {
+  return loadInto(list, () => request("AdminSessionEditor", { id: session.id }), ({ session: found }) => (found
+    ? renderLearners(list, found.learners) : fill(list, el("p", { class: "error", role: "alert" }, "This session no longer exists."))));
+}
+
+function renderLearners(list, learners) {
+  const shown = learners.edges.map((e) => e.node);
+  fill(list, el("h4", {}, "Enrolled learners"),
+    shown.length ? table(["Name", "E-mail"], shown.map((u) => el("tr", {}, el("td", {}, u.name), el("td", {}, u.email))))
+      : el("p", { class: "muted" }, "Nobody is enrolled yet."),
+    learners.totalCount > shown.length
+      ? el("p", { class: "muted" }, `The first ${shown.length} of ${learners.totalCount}, by name.`) : null);
+}
+
+// A CSV file: enrollments (session,email[,role]), Chamilo's sessions, or users. A refused file changes nothing
+// and lists its row errors, each by line and column.
+const IMPORT_LABELS = { USERS: ["created", "updated", "unchanged"] };
+const IMPORT_KINDS = { ENROLLMENTS: "enrollments", CHAMILO_SESSIONS: "Chamilo sessions", USERS: "users" };
+
+function importForm({ id = "admin-import", title = "Import a CSV file", hint } = {}) {
+  const file = el("input", { type: "file", name: "file", accept: ".csv,text/csv", required: true });
+  const result = el("div", { class: "admin-import-result", id: `${id}-result`, "aria-live": "polite" });
+  const form = el("form", { class: "admin-part admin-import", id, "aria-labelledby": `${id}-title` },
+    el("h3", { id: `${id}-title` }, title),
+    el("p", { class: "muted admin-hint" }, hint || "Enrollments (session,email[,role]), Chamilo's session file, or "
+      + "users (email,name[,time_zone,week_start,class,guardian_of,is_admin]). A file with any error changes nothing."),
+    labelled(`${id}-file`, "CSV file", file),
+    el("p", { class: "error form-error", role: "alert", hidden: true }),
+    el("button", { type: "submit", class: "primary" }, "Import"),
+    result);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!file.files.length) return showUserErrors(form, [{ field: ["file"], message: "Choose a CSV file." }]);
+    fill(result);
+    const payload = await send(form, () => state.client.upload("AdminImportCsv", { input: { file: null } },
+      { "input.file": file.files[0] }), "importCsv");
+    if (payload) fill(result, importReport(payload));
+  });
+  return form;
+}
+
+function problemsTable(problems) {
+  return table(["Line", "Column", "Code", "Message"], problems.map((p) => el("tr", {},
+    el("td", {}, String(p.line)), el("td", {}, p.column || "—"), el("td", {}, el("code", {}, p.code)), el("td", {}, p.message))));
+}
+
+function importReport(payload) {
+  const kind = IMPORT_KINDS[payload.format];
+  if (payload.errors.length) {
+    const unlisted = payload.rowErrorCount - payload.rowErrors.length;
+    return [
+      el("p", { class: "error admin-refused" }, `Nothing was imported${kind ? ` from this ${kind} file` : ""}: `
+        + `${plural(payload.rowErrorCount, "row error")}. Fix them and import the file again.`),
+      payload.rowErrors.length ? problemsTable(payload.rowErrors) : null,
+      unlisted > 0 ? el("p", { class: "muted" }, `${unlisted} more not listed: fix these and import again to see them.`) : null,
+    ];
+  }
+  const labels = IMPORT_LABELS[payload.format] || ["created", "updated", "already enrolled"];
+  const counts = [payload.created, payload.updated, payload.alreadyEnrolled];
+  return [
+    el("p", { class: "notice admin-imported" }, `Imported${kind ? ` the ${kind} file` : ""}: `
+      + labels.map((label, i) => `${counts[i]} ${label}`).join(", ") + "."),
+    payload.warnings.length ? [el("p", {}, "Imported, but worth a look:"), problemsTable(payload.warnings)] : null,
+  ];
 }
