@@ -314,7 +314,8 @@ ADMIN_RUNS: dict[str, Run] = {
 # The web client's admin screens send web copies of the admin client's documents (the page may send only
 # web documents), selecting the same: they are run the same way.
 WEB_ADMIN_COPIES = ("SessionList", "SessionEditor", "CourseSearch", "UserSearch", "CategoryPicker", "ClassPicker",
-                    "CreateSession", "UpdateSession", "SetSessionCourses", "SetCourseCoaches", "EnrollLearners")
+                    "CreateSession", "UpdateSession", "SetSessionCourses", "SetCourseCoaches", "EnrollLearners",
+                    "SessionTracking", "ExportTracking")
 WEB.update({f"Admin{name}": ADMIN_RUNS[name] for name in WEB_ADMIN_COPIES})
 # Session names are unique, and every client's runs share one demo platform.
 WEB["AdminCreateSession"] = Run(ADMIN, lambda demo: {"input": {

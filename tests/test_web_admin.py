@@ -341,3 +341,53 @@ async def test_enrolment_by_person_by_class_and_by_csv_file(browser, live_server
                                                                                   "learner@example.com"]
     assert await page.evaluate(PAST_THE_EDGE) == []
     assert problems == []
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+async def test_tracking_shows_a_session_s_learners_and_exports_them(browser, live_server, database, clock,  # noqa: F811
+                                                                    settings, http, width):
+    # given: the admin's page, whose first load of a tracking fails
+    page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
+                                      fail_once="AdminSessionTracking")
+    await page.locator("#admin-sessions-body tbody tr").first.wait_for()
+    async with database.read() as db:
+        session_id = await db.scalar(select(models.Session.id).where(models.Session.name == "Spring onboarding"))
+        names = set((await db.scalars(select(models.User.name).join(models.Enrollment)
+                                      .where(models.Enrollment.session_id == session_id))).all())
+        learners = await db.scalar(select(func.count()).select_from(models.Enrollment)
+                                   .where(models.Enrollment.session_id == session_id))
+
+    # when: Tracking of a session
+    await page.click("#admin-nav [data-screen=tracking]")
+    await page.fill("#admin-tracking-session-search", "Spring onboarding")
+    await page.press("#admin-tracking-session-search", "Enter")
+    await page.click("#view-admin .admin-results button[aria-label='Choose Spring onboarding']")
+
+    # then: a Retry, then its learners, a page at a time, with the totals
+    await page.locator("#admin-tracking-session button.retry").click()
+    totals = page.locator("#admin-tracking-totals")
+    await totals.wait_for()
+    assert (await texts(totals.locator("dd")))[0] == str(learners)
+    rows = page.locator("#admin-tracking-session tbody tr:not(.admin-totals)")
+    assert await rows.count() == min(learners, 50)
+    assert set(await texts(rows.locator("td:first-child"))) <= names
+    assert await page.locator("#admin-tracking-page").text_content() == f"Page 1 of {-(-learners // 50)}"
+    assert await page.locator("tr.admin-totals").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-admin-tracking-{width}.png", full_page=True)
+
+    # when: exported as CSV while the network drops, then again
+    await drop_next(page, "AdminExportTracking")
+    await page.click("#admin-export button[type=submit]")
+    await page.locator("#admin-export .form-error", has_text="Could not send this").wait_for()
+    await page.click("#admin-export button[type=submit]")
+
+    # then: a download link to the file, every learner in it
+    link = page.locator("#admin-export-link a")
+    await link.wait_for()
+    url = await link.get_attribute("href")
+    download = await http.get(url.removeprefix(settings.public_url))
+    assert download.status_code == 200 and "text/csv" in download.headers["content-type"]
+    assert all(name in download.text for name in names)
+    assert await page.evaluate(PAST_THE_EDGE) == []
+    assert problems == []

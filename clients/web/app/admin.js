@@ -3,7 +3,7 @@
 // courses and their coaches). Every refused field shows its UserError beside it; every failed load shows
 // a Retry. The markup is built here, into index.html's #view-admin.
 import {
-  $, el, fieldControl, fill, fmtDate, fromLocalInput, loadInto, showUserErrors, table, toLocalInput,
+  $, el, fieldControl, fill, fmtDate, fmtTime, fromLocalInput, loadInto, showUserErrors, table, toLocalInput,
 } from "./ui.js";
 
 const PAGE_SIZE = 20;
@@ -25,7 +25,7 @@ const state = {
   screen: null, // the sub-navigation's current screen
   list: { filter: {}, cursors: [null] }, // cursors[i]: the `after` of page i + 1
   categories: null, // [{id, name}], loaded once
-  enrolIn: null, // the session the Enrolment screen enrolls in: {id, name}
+  session: null, // the session Enrolment and Tracking work on: {id, name}
 };
 
 export async function mount(client, me, root) {
@@ -42,7 +42,7 @@ export function unmount() {
   state.client = null;
   state.list = { filter: {}, cursors: [null] };
   state.categories = null;
-  state.enrolIn = null;
+  state.session = null;
 }
 
 const request = (name, variables) => state.client.request(name, variables);
@@ -53,6 +53,7 @@ const SCREENS = [
   { name: "sessions", label: "Sessions", open: () => showSessions() },
   { name: "session-form", label: "New session", open: () => showSessionForm(null) },
   { name: "enrolment", label: "Enrolment", open: () => showEnrolment() },
+  { name: "tracking", label: "Tracking", open: () => showTracking() },
 ];
 
 function markScreen(name) {
@@ -279,7 +280,7 @@ function renderSessionForm(container, found, session, notice) {
     el("p", { class: "error form-error", role: "alert", hidden: true }),
     el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, editing ? "Save" : "Create session"),
       editing ? el("button", { type: "button", class: "secondary", id: "admin-session-enrol", onclick: () => {
-        state.enrolIn = { id: s.id, name: s.name };
+        state.session = { id: s.id, name: s.name };
         showEnrolment();
       } }, "Enroll learners") : null,
       el("button", { type: "button", class: "secondary", onclick: () => showSessions() }, "Back to the list")));
@@ -414,29 +415,31 @@ const findClasses = async (search) => (await request("AdminClassPicker", { searc
   .userClasses.edges.map((e) => e.node);
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-function showEnrolment() {
-  const chosen = el("output", { id: "admin-enrol-chosen", class: "admin-chosen" });
-  const sessionPart = el("div", { id: "admin-enrol-session" });
+// The session a screen works on (Enrolment, Tracking): found by name, kept when the admin moves between them.
+function sessionPart(id, title, load) {
+  const chosen = el("output", { id: `${id}-chosen`, class: "admin-chosen" }, "None chosen yet");
+  const body = el("div", { id: `${id}-session` });
   const choose = (session) => {
-    state.enrolIn = { id: session.id, name: session.name };
+    state.session = { id: session.id, name: session.name };
     fill(chosen, session.name);
-    loadEnrolled(sessionPart);
+    load(body, state.session);
   };
-  showScreen("enrolment",
-    el("h2", {}, "Enrolment"),
-    el("section", { class: "admin-part", "aria-labelledby": "admin-enrol-session-title" },
-      el("h3", { id: "admin-enrol-session-title" }, "Enroll in a session"),
-      el("div", { class: "admin-field" }, el("span", { class: "admin-label" }, "Session"), chosen),
-      picker({ id: "admin-enrol-session-search", label: "Find a session", find: findSessions, describe: (s) => s.name,
-        pick: "Choose", onPick: choose }),
-      sessionPart),
-    importForm());
-  if (state.enrolIn) choose(state.enrolIn);
-  else fill(chosen, "None chosen yet");
+  const part = el("section", { class: "admin-part", "aria-labelledby": `${id}-title` },
+    el("h3", { id: `${id}-title` }, title),
+    el("div", { class: "admin-field" }, el("span", { class: "admin-label" }, "Session"), chosen),
+    picker({ id: `${id}-session-search`, label: "Find a session", find: findSessions, describe: (s) => s.name,
+      pick: "Choose", onPick: choose }),
+    body);
+  if (state.session) choose(state.session);
+  return part;
 }
 
-function loadEnrolled(container) {
-  const session = state.enrolIn;
+function showEnrolment() {
+  showScreen("enrolment", el("h2", {}, "Enrolment"), sessionPart("admin-enrol", "Enroll in a session", loadEnrolled),
+    importForm());
+}
+
+function loadEnrolled(container, session) {
   fill(container, el("p", { class: "muted" }, "Loading…"));
   return loadInto(container, () => request("AdminSessionEditor", { id: session.id }), ({ session: found }) => {
     if (!found) return fill(container, el("p", { class: "error", role: "alert" }, "This session no longer exists."));
@@ -536,4 +539,67 @@ function importReport(payload) {
       + labels.map((label, i) => `${counts[i]} ${label}`).join(", ") + "."),
     payload.warnings.length ? [el("p", {}, "Imported, but worth a look:"), problemsTable(payload.warnings)] : null,
   ];
+}
+
+// ---------- Tracking, and its export ----------
+
+const TRACKING_PAGE = 50;
+const rate = (value) => (value === null || value === undefined ? "—" : `${Math.round(value * 100)} %`);
+const figures = (t) => [t.booked, t.attended, t.late, t.absent, t.excused].map((n) => el("td", { class: "num" }, String(n)));
+
+function showTracking() {
+  showScreen("tracking", el("h2", {}, "Tracking"), sessionPart("admin-tracking", "Tracking of a session",
+    (body, session) => loadTracking(body, session, [null])));
+}
+
+function loadTracking(body, session, cursors) {
+  fill(body, el("p", { class: "muted" }, "Loading…"));
+  return loadInto(body, () => request("AdminSessionTracking", {
+    id: session.id, first: TRACKING_PAGE, after: cursors[cursors.length - 1],
+  }), ({ session: found }) => {
+    if (!found) return fill(body, el("p", { class: "error", role: "alert" }, "This session no longer exists."));
+    const { tracking } = found;
+    const { totals, learners } = tracking;
+    const headings = ["Learner", "Booked", "Attended", "Late", "Absent", "Excused", "Rate", "Last attended"];
+    const page = cursors.length;
+    fill(body,
+      el("dl", { class: "facts admin-tracking-totals", id: "admin-tracking-totals" },
+        el("dt", {}, "Learners"), el("dd", {}, String(tracking.learnerCount)),
+        el("dt", {}, "Attendance rate"), el("dd", {}, rate(tracking.attendanceRate)),
+        el("dt", {}, "Last attended"), el("dd", {}, totals.lastAttendedAt ? fmtDate(totals.lastAttendedAt) : "—")),
+      exportForm(session),
+      learners.edges.length ? table(headings, [
+        ...learners.edges.map(({ node: t }) => el("tr", {}, el("td", {}, t.learner.name), figures(t),
+          el("td", { class: "num" }, rate(t.attendanceRate)), el("td", {}, t.lastAttendedAt ? fmtDate(t.lastAttendedAt) : "—"))),
+        el("tr", { class: "admin-totals" }, el("th", { scope: "row" }, "All learners"), figures(totals),
+          el("td", { class: "num" }, rate(totals.attendanceRate)), el("td", {}, "")),
+      ]) : el("p", { class: "muted" }, "Nobody is enrolled."),
+      el("div", { class: "list-foot" },
+        el("button", { type: "button", class: "secondary", disabled: page === 1,
+          onclick: () => loadTracking(body, session, cursors.slice(0, -1)) }, "Previous page"),
+        el("span", { id: "admin-tracking-page" },
+          `Page ${page} of ${Math.max(1, Math.ceil(learners.totalCount / TRACKING_PAGE))}`),
+        el("button", { type: "button", class: "secondary", disabled: !learners.pageInfo.hasNextPage,
+          onclick: () => loadTracking(body, session, [...cursors, learners.pageInfo.endCursor]) }, "Next page")));
+  });
+}
+
+function exportForm(session) {
+  const link = el("p", { class: "admin-download", id: "admin-export-link", "aria-live": "polite" });
+  const form = el("form", { class: "admin-export", id: "admin-export", "aria-label": "Export the tracking" },
+    labelled("admin-export-format", "Export as", el("select", { name: "format" }, options([["CSV", "CSV"], ["XLSX", "Excel (XLSX)"]], "CSV"))),
+    el("button", { type: "submit", class: "secondary" }, "Export"),
+    el("p", { class: "error form-error", role: "alert", hidden: true }),
+    link);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    fill(link);
+    const format = new FormData(form).get("format");
+    const payload = await submit(form, "AdminExportTracking", { input: { sessionId: session.id, format } }, "exportTracking");
+    if (payload) {
+      fill(link, el("a", { href: payload.url, download: "" }, `Download the tracking (${format})`),
+        ` — the link works until ${fmtTime(payload.expiresAt)}.`);
+    }
+  });
+  return form;
 }
