@@ -322,6 +322,19 @@ WEB["AdminCreateSession"] = Run(ADMIN, lambda demo: {"input": {
     **ADMIN_RUNS["CreateSession"].variables(demo)["input"], "name": "Summer English on the web"}},  # type: ignore[operator]
     ADMIN_RUNS["CreateSession"].expect)
 
+# The web client's Users screen: find, create (with an invitation), edit, deactivate.
+WEB.update({
+    "AdminUserList": Run(ADMIN, {"search": "Coach"}, lambda d, _: d["users"]["totalCount"] >= 1
+                         and all(u["active"] and u["timeZone"] for u in edges(d["users"]))),
+    "AdminCreateUser": Run(ADMIN, {"input": {"email": "new.web.user@example.com", "name": "New Web User",
+                                             "timeZone": "Europe/Lisbon", "sendInvitation": True}},
+                           lambda d, demo: no_errors(d["createUser"]) and "#invitation=" in d["createUser"]["invitationUrl"]
+                           and remember(demo, newUserId=d["createUser"]["user"]["id"])),
+    "AdminUpdateUser": Run(ADMIN, lambda demo: {"input": {"id": demo.found["newUserId"], "active": False,
+                                                          "weekStart": "SUNDAY"}},
+                           lambda d, _: no_errors(d["updateUser"]) and d["updateUser"]["user"]["active"] is False
+                           and d["updateUser"]["user"]["weekStart"] == "SUNDAY"),
+})
 WEB_IMPORT_CSV = next(op for op in load_operations("web") if op.name == "AdminImportCsv")
 RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
 # Run by other means below: a multipart upload through the admin command-line client, and the

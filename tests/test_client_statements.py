@@ -477,6 +477,19 @@ ADMIN: dict[str, Entry] = {
 # The web client's admin screens send web copies of admin documents, selecting the same: the same entries.
 WEB.update({f"Admin{name}": ADMIN[name] for name in (*WEB_ADMIN_COPIES, "ImportCsv")})
 
+WEB.update({
+    "AdminUserList": Entry(as_admin(SizedData.users, lambda tag, n: {"search": f"Coach {tag}"},
+                                    lambda d, tag, n: page_of(d["users"], n, 20)
+                                    and all(u["active"] for u in edges(d["users"]))), 3),
+    # Among n users: the new one is checked against them by its e-mail address alone.
+    "AdminCreateUser": Entry(as_admin(SizedData.users, lambda tag, n: {"input": {
+        "email": f"new-{tag}@example.test", "name": f"New {tag}", "sendInvitation": True}},
+        lambda d, tag, n: no_errors(d["createUser"]) and d["createUser"]["invitationUrl"]), 5),  # with the audit entry
+    "AdminUpdateUser": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
+        "id": gid(made.learners[0]), "active": False, "timeZone": "Europe/Lisbon"}},
+        lambda d, made, n: no_errors(d["updateUser"]) and d["updateUser"]["user"]["active"] is False), 5),
+})
+
 STATEMENTS: dict[str, Entry] = {**WEB, **MOBILE, **ADMIN}
 
 # Their documents select nothing the older test's does not, on a schedule of 6 and of 60.

@@ -391,3 +391,106 @@ async def test_tracking_shows_a_session_s_learners_and_exports_them(browser, liv
     assert all(name in download.text for name in names)
     assert await page.evaluate(PAST_THE_EDGE) == []
     assert problems == []
+
+
+async def user(database, email: str) -> models.User | None:
+    async with database.read() as db:
+        return await db.scalar(select(models.User).where(models.User.email == email))
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+async def test_users_are_found_created_edited_deactivated_and_imported(browser, live_server, database, clock,  # noqa: F811
+                                                                      settings, width):
+    # given: the admin's page, whose first load of the users fails
+    page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
+                                      fail_once="AdminUserList")
+    await page.locator("#admin-sessions-body tbody tr").first.wait_for()
+
+    # when: Users
+    await page.click("#admin-nav [data-screen=users]")
+
+    # then: a Retry, then everyone, counted
+    await page.locator("#admin-users-list button.retry").click()
+    rows = page.locator("#admin-users-list tbody tr")
+    await rows.first.wait_for()
+    async with database.read() as db:
+        everyone = await db.scalar(select(func.count()).select_from(models.User))
+    assert await page.locator("#admin-users-count").text_content() == f"{everyone} users"
+
+    # when: a search
+    await page.fill("#admin-users-search", "Carla")
+    await page.click("#view-admin form[role=search] button[type=submit]")
+    await page.locator("#admin-users-count", has_text="1 user").wait_for()
+    assert await texts(rows.locator("td:first-child")) == ["Carla Coach"]
+
+    # when: a new user in no time zone, then with an e-mail address taken, then right
+    await page.click("#admin-user-new")
+    await page.fill("#admin-user-name", "Web Person")
+    await page.fill("#admin-user-email", "coach@example.com")
+    await page.fill("#admin-user-zone", "Mars/Olympus")
+    await page.click("#admin-user-form button[type=submit]")
+    await page.locator("#admin-user-zone-error", has_text="not an IANA time zone").wait_for()
+    await page.fill("#admin-user-zone", "Europe/Lisbon")
+    await page.click("#admin-user-form button[type=submit]")
+    await page.locator("#admin-user-email-error", has_text="exists").wait_for()
+    assert await page.locator("#admin-user-zone-error").count() == 0
+    await page.fill("#admin-user-email", "web.person@example.com")
+    await page.click("#admin-user-form button[type=submit]")
+
+    # then: created, with an invitation link to pass on
+    await page.locator(".admin-user-saved", has_text="Created Web Person.").wait_for()
+    assert "#invitation=" in await page.locator("#admin-user-invitation").input_value()
+    made = await user(database, "web.person@example.com")
+    assert (made.name, made.time_zone, made.is_admin, made.active) == ("Web Person", "Europe/Lisbon", False, True)
+
+    # when: found, and deactivated
+    await page.fill("#admin-users-search", "Web Person")
+    await page.click("#view-admin form[role=search] button[type=submit]")
+    await page.locator("#admin-users-count", has_text="1 user").wait_for()
+    await page.click("button[aria-label='Deactivate Web Person']")
+
+    # then
+    await page.locator("button[aria-label='Reactivate Web Person']").wait_for()
+    assert (await user(database, "web.person@example.com")).active is False
+
+    # when: edited
+    await page.click("button[aria-label='Edit Web Person']")
+    await page.fill("#admin-user-name", "Web Person Renamed")
+    await page.select_option("#admin-user-week", "SUNDAY")
+    await page.click("#admin-user-form button[type=submit]")
+
+    # then
+    await page.locator(".admin-user-saved", has_text="Saved Web Person Renamed.").wait_for()
+    edited = await user(database, "web.person@example.com")
+    assert (edited.name, edited.week_start, edited.active) == ("Web Person Renamed", "SUNDAY", False)
+
+    # when: the admin tries to deactivate themselves
+    await page.fill("#admin-users-search", "Ada")
+    await page.click("#view-admin form[role=search] button[type=submit]")
+    await page.locator("#admin-users-count", has_text="1 user").wait_for()
+    await page.click("button[aria-label='Deactivate Ada Admin']")
+
+    # then: refused, said with the list
+    await page.locator("#admin-users-list .form-error", has_text="cannot deactivate").wait_for()
+    assert (await user(database, "admin@example.com")).active is True
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-admin-users-{width}.png", full_page=True)
+
+    # when: a users file with a bad time zone, then fixed
+    result = page.locator("#admin-users-import-result")
+    for zone in ("Nowhere/Special", "Asia/Tokyo"):
+        csv = f"email,name,time_zone\nimported@example.com,Imported Person,{zone}\n"
+        await page.set_input_files("#admin-users-import-file", files=[{"name": "users.csv", "mimeType": "text/csv",
+                                                                      "buffer": csv.encode()}])
+        await page.click("#admin-users-import button[type=submit]")
+        if zone == "Nowhere/Special":
+            # then: refused by line and column, nobody created
+            await result.locator(".admin-refused").wait_for()
+            assert (await texts(result.locator("tbody tr td")))[:2] == ["2", "time_zone"]
+            assert await user(database, "imported@example.com") is None
+
+    # then: created
+    await result.locator(".admin-imported", has_text="Imported the users file: 1 created, 0 updated, 0 unchanged.").wait_for()
+    assert (await user(database, "imported@example.com")).time_zone == "Asia/Tokyo"
+    assert await page.evaluate(PAST_THE_EDGE) == []
+    assert problems == []

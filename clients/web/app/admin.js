@@ -26,6 +26,7 @@ const state = {
   list: { filter: {}, cursors: [null] }, // cursors[i]: the `after` of page i + 1
   categories: null, // [{id, name}], loaded once
   session: null, // the session Enrolment and Tracking work on: {id, name}
+  users: { search: null, cursors: [null] },
 };
 
 export async function mount(client, me, root) {
@@ -43,6 +44,7 @@ export function unmount() {
   state.list = { filter: {}, cursors: [null] };
   state.categories = null;
   state.session = null;
+  state.users = { search: null, cursors: [null] };
 }
 
 const request = (name, variables) => state.client.request(name, variables);
@@ -54,6 +56,7 @@ const SCREENS = [
   { name: "session-form", label: "New session", open: () => showSessionForm(null) },
   { name: "enrolment", label: "Enrolment", open: () => showEnrolment() },
   { name: "tracking", label: "Tracking", open: () => showTracking() },
+  { name: "users", label: "Users", open: () => showUsers() },
 ];
 
 function markScreen(name) {
@@ -602,4 +605,105 @@ function exportForm(session) {
     }
   });
   return form;
+}
+
+// ---------- Users: find, create, edit, deactivate, import ----------
+
+const WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"];
+const title = (word) => word[0] + word.slice(1).toLowerCase();
+
+function showUsers() {
+  const search = el("input", { type: "search", name: "search", value: state.users.search || "" });
+  const find = el("form", { class: "admin-filters", role: "search", "aria-label": "Find users" },
+    labelled("admin-users-search", "Name or e-mail", search),
+    el("div", { class: "admin-field admin-actions" }, el("button", { type: "submit", class: "primary" }, "Search")));
+  const count = el("p", { class: "admin-count", id: "admin-users-count", role: "status" });
+  const list = el("form", { id: "admin-users-list", "aria-label": "Users" });
+  const editor = el("div", { id: "admin-user-editor" });
+  showScreen("users", el("h2", {}, "Users"), find, count, list, editor,
+    el("button", { type: "button", class: "secondary", id: "admin-user-new", onclick: () => userForm(editor, null, reload) },
+      "New user"),
+    importForm({ id: "admin-users-import", title: "Import users from a CSV file",
+      hint: "email,name[,time_zone,week_start,class,guardian_of,is_admin]: new users are created, existing ones "
+        + "updated. A file with any error changes nothing." }));
+  const reload = () => loadUsers(list, count, editor);
+  find.addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.users = { search: search.value.trim() || null, cursors: [null] };
+    reload();
+  });
+  reload();
+}
+
+function loadUsers(list, count, editor) {
+  const users = state.users;
+  const page = users.cursors.length;
+  const reload = () => loadUsers(list, count, editor);
+  fill(list, el("p", { class: "muted" }, "Loading…"));
+  return loadInto(list, () => request("AdminUserList", { search: users.search, first: PAGE_SIZE, after: users.cursors[page - 1] }),
+    (data) => {
+      const { totalCount, edges, pageInfo } = data.users;
+      count.textContent = plural(totalCount, "user");
+      const rows = edges.map(({ node: u }) => el("tr", { "data-user": u.id, class: u.active ? null : "admin-inactive" },
+        el("td", {}, u.name), el("td", {}, u.email || "—"), el("td", {}, u.isAdmin ? "Admin" : "—"),
+        el("td", {}, u.active ? "Active" : "Inactive"), el("td", {}, u.timeZone),
+        el("td", { class: "actions" },
+          el("button", { type: "button", class: "link", "aria-label": `Edit ${u.name}`, onclick: () => userForm(editor, u, reload) }, "Edit"),
+          el("button", { type: "button", class: "link", "aria-label": `${u.active ? "Deactivate" : "Reactivate"} ${u.name}`,
+            onclick: async () => {
+              if (await submit(list, "AdminUpdateUser", { input: { id: u.id, active: !u.active } }, "updateUser")) reload();
+            } }, u.active ? "Deactivate" : "Reactivate"))));
+      fill(list,
+        edges.length ? table(["Name", "E-mail", "Role", "Status", "Time zone", ""], rows) : el("p", { class: "muted" }, "Nobody matches."),
+        el("p", { class: "error form-error", role: "alert", hidden: true }),
+        el("div", { class: "list-foot" },
+          el("button", { type: "button", class: "secondary", disabled: page === 1, onclick: () => {
+            users.cursors.pop();
+            reload();
+          } }, "Previous page"),
+          el("span", { id: "admin-users-page" }, `Page ${page} of ${Math.max(1, Math.ceil(totalCount / PAGE_SIZE))}`),
+          el("button", { type: "button", class: "secondary", disabled: !pageInfo.hasNextPage, onclick: () => {
+            users.cursors.push(pageInfo.endCursor);
+            reload();
+          } }, "Next page")));
+    });
+}
+
+// The form of a new user (user null) or of one to edit; `saved` reloads the list.
+function userForm(container, user, saved) {
+  const editing = user !== null;
+  const checkbox = (name, label, checked) => el("label", { class: "admin-radio" },
+    el("input", { type: "checkbox", name, checked }), ` ${label}`);
+  const form = el("form", { class: "admin-form card admin-user-form", id: "admin-user-form", novalidate: true },
+    el("h3", {}, editing ? `Edit ${user.name}` : "New user"),
+    labelled("admin-user-name", "Name", el("input", { name: "name", value: editing ? user.name : "", required: true })),
+    editing ? null : labelled("admin-user-email", "E-mail address", el("input", { type: "email", name: "email", required: true })),
+    labelled("admin-user-zone", "Time zone", el("input", { name: "timeZone", value: editing ? user.timeZone : "Europe/Paris" }),
+      "An IANA time zone, as Europe/Paris."),
+    labelled("admin-user-week", "Week starts on", el("select", { name: "weekStart" },
+      options(WEEKDAYS.map((day) => [day, title(day)]), editing ? user.weekStart : "MONDAY"))),
+    checkbox("isAdmin", "Administrator", editing && user.isAdmin),
+    editing ? checkbox("active", "Active (may sign in)", user.active)
+      : checkbox("sendInvitation", "Make an invitation link to choose a first password", true),
+    el("p", { class: "error form-error", role: "alert", hidden: true }),
+    el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, editing ? "Save" : "Create user"),
+      el("button", { type: "button", class: "secondary", onclick: () => fill(container) }, "Close")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = new FormData(form);
+    const input = { name: values.get("name").trim(), timeZone: values.get("timeZone").trim(),
+      weekStart: values.get("weekStart"), isAdmin: values.has("isAdmin") };
+    const payload = editing
+      ? await submit(form, "AdminUpdateUser", { input: { id: user.id, ...input, active: values.has("active") } }, "updateUser")
+      : await submit(form, "AdminCreateUser", { input: { ...input, email: values.get("email").trim(),
+        sendInvitation: values.has("sendInvitation") } }, "createUser");
+    if (!payload) return;
+    fill(container, el("div", { class: "notice admin-user-saved", role: "status" },
+      el("p", {}, editing ? `Saved ${payload.user.name}.` : `Created ${payload.user.name}.`),
+      payload.invitationUrl ? [labelled("admin-user-invitation", "Invitation link (pass it on: it works once)",
+        el("input", { readonly: true, value: payload.invitationUrl }))] : null));
+    saved();
+  });
+  fill(container, form);
+  form.querySelector("input").focus();
 }
