@@ -330,6 +330,11 @@ WEB.update({
                                              "timeZone": "Europe/Lisbon", "sendInvitation": True}},
                            lambda d, demo: no_errors(d["createUser"]) and "#invitation=" in d["createUser"]["invitationUrl"]
                            and remember(demo, newUserId=d["createUser"]["user"]["id"])),
+    # Webhooks: create, list, read the log, delete (so that the admin client's runs find the demo's as they left it).
+    **{f"Admin{name}": ADMIN_RUNS[name] for name in ("CreateWebhookEndpoint", "WebhookEndpoints", "WebhookDeliveries")},
+    "AdminDeleteWebhookEndpoint": Run(ADMIN, lambda demo: {"input": {"id": demo.found["webhookEndpointId"]}},
+                                      lambda d, demo: no_errors(d["deleteWebhookEndpoint"])
+                                      and d["deleteWebhookEndpoint"]["deletedId"] == demo.found["webhookEndpointId"]),
     "AdminUpdateUser": Run(ADMIN, lambda demo: {"input": {"id": demo.found["newUserId"], "active": False,
                                                           "weekStart": "SUNDAY"}},
                            lambda d, _: no_errors(d["updateUser"]) and d["updateUser"]["user"]["active"] is False

@@ -478,6 +478,11 @@ ADMIN: dict[str, Entry] = {
 WEB.update({f"Admin{name}": ADMIN[name] for name in (*WEB_ADMIN_COPIES, "ImportCsv")})
 
 WEB.update({
+    **{f"Admin{name}": ADMIN[name] for name in ("CreateWebhookEndpoint", "WebhookEndpoints", "WebhookDeliveries")},
+    # The viewer, the endpoint, one DELETE (its deliveries go with it, ON DELETE CASCADE), the audit entry.
+    "AdminDeleteWebhookEndpoint": Entry(as_admin(SizedData.webhook_endpoints, lambda made, n: {"input": {"id": gid(made)}},
+                                                 lambda d, made, n: no_errors(d["deleteWebhookEndpoint"])
+                                                 and d["deleteWebhookEndpoint"]["deletedId"] == gid(made)), 4),
     "AdminUserList": Entry(as_admin(SizedData.users, lambda tag, n: {"search": f"Coach {tag}"},
                                     lambda d, tag, n: page_of(d["users"], n, 20)
                                     and all(u["active"] for u in edges(d["users"]))), 3),

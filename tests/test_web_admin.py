@@ -6,7 +6,10 @@ courses and course coaches), each refused input shown beside its field and a fai
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,14 +18,16 @@ from sqlalchemy import func, select
 from sessiongraph import models
 from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.models.events import EventType
 from tests.test_web_client import ARTIFACTS, app, browser  # noqa: F401 (fixtures)
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 ADMIN_ZONE = ZoneInfo("Europe/Paris")  # the demo admin's; the browser is elsewhere, to show it is not used
 BROWSER_ZONE = "America/New_York"
 # Nothing runs past the screen's right edge, so the page never scrolls sideways: the boxes whose content
-# is wider than they are (none), the page's own first.
+# is wider than they are (none), the page's own first. A text field scrolls its own text: that is no cut.
 PAST_THE_EDGE = """() => [document.documentElement, ...document.querySelectorAll("#view-admin *, header *")]
+  .filter((node) => !["INPUT", "SELECT", "TEXTAREA"].includes(node.tagName))
   .filter((node) => getComputedStyle(node).display !== "inline" && node.scrollWidth > node.clientWidth + 0.5)
   .map((node) => `${node.tagName.toLowerCase()}#${node.id}.${node.className}: ${node.textContent.slice(0, 60)}`)"""
 BULK = 15  # sessions added to the demo's, so that the list has two pages of 20
@@ -492,5 +497,87 @@ async def test_users_are_found_created_edited_deactivated_and_imported(browser, 
     # then: created
     await result.locator(".admin-imported", has_text="Imported the users file: 1 created, 0 updated, 0 unchanged.").wait_for()
     assert (await user(database, "imported@example.com")).time_zone == "Asia/Tokyo"
+    assert await page.evaluate(PAST_THE_EDGE) == []
+    assert problems == []
+
+
+def test_the_webhook_form_offers_every_event_type_the_service_sends():
+    source = (Path(__file__).parent.parent / "clients/web/app/admin.js").read_text()
+    listed = re.search(r"export const EVENT_TYPES = \[(.*?)\];", source, re.S)
+
+    assert listed and re.findall(r'"([a-z_.]+)"', listed.group(1)) == [t.value for t in EventType]
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+async def test_webhook_endpoints_are_listed_created_with_their_secret_read_and_deleted(  # noqa: F811
+        browser, live_server, database, clock, settings, width):
+    # given: the admin's page, whose first load of the endpoints fails
+    page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
+                                      fail_once="AdminWebhookEndpoints")
+    page.on("dialog", lambda dialog: dialog.accept())  # "Delete the endpoint …?"
+    await page.locator("#admin-sessions-body tbody tr").first.wait_for()
+    async with database.write() as db:
+        demo_endpoint = await db.scalar(select(models.WebhookEndpoint))
+        # Its log: one delivered, one failing and to be tried again.
+        db.add_all([models.WebhookDelivery(
+            endpoint_id=demo_endpoint.id, event_id=k + 1, event_type="booking.created", webhook_id=f"msg_web{k}",
+            body="{}", created_at=clock.now(), attempts=k + 1, status=status, response_status=code,
+            last_attempt_at=clock.now(), next_attempt_at=clock.now() + timedelta(minutes=5) if k else None)
+            for k, (status, code) in enumerate([("DELIVERED", 200), ("PENDING", 503)])])
+
+    # when: Webhooks
+    await page.click("#admin-nav [data-screen=webhooks]")
+
+    # then: a Retry, then the demo's endpoint
+    await page.locator("#admin-webhooks-list button.retry").click()
+    rows = page.locator("#admin-webhooks-list tbody tr")
+    await rows.first.wait_for()
+    assert await texts(rows.locator(".admin-url")) == [demo_endpoint.url]
+
+    # when: its deliveries
+    await page.click(f"button[aria-label='Deliveries to {demo_endpoint.url}']")
+    await page.locator("#admin-deliveries h3").wait_for()
+
+    # then: its log, newest first
+    log = page.locator("#admin-deliveries tbody tr")
+    now, retry = (f"{moment.astimezone(ADMIN_ZONE):%a %-d %b %H:%M}" for moment in (clock.now(), clock.now() + timedelta(minutes=5)))
+    assert [await texts(row.locator("td")) for row in await log.all()] == [
+        ["booking.created", "msg_web1", "Pending", "2", now, "503", retry],
+        ["booking.created", "msg_web0", "Delivered", "1", now, "200", "—"]]
+
+    # when: an endpoint at a private address, for no event
+    await page.fill("#admin-webhook-url", "https://127.0.0.1/hooks")
+    await page.click("#admin-webhook-form button[type=submit]")
+
+    # then: each refusal beside its field, nothing made
+    await page.locator("#admin-webhook-url-error").wait_for()
+    assert await page.locator("#admin-webhook-form fieldset[name=eventTypes] + .field-error").count() == 1
+    async with database.read() as db:
+        assert await db.scalar(select(func.count()).select_from(models.WebhookEndpoint)) == 1
+
+    # when: a public address, for bookings made
+    await page.fill("#admin-webhook-url", "https://93.184.216.34/hooks")
+    await page.fill("#admin-webhook-description", "CRM")
+    await page.check("#admin-webhook-form input[value='booking.created']")
+    await page.click("#admin-webhook-form button[type=submit]")
+
+    # then: its secret, shown once, and the endpoint listed
+    secret = page.locator("#admin-webhook-secret-value")
+    await secret.wait_for()
+    await page.locator("#admin-webhooks-count", has_text="2 endpoints").wait_for()
+    async with database.read() as db:
+        made = await db.scalar(select(models.WebhookEndpoint).where(models.WebhookEndpoint.url == "https://93.184.216.34/hooks"))
+    assert await secret.input_value() == made.secret and made.secret.startswith("whsec_")
+    assert json.loads(made.event_types) == ["booking.created"] and made.description == "CRM"
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-admin-webhooks-{width}.png", full_page=True)
+
+    # when: deleted
+    await page.click("button[aria-label='Delete https://93.184.216.34/hooks']")
+
+    # then: gone from the list and the database
+    await page.locator("#admin-webhooks-count", has_text="1 endpoint").wait_for()
+    async with database.read() as db:
+        assert await db.get(models.WebhookEndpoint, made.id) is None
     assert await page.evaluate(PAST_THE_EDGE) == []
     assert problems == []

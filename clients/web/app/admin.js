@@ -3,7 +3,7 @@
 // courses and their coaches). Every refused field shows its UserError beside it; every failed load shows
 // a Retry. The markup is built here, into index.html's #view-admin.
 import {
-  $, el, fieldControl, fill, fmtDate, fmtTime, fromLocalInput, loadInto, showUserErrors, table, toLocalInput,
+  $, el, fieldControl, fill, fmtDate, fmtDateTime, fmtTime, fromLocalInput, loadInto, showUserErrors, table, toLocalInput,
 } from "./ui.js";
 
 const PAGE_SIZE = 20;
@@ -57,6 +57,7 @@ const SCREENS = [
   { name: "enrolment", label: "Enrolment", open: () => showEnrolment() },
   { name: "tracking", label: "Tracking", open: () => showTracking() },
   { name: "users", label: "Users", open: () => showUsers() },
+  { name: "webhooks", label: "Webhooks", open: () => showWebhooks() },
 ];
 
 function markScreen(name) {
@@ -706,4 +707,102 @@ function userForm(container, user, saved) {
   });
   fill(container, form);
   form.querySelector("input").focus();
+}
+
+// ---------- Webhooks: endpoints, their secret once, their delivery log ----------
+
+// DESIGN.md's webhook event types (the schema takes them as strings; tests/test_web_admin.py keeps this list
+// the service's).
+export const EVENT_TYPES = [
+  "booking.created", "booking.cancelled", "booking.rescheduled", "live_session.updated", "live_session.cancelled",
+  "absence_request.created", "absence_request.reviewed", "enrollment.created", "waitlist.promoted", "reminder.due",
+];
+
+function showWebhooks() {
+  const list = el("form", { id: "admin-webhooks-list", "aria-label": "Webhook endpoints" });
+  const deliveries = el("div", { id: "admin-deliveries", "aria-live": "polite" });
+  const reload = () => loadWebhooks(list, deliveries);
+  showScreen("webhooks", el("h2", {}, "Webhooks"), list, deliveries, webhookForm(reload));
+  reload();
+}
+
+function loadWebhooks(list, deliveries) {
+  fill(list, el("p", { class: "muted" }, "Loading…"));
+  const reload = () => loadWebhooks(list, deliveries);
+  return loadInto(list, () => request("AdminWebhookEndpoints", { first: 100 }), (data) => {
+    const { totalCount, edges } = data.webhookEndpoints;
+    const remove = async (endpoint) => {
+      if (!window.confirm(`Delete the endpoint ${endpoint.url} and its delivery log?`)) return;
+      if (await submit(list, "AdminDeleteWebhookEndpoint", { input: { id: endpoint.id } }, "deleteWebhookEndpoint")) {
+        fill(deliveries);
+        reload();
+      }
+    };
+    fill(list,
+      el("p", { class: "admin-count", id: "admin-webhooks-count", role: "status" }, plural(totalCount, "endpoint")),
+      edges.length ? table(["URL", "Events", "Status", "Description", ""], edges.map(({ node: e }) => el("tr", { "data-endpoint": e.id },
+        el("td", { class: "admin-url" }, e.url), el("td", {}, e.eventTypes.join(", ")), el("td", {}, e.active ? "Active" : "Off"),
+        el("td", {}, e.description || "—"),
+        el("td", { class: "actions" },
+          el("button", { type: "button", class: "link", "aria-label": `Deliveries to ${e.url}`,
+            onclick: () => loadDeliveries(deliveries, e, [null]) }, "Deliveries"),
+          el("button", { type: "button", class: "link", "aria-label": `Delete ${e.url}`, onclick: () => remove(e) }, "Delete")))))
+        : el("p", { class: "muted" }, "No endpoint yet."),
+      el("p", { class: "error form-error", role: "alert", hidden: true }));
+  });
+}
+
+function loadDeliveries(container, endpoint, cursors) {
+  fill(container, el("p", { class: "muted" }, "Loading…"));
+  return loadInto(container, () => request("AdminWebhookDeliveries", { id: endpoint.id, after: cursors[cursors.length - 1] }),
+    ({ node }) => {
+      if (!node) return fill(container, el("p", { class: "error", role: "alert" }, "This endpoint no longer exists."));
+      const { edges, pageInfo } = node.deliveries;
+      const when = (iso) => (iso ? fmtDateTime(iso) : "—");
+      fill(container, el("section", { class: "admin-part", "aria-labelledby": "admin-deliveries-title" },
+        el("h3", { id: "admin-deliveries-title" }, `Deliveries to ${node.url}`),
+        edges.length ? table(["Event", "Message", "Status", "Attempts", "Last attempt", "Response", "Next attempt"],
+          edges.map(({ node: d }) => el("tr", {}, el("td", {}, d.eventType), el("td", {}, el("code", {}, d.webhookId)),
+            el("td", {}, el("span", { class: `badge admin-delivery ${d.status.toLowerCase()}` }, title(d.status))),
+            el("td", { class: "num" }, String(d.attempts)), el("td", {}, when(d.lastAttemptAt)),
+            el("td", {}, d.responseStatus === null ? "—" : String(d.responseStatus)), el("td", {}, when(d.nextAttemptAt)))))
+          : el("p", { class: "muted" }, "Nothing sent yet."),
+        el("div", { class: "list-foot" },
+          el("button", { type: "button", class: "secondary", disabled: cursors.length === 1,
+            onclick: () => loadDeliveries(container, endpoint, cursors.slice(0, -1)) }, "Newer"),
+          el("button", { type: "button", class: "secondary", disabled: !pageInfo.hasNextPage,
+            onclick: () => loadDeliveries(container, endpoint, [...cursors, pageInfo.endCursor]) }, "Older"))));
+    });
+}
+
+function webhookForm(created) {
+  const secret = el("div", { id: "admin-webhook-secret", "aria-live": "polite" });
+  const form = el("form", { class: "admin-part admin-form", id: "admin-webhook-form", novalidate: true,
+    "aria-labelledby": "admin-webhook-form-title" },
+    el("h3", { id: "admin-webhook-form-title" }, "New endpoint"),
+    labelled("admin-webhook-url", "URL", el("input", { type: "url", name: "url", required: true, placeholder: "https://" }),
+      "A public HTTPS address; events are signed with the endpoint's secret (Standard Webhooks)."),
+    labelled("admin-webhook-description", "Description", el("input", { name: "description" })),
+    el("fieldset", { class: "admin-window", name: "eventTypes" }, el("legend", {}, "Events to send"),
+      EVENT_TYPES.map((type) => el("label", { class: "admin-radio" },
+        el("input", { type: "checkbox", name: "eventType", value: type }), ` ${type}`))),
+    el("p", { class: "error form-error", role: "alert", hidden: true }),
+    el("button", { type: "submit", class: "primary" }, "Create endpoint"),
+    secret);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    fill(secret);
+    const values = new FormData(form);
+    const payload = await submit(form, "AdminCreateWebhookEndpoint", { input: {
+      url: values.get("url").trim(), description: values.get("description").trim() || null,
+      eventTypes: values.getAll("eventType"),
+    } }, "createWebhookEndpoint");
+    if (!payload) return;
+    form.reset();
+    fill(secret, el("div", { class: "notice admin-secret", role: "status" },
+      el("p", {}, `Created the endpoint ${payload.webhookEndpoint.url}. Keep its secret now: it is not shown again.`),
+      labelled("admin-webhook-secret-value", "Signing secret", el("input", { readonly: true, value: payload.secret }))));
+    created();
+  });
+  return form;
 }
