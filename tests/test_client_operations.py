@@ -319,7 +319,7 @@ WEB_ADMIN_COPIES = ("SessionList", "SessionEditor", "CourseSearch", "UserSearch"
 WEB.update({f"Admin{name}": ADMIN_RUNS[name] for name in WEB_ADMIN_COPIES})
 # Session names are unique, and every client's runs share one demo platform.
 WEB["AdminCreateSession"] = Run(ADMIN, lambda demo: {"input": {
-    **ADMIN_RUNS["CreateSession"].variables(demo)["input"], "name": "Summer English on the web"}},  # type: ignore[operator]
+    **ADMIN_RUNS["CreateSession"].variables(demo)["input"], "name": "Summer English on the web"}},
     ADMIN_RUNS["CreateSession"].expect)
 
 # The web client's Users screen: find, create (with an invitation), edit, deactivate.

@@ -74,7 +74,7 @@ async def all_sessions(database) -> list[models.Session]:
 
 
 @pytest.mark.parametrize("width", VIEWPORTS)
-async def test_the_session_list_searches_filters_and_pages(browser, live_server, database, clock, settings,  # noqa: F811
+async def test_the_session_list_searches_filters_and_pages(browser, live_server, database, clock, settings,
                                                            width):
     # given: the admin's page, whose first load of the list fails
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
@@ -160,7 +160,7 @@ def local(day, hour: int) -> datetime:
 
 
 @pytest.mark.parametrize("width", VIEWPORTS)
-async def test_the_session_form_creates_and_edits_a_session(browser, live_server, database, clock, settings,  # noqa: F811
+async def test_the_session_form_creates_and_edits_a_session(browser, live_server, database, clock, settings,
                                                             width):
     # given: the admin's page
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width])
@@ -266,7 +266,7 @@ async def enrolled(database, name: str) -> list[tuple[str, int | None]]:
 
 
 @pytest.mark.parametrize("width", VIEWPORTS)
-async def test_enrolment_by_person_by_class_and_by_csv_file(browser, live_server, database, clock, settings,  # noqa: F811
+async def test_enrolment_by_person_by_class_and_by_csv_file(browser, live_server, database, clock, settings,
                                                             width):
     # given: the admin's page, whose first load of a session's learners fails
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
@@ -349,7 +349,7 @@ async def test_enrolment_by_person_by_class_and_by_csv_file(browser, live_server
 
 
 @pytest.mark.parametrize("width", VIEWPORTS)
-async def test_tracking_shows_a_session_s_learners_and_exports_them(browser, live_server, database, clock,  # noqa: F811
+async def test_tracking_shows_a_session_s_learners_and_exports_them(browser, live_server, database, clock,
                                                                     settings, http, width):
     # given: the admin's page, whose first load of a tracking fails
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
@@ -404,7 +404,7 @@ async def user(database, email: str) -> models.User | None:
 
 
 @pytest.mark.parametrize("width", VIEWPORTS)
-async def test_users_are_found_created_edited_deactivated_and_imported(browser, live_server, database, clock,  # noqa: F811
+async def test_users_are_found_created_edited_deactivated_and_imported(browser, live_server, database, clock,
                                                                       settings, width):
     # given: the admin's page, whose first load of the users fails
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
@@ -509,7 +509,7 @@ def test_the_webhook_form_offers_every_event_type_the_service_sends():
 
 
 @pytest.mark.parametrize("width", VIEWPORTS)
-async def test_webhook_endpoints_are_listed_created_with_their_secret_read_and_deleted(  # noqa: F811
+async def test_webhook_endpoints_are_listed_created_with_their_secret_read_and_deleted(
         browser, live_server, database, clock, settings, width):
     # given: the admin's page, whose first load of the endpoints fails
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],

@@ -101,7 +101,7 @@ function options(choices, selected, blank) {
   ];
 }
 
-function labelled(id, label, control, hint) {
+function field(id, label, control, hint) {
   control.id = id;
   return el("div", { class: "admin-field" }, el("label", { for: id }, label), control,
     hint ? el("p", { class: "muted admin-hint" }, hint) : null);
@@ -134,17 +134,17 @@ const courseText = (course) => `${course.code} · ${course.title}`;
 
 // A mutation sent from a form: its UserErrors beside their fields; a failure to reach the service in the
 // form's alert, the form kept as it was so that sending it again retries. Returns the payload when saved.
-async function submit(form, name, variables, field) {
-  const payload = await send(form, () => request(name, variables), field);
+async function submit(form, name, variables, key) {
+  const payload = await send(form, () => request(name, variables), key);
   return payload && !payload.errors.length ? payload : null;
 }
 
 // The payload, its UserErrors shown; null when the service could not be reached (said in the form's alert).
-async function send(form, sending, field) {
+async function send(form, sending, key) {
   const button = form.querySelector("button[type=submit]");
   if (button) button.disabled = true;
   try {
-    const payload = (await sending())[field];
+    const payload = (await sending())[key];
     showUserErrors(form, payload.errors);
     return payload;
   } catch (error) {
@@ -165,11 +165,11 @@ function showSessions() {
   const from = el("input", { type: "date", name: "from", value: list.dates?.from || "" });
   const to = el("input", { type: "date", name: "to", value: list.dates?.to || "" });
   const form = el("form", { class: "admin-filters", role: "search", "aria-label": "Find sessions" },
-    labelled("admin-sessions-search", "Name", search),
-    labelled("admin-sessions-status", "Status", status),
-    labelled("admin-sessions-category", "Category", category),
-    labelled("admin-sessions-from", "From", from),
-    labelled("admin-sessions-to", "To", to),
+    field("admin-sessions-search", "Name", search),
+    field("admin-sessions-status", "Status", status),
+    field("admin-sessions-category", "Category", category),
+    field("admin-sessions-from", "From", from),
+    field("admin-sessions-to", "To", to),
     el("div", { class: "admin-field admin-actions" }, el("button", { type: "submit", class: "primary" }, "Search")));
   const count = el("p", { class: "admin-count", id: "admin-sessions-count", role: "status" });
   const body = el("div", { id: "admin-sessions-body" }, el("p", { class: "muted" }, "Loading…"));
@@ -260,18 +260,18 @@ function renderSessionForm(container, found, session, notice) {
   const windows = WINDOWS.map(([key, legend, hint]) => el("fieldset", { class: "admin-window", name: key, "data-window": key },
     el("legend", {}, legend), el("p", { class: "muted admin-hint" }, hint),
     el("div", { class: "admin-window-row" },
-      labelled(`admin-${key}-start`, "Start", el("input", { type: "datetime-local", name: `${key}.start`, value: toLocalInput(s[key].start) })),
-      labelled(`admin-${key}-end`, "End", el("input", { type: "datetime-local", name: `${key}.end`, value: toLocalInput(s[key].end) })))));
+      field(`admin-${key}-start`, "Start", el("input", { type: "datetime-local", name: `${key}.start`, value: toLocalInput(s[key].start) })),
+      field(`admin-${key}-end`, "End", el("input", { type: "datetime-local", name: `${key}.end`, value: toLocalInput(s[key].end) })))));
   const accessFieldset = windows[1];
 
   const form = el("form", { class: "admin-form", id: "admin-session-form", novalidate: true },
     el("h2", {}, editing ? `Edit ${s.name}` : "New session"),
     notice ? el("p", { class: "notice admin-saved", role: "status" }, notice) : null,
-    labelled("admin-session-name", "Name", el("input", { name: "name", value: s.name, required: true, maxlength: "200" })),
-    labelled("admin-session-description", "Description", el("textarea", { name: "description", rows: "3" }, s.description || "")),
-    labelled("admin-session-category", "Category", el("select", { name: "categoryId" },
+    field("admin-session-name", "Name", el("input", { name: "name", value: s.name, required: true, maxlength: "200" })),
+    field("admin-session-description", "Description", el("textarea", { name: "description", rows: "3" }, s.description || "")),
+    field("admin-session-category", "Category", el("select", { name: "categoryId" },
       options(found.map((c) => [c.id, c.name]), s.category ? s.category.id : "", "No category"))),
-    labelled("admin-session-visibility", "Visibility", el("select", { name: "visibility" },
+    field("admin-session-visibility", "Visibility", el("select", { name: "visibility" },
       options(Object.entries(VISIBILITIES), s.visibility))),
     el("div", { class: "admin-field" }, el("span", { class: "admin-label", id: "admin-coach-label" }, "Session coach"), coachShown),
     picker({ id: "admin-coach-search", label: "Find a session coach", find: findUsers, describe: personText, pick: "Choose",
@@ -279,7 +279,7 @@ function renderSessionForm(container, found, session, notice) {
     el("fieldset", { class: "admin-access-mode" }, el("legend", {}, "Learners' access"),
       mode("dates", "Between dates (the access window below)"),
       mode("duration", "For a number of days from each learner's first access"),
-      labelled("admin-session-duration", "Days", durationDays)),
+      field("admin-session-duration", "Days", durationDays)),
     windows,
     el("p", { class: "error form-error", role: "alert", hidden: true }),
     el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, editing ? "Save" : "Create session"),
@@ -505,7 +505,7 @@ function importForm({ id = "admin-import", title = "Import a CSV file", hint } =
     el("h3", { id: `${id}-title` }, title),
     el("p", { class: "muted admin-hint" }, hint || "Enrollments (session,email[,role]), Chamilo's session file, or "
       + "users (email,name[,time_zone,week_start,class,guardian_of,is_admin]). A file with any error changes nothing."),
-    labelled(`${id}-file`, "CSV file", file),
+    field(`${id}-file`, "CSV file", file),
     el("p", { class: "error form-error", role: "alert", hidden: true }),
     el("button", { type: "submit", class: "primary" }, "Import"),
     result);
@@ -591,7 +591,7 @@ function loadTracking(body, session, cursors) {
 function exportForm(session) {
   const link = el("p", { class: "admin-download", id: "admin-export-link", "aria-live": "polite" });
   const form = el("form", { class: "admin-export", id: "admin-export", "aria-label": "Export the tracking" },
-    labelled("admin-export-format", "Export as", el("select", { name: "format" }, options([["CSV", "CSV"], ["XLSX", "Excel (XLSX)"]], "CSV"))),
+    field("admin-export-format", "Export as", el("select", { name: "format" }, options([["CSV", "CSV"], ["XLSX", "Excel (XLSX)"]], "CSV"))),
     el("button", { type: "submit", class: "secondary" }, "Export"),
     el("p", { class: "error form-error", role: "alert", hidden: true }),
     link);
@@ -616,7 +616,7 @@ const title = (word) => word[0] + word.slice(1).toLowerCase();
 function showUsers() {
   const search = el("input", { type: "search", name: "search", value: state.users.search || "" });
   const find = el("form", { class: "admin-filters", role: "search", "aria-label": "Find users" },
-    labelled("admin-users-search", "Name or e-mail", search),
+    field("admin-users-search", "Name or e-mail", search),
     el("div", { class: "admin-field admin-actions" }, el("button", { type: "submit", class: "primary" }, "Search")));
   const count = el("p", { class: "admin-count", id: "admin-users-count", role: "status" });
   const list = el("form", { id: "admin-users-list", "aria-label": "Users" });
@@ -677,11 +677,11 @@ function userForm(container, user, saved) {
     el("input", { type: "checkbox", name, checked }), ` ${label}`);
   const form = el("form", { class: "admin-form card admin-user-form", id: "admin-user-form", novalidate: true },
     el("h3", {}, editing ? `Edit ${user.name}` : "New user"),
-    labelled("admin-user-name", "Name", el("input", { name: "name", value: editing ? user.name : "", required: true })),
-    editing ? null : labelled("admin-user-email", "E-mail address", el("input", { type: "email", name: "email", required: true })),
-    labelled("admin-user-zone", "Time zone", el("input", { name: "timeZone", value: editing ? user.timeZone : "Europe/Paris" }),
+    field("admin-user-name", "Name", el("input", { name: "name", value: editing ? user.name : "", required: true })),
+    editing ? null : field("admin-user-email", "E-mail address", el("input", { type: "email", name: "email", required: true })),
+    field("admin-user-zone", "Time zone", el("input", { name: "timeZone", value: editing ? user.timeZone : "Europe/Paris" }),
       "An IANA time zone, as Europe/Paris."),
-    labelled("admin-user-week", "Week starts on", el("select", { name: "weekStart" },
+    field("admin-user-week", "Week starts on", el("select", { name: "weekStart" },
       options(WEEKDAYS.map((day) => [day, title(day)]), editing ? user.weekStart : "MONDAY"))),
     checkbox("isAdmin", "Administrator", editing && user.isAdmin),
     editing ? checkbox("active", "Active (may sign in)", user.active)
@@ -701,7 +701,7 @@ function userForm(container, user, saved) {
     if (!payload) return;
     fill(container, el("div", { class: "notice admin-user-saved", role: "status" },
       el("p", {}, editing ? `Saved ${payload.user.name}.` : `Created ${payload.user.name}.`),
-      payload.invitationUrl ? [labelled("admin-user-invitation", "Invitation link (pass it on: it works once)",
+      payload.invitationUrl ? [field("admin-user-invitation", "Invitation link (pass it on: it works once)",
         el("input", { readonly: true, value: payload.invitationUrl }))] : null));
     saved();
   });
@@ -780,9 +780,9 @@ function webhookForm(created) {
   const form = el("form", { class: "admin-part admin-form", id: "admin-webhook-form", novalidate: true,
     "aria-labelledby": "admin-webhook-form-title" },
     el("h3", { id: "admin-webhook-form-title" }, "New endpoint"),
-    labelled("admin-webhook-url", "URL", el("input", { type: "url", name: "url", required: true, placeholder: "https://" }),
+    field("admin-webhook-url", "URL", el("input", { type: "url", name: "url", required: true, placeholder: "https://" }),
       "A public HTTPS address; events are signed with the endpoint's secret (Standard Webhooks)."),
-    labelled("admin-webhook-description", "Description", el("input", { name: "description" })),
+    field("admin-webhook-description", "Description", el("input", { name: "description" })),
     el("fieldset", { class: "admin-window", name: "eventTypes" }, el("legend", {}, "Events to send"),
       EVENT_TYPES.map((type) => el("label", { class: "admin-radio" },
         el("input", { type: "checkbox", name: "eventType", value: type }), ` ${type}`))),
@@ -801,7 +801,7 @@ function webhookForm(created) {
     form.reset();
     fill(secret, el("div", { class: "notice admin-secret", role: "status" },
       el("p", {}, `Created the endpoint ${payload.webhookEndpoint.url}. Keep its secret now: it is not shown again.`),
-      labelled("admin-webhook-secret-value", "Signing secret", el("input", { readonly: true, value: payload.secret }))));
+      field("admin-webhook-secret-value", "Signing secret", el("input", { readonly: true, value: payload.secret }))));
     created();
   });
   return form;
