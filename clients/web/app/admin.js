@@ -455,9 +455,9 @@ function loadEnrolled(container, session) {
           const payload = await submit(form, "AdminEnrollLearners", { input: { sessionId: session.id, ...input(picked) } },
             "enrollLearners");
           if (!payload) return;
+          await loadLearners(list, session); // said once everything shown says it
           fill(notice, said(picked, payload));
           fill(count, plural(payload.session.learnerCount, "learner"));
-          loadLearners(list, session);
         } }),
         el("output", { name: "userIds", hidden: true }), el("output", { name: "classId", hidden: true }),
         notice, el("p", { class: "error form-error", role: "alert", hidden: true }));
