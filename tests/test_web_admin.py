@@ -227,6 +227,36 @@ async def test_the_session_form_creates_and_edits_a_session(browser, live_server
             models.SessionCourseCoach.session_id == made.id))).all()
     assert list(coaches) == [coach.id]
 
+    # when: a second course, moved before the first
+    first_code = course_codes[0]
+    await page.fill("#admin-course-search", "English")
+    await page.click("#admin-courses-form > .admin-picker button:text('Find')")
+    await page.locator("#admin-courses-form > .admin-picker .admin-results li").nth(1).wait_for()
+    second = (await page.locator("#admin-courses-form > .admin-picker .admin-results li").nth(1).text_content())
+    second_code = second.split(" · ")[0].strip()
+    await page.locator("#admin-courses-form > .admin-picker .admin-results button").nth(1).click()
+    await page.click(f"button[aria-label='Move {second_code} up']")
+
+    # then: saved in that order, the first course keeping its coach
+    courses = page.locator("#admin-courses-form .admin-course .course-code")
+    await page.wait_for_function(f"document.querySelector('#admin-courses-form .admin-course .course-code')"
+                                 f".textContent === {second_code!r}")
+    assert await texts(courses) == [second_code, first_code]
+    async with database.read() as db:
+        order = (await db.scalars(select(models.Course.code).join(models.SessionCourse).where(
+            models.SessionCourse.session_id == made.id).order_by(models.SessionCourse.position))).all()
+        coaches = (await db.scalars(select(models.SessionCourseCoach.user_id).where(
+            models.SessionCourseCoach.session_id == made.id))).all()
+    assert (list(order), list(coaches)) == ([second_code, first_code], [coach.id])
+
+    # when: removed again
+    await page.click(f"#admin-courses-form button:text('Remove {second_code}')")
+    await page.locator("#admin-courses-form output[name=courseIds]", has_text="1 course").wait_for()
+    async with database.read() as db:
+        order = (await db.scalars(select(models.Course.code).join(models.SessionCourse).where(
+            models.SessionCourse.session_id == made.id))).all()
+    assert list(order) == [first_code]
+
     # when: a duration session of 0 days
     await page.check("input[name=accessMode][value=duration]")
     assert await page.locator("#admin-accessWindow-start").is_disabled()
