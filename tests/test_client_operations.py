@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from sessiongraph import models
-from sessiongraph.clients.admin.cli import import_file
+from sessiongraph.clients.admin.cli import IMPORT_CSV, import_file
 from sessiongraph.clients.documents import Operation, load_operations
 from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
@@ -347,6 +347,36 @@ ADMIN_RUNS: dict[str, Run] = {
                              lambda d, _: d["node"]["deliveries"]["edges"] == []),
 }
 
+# The web client's admin screens send web copies of the admin client's documents (the page may send only
+# web documents), selecting the same: they are run the same way.
+WEB_ADMIN_COPIES = ("SessionList", "SessionEditor", "CourseSearch", "UserSearch", "CategoryPicker", "ClassPicker",
+                    "CreateSession", "UpdateSession", "SetSessionCourses", "SetCourseCoaches", "EnrollLearners",
+                    "SessionTracking", "ExportTracking")
+WEB.update({f"Admin{name}": ADMIN_RUNS[name] for name in WEB_ADMIN_COPIES})
+# Session names are unique, and every client's runs share one demo platform.
+WEB["AdminCreateSession"] = Run(ADMIN, lambda demo: {"input": {
+    **ADMIN_RUNS["CreateSession"].variables(demo)["input"], "name": "Summer English on the web"}},
+    ADMIN_RUNS["CreateSession"].expect)
+
+# The web client's Users screen: find, create (with an invitation), edit, deactivate.
+WEB.update({
+    "AdminUserList": Run(ADMIN, {"search": "Coach"}, lambda d, _: d["users"]["totalCount"] >= 1
+                         and all(u["active"] and u["timeZone"] for u in edges(d["users"]))),
+    "AdminCreateUser": Run(ADMIN, {"input": {"email": "new.web.user@example.com", "name": "New Web User",
+                                             "timeZone": "Europe/Lisbon", "sendInvitation": True}},
+                           lambda d, demo: no_errors(d["createUser"]) and "#invitation=" in d["createUser"]["invitationUrl"]
+                           and remember(demo, newUserId=d["createUser"]["user"]["id"])),
+    # Webhooks: create, list, read the log, delete (so that the admin client's runs find the demo's as they left it).
+    **{f"Admin{name}": ADMIN_RUNS[name] for name in ("CreateWebhookEndpoint", "WebhookEndpoints", "WebhookDeliveries")},
+    "AdminDeleteWebhookEndpoint": Run(ADMIN, lambda demo: {"input": {"id": demo.found["webhookEndpointId"]}},
+                                      lambda d, demo: no_errors(d["deleteWebhookEndpoint"])
+                                      and d["deleteWebhookEndpoint"]["deletedId"] == demo.found["webhookEndpointId"]),
+    "AdminUpdateUser": Run(ADMIN, lambda demo: {"input": {"id": demo.found["newUserId"], "active": False,
+                                                          "weekStart": "SUNDAY"}},
+                           lambda d, _: no_errors(d["updateUser"]) and d["updateUser"]["user"]["active"] is False
+                           and d["updateUser"]["user"]["weekStart"] == "SUNDAY"),
+})
+WEB_IMPORT_CSV = next(op for op in load_operations("web") if op.name == "AdminImportCsv")
 RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
 # Run by other means below: a multipart upload through the admin command-line client, and the
 # subscriptions over a WebSocket.
@@ -355,7 +385,7 @@ SUBSCRIPTIONS = {"web": ("JoinAvailability", "ScheduleChanged"),
 # The sign-in documents change the demo password or need a refresh token or an invitation the demo does not have:
 # tests/test_client_statements.py runs each with its own (and tests/test_web_client.py signs in the page).
 SIGN_IN_OPERATIONS = {"SignIn", "RefreshToken", "SignOut", "SetPassword"}
-RUN_ELSEWHERE = {"ImportCsv", *SIGN_IN_OPERATIONS, *SUBSCRIPTIONS["web"], *SUBSCRIPTIONS["mobile"]}
+RUN_ELSEWHERE = {"ImportCsv", "AdminImportCsv", *SIGN_IN_OPERATIONS, *SUBSCRIPTIONS["web"], *SUBSCRIPTIONS["mobile"]}
 
 
 @pytest.mark.parametrize("client", RUNS)
@@ -527,8 +557,10 @@ async def test_every_operation_runs_by_hash_alone_on_a_service_running_trusted_d
     csv.write_text("session,email\nLeadership cohort 4,learner@example.com\n")
 
     problems = [problem for client in RUNS for problem in await run_all(demo, client)]
-    payload = await import_file(csv, url="http://test/graphql", token=demo.tokens[ADMIN],
-                                transport=httpx.ASGITransport(app=trusted.app))
+    payloads = [await import_file(csv, url="http://test/graphql", token=demo.tokens[ADMIN], operation=operation,
+                                  transport=httpx.ASGITransport(app=trusted.app))
+                for operation in (IMPORT_CSV, WEB_IMPORT_CSV)]  # the admin client's, and the web page's
 
     assert not problems, "\n".join(problems)
-    assert payload["errors"] == []
+    assert [payload["errors"] for payload in payloads] == [[], []]
+    assert payloads[1]["alreadyEnrolled"] == 1

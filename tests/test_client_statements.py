@@ -42,6 +42,7 @@ from tests.sized_data import (  # noqa: F401
     gid,
     sized,
 )
+from tests.test_client_operations import WEB_ADMIN_COPIES
 from tests.test_schedule_statements import log_hint
 
 SMALL, LARGE = 3, 30
@@ -543,6 +544,27 @@ WEB_TEACHING: dict[str, Entry] = {
         lambda d, made, n: no_errors(d["withdrawSlot"]) and d["withdrawSlot"]["cancelledBookingCount"] == 1), 15),
 }
 
+# The web client's admin screens send web copies of admin documents, selecting the same: the same entries.
+WEB.update({f"Admin{name}": ADMIN[name] for name in (*WEB_ADMIN_COPIES, "ImportCsv")})
+
+WEB.update({
+    **{f"Admin{name}": ADMIN[name] for name in ("CreateWebhookEndpoint", "WebhookEndpoints", "WebhookDeliveries")},
+    # The viewer, the endpoint, one DELETE (its deliveries go with it, ON DELETE CASCADE), the audit entry.
+    "AdminDeleteWebhookEndpoint": Entry(as_admin(SizedData.webhook_endpoints, lambda made, n: {"input": {"id": gid(made)}},
+                                                 lambda d, made, n: no_errors(d["deleteWebhookEndpoint"])
+                                                 and d["deleteWebhookEndpoint"]["deletedId"] == gid(made)), 4),
+    "AdminUserList": Entry(as_admin(SizedData.users, lambda tag, n: {"search": f"Coach {tag}"},
+                                    lambda d, tag, n: page_of(d["users"], n, 20)
+                                    and all(u["active"] for u in edges(d["users"]))), 3),
+    # Among n users: the new one is checked against them by its e-mail address alone.
+    "AdminCreateUser": Entry(as_admin(SizedData.users, lambda tag, n: {"input": {
+        "email": f"new-{tag}@example.test", "name": f"New {tag}", "sendInvitation": True}},
+        lambda d, tag, n: no_errors(d["createUser"]) and d["createUser"]["invitationUrl"]), 5),  # with the audit entry
+    "AdminUpdateUser": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
+        "id": gid(made.learners[0]), "active": False, "timeZone": "Europe/Lisbon"}},
+        lambda d, made, n: no_errors(d["updateUser"]) and d["updateUser"]["user"]["active"] is False), 5),
+})
+
 STATEMENTS: dict[str, Entry] = {**WEB, **WEB_TEACHING, **MOBILE, **ADMIN}
 
 # Their documents select nothing the older test's does not, on a schedule of 6 and of 60.
@@ -582,7 +604,7 @@ def send(http, app, settings, clock, tmp_path):
         if given.upload is not None:
             path = tmp_path / "upload.csv"
             path.write_text(given.upload)
-            payload = await import_file(path, url="http://test/graphql", token=token,
+            payload = await import_file(path, url="http://test/graphql", token=token, operation=operation,
                                         transport=httpx.ASGITransport(app=app))
             return {"data": {"importCsv": payload}}
         response = await http.post("/graphql", json={"query": operation.document, "operationName": operation.name,

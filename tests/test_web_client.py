@@ -64,7 +64,7 @@ def test_the_page_names_only_committed_web_operations():
     source = "".join(script.read_text() for script in (Path(__file__).parent.parent / "clients/web/app").glob("*.js"))
     names = {op.name for op in load_operations("web")}
 
-    used = set(re.findall(r'(?:request|subscribe)\("([A-Za-z]+)"', source))
+    used = set(re.findall(r'(?:request|subscribe|upload)\("([A-Za-z]+)"', source))
     assert used and used <= names, used - names
 
 

@@ -38,35 +38,41 @@ export class GraphQLClient {
 
   // A query or mutation by hash; if the server does not know the hash (a server with another
   // manifest), the automatic-persisted-query way: send the document with its hash once.
-  async request(name, variables = {}, retried = false) {
+  async request(name, variables = {}, retried = false, files = null) {
     const operation = this.operation(name);
     const persisted = { persistedQuery: { version: 1, sha256Hash: operation.sha256 } };
     const sentWith = this.token;
-    let body = await this._post({ operationName: name, variables, extensions: persisted });
+    let body = await this._post({ operationName: name, variables, extensions: persisted }, files);
     if (body.errors && ["PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED"].includes(codeOf(body))) {
-      body = await this._post({ operationName: name, variables, extensions: persisted, query: operation.document });
+      body = await this._post({ operationName: name, variables, extensions: persisted, query: operation.document }, files);
     }
     if (body.status === 401 && this.renewToken && !retried) {
       // Renewed meanwhile (by the socket, or a request beside this one): the new token will do.
       const token = this.token !== sentWith ? this.token : await this.renewToken();
       if (token) {
         this.token = token;
-        return this.request(name, variables, true);
+        return this.request(name, variables, true, files);
       }
     }
     if (body.errors && !body.data) throw new GraphQLError(body.errors, body.status);
     return body.data;
   }
 
-  async _post(payload) {
+  // A mutation with files, as the GraphQL multipart request spec sends them: `files` maps where each file
+  // goes in the variables ("input.file", left null there) to the File.
+  upload(name, variables, files) {
+    return this.request(name, variables, false, files);
+  }
+
+  async _post(payload, files = null) {
     const response = await fetch(this.endpoint, {
       method: "POST",
       headers: {
-        "Content-Type": "application/json",
+        ...(files ? {} : { "Content-Type": "application/json" }), // a form sets its own, with the boundary
         Accept: "application/graphql-response+json, application/json",
         ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}),
       },
-      body: JSON.stringify(payload),
+      body: files ? multipart(payload, files) : JSON.stringify(payload),
     });
     let body;
     try {
@@ -104,6 +110,15 @@ export class GraphQLClient {
   close() {
     if (this.socket) this.socket.close();
   }
+}
+
+function multipart(payload, files) {
+  const form = new FormData();
+  const paths = Object.keys(files);
+  form.append("operations", JSON.stringify(payload));
+  form.append("map", JSON.stringify(Object.fromEntries(paths.map((path, i) => [String(i), [`variables.${path}`]]))));
+  paths.forEach((path, i) => form.append(String(i), files[path], files[path].name));
+  return form;
 }
 
 function codeOf(body) {

@@ -118,7 +118,7 @@ export function showUserErrors(form, errors) {
   const general = [];
   for (const error of errors) {
     const name = error.field && error.field[error.field.length - 1];
-    const control = name && controlFor(form, error.field);
+    const control = fieldControl(form, error.field);
     if (!control) {
       general.push(error.message);
       continue;
@@ -136,10 +136,14 @@ export function showUserErrors(form, errors) {
   return errors.length > 0;
 }
 
-// The control an error's `field` path names: the one named by its last part, within the element marked
-// data-index="N" for each list position N the path goes through (["entries", "2", "feedback"] is the
+// The form's control an error's `field` path names: the one named by the whole path ("accessWindow.end",
+// where several parts of the input have an `end`); else the one named by its last part, within the element
+// marked data-index="N" for each list position N the path goes through (["entries", "2", "feedback"] is the
 // feedback of the form's third entry); a form of a single entry has no such element, and is its own.
-function controlFor(form, path) {
+export function fieldControl(form, path) {
+  if (!path || !path.length) return null;
+  const whole = form.querySelector(`[name="${CSS.escape(path.join("."))}"]`);
+  if (whole) return whole;
   let scope = form;
   for (const part of path.slice(0, -1)) {
     if (/^\d+$/.test(part)) scope = scope.querySelector(`[data-index="${part}"]`) || scope;
@@ -157,4 +161,32 @@ export async function loadInto(container, load, render) {
       el("p", { class: "error", role: "alert" }, `Could not load this: ${error.message}`),
       el("button", { type: "button", class: "secondary retry", onclick: () => loadInto(container, load, render) }, "Retry"));
   }
+}
+
+// ---------- date-time inputs, in the viewer's zone ----------
+
+// How far the zone's wall clock is ahead of UTC at `date`, in milliseconds.
+function zoneOffset(date) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone: viewerZone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
+    hour: "numeric", minute: "numeric", second: "numeric",
+  }).formatToParts(date).map((part) => [part.type, Number(part.value)]));
+  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return wall - (date.getTime() - date.getMilliseconds());
+}
+
+// An instant as a datetime-local input shows it ("YYYY-MM-DDTHH:MM"), on the viewer's wall clock.
+export function toLocalInput(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return new Date(date.getTime() + zoneOffset(date)).toISOString().slice(0, 16);
+}
+
+// A datetime-local input's value, read on the viewer's wall clock, as an instant (ISO 8601, UTC); null
+// when empty. The offset is taken again at the first guess, so a time just past a DST change is right.
+export function fromLocalInput(value) {
+  if (!value) return null;
+  const wall = Date.parse(`${value.length === 10 ? `${value}T00:00` : value}:00Z`);
+  const guess = wall - zoneOffset(new Date(wall));
+  return new Date(wall - zoneOffset(new Date(guess))).toISOString();
 }
