@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo test install lint lock contract clients fuzz graphiql
+.PHONY: demo test install lint lock contract clients fuzz graphiql node-tools types
 
 # Dependencies come from the lock (requirements/dev.txt: exact versions with their hashes), the
 # service itself as an editable install on top.
@@ -69,3 +69,19 @@ fuzz: install
 # and SHA-256 sessiongraph/server/graphiql_vendor.py pins; the committed copies serve it offline.
 graphiql: install
 	$(BIN)/python -m sessiongraph.server.graphiql_vendor
+
+# The JavaScript tools the client checks run (tools/package.json, exact versions in tools/package-lock.json):
+# GraphQL Code Generator and TypeScript for the mobile types, axe-core for the web page's accessibility
+# check. `npm ci` again only when the lock changed since the last install.
+NODE_TOOLS = tools/node_modules/.installed
+$(NODE_TOOLS): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+node-tools: $(NODE_TOOLS)
+
+# After a change of the schema or of a mobile document: the mobile client's TypeScript types
+# (clients/mobile/types/; tests/test_typed_artifacts.py fails until they are regenerated), type-checked
+# with their usage file.
+types: $(NODE_TOOLS)
+	cd tools && node_modules/.bin/graphql-codegen --config codegen.ts --errors-only
+	cd tools && node_modules/.bin/tsc -p tsconfig.json

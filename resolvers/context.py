@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sessiongraph.infrastructure.broker import Broker, InProcessBroker
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database
+from sessiongraph.infrastructure.replicas import Replicas
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.models import User
@@ -139,6 +140,10 @@ class Context:
     now: datetime = None  # type: ignore[assignment]
     # While an operation executes (schema/planned.py `OneReadSession`), the session its reads share.
     shared_reads: SharedReads | None = None
+    # Read replicas (DATABASE_REPLICA_URLS), None without; `read_failover` asks the HTTP view to answer a
+    # query again after the replica it read from failed (sessiongraph/server/app.py).
+    replicas: Replicas | None = None
+    read_failover: bool = False
 
     def __post_init__(self) -> None:
         if self.now is None:
@@ -179,6 +184,19 @@ class Context:
             return
         async with self.database.read() as db:
             yield db
+
+    async def reads_for_query(self) -> Database:
+        """The database a query's reads go to, chosen once per query (schema/execution.py `OneReadSession`): a
+        replica when one is fit to answer this caller. A WebSocket's context is shared by all the socket's
+        operations, its subscriptions' events too, which read from the primary: its queries do as well."""
+        if self.replicas is None or self.request is None or getattr(self.request, "scope", {}).get("type") != "http":
+            return self.database
+        return await self.replicas.for_query(self.actor.user_id)
+
+    async def mutation_done(self) -> None:
+        """After a mutation: its writer's next queries read from a replica only once it has replayed them."""
+        if self.replicas is not None and self.actor.user_id is not None:
+            await self.replicas.wrote(self.actor.user_id)
 
     def forget_loaded(self) -> None:
         """Drop every cached load; a mutation has changed what they would answer."""

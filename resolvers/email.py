@@ -50,6 +50,7 @@ from sessiongraph.infrastructure.db import Database, notify_on_commit
 from sessiongraph.infrastructure.passwords import secret_digest
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.infrastructure.storable import id_of
+from sessiongraph.infrastructure.tracing import NO_TRACING, Tracing
 from sessiongraph.infrastructure.zones import zone_named
 from sessiongraph.models import EmailMessage, EmailStatus, Invitation, User
 from sessiongraph.models.email import INVITATION_KIND
@@ -282,13 +283,14 @@ class EmailSender(Worker):
     name = "email sender"
 
     def __init__(self, database: Database, clock: Clock, settings: Settings,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = random.random, tracing: Tracing = NO_TRACING) -> None:
         # Also woken after each commit that queued a message (an invitation) or recorded an event.
         super().__init__(settings.email_poll_seconds, woken_by=database.on_commit)
         self.database = database
         self.clock = clock
         self.settings = settings
         self.jitter = jitter
+        self.tracing = tracing
 
     async def work(self) -> Round:
         if self.settings.smtp_url is None or not await self._due_waiting():
@@ -315,7 +317,12 @@ class EmailSender(Worker):
         return len(due)
 
     async def _send(self, mail: Mail | Outcome) -> Outcome:
-        return await send(mail, self.settings) if isinstance(mail, Mail) else mail
+        if not isinstance(mail, Mail):
+            return mail
+        with self.tracing.span("email send", client=True) as span:
+            outcome = await send(mail, self.settings)
+            span.set_attribute("sessiongraph.email.status", outcome.status.value if outcome.status else "RETRY")
+            return outcome
 
     async def _lease(self, now: datetime) -> list[Due]:
         async with self.database.write() as db:

@@ -45,6 +45,7 @@ from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database, notify_on_commit
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.infrastructure.storable import database_id
+from sessiongraph.infrastructure.tracing import NO_TRACING, Tracing
 from sessiongraph.models.events import Event, EventType, EventUser, OutboxCounter, OutboxCounterName
 from sessiongraph.resolvers.errors import BadInput
 
@@ -276,7 +277,7 @@ class Relay(Worker):
     name = "outbox relay"
 
     def __init__(self, database: Database, broker: Broker, clock: Clock, settings: Settings, *,
-                 consumers: Sequence[Consumer] = ()) -> None:
+                 consumers: Sequence[Consumer] = (), tracing: Tracing = NO_TRACING) -> None:
         # Also publishes right after every commit of this instance that recorded events.
         super().__init__(settings.outbox_poll_seconds, woken_by=database.on_commit)
         self.database = database
@@ -285,6 +286,7 @@ class Relay(Worker):
         self.broker = broker
         self.clock = clock
         self.settings = settings
+        self.tracing = tracing
         self.published = 0  # events this relay has published, for tests and the log
         self._last_purge: datetime | None = None
 
@@ -297,8 +299,11 @@ class Relay(Worker):
 
     async def work(self) -> Round:
         if not await self._work_waiting():
-            return Round.DONE
-        outcomes = (await self.publish_batch(), await self._fan_out_batch())
+            return Round.DONE  # no span for a round that found nothing: a poll a second would drown the rest
+        with self.tracing.span("outbox relay") as span:
+            published = self.published
+            outcomes = (await self.publish_batch(), await self._fan_out_batch())
+            span.set_attribute("sessiongraph.outbox.published", self.published - published)
         if Round.BUSY in outcomes:
             return Round.BUSY
         return Round.MORE if Round.MORE in outcomes else Round.DONE

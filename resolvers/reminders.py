@@ -30,9 +30,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, Select, Table, delete, exists, literal, select, union_all
+from sqlalchemy import CursorResult, Integer, Select, Table, delete, exists, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessiongraph.infrastructure.background import Round, Worker
@@ -157,10 +157,16 @@ async def _insert(db: AsyncSession, due: Sequence[Any], now: datetime) -> set[tu
     return {(user_id, live_session_id, offset) for user_id, live_session_id, offset in inserted.all()}
 
 
-async def purge(database: Database, now: datetime) -> None:
+async def purge(database: Database, now: datetime) -> int:
+    """Forgets the reminders of starts more than KEEP_AFTER_START ago; returns how many went."""
+    old = reminders_sent.c.starts_at < now - KEEP_AFTER_START
+    async with database.read() as db:
+        await db.connection(execution_options=BACKGROUND)
+        if await db.scalar(select(reminders_sent.c.starts_at).where(old).limit(1)) is None:
+            return 0  # nothing old enough: no write (on SQLite, no write lock), as the outbox's purge
     async with database.write() as db:
         await db.connection(execution_options=BACKGROUND)
-        await db.execute(delete(reminders_sent).where(reminders_sent.c.starts_at < now - KEEP_AFTER_START))
+        return cast(CursorResult, await db.execute(delete(reminders_sent).where(old))).rowcount
 
 
 class ReminderPlanner(Worker):

@@ -45,6 +45,7 @@ from sessiongraph.infrastructure.background import Round, Worker
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database
 from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.infrastructure.tracing import NO_TRACING, Tracing
 from sessiongraph.models.events import EventType, OutboxCounterName
 from sessiongraph.models.webhooks import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, retry_wait
 from sessiongraph.resolvers.audit import audit_removed, audited
@@ -274,12 +275,13 @@ class WebhookDispatcher(Worker):
     name = "webhook dispatcher"
 
     def __init__(self, database: Database, clock: Clock, settings: Settings,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = random.random, tracing: Tracing = NO_TRACING) -> None:
         super().__init__(settings.webhook_poll_seconds)
         self.database = database
         self.clock = clock
         self.settings = settings
         self.jitter = jitter
+        self.tracing = tracing
 
     async def work(self) -> Round:
         return Round.MORE if await self.deliver_due() == DELIVERY_BATCH else Round.DONE
@@ -309,6 +311,16 @@ class WebhookDispatcher(Worker):
         return [Due(*row) for row in rows]
 
     async def _send(self, delivery: Due) -> Outcome:
+        with self.tracing.span("webhook delivery", {"sessiongraph.webhook.id": delivery.webhook_id,
+                                                    "sessiongraph.webhook.attempt": delivery.attempts + 1},
+                               client=True) as span:
+            outcome = await self._attempt(delivery)
+            span.set_attribute("sessiongraph.webhook.delivered", outcome.delivered)
+            if outcome.response_status is not None:
+                span.set_attribute("http.response.status_code", outcome.response_status)
+            return outcome
+
+    async def _attempt(self, delivery: Due) -> Outcome:
         problem = await url_problem(delivery.url, self.settings.webhook_allow_private)
         if problem is not None:  # the host's addresses changed since the endpoint was registered
             log.warning("webhook %s not sent to %s: %s", delivery.webhook_id, delivery.url, problem)
@@ -318,6 +330,7 @@ class WebhookDispatcher(Worker):
         headers = {"content-type": "application/json", "webhook-id": delivery.webhook_id,
                    "webhook-timestamp": str(int(attempted_at.timestamp())),
                    "webhook-signature": Webhook(delivery.secret).sign(delivery.webhook_id, attempted_at, body)}
+        self.tracing.inject(headers)  # traceparent: the receiver's trace goes on from this delivery's span
         try:
             async with asyncio.timeout(self.settings.webhook_timeout_seconds), \
                     httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:

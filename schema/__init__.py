@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, cast
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
 from graphql import GraphQLError, lexicographic_sort_schema, print_schema
@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext, Info
 
 from sessiongraph.infrastructure.ratelimit import MutationRateLimiter
 from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.infrastructure.tracing import Tracing
 from sessiongraph.schema.accounts import AccountsMutation, AccountsQuery
 from sessiongraph.schema.audit import AuditQuery
 from sessiongraph.schema.booking import BookingMutation
@@ -73,15 +74,25 @@ class SessiongraphSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings | None = None, *,
-                 rate_limiter: MutationRateLimiter | None = None) -> strawberry.Schema:
-    """The schema as the settings configure it; without settings, development defaults (for the SDL)."""
+                 rate_limiter: MutationRateLimiter | None = None, tracing: Tracing | None = None,
+                 trusted_documents: Collection[str] = ()) -> strawberry.Schema:
+    """The schema as the settings configure it; without settings, development defaults (for the SDL). With
+    `tracing` on, each operation is a span, and each slow field (`trusted_documents`: the SHA-256 of the
+    documents whose ID an operation's span names)."""
     production = settings is not None and settings.is_production
     limits = QueryLimits.from_settings(settings) if settings is not None else QueryLimits()
-    return SessiongraphSchema(
+    spans: list[Any] = []
+    if tracing is not None and tracing.enabled:
+        from sessiongraph.schema.tracing import OperationSpans  # OpenTelemetry only when tracing is on
+
+        tracer = tracing.tracer("sessiongraph.graphql")
+        spans.append(lambda: OperationSpans(tracer=tracer, trusted_documents=trusted_documents))
+    built = SessiongraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            *spans,  # first: the operation's span holds the other extensions' work too
             ErrorCodes,
             OperationMetrics,
             *limit_extensions(limits, introspection=not production, rate_limiter=rate_limiter),
@@ -100,6 +111,11 @@ def build_schema(settings: Settings | None = None, *,
             if settings is not None and settings.batching_enabled else None,
         ),
     )
+    if spans and settings is not None:
+        from sessiongraph.schema.tracing import time_slow_fields
+
+        time_slow_fields(built._schema, tracer, settings.trace_slow_field_ms)
+    return built
 
 
 schema = build_schema()

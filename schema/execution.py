@@ -74,7 +74,8 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from sessiongraph.infrastructure.db import database_unavailable
-from sessiongraph.infrastructure.observability import EXECUTIONS
+from sessiongraph.infrastructure.observability import EXECUTIONS, READS_BY_NODE, REPLICA_FAILOVERS
+from sessiongraph.infrastructure.replicas import replica_failure
 from sessiongraph.resolvers.context import SharedReads
 
 log = logging.getLogger("sessiongraph.execution")
@@ -93,6 +94,11 @@ class Unplannable(Declined):
 # How a field is answered.
 ATTRIBUTE, TYPENAME, RESOLVER = "attribute", "typename", "resolver"
 
+# A field's GraphQLField.extensions may hold, under this key, a function of (awaitable, info) wrapping each
+# awaitable its resolver returns (schema/tracing.py times them, when tracing is on): the planned path applies
+# it as graphql-core's path does through the field's wrapped `resolve`.
+AWAITED_WRAPPER = "sessiongraph-awaited"
+
 # Stands for each object of a level in the arguments converted once for all of them.
 _SOURCE: Any = object()
 
@@ -108,6 +114,8 @@ class FieldStep:
     kind: str
     strawberry: StrawberryField | None
     takes_arguments: bool
+    # The field's AWAITED_WRAPPER, looked up once with the plan.
+    awaited: Callable[[Any, GraphQLResolveInfo], Any] | None = None
     complete: Completer = field(init=False)
 
 
@@ -183,7 +191,7 @@ class Plan:
         strawberry_field = definition.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
         kind = _kind_of(strawberry_field)
         step = FieldStep(key, details, nodes, definition, kind, strawberry_field,
-                         bool(definition.args or nodes[0].arguments))
+                         bool(definition.args or nodes[0].arguments), definition.extensions.get(AWAITED_WRAPPER))
         step.complete = self._completer(definition.type, step, parent)
         return step
 
@@ -407,8 +415,11 @@ def _resolve(step: FieldStep, parent: GraphQLObjectType, sources: list[Any], exe
     function = cast("Callable[..., Any]", resolver.wrapped_func)
     if args and args[0] is _SOURCE:
         rest = args[1:]
-        return [function(source, *rest, **kwargs) for source in sources]
-    return [function(*args, **kwargs) for _ in sources]
+        values = [function(source, *rest, **kwargs) for source in sources]
+    else:
+        values = [function(*args, **kwargs) for _ in sources]
+    wrap = step.awaited
+    return values if wrap is None else [wrap(value, raw_info) if _awaitable(value) else value for value in values]
 
 
 class PlannedExecution(SchemaExtension):
@@ -474,21 +485,37 @@ def _planner(schema: Any) -> Planner:
 
 class OneReadSession(SchemaExtension):
     """A query's reads share one database session (resolvers/context.py `SharedReads`), closed when it
-    has been answered. Mutations keep a session per read: their writes commit in transactions of
-    their own, and a subscription's context outlives any one operation."""
+    has been answered, on the node `Context.reads_for_query` chose for it: a read replica or the primary.
+    Mutations keep a session per read, on the primary: their writes commit in transactions of their own;
+    and a subscription's context outlives any one operation."""
 
     async def on_execute(self) -> Any:
         context = self.execution_context
         ctx = context.context
         shared = None
+        primary = getattr(ctx, "database", None)
+        primary_node = getattr(primary, "node", None)
         if context.operation_type is StrawberryOperationType.QUERY and getattr(ctx, "shared_reads", False) is None:
+            ctx.database = await ctx.reads_for_query()
+            READS_BY_NODE.labels(ctx.database.node).inc()
             shared = ctx.shared_reads = SharedReads(ctx.database)
         try:
             yield
         finally:
             if shared is not None:
                 ctx.shared_reads = None
+                node, ctx.database = ctx.database.node, primary
                 try:
                     await shared.close()
                 except Exception:  # the answer stands; the pool discards a connection it cannot reset
                     log.warning("closing an operation's read session failed", exc_info=True)
+                if node != primary_node and _unavailable(context.result) and ctx.replicas is not None:
+                    ctx.replicas.failed(node)
+                    REPLICA_FAILOVERS.labels(node).inc()
+                    ctx.read_failover = True
+        if context.operation_type is StrawberryOperationType.MUTATION and hasattr(ctx, "mutation_done"):
+            await ctx.mutation_done()
+
+
+def _unavailable(result: Any) -> bool:
+    return any(replica_failure(error.original_error) for error in getattr(result, "errors", None) or ())

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from sessiongraph import models
-from sessiongraph.clients.admin.cli import import_file
+from sessiongraph.clients.admin.cli import IMPORT_CSV, import_file
 from sessiongraph.clients.documents import Operation, load_operations
 from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
@@ -77,7 +77,7 @@ def no_errors(payload: dict[str, Any]) -> bool:
 
 
 def two_weeks(demo: Demo) -> dict[str, str]:
-    return {"from": demo.found["now"].isoformat(), "to": (demo.found["now"] + timedelta(days=14)).isoformat()}
+    return window_of(demo, 0, 14)
 
 
 def free_slots(slots: list[dict[str, Any]]) -> list[str]:
@@ -94,6 +94,11 @@ def remember_two_free_slots(demo: Demo, slots: list[dict[str, Any]]) -> bool:
 def early_morning(demo: Demo, days: int) -> datetime:
     """05:00 UTC some days ahead: a time no demo class or slot takes."""
     return (demo.found["now"] + timedelta(days=days)).replace(hour=5, minute=0, second=0, microsecond=0)
+
+
+def window_of(demo: Demo, start_days: int, end_days: int) -> dict[str, str]:
+    now = demo.found["now"]
+    return {"from": (now + timedelta(days=start_days)).isoformat(), "to": (now + timedelta(days=end_days)).isoformat()}
 
 
 def window(demo: Demo, start_days: int, end_days: int) -> dict[str, str]:
@@ -119,6 +124,8 @@ WEB: dict[str, Run] = {
                                 lambda d, _: d["course"]["title"] and schedule(d)["courseHistory"]["totalCount"] > 0),
     "MySessions": Run(LEARNER, {}, lambda d, _: all(d["viewer"]["mySessions"][part]
                                                    for part in ("current", "upcoming", "past"))),
+    "Me": Run(GUARDIAN, {}, lambda d, _: len(d["viewer"]["children"]) == 2 and not d["viewer"]["user"]["isAdmin"]
+              and d["viewer"]["user"]["instructor"] is None),
     "Children": Run(GUARDIAN, {}, lambda d, _: len(d["viewer"]["children"]) == 2
                     and all(child["schedule"]["upcoming"]["totalCount"] for child in d["viewer"]["children"])),
     "ChildPastSessions": Run(GUARDIAN, {}, lambda d, _: any(
@@ -129,6 +136,37 @@ WEB: dict[str, Run] = {
     "Teaching": Run(INSTRUCTOR, lambda demo: {"from": demo.found["now"].isoformat()},
                     lambda d, _: d["viewer"]["teaching"]["totalCount"] > 0
                     and edges(d["viewer"]["teaching"])[0]["bookings"]["totalCount"] > 0),
+    # Teaching: this morning's class, its learners' attendance, the absence requests, and availability.
+    "ClassRoster": Run(INSTRUCTOR, lambda demo: {"id": demo.found["endedClassId"]},
+                       lambda d, demo: remember(demo, rosterLearnerId=edges(d["node"]["bookings"])[0]["learner"]["id"])
+                       and edges(d["node"]["reports"])[0]["attendance"]),
+    "RecordAttendance": Run(INSTRUCTOR, lambda demo: {"input": {"liveSessionId": demo.found["endedClassId"], "entries": [
+        {"learnerId": demo.found["rosterLearnerId"], "status": "LATE", "feedback": "Ten minutes late"}]}},
+        lambda d, demo: no_errors(d["recordAttendance"]) and [
+            (r["attendance"], r["feedback"]) for r in edges(d["recordAttendance"]["liveSession"]["reports"])
+            if r["learner"]["id"] == demo.found["rosterLearnerId"]] == [("LATE", "Ten minutes late")]),
+    "TeachingAbsenceRequests": Run(INSTRUCTOR, lambda demo: {"from": demo.found["now"].isoformat()},
+                                   lambda d, _: any(edges(c["bookings"]) for c in edges(d["viewer"]["teaching"]))),
+    "DecideAbsenceRequest": Run(ADMIN, lambda demo: {"input": {"id": demo.found["absenceRequestId"], "approve": False,
+                                                               "comment": "Not this week"}},
+                                lambda d, _: no_errors(d["reviewAbsenceRequest"])
+                                and d["reviewAbsenceRequest"]["absenceRequest"]["status"] == "REJECTED"),
+    "TeachableCourses": Run(INSTRUCTOR, {}, lambda d, demo: demo.found["bookableCourseId"] in [
+        c["id"] for c in edges(d["courses"])]),
+    "PublishMySlots": Run(INSTRUCTOR, lambda demo: {"input": {
+        "instructorId": demo.found["instructorId"], "courseId": demo.found["bookableCourseId"],
+        "slots": [{"startsAt": early_morning(demo, 31).isoformat(),
+                   "endsAt": (early_morning(demo, 31) + timedelta(hours=1)).isoformat(), "seats": 3,
+                   "recurrence": "FREQ=WEEKLY;COUNT=2"}]}},
+        lambda d, demo: no_errors(d["publishAvailability"]) and len(d["publishAvailability"]["slots"]) == 2
+        and remember(demo, mySlotId=d["publishAvailability"]["slots"][0]["id"])),
+    "MySlots": Run(INSTRUCTOR, lambda demo: {"courseId": demo.found["bookableCourseId"],
+                                             "instructorId": demo.found["instructorId"], **window_of(demo, 0, 45)},
+                   lambda d, demo: [s["recurrence"] for s in d["course"]["availableSlots"]
+                                    if s["id"] == demo.found["mySlotId"]] == ["FREQ=WEEKLY;COUNT=2"]),
+    "WithdrawMySlot": Run(INSTRUCTOR, lambda demo: {"input": {"slotId": demo.found["mySlotId"]}},
+                          lambda d, demo: no_errors(d["withdrawSlot"])
+                          and d["withdrawSlot"]["withdrawnSlotId"] == demo.found["mySlotId"]),
     # Book Session(s): search, pick a free slot, book it, ask to be excused from another class,
     # cancel the new booking, and read the ledger.
     "BookCourseSearch": Run(LEARNER, {}, lambda d, demo: remember(
@@ -309,6 +347,36 @@ ADMIN_RUNS: dict[str, Run] = {
                              lambda d, _: d["node"]["deliveries"]["edges"] == []),
 }
 
+# The web client's admin screens send web copies of the admin client's documents (the page may send only
+# web documents), selecting the same: they are run the same way.
+WEB_ADMIN_COPIES = ("SessionList", "SessionEditor", "CourseSearch", "UserSearch", "CategoryPicker", "ClassPicker",
+                    "CreateSession", "UpdateSession", "SetSessionCourses", "SetCourseCoaches", "EnrollLearners",
+                    "SessionTracking", "ExportTracking")
+WEB.update({f"Admin{name}": ADMIN_RUNS[name] for name in WEB_ADMIN_COPIES})
+# Session names are unique, and every client's runs share one demo platform.
+WEB["AdminCreateSession"] = Run(ADMIN, lambda demo: {"input": {
+    **ADMIN_RUNS["CreateSession"].variables(demo)["input"], "name": "Summer English on the web"}},
+    ADMIN_RUNS["CreateSession"].expect)
+
+# The web client's Users screen: find, create (with an invitation), edit, deactivate.
+WEB.update({
+    "AdminUserList": Run(ADMIN, {"search": "Coach"}, lambda d, _: d["users"]["totalCount"] >= 1
+                         and all(u["active"] and u["timeZone"] for u in edges(d["users"]))),
+    "AdminCreateUser": Run(ADMIN, {"input": {"email": "new.web.user@example.com", "name": "New Web User",
+                                             "timeZone": "Europe/Lisbon", "sendInvitation": True}},
+                           lambda d, demo: no_errors(d["createUser"]) and "#invitation=" in d["createUser"]["invitationUrl"]
+                           and remember(demo, newUserId=d["createUser"]["user"]["id"])),
+    # Webhooks: create, list, read the log, delete (so that the admin client's runs find the demo's as they left it).
+    **{f"Admin{name}": ADMIN_RUNS[name] for name in ("CreateWebhookEndpoint", "WebhookEndpoints", "WebhookDeliveries")},
+    "AdminDeleteWebhookEndpoint": Run(ADMIN, lambda demo: {"input": {"id": demo.found["webhookEndpointId"]}},
+                                      lambda d, demo: no_errors(d["deleteWebhookEndpoint"])
+                                      and d["deleteWebhookEndpoint"]["deletedId"] == demo.found["webhookEndpointId"]),
+    "AdminUpdateUser": Run(ADMIN, lambda demo: {"input": {"id": demo.found["newUserId"], "active": False,
+                                                          "weekStart": "SUNDAY"}},
+                           lambda d, _: no_errors(d["updateUser"]) and d["updateUser"]["user"]["active"] is False
+                           and d["updateUser"]["user"]["weekStart"] == "SUNDAY"),
+})
+WEB_IMPORT_CSV = next(op for op in load_operations("web") if op.name == "AdminImportCsv")
 RUNS = {"web": WEB, "mobile": MOBILE, "admin": ADMIN_RUNS}
 # Run by other means below: a multipart upload through the admin command-line client, and the
 # subscriptions over a WebSocket.
@@ -317,7 +385,7 @@ SUBSCRIPTIONS = {"web": ("JoinAvailability", "ScheduleChanged"),
 # The sign-in documents change the demo password or need a refresh token or an invitation the demo does not have:
 # tests/test_client_statements.py runs each with its own (and tests/test_web_client.py signs in the page).
 SIGN_IN_OPERATIONS = {"SignIn", "RefreshToken", "SignOut", "SetPassword"}
-RUN_ELSEWHERE = {"ImportCsv", *SIGN_IN_OPERATIONS, *SUBSCRIPTIONS["web"], *SUBSCRIPTIONS["mobile"]}
+RUN_ELSEWHERE = {"ImportCsv", "AdminImportCsv", *SIGN_IN_OPERATIONS, *SUBSCRIPTIONS["web"], *SUBSCRIPTIONS["mobile"]}
 
 
 @pytest.mark.parametrize("client", RUNS)
@@ -356,6 +424,10 @@ async def demo(database, clock, settings, http) -> Demo:
         teaches = await db.scalar(select(models.Instructor.id).where(models.Instructor.user_id == instructor.id))
         bookable = await db.scalar(select(models.Course.id).where(models.Course.bookable.is_(True)).limit(1))
         full_slot = await a_full_slot(db, learner, clock.now())
+        # The class the instructor taught this morning, to take its attendance.
+        ended = await db.scalar(select(models.LiveSession.id).where(
+            models.LiveSession.instructor_id == teaches, models.LiveSession.ends_at < clock.now(),
+            models.LiveSession.starts_at > clock.now() - timedelta(hours=6)))
     return Demo(http, tokens, found={"now": clock.now(), "today": clock.now().date().isoformat(),
                                      "learnerId": to_global_id("User", learner.id),
                                      "courseId": to_global_id("Course", course_id),
@@ -363,7 +435,8 @@ async def demo(database, clock, settings, http) -> Demo:
                                      "absenceRequestId": to_global_id("AbsenceRequest", request.id),
                                      "instructorId": to_global_id("Instructor", teaches),
                                      "bookableCourseId": to_global_id("Course", bookable),
-                                     "fullSlotId": to_global_id("BookableSlot", full_slot)})
+                                     "fullSlotId": to_global_id("BookableSlot", full_slot),
+                                     "endedClassId": to_global_id("LiveSession", ended)})
 
 
 async def a_full_slot(db, learner: models.User, now: datetime) -> int:
@@ -484,8 +557,10 @@ async def test_every_operation_runs_by_hash_alone_on_a_service_running_trusted_d
     csv.write_text("session,email\nLeadership cohort 4,learner@example.com\n")
 
     problems = [problem for client in RUNS for problem in await run_all(demo, client)]
-    payload = await import_file(csv, url="http://test/graphql", token=demo.tokens[ADMIN],
-                                transport=httpx.ASGITransport(app=trusted.app))
+    payloads = [await import_file(csv, url="http://test/graphql", token=demo.tokens[ADMIN], operation=operation,
+                                  transport=httpx.ASGITransport(app=trusted.app))
+                for operation in (IMPORT_CSV, WEB_IMPORT_CSV)]  # the admin client's, and the web page's
 
     assert not problems, "\n".join(problems)
-    assert payload["errors"] == []
+    assert [payload["errors"] for payload in payloads] == [[], []]
+    assert payloads[1]["alreadyEnrolled"] == 1

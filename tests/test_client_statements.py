@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 import tests.test_schedule_statements as schedule_statements
 from sessiongraph import models
@@ -41,6 +42,7 @@ from tests.sized_data import (  # noqa: F401
     gid,
     sized,
 )
+from tests.test_client_operations import WEB_ADMIN_COPIES
 from tests.test_schedule_statements import log_hint
 
 SMALL, LARGE = 3, 30
@@ -300,6 +302,7 @@ WEB: dict[str, Entry] = {
     "MySessions": Entry(as_learner(nothing, lambda d, made, n: sessions_by_status(d) == [n // 3] * 3), 9),
     "Children": Entry(as_guardian({}, lambda children, n: all(page_of(c["schedule"]["upcoming"], n, 10)
                                                               and c["credits"]["balance"] > 0 for c in children)), 16),
+    "Me": Entry(as_guardian({}, lambda children, n: all(c["user"]["name"] for c in children)), 4),
     "ChildPastSessions": Entry(as_guardian({}, lambda children, n: all(
         edges(c["schedule"]["past"])[0]["myReport"] for c in children)), 10),
     "ChildCalendar": Entry(as_guardian(MARCH, lambda children, n: all(
@@ -472,7 +475,97 @@ ADMIN: dict[str, Entry] = {
                                     ("ExportEnrollments", "exportEnrollments", "XLSX")]},
 }
 
-STATEMENTS: dict[str, Entry] = {**WEB, **MOBILE, **ADMIN}
+# The instructor's screens of the web client, as the instructor of a class of n learners (each booked on
+# it with an absence request; reported on at the class before) or of n slots.
+async def the_class_of(sized: SizedData, n: int) -> tuple[SessionWithPeople, models.User, list[models.LiveSession]]:
+    """A session of n learners, its instructor's user and its live sessions, latest (the one ahead) first."""
+    made = await sized.session_with_people(n)
+    async with sized.database.read() as db:
+        classes = list((await db.scalars(select(models.LiveSession).where(
+            models.LiveSession.session_id == made.session.id).order_by(models.LiveSession.starts_at.desc()))).all())
+        user = await db.scalar(select(models.User).join(models.Instructor).where(
+            models.Instructor.id == classes[0].instructor_id))
+    return made, user, classes
+
+
+def as_class_instructor(variables: Callable[[SessionWithPeople, list[models.LiveSession]], dict[str, Any]],
+                        expect: Callable[[dict[str, Any], SessionWithPeople, int], Any]):
+    async def given(sized: SizedData, n: int) -> Given:
+        made, user, classes = await the_class_of(sized, n)
+        return Given(user, variables(made, classes), lambda data: expect(data, made, n))
+
+    return given
+
+
+def as_slots_instructor(variables: Callable[[models.Instructor, models.Course], dict[str, Any]],
+                        expect: Callable[[dict[str, Any], int], Any]):
+    async def given(sized: SizedData, n: int) -> Given:
+        instructor, course = await sized.instructor_with_slots(n)
+        async with sized.database.read() as db:
+            user = await db.get(models.User, instructor.user_id)
+        return Given(user, variables(instructor, course), lambda data: expect(data, n))
+
+    return given
+
+
+def absence_requests(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [booking["absenceRequest"] for c in edges(data["viewer"]["teaching"]) for booking in edges(c["bookings"])
+            if booking["absenceRequest"]]
+
+
+WEB_TEACHING: dict[str, Entry] = {
+    "ClassRoster": Entry(as_class_instructor(lambda made, classes: {"id": gid(classes[0])},
+                                             lambda d, made, n: len(edges(d["node"]["bookings"])) == n
+                                             and all(b["absenceRequest"]["status"] == "PENDING"
+                                                     for b in edges(d["node"]["bookings"]))), 12),
+    "TeachingAbsenceRequests": Entry(as_class_instructor(lambda made, classes: {"from": at(NOW)},
+                                                         lambda d, made, n: len(absence_requests(d)) == n), 6),
+    "RecordAttendance": Entry(as_class_instructor(lambda made, classes: {"input": {
+        "liveSessionId": gid(classes[1]), "entries": [{"learnerId": gid(made.learners[0]), "status": "LATE",
+                                                       "feedback": "Ten minutes late"}]}},
+        lambda d, made, n: no_errors(d["recordAttendance"])
+        and len(edges(d["recordAttendance"]["liveSession"]["reports"])) == n), 12),
+    "DecideAbsenceRequest": Entry(as_class_instructor(lambda made, classes: {"input": {
+        "id": gid(made.absence_request), "approve": False, "comment": "Not this week"}},
+        lambda d, made, n: no_errors(d["reviewAbsenceRequest"])
+        and d["reviewAbsenceRequest"]["absenceRequest"]["status"] == "REJECTED"), 13),
+    "TeachableCourses": Entry(as_admin(SizedData.courses, nothing,
+                                       lambda d, tag, n: len([c for c in edges(d["courses"]) if tag in c["code"]])
+                                       == (n + 1) // 2), 2),
+    "MySlots": Entry(as_slots_instructor(lambda instructor, course: {
+        "courseId": gid(course), "instructorId": gid(instructor), "from": at(NOW), "to": at(NOW + timedelta(days=60))},
+        lambda d, n: len(d["course"]["availableSlots"]) == n), 4),
+    "PublishMySlots": Entry(as_slots_instructor(lambda instructor, course: {"input": {
+        "instructorId": gid(instructor), "courseId": gid(course),
+        "slots": [{**early_mornings(1)[0], "recurrence": "FREQ=DAILY;COUNT=3"}]}},
+        lambda d, n: no_errors(d["publishAvailability"]) and len(d["publishAvailability"]["slots"]) == 3), 9),
+    "WithdrawMySlot": Entry(as_admin(SizedData.lifecycle, lambda made, n: {"input": {
+        "slotId": gid(made.full_slot), "cancelBookings": True}},
+        lambda d, made, n: no_errors(d["withdrawSlot"]) and d["withdrawSlot"]["cancelledBookingCount"] == 1), 15),
+}
+
+# The web client's admin screens send web copies of admin documents, selecting the same: the same entries.
+WEB.update({f"Admin{name}": ADMIN[name] for name in (*WEB_ADMIN_COPIES, "ImportCsv")})
+
+WEB.update({
+    **{f"Admin{name}": ADMIN[name] for name in ("CreateWebhookEndpoint", "WebhookEndpoints", "WebhookDeliveries")},
+    # The viewer, the endpoint, one DELETE (its deliveries go with it, ON DELETE CASCADE), the audit entry.
+    "AdminDeleteWebhookEndpoint": Entry(as_admin(SizedData.webhook_endpoints, lambda made, n: {"input": {"id": gid(made)}},
+                                                 lambda d, made, n: no_errors(d["deleteWebhookEndpoint"])
+                                                 and d["deleteWebhookEndpoint"]["deletedId"] == gid(made)), 4),
+    "AdminUserList": Entry(as_admin(SizedData.users, lambda tag, n: {"search": f"Coach {tag}"},
+                                    lambda d, tag, n: page_of(d["users"], n, 20)
+                                    and all(u["active"] for u in edges(d["users"]))), 3),
+    # Among n users: the new one is checked against them by its e-mail address alone.
+    "AdminCreateUser": Entry(as_admin(SizedData.users, lambda tag, n: {"input": {
+        "email": f"new-{tag}@example.test", "name": f"New {tag}", "sendInvitation": True}},
+        lambda d, tag, n: no_errors(d["createUser"]) and d["createUser"]["invitationUrl"]), 5),  # with the audit entry
+    "AdminUpdateUser": Entry(as_admin(SizedData.session_with_people, lambda made, n: {"input": {
+        "id": gid(made.learners[0]), "active": False, "timeZone": "Europe/Lisbon"}},
+        lambda d, made, n: no_errors(d["updateUser"]) and d["updateUser"]["user"]["active"] is False), 5),
+})
+
+STATEMENTS: dict[str, Entry] = {**WEB, **WEB_TEACHING, **MOBILE, **ADMIN}
 
 # Their documents select nothing the older test's does not, on a schedule of 6 and of 60.
 COVERED_ELSEWHERE: dict[str, CoveredBy] = {
@@ -511,7 +604,7 @@ def send(http, app, settings, clock, tmp_path):
         if given.upload is not None:
             path = tmp_path / "upload.csv"
             path.write_text(given.upload)
-            payload = await import_file(path, url="http://test/graphql", token=token,
+            payload = await import_file(path, url="http://test/graphql", token=token, operation=operation,
                                         transport=httpx.ASGITransport(app=app))
             return {"data": {"importCsv": payload}}
         response = await http.post("/graphql", json={"query": operation.document, "operationName": operation.name,

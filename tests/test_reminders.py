@@ -330,3 +330,33 @@ class _statements:
 
     def __exit__(self, *_exc) -> None:
         sa_event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+async def test_the_purge_forgets_reminders_an_hour_after_their_start_and_writes_nothing_before(
+        lesson, planners, clock, database):
+    # given: the day-ahead reminders of the lesson, recorded
+    _, on_it = lesson
+    (planner,) = planners()
+    clock.set(STARTS - timedelta(minutes=1440))
+    await run(planner)
+    writes: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if not statement.lstrip().upper().startswith("SELECT"):
+            writes.append(statement)
+
+    sa_event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        # when: purged up to an hour after the start
+        kept = await reminders.purge(database, STARTS + reminders.KEEP_AFTER_START)
+        writes_while_kept = list(writes)
+        # and: a moment later
+        gone = await reminders.purge(database, STARTS + reminders.KEEP_AFTER_START + timedelta(seconds=1))
+    finally:
+        sa_event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+
+    # then: nothing went while the start was under an hour ago, not even a write; then all three went
+    assert (kept, writes_while_kept) == (0, [])
+    async with database.read() as db:
+        left = (await db.scalars(select(models.ReminderSent.user_id))).all()
+    assert gone == len(on_it) == 3 and left == []

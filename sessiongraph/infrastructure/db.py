@@ -6,6 +6,7 @@ domain's sessions.
 
 from __future__ import annotations
 
+import copy
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,7 +25,8 @@ log = logging.getLogger("sessiongraph.db")
 _NOTIFY_ON_COMMIT = "notify_on_commit"
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """The engine for DATABASE_URL, or for `url` (a read replica's) with the same settings."""
     if settings.is_sqlite:
         # Each aiosqlite connection is a thread of its own; a pool keeps them (opening one
         # per unit of work cost more than the query), and the busy timeout makes writers
@@ -55,7 +57,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # The server stops a slow statement itself, leaving the connection usable.
         connect_args["server_settings"] = {"statement_timeout": str(timeout_ms)}
     return create_async_engine(
-        settings.database_url,
+        url or settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_timeout=settings.database_pool_timeout_seconds,
@@ -153,6 +155,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 class Database:
     """Hands out database sessions; one per loader batch, one per mutation."""
 
+    # Which node answers the reads: the primary, or a read replica's name (`reading_from`).
+    node = "primary"
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
@@ -167,6 +172,13 @@ class Database:
         self._reads = async_sessionmaker(reading, class_=AsyncSession, expire_on_commit=False)
         self._reading = reading
         self._commit_listeners: list[Callable[[], None]] = []
+
+    def reading_from(self, replica: Database, node: str) -> Database:
+        """This database, its reads answered by `replica` (sessiongraph/infrastructure/replicas.py); writes,
+        and the reads inside them, stay here."""
+        view = copy.copy(self)
+        view._reads, view._reading, view.node = replica._reads, replica._reading, node
+        return view
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -14,6 +14,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The request's trace ID when tracing is on (sessiongraph/infrastructure/tracing/): a log line leads to its trace.
+trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
 
 REQUESTS = Counter("sessiongraph_graphql_operations_total", "GraphQL operations served",
                    ["operation", "outcome"])
@@ -26,12 +28,23 @@ COMPILED_ANSWERS = Counter("sessiongraph_compiled_operations_total", "Compiled o
 # Which path answered each query: its plan (schema/planned.py), or graphql-core's execution.
 EXECUTIONS = Counter("sessiongraph_execution_total", "Queries by the path that answered them", ["operation", "path"])
 ACTIVE_SUBSCRIPTIONS = Gauge("sessiongraph_active_subscriptions", "Subscriptions open in this process")
+# Read replicas (sessiongraph/infrastructure/replicas.py): which node answered each query's reads, queries a
+# replica failed and the primary answered again, and each replica's state as its last probe saw it.
+READS_BY_NODE = Counter("sessiongraph_query_reads_total", "Queries by the database node that answered their reads",
+                        ["node"])
+REPLICA_FAILOVERS = Counter("sessiongraph_replica_failovers_total",
+                            "Queries a replica could not answer, answered again by the primary", ["node"])
+REPLICA_UP = Gauge("sessiongraph_replica_up", "1 while a read replica takes queries, 0 while it is left out", ["node"])
+REPLICA_LAG = Gauge("sessiongraph_replica_lag_seconds", "A read replica's lag at its last probe", ["node"])
 POOL_CHECKED_OUT = Gauge("sessiongraph_db_connections_in_use", "Database connections checked out")
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        traced = trace_id.get()
+        if traced != "-":  # JSON lines then carry it (the formatter writes a record's extra attributes)
+            record.trace_id = traced
         return True
 
 

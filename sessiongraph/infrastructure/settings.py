@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     # What stands between the service and PostgreSQL: "pgbouncer" for a pooler in transaction mode, which
     # hands each transaction whichever server connection is free (sessiongraph/infrastructure/db.py).
     database_pooler: Literal["none", "pgbouncer"] = "none"
+    # Read replicas (sessiongraph/infrastructure/replicas.py), comma-separated URLs (a pooler's too: DATABASE_POOLER
+    # applies to them); empty: every read from DATABASE_URL. A replica lagging more than the bound is left out;
+    # its state is asked at most every CHECK seconds; a writer's last WAL position is kept OWN_WRITES seconds.
+    database_replica_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    database_replica_max_lag_seconds: float = Field(5.0, ge=0)
+    database_replica_check_seconds: float = Field(1.0, gt=0)
+    database_replica_own_writes_seconds: float = Field(60.0, gt=0)
     # Largest page a connection field hands out, whatever `first` asks for.
     max_page_size: int = 100
     default_page_size: int = 20
@@ -151,6 +158,11 @@ class Settings(BaseSettings):
     # SQLite: how long a writer waits for another writer's lock before SERVICE_UNAVAILABLE.
     database_busy_timeout_seconds: float = 10
     readiness_timeout_seconds: float = 3
+    # Shutdown (sessiongraph/server/drain.py): after SIGTERM the process serves this long more with /readyz
+    # answering 503 and its WebSockets closed with 1012 across it; then uvicorn stops listening and gives
+    # in-flight requests SHUTDOWN_TIMEOUT_SECONDS before it cancels them.
+    shutdown_drain_seconds: float = Field(0, ge=0)
+    shutdown_timeout_seconds: int = Field(10, gt=0)
     service_unavailable_retry_after_seconds: int = 5
     # Redis faults (sessiongraph/infrastructure/redis_faults.py): every Redis call gives up after these, and after
     # a failure the service leaves Redis alone for REDIS_RETRY_INTERVAL_SECONDS (rate limits in-process meanwhile).
@@ -188,11 +200,23 @@ class Settings(BaseSettings):
     # Reminders (resolvers/reminders.py): each instance's planner wakes at the next reminder it knows of, and
     # looks again this often for live sessions and bookings other instances made meanwhile.
     reminder_poll_seconds: float = Field(30.0, gt=0)
+    # Tracing (sessiongraph/infrastructure/tracing/): spans exported by OTLP/HTTP to this collector (its base
+    # URL, /v1/traces appended); unset, nothing is traced. A resolver's span is recorded only when the field took
+    # at least TRACE_SLOW_FIELD_MS. The SDK reads the other OTEL_* variables from the environment itself.
+    otel_exporter_otlp_endpoint: str | None = None
+    trace_slow_field_ms: float = Field(50.0, ge=0)
 
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return async_database_url(value)
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _replica_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [url.strip() for url in value.split(",") if url.strip()]
+        return tuple(async_database_url(url) for url in value) if isinstance(value, list | tuple) else value
 
     @field_validator("public_url")
     @classmethod
@@ -230,6 +254,9 @@ class Settings(BaseSettings):
             raise SystemExit("DEMO_WEBHOOK_RECEIVER is for the demo, not ENVIRONMENT=production")
         if self.oidc_issuer and not self.oidc_audience:
             raise SystemExit("OIDC_AUDIENCE must be set with OIDC_ISSUER (the `aud` tokens are checked for)")
+        if self.database_replica_urls and (self.is_sqlite or any(
+                not url.startswith("postgresql") for url in self.database_replica_urls)):
+            raise SystemExit("DATABASE_REPLICA_URLS are PostgreSQL replicas of a PostgreSQL DATABASE_URL")
         if self.smtp_url and not self.email_from:
             raise SystemExit("EMAIL_FROM must be set with SMTP_URL (the address every email comes from)")
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):

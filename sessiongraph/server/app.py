@@ -30,9 +30,11 @@ from sessiongraph.infrastructure.observability import configure_logging
 from sessiongraph.infrastructure.oidc import create_oidc_verifier
 from sessiongraph.infrastructure.ratelimit import MutationRateLimiter, create_rate_limiter
 from sessiongraph.infrastructure.redis_faults import RedisTimeouts
+from sessiongraph.infrastructure.replicas import Replicas
 from sessiongraph.infrastructure.scheduler import Scheduler
 from sessiongraph.infrastructure.settings import Settings, get_settings
 from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token
+from sessiongraph.infrastructure.tracing import create_tracing
 from sessiongraph.models import User
 from sessiongraph.resolvers import email, webhooks
 from sessiongraph.resolvers.context import Actor, Context
@@ -52,11 +54,12 @@ from sessiongraph.server.connection_rights import (
     rights_lapse,
 )
 from sessiongraph.server.demo_webhooks import demo_webhook_route
+from sessiongraph.server.drain import Drain
 from sessiongraph.server.exports import export_downloads
 from sessiongraph.server.graphql_http import GraphQLOverHTTP, Refusal, refusal_response, unavailable_response
 from sessiongraph.server.ide import graphiql_assets, graphiql_page
 from sessiongraph.server.limits import BodyLimit
-from sessiongraph.server.observability import RequestIds, metrics_endpoint
+from sessiongraph.server.observability import metrics_endpoint, request_middleware
 from sessiongraph.server.persisted import (
     PersistedDocuments,
     PersistedDocumentsView,
@@ -135,9 +138,11 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
 
     def __init__(self, schema, *, database: Database, clock: Clock, settings: Settings, broker: Broker,
                  persisted: PersistedDocuments, bearer: BearerTokens,
-                 rate_limiter: MutationRateLimiter | None = None, **options) -> None:
+                 rate_limiter: MutationRateLimiter | None = None, replicas: Replicas | None = None,
+                 **options) -> None:
         super().__init__(schema, **options)
         self.database = database
+        self.replicas = replicas
         self.clock = clock
         self.settings = settings
         self.broker = broker
@@ -158,7 +163,20 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         user = request.scope.get("state", {}).get("user")
         return Context(database=self.database, clock=self.clock, settings=self.settings, actor=Actor(user),
                        broker=self.broker, scheduler=self.scheduler, rate_limiter=self.rate_limiter,
-                       request=request, response=response)
+                       request=request, response=response, replicas=self.replicas)
+
+    async def execute_single(self, request: Request, request_adapter, sub_response: Response, context: Context,
+                             root_value, request_data):
+        arguments = {"request": request, "request_adapter": request_adapter, "sub_response": sub_response,
+                     "context": context, "root_value": root_value, "request_data": request_data}
+        result = await super().execute_single(**arguments)
+        if context.read_failover:
+            # The replica this query read from did not answer: it is left out now, and the query is
+            # answered again (a query writes nothing), by another replica or the primary.
+            context.read_failover = False
+            context.forget_loaded()
+            result = await super().execute_single(**arguments)
+        return result
 
     async def on_ws_connect(self, context: Context):
         if context.actor.is_anonymous:  # the legacy handler has signed the connection in already
@@ -258,20 +276,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     settings = settings or get_settings()
     settings.check()
     database = database or Database(create_engine(settings))
+    replicas = Replicas.from_settings(database, settings)
+    tracing = create_tracing(settings)  # off (and free) unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+    tracing.instrument_engine(database.engine)
+    for replica in replicas.replicas if replicas is not None else ():
+        tracing.instrument_engine(replica.database.engine)
     clock = clock or Clock()
     broker = create_broker(settings.redis_url, settings.redis_prefix, RedisTimeouts.from_settings(settings))
     rate_limiter = create_rate_limiter(settings, clock)
     bearer = BearerTokens(database, settings, clock, create_oidc_verifier(settings, clock))
-    dispatcher = WebhookDispatcher(database, clock, settings)
-    email_sender = EmailSender(database, clock, settings)
+    dispatcher = WebhookDispatcher(database, clock, settings, tracing=tracing)
+    email_sender = EmailSender(database, clock, settings, tracing=tracing)
     relay = Relay(database, broker, clock, settings, consumers=[webhooks.consumer(then=dispatcher.wake),
-                                                                email.consumer(settings, then=email_sender.wake)])
+                                                                email.consumer(settings, then=email_sender.wake)],
+                  tracing=tracing)
     planner = ReminderPlanner(database, clock, settings)
     persisted = PersistedDocuments.from_settings(settings, clock)
     graphql = SessiongraphGraphQL(
-        build_schema(settings, rate_limiter=rate_limiter),
+        build_schema(settings, rate_limiter=rate_limiter, tracing=tracing, trusted_documents=persisted.trusted),
         database=database, clock=clock, settings=settings, broker=broker, persisted=persisted,
-        rate_limiter=rate_limiter, bearer=bearer,
+        rate_limiter=rate_limiter, bearer=bearer, replicas=replicas,
         graphql_ide=None if settings.is_production else "graphiql",
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
@@ -289,7 +313,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
+    drain = Drain(settings.shutdown_drain_seconds)
+
     async def readyz(_: Request) -> JSONResponse:
+        if drain.started:
+            return JSONResponse({"ready": False, "code": "SHUTTING_DOWN", "reason": "this instance is shutting down"},
+                                status_code=503)
         try:
             # Its own bound (READINESS_TIMEOUT_SECONDS), shorter than a prober's: a hung database is not ready.
             async with asyncio.timeout(settings.readiness_timeout_seconds):
@@ -309,12 +338,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     async def lifespan(_app):
         if check_migrations and not await migrations.is_up_to_date(database.engine):
             raise RuntimeError("The database is behind this version of sessiongraph; run `sessiongraph migrate`.")
+        tracing.start()
         await broker.start()
         await relay.start()
         await dispatcher.start()
         await email_sender.start()
         await planner.start()
+        drain.listen_for_signals()
         yield
+        drain.stop_listening()
         await planner.close()
         await relay.close()
         await dispatcher.close()
@@ -325,7 +357,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await persisted.close()
         await bearer.close()
         await broker.close()
+        if replicas is not None:
+            await replicas.dispose()
         await database.dispose()
+        await asyncio.to_thread(tracing.shutdown)  # exports the last spans without holding the event loop
 
     app = Starlette(
         routes=[
@@ -345,11 +380,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             *([demo_webhook_route(database, settings)] if settings.demo_webhook_receiver else []),
             *([graphiql_assets()] if graphql.graphql_ide else []),
         ],
-        middleware=[Middleware(RequestIds)],
+        middleware=[*request_middleware(tracing), Middleware(drain.middleware)],
         lifespan=lifespan,
     )
     app.add_route("/metrics", metrics_endpoint(app.state))
     app.state.database = database
+    app.state.replicas = replicas
     app.state.clock = clock
     app.state.settings = settings
     app.state.broker = broker
@@ -359,6 +395,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.planner = planner
     app.state.rate_limiter = rate_limiter
     app.state.persisted = persisted
+    app.state.tracing = tracing
+    app.state.drain = drain
     return app
 
 
@@ -373,6 +411,8 @@ def serve_app() -> Starlette:
     settings = get_settings()
     configure_logging(as_json=settings.logs_as_json)
     app = create_app(settings)
+    # A server's process: its SIGTERM drains first (sessiongraph/server/drain.py).
+    app.state.drain.on_signals = True
     # What start-up built lives as long as the process: keep it out of every future
     # garbage collection, which then only walks what requests and subscriptions made.
     gc.collect()

@@ -114,7 +114,8 @@ def cmd_serve(args, settings: Settings) -> int:
 
     _with_database(settings, prepare)
     uvicorn.run("sessiongraph.server.app:serve_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_config=None, timeout_graceful_shutdown=10, **uvicorn_options(settings))
+                workers=args.workers, log_config=None, timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+                **uvicorn_options(settings))
     return 0
 
 

@@ -10,23 +10,28 @@ from __future__ import annotations
 import hmac
 import re
 import uuid
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sessiongraph.infrastructure.observability import ACTIVE_SUBSCRIPTIONS, POOL_CHECKED_OUT, request_id
+from sessiongraph.infrastructure.observability import ACTIVE_SUBSCRIPTIONS, POOL_CHECKED_OUT, request_id, trace_id
+from sessiongraph.infrastructure.tracing import Tracing
 from sessiongraph.server.graphql_http import refusal_body
 
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestIds:
-    """ASGI middleware: gives each request an ID and returns it as `X-Request-ID`."""
+    """ASGI middleware: gives each request an ID and returns it as `X-Request-ID`; with `trace_ids` (tracing
+    on, this middleware inside the tracing one) the log lines get the request's trace ID too."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trace_ids: Callable[[], str | None] | None = None) -> None:
         self.app = app
+        self.trace_ids = trace_ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -35,6 +40,7 @@ class RequestIds:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         current = given if SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
         token = request_id.set(current)
+        traced = trace_id.set(self.trace_ids() or "-") if self.trace_ids is not None else None
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -46,6 +52,20 @@ class RequestIds:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+            if traced is not None:
+                trace_id.reset(traced)
+
+
+def request_middleware(tracing: Tracing) -> list[Middleware]:
+    """Request IDs; with tracing on, inside a server span for each HTTP request and WebSocket connection that
+    continues the trace of the client's W3C `traceparent`. Off, OpenTelemetry is not imported."""
+    if not tracing.enabled:
+        return [Middleware(RequestIds)]
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    # No span per ASGI message sent or received: a WebSocket's every message would be one.
+    return [Middleware(OpenTelemetryMiddleware, tracer_provider=tracing.provider, exclude_spans=["receive", "send"]),
+            Middleware(RequestIds, trace_ids=tracing.current_trace_id)]
 
 
 def metrics_endpoint(app_state):

@@ -81,3 +81,27 @@ function GraphiQLWithExplorer() {
 }
 
 ReactDOM.createRoot(document.getElementById("graphiql")).render(React.createElement(GraphiQLWithExplorer));
+
+// Controls GraphiQL and its explorer leave unnamed get a name, for screen readers (WCAG 4.1.2;
+// tests/test_accessibility.py runs axe on this page). The editors (CodeMirror) take their keys in a
+// textarea: each is named after its editor; the tool pane holds two, variables then headers, under one
+// section named after the tab shown.
+function nameControls() {
+  for (const textarea of document.querySelectorAll("#graphiql .CodeMirror textarea:not([aria-label])")) {
+    const tool = textarea.closest(".graphiql-editor-tool");
+    const name = tool
+      ? ["Variables", "Headers"][[...tool.querySelectorAll(".graphiql-editor")].indexOf(textarea.closest(".graphiql-editor"))]
+      : textarea.closest("section[aria-label]")?.getAttribute("aria-label");
+    if (name) textarea.setAttribute("aria-label", name);
+  }
+  // The response scrolls (a phone shows little of it) but CodeMirror keeps its scroller out of the tab
+  // order: a keyboard could not reach what is below.
+  for (const scroller of document.querySelectorAll("#graphiql .result-window .CodeMirror-scroll[tabindex='-1']")) {
+    scroller.tabIndex = 0;
+  }
+  // The explorer's "Add new [Query]" choice.
+  for (const select of document.querySelectorAll("#graphiql .graphiql-explorer-actions select:not([aria-label])")) {
+    select.setAttribute("aria-label", "Kind of operation to add");
+  }
+}
+new MutationObserver(nameControls).observe(document.getElementById("graphiql"), { childList: true, subtree: true });

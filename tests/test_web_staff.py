@@ -1,0 +1,303 @@
+"""The instructor's and the guardian's views of the web client at /app, driven in headless Chromium against a
+running service in trusted-documents-only mode, at desktop and phone width, with the clock frozen.
+
+The instructor records attendance and feedback, reviews an absence request and publishes (then withdraws)
+availability with a recurrence; the guardian switches between children and reads each one's dashboard,
+calendar and reports. Each flow also meets a refused input (its UserError beside its field) and a request
+the network drops (a Retry that then works). Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from sessiongraph import models
+from sessiongraph.demo import load_demo
+from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.schema.relay import id_of, to_global_id
+from tests.test_web_client import ARTIFACTS, CUT_TEXTS, DEMO_AHEAD, app, browser  # noqa: F401  (fixtures)
+
+PARIS = ZoneInfo("Europe/Paris")  # the demo users' zone
+WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+async def open_view(browser, base: str, token: str, now: datetime, viewport: dict, drop_once: str):
+    """The page, signed in by token, in a browser whose clock is the service's and whose zone is UTC (the
+    page must read and write times in the user's own zone, not the browser's); the first request for the
+    operation `drop_once` is dropped as a network failure would drop it."""
+    context = await browser.new_context(viewport=viewport, timezone_id="UTC")
+    page = await context.new_page()
+    await page.clock.set_fixed_time(now)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("request", lambda request: None if request.url.startswith((base, base.replace("http", "ws")))
+            else problems.append(f"left the service for {request.url}"))
+    dropped: list[str] = []
+
+    async def drop_first(route, request):
+        if not dropped and f'"operationName":"{drop_once}"' in (request.post_data or "").replace(" ", ""):
+            dropped.append(drop_once)
+            await route.abort("internetdisconnected")
+        else:
+            await route.continue_()
+
+    await page.route(f"{base}/graphql", drop_first)
+    await page.goto(f"{base}/app/?token={token}")
+    return page, problems, dropped
+
+
+async def demo_user(database, clock, settings, email: str) -> tuple[models.User, str]:
+    await load_demo(database, clock.now() + DEMO_AHEAD)
+    async with database.read() as db:
+        user = await db.scalar(select(models.User).where(models.User.email == email))
+    return user, issue_token(user.id, settings, clock.now())
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+async def test_the_instructor_records_attendance_reviews_an_absence_and_publishes_availability(
+        browser, live_server, database, clock, settings, width):
+    # given: the demo platform, the instructor, and a learner's absence request from one of their classes ahead
+    instructor, token = await demo_user(database, clock, settings, "instructor@example.com")
+    now = clock.now()
+    async with database.write() as db:
+        teaches = await db.scalar(select(models.Instructor).where(models.Instructor.user_id == instructor.id))
+        booking, learner = (await db.execute(
+            select(models.Booking, models.User).join(models.LiveSession).join(
+                models.User, models.User.id == models.Booking.learner_id).where(
+                models.LiveSession.instructor_id == teaches.id, models.LiveSession.starts_at > now + timedelta(days=1),
+                models.LiveSession.cancelled_at.is_(None), models.Booking.status == "BOOKED")
+            .order_by(models.LiveSession.starts_at).limit(1))).one()
+        request = models.AbsenceRequest(booking_id=booking.id, reason="A family wedding", requested_at=now)
+        db.add(request)
+        await db.flush()
+        # The class that ended this morning, the one the instructor reports on.
+        ended = await db.scalar(select(models.LiveSession).where(
+            models.LiveSession.instructor_id == teaches.id, models.LiveSession.ends_at < now,
+            models.LiveSession.starts_at > now - timedelta(hours=6)))
+    base = f"http://{live_server}"
+
+    # when: they open the page, and the absence requests' first load is lost to the network
+    page, problems, dropped = await open_view(browser, base, token, now, WIDTHS[width],
+                                              drop_once="TeachingAbsenceRequests")
+    await page.locator("#teach-today-body tbody tr").first.wait_for()
+    retry = page.locator("#teach-absences-body button.retry")
+    await retry.wait_for()
+
+    # then: teaching is their first view; today's classes are there with Join buttons, and the lost load
+    # offers a Retry, which loads the request
+    assert dropped == ["TeachingAbsenceRequests"]
+    assert await page.locator("#views-nav [aria-current=page]").text_content() == "Teaching"
+    today = page.locator("#teach-today-body tbody tr")
+    assert await today.count() >= 3
+    assert ended.code in await page.locator("#teach-today-body").text_content()
+    assert await page.locator("#teach-today-body button.join").count() >= 1
+    assert await page.locator("#teach-upcoming-body tbody tr").count() == 10
+    await retry.click()
+    item = page.locator("#teach-absences-body form.teach-request")
+    await item.wait_for()
+    assert learner.name in await item.text_content() and "A family wedding" in await item.text_content()
+    # nothing is cut: every Session ID, button and heading shows whole, at either width
+    assert await page.evaluate(CUT_TEXTS, "#view-instructor code, #view-instructor button, #views-nav, #who") == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-instructor-{width}.png", full_page=True)
+
+    # when: they open this morning's class, and give its first learner too long a feedback
+    await today.filter(has_text=ended.code).get_by_role("button", name="Learners", exact=True).click()
+    form = page.locator("#teach-class-body form.teach-attendance")
+    await form.wait_for()
+    first = form.locator("fieldset.teach-learner").first
+    learner_id = await first.get_attribute("data-learner")
+    await first.locator("select").select_option("LATE")
+    await first.locator("textarea").fill("x" * 5001)
+    await form.locator("button[type=submit]").click()
+
+    # then: the refusal shows beside that learner's feedback
+    error = first.locator("textarea + .field-error")
+    await error.wait_for()
+    assert "5000" in await error.text_content()
+
+    # when: they shorten it and save
+    await first.locator("textarea").fill("Arrived ten minutes late, then did well.")
+    await form.locator("button[type=submit]").click()
+    await page.locator("#teach-attendance-saved:not([hidden])").wait_for()
+
+    # then: the page says so, and the database holds the report
+    assert (await page.locator("#teach-attendance-saved").text_content()).startswith("Attendance saved for")
+    assert await form.locator(".field-error").count() == 0
+    async with database.read() as db:
+        report = await db.get(models.AttendanceReport, (ended.id, id_of(learner_id, "User")))
+    assert (report.status, report.feedback) == ("LATE", "Arrived ten minutes late, then did well.")
+    await page.locator("#teach-class").screenshot(path=ARTIFACTS / f"web-instructor-attendance-{width}.png")
+
+    # when: they approve the absence request with a comment
+    await item.locator("input[name=comment]").fill("Enjoy the wedding")
+    await item.locator("button", has_text="Approve").click()
+    decision = page.locator(f"[id='absence-decision-{to_global_id('AbsenceRequest', request.id)}']")
+    await page.locator(f"[id='absence-decision-{to_global_id('AbsenceRequest', request.id)}']:not([hidden])").wait_for()
+
+    # then: the request shows as approved, and is so in the database
+    assert await decision.text_content() == "Approved: “Enjoy the wedding”"
+    async with database.read() as db:
+        reviewed = await db.get(models.AbsenceRequest, request.id)
+    assert (reviewed.status, reviewed.review_comment, reviewed.reviewed_by_id) == (
+        "APPROVED", "Enjoy the wedding", instructor.id)
+
+    # when: they publish a weekly slot at 06:15 Paris time that never ends
+    publish = page.locator("form.teach-publish")
+    await page.locator("#teach-slots").wait_for()
+    course_id = await publish.locator("select[name=courseId]").input_value()
+    date = (now.astimezone(PARIS) + timedelta(days=2)).date()
+    await publish.locator("input[name=date]").fill(date.isoformat())
+    await publish.locator("input[name=startsAt]").fill("06:15")
+    await publish.locator("input[name=endsAt]").fill("07:00")
+    await publish.locator("input[name=recurrence]").fill("FREQ=WEEKLY")
+    await publish.locator("button[type=submit]").click()
+
+    # then: the rule is refused beside its field, and nothing is published
+    refused = publish.locator("#slot-recurrence + .field-error")
+    await refused.wait_for()
+    assert await refused.text_content()
+    assert await count_slots(database, teaches.id) == 0
+
+    # when: they choose "every week, 4 times" instead
+    await publish.locator("#slot-repeat").select_option(label="Every week, 4 times")
+    await publish.locator("button[type=submit]").click()
+    await page.locator("#slot-published:not([hidden])").wait_for()
+
+    # then: four slots are published at 06:15 Paris time, listed under the form
+    assert (await page.locator("#slot-published").text_content()).startswith("Published 4 slots")
+    async with database.read() as db:
+        slots = (await db.scalars(select(models.BookableSlot).where(
+            models.BookableSlot.instructor_id == teaches.id, models.BookableSlot.recurrence.is_not(None))
+            .order_by(models.BookableSlot.starts_at))).all()
+    # (06:15 in Paris each week, across the change to summer time on the way)
+    assert [s.starts_at for s in slots] == [
+        datetime.combine(date + timedelta(weeks=k), time(6, 15), tzinfo=PARIS).astimezone(UTC) for k in range(4)]
+    assert {s.recurrence for s in slots} == {"FREQ=WEEKLY;COUNT=4"}
+    assert {to_global_id('Course', s.course_id) for s in slots} == {course_id}
+    listed = page.locator("#teach-slots tbody tr", has_text="FREQ=WEEKLY;COUNT=4")
+    await listed.first.wait_for()
+    assert await listed.count() == 4
+    await page.locator("#teach-availability").screenshot(path=ARTIFACTS / f"web-instructor-availability-{width}.png")
+
+    # when: they withdraw the first of them
+    await listed.first.locator("button", has_text="Withdraw").click()
+
+    # then: three are left, on the page and in the database
+    await page.wait_for_function("document.querySelectorAll('#teach-slots tbody tr code').length === 3")
+    assert await count_slots(database, teaches.id) == 3
+    shown = await page.locator("#view-instructor").inner_text()
+    assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+
+    # when: the clock reaches 15 minutes before their next class today
+    upcoming = await db_next_class(database, teaches.id, now)
+    opens_at = upcoming.starts_at - timedelta(minutes=15)
+    await page.clock.set_fixed_time(opens_at)
+    clock.set(opens_at)
+
+    # then: its Join button turns on by itself, as the learners' do
+    row = today.filter(has_text=upcoming.code)
+    await row.locator("button.join:not([disabled])").wait_for(timeout=5000)
+    assert await row.locator("button.join").text_content() == "Join now"
+    assert problems == []
+
+
+async def db_next_class(database, instructor_id: int, now: datetime) -> models.LiveSession:
+    async with database.read() as db:
+        return await db.scalar(select(models.LiveSession).where(
+            models.LiveSession.instructor_id == instructor_id, models.LiveSession.starts_at > now,
+            models.LiveSession.virtual_classroom_url.is_not(None), models.LiveSession.cancelled_at.is_(None))
+            .order_by(models.LiveSession.starts_at).limit(1))
+
+
+async def count_slots(database, instructor_id: int) -> int:
+    async with database.read() as db:
+        return await db.scalar(select(func.count()).select_from(models.BookableSlot).where(
+            models.BookableSlot.instructor_id == instructor_id, models.BookableSlot.recurrence.is_not(None)))
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+async def test_the_guardian_switches_between_children_and_reads_their_dashboard_calendar_and_reports(
+        browser, live_server, database, clock, settings, width):
+    # given: the demo platform, and the guardian of Mila and Noah (whose weeks start on Monday)
+    _, token = await demo_user(database, clock, settings, "guardian@example.com")
+    async with database.read() as db:
+        children = {u.name: u for u in (await db.scalars(select(models.User).where(
+            models.User.email.in_(["child1@example.com", "child2@example.com"])))).all()}
+        noah_next = await db.scalar(select(models.LiveSession).join(models.Booking).where(
+            models.Booking.learner_id == children["Noah Guardian"].id, models.Booking.status == "BOOKED",
+            models.LiveSession.starts_at > clock.now(), models.LiveSession.cancelled_at.is_(None))
+            .order_by(models.LiveSession.starts_at).limit(1))
+        mila_latest = (await db.execute(select(models.AttendanceReport, models.LiveSession).join(models.LiveSession).where(
+            models.AttendanceReport.learner_id == children["Mila Guardian"].id)
+            .order_by(models.LiveSession.starts_at.desc()).limit(1))).one()
+    base = f"http://{live_server}"
+
+    # when: they open the page, and the calendar's first load is lost to the network
+    page, problems, dropped = await open_view(browser, base, token, clock.now(), WIDTHS[width],
+                                              drop_once="ChildCalendar")
+    dashboard = page.locator("#guardian-dashboard-body")
+    await dashboard.locator("h3").first.wait_for()
+    await page.locator("#guardian-reports-body tbody tr").first.wait_for()
+    retry = page.locator("#guardian-calendar-body button.retry")
+    await retry.wait_for()
+
+    # then: their children are the first view, the first child chosen; the calendar offers a Retry that
+    # loads this month
+    assert dropped == ["ChildCalendar"]
+    assert await page.locator("#views-nav [aria-current=page]").text_content() == "My children"
+    assert await page.locator("#guardian-switch button").all_text_contents() == ["Mila Guardian", "Noah Guardian"]
+    assert await page.locator("#guardian-child-name").text_content() == "Mila Guardian"
+    assert "Credits:" in await dashboard.text_content()
+    await retry.click()
+    await page.locator("#guardian-calendar-body .day.today").wait_for()
+    today = clock.now().astimezone(PARIS).date()
+    assert await page.locator("#guardian-calendar-label").text_content() == f"{today:%B %Y}"
+    # Mila's reports: each past session she was reported on, with its attendance and feedback
+    report, reported_on = mila_latest
+    starts = reported_on.starts_at.astimezone(PARIS)
+    row = page.locator("#guardian-reports-body tbody tr", has_text=f"{starts:%a} {starts.day} {starts:%b} {starts:%H:%M}–")
+    assert await page.locator("#guardian-reports-body tbody tr").count() == 10
+    assert await row.locator(".attendance").text_content() == report.status.lower()
+    assert await row.locator("td").last.text_content() == (f"“{report.feedback}”" if report.feedback else "—")
+    assert await page.evaluate(CUT_TEXTS, "#view-guardian code, #view-guardian button, #views-nav, #who") == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-guardian-{width}.png", full_page=True)
+
+    # when: they switch to Noah, and to the week view
+    await page.locator("#guardian-switch button", has_text="Noah Guardian").click()
+    await page.wait_for_function(
+        "document.getElementById('guardian-child-name').textContent === 'Noah Guardian'")
+    await dashboard.locator(".guardian-up-next code", has_text=noah_next.code).wait_for()
+    await page.locator("#guardian-calendar [data-calendar-view=WEEK]").click()
+    await page.locator("#guardian-calendar-body .guardian-week").wait_for()
+
+    # then: his dashboard shows his next class as Up Next, and the week (as his guardian's weeks go, from
+    # Monday) has today in it
+    assert await page.locator("#guardian-switch [aria-pressed=true]").text_content() == "Noah Guardian"
+    up_next = await dashboard.locator(".guardian-up-next").text_content()
+    assert noah_next.code in up_next
+    days = page.locator("#guardian-calendar-body .day")
+    assert await days.count() == 7
+    assert (await days.first.get_attribute("aria-label")).startswith("Mon")
+    assert await page.locator("#guardian-calendar-body .day.today").count() == 1
+
+    # when: they go a week on
+    await page.locator("#guardian-calendar button[aria-label=Next]").click()
+    await page.wait_for_function("!document.querySelector('#guardian-calendar-body .day.today')")
+
+    # then: the label names the next week, Monday to Sunday
+    monday = today + timedelta(days=8 - today.isoweekday())
+    sunday = monday + timedelta(days=6)
+    assert await page.locator("#guardian-calendar-label").text_content() == (
+        f"{monday:%a}, {monday.day} {monday:%b} {monday.year} – {sunday:%a}, {sunday.day} {sunday:%b} {sunday.year}")
+    await page.screenshot(path=ARTIFACTS / f"web-guardian-week-{width}.png", full_page=True)
+    # read-only: there is nothing to change on a child's page
+    assert await page.locator("#view-guardian form, #view-guardian input, #view-guardian textarea").count() == 0
+    shown = await page.locator("#view-guardian").inner_text()
+    assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+    assert problems == []
