@@ -6,6 +6,7 @@ import pytest
 import strawberry
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from sessiongraph import migrations
@@ -24,6 +25,28 @@ async def test_readyz_answers_200_when_the_database_is_migrated(http):
 
     assert response.status_code == 200
     assert response.json() == {"ready": True}
+
+
+@pytest.mark.parametrize(("at", "ready"), [("the previous revision", False), ("a newer release's", True)])
+async def test_readyz_is_ready_at_this_release_s_head_or_past_it_not_behind_it(http, database, at, ready):
+    # given: the database behind this release's head, or migrated past it by a newer release (a rolling
+    # update migrates first, while this release's pods still serve)
+    head = migrations.head_revision()
+    assert head is not None
+    previous = migrations.previous_revision(head)
+    revision = previous if at == "the previous revision" else "f00d_a_newer_release"
+    async with database.write() as db:
+        await db.execute(text("UPDATE alembic_version SET version_num = :revision"), {"revision": revision})
+    try:
+        response = await http.get("/readyz")
+    finally:
+        async with database.write() as db:
+            await db.execute(text("UPDATE alembic_version SET version_num = :revision"), {"revision": head})
+
+    # then: ready past the head (the old pods keep serving until the new ones are ready), not behind it
+    assert response.status_code == (200 if ready else 503), response.text
+    if not ready:
+        assert response.json()["reason"] == "database not migrated"
 
 
 async def test_the_migrations_create_exactly_the_tables_the_models_describe(database):

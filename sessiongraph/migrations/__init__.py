@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
@@ -31,7 +32,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    return _scripts().get_current_head()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -53,5 +54,25 @@ async def upgrade(engine: AsyncEngine) -> None:
         await connection.run_sync(run)
 
 
+@cache  # the release's own scripts: read once, not at every readiness probe
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(""))
+
+
+def previous_revision(revision: str) -> str | None:
+    script = _scripts().get_revision(revision)
+    return cast(str | None, script.down_revision) if script is not None else None
+
+
+@cache
+def known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _scripts().walk_revisions())
+
+
 async def is_up_to_date(engine: AsyncEngine) -> bool:
-    return await current_revision(engine) == head_revision()
+    """At this release's head, or past it: at a revision this release does not know, which a newer release's
+    migration applied. A rolling update migrates first (the Helm chart's pre-upgrade Job) while the old
+    release's pods still serve, and each migration keeps the previous release working: those pods stay
+    ready until the new ones are, rather than all turning unready at once."""
+    current = await current_revision(engine)
+    return current is not None and (current == head_revision() or current not in known_revisions())
