@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,8 +25,11 @@ from sqlalchemy.engine import make_url
 
 from sessiongraph.infrastructure.db import Database, create_engine, database_unavailable
 from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.models.events import EventType
+from sessiongraph.resolvers.outbox import NewEvent, encode_cursor, record_events, user_channel
 from sessiongraph.server.app import create_app
 from tests.conftest import on_postgresql, serving
+from tests.schedule_data import data, gid  # noqa: F401
 from tests.tcp_proxy import TcpProxy, proxy_to
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket
 
@@ -284,3 +288,49 @@ async def test_no_pooled_connection_free_in_time_answers_503_and_readyz_too(sett
     finally:
         await app.state.broker.close()
         await own_database.dispose()
+
+
+async def test_a_schedule_event_the_database_cannot_read_closes_the_socket_so_that_the_client_resumes_it(
+        settings, database, clock, make_user, data):
+    """An event whose live session cannot be read is not sent half (no data, no cursor: a client going on would
+    have lost it): the socket is closed "try again later" (1013), and the client, reconnecting with
+    `after:` its last cursor, gets the event once the database answers."""
+    skip_on_sqlite()
+    course = await data.course()
+    live_session = await data.live_session(course, await data.instructor(), clock.now() + timedelta(days=1))
+    user = await make_user("Ada")
+    await data.book(user, live_session)
+    changes = "subscription($after: String) { scheduleChanged(after: $after) { kind cursor liveSession { id } } }"
+    async with app_behind_proxy(settings, clock) as (proxy, app, faulty), serving(app) as base:
+        token = issue_token(user.id, faulty, clock.now())
+        broker = app.state.broker
+        socket = await GraphQLSocket.connect(base, TRANSPORT_WS, token)
+        try:
+            await socket.subscribe(changes)
+            while user_channel(user.id) not in broker._subscribers:  # the subscription listens
+                await asyncio.sleep(0.01)
+            # when: an event comes while the database is away
+            async with database.write() as db:  # recorded as a booking records it (the relay is not running)
+                [event_id] = await record_events(db, [NewEvent(EventType.BOOKING_CREATED, {}, live_session.id,
+                                                               "BOOKED", [user.id])], now=clock.now())
+            proxy.cut()
+            await broker.publish(user_channel(user.id), {"eventId": event_id, "kind": "BOOKED",
+                                                         "liveSessionId": live_session.id,
+                                                         "occurredAt": clock.now().isoformat()})
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                for _ in range(5):
+                    await socket.next_message(BOUND_SECONDS)
+        finally:
+            await socket.close()
+        proxy.heal()
+        # then: the client reconnects and resumes after the cursor it had (none: from before the event)
+        again = await GraphQLSocket.connect(base, TRANSPORT_WS, token)
+        try:
+            await again.subscribe(changes, after=encode_cursor(event_id - 1))
+            resumed = await again.next_data()
+        finally:
+            await again.close()
+
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013, closed.value
+    assert resumed["scheduleChanged"]["cursor"] == encode_cursor(event_id)
+    assert resumed["scheduleChanged"]["liveSession"]["id"] == gid("LiveSession", live_session.id)

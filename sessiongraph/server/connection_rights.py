@@ -36,7 +36,7 @@ from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.events import USER_RIGHTS_CHANNEL
-from sessiongraph.server.shared_results import SharedTransportWSHandler
+from sessiongraph.server.shared_results import TRY_AGAIN_LATER_CLOSE_CODE, SharedTransportWSHandler
 
 log = logging.getLogger("sessiongraph.connection_rights")
 
@@ -44,8 +44,6 @@ log = logging.getLogger("sessiongraph.connection_rights")
 FORBIDDEN_CLOSE_CODE = 4403
 # WebSocket's own "policy violation": a socket over its user's cap.
 POLICY_VIOLATION_CLOSE_CODE = 1008
-# WebSocket's own "try again later": the sign-in could not be checked (4403 would call it bad).
-TRY_AGAIN_LATER_CLOSE_CODE = 1013
 
 
 @dataclass(frozen=True)

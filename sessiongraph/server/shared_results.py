@@ -45,11 +45,13 @@ from typing import Any
 from graphql import GraphQLError, parse
 from graphql.execution import execute_subscription_event
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types.execution import PreExecutionError
 
+from sessiongraph.infrastructure.db import database_unavailable
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.schedule import JoinState
 from sessiongraph.resolvers.subscriptions import HANDOVER, Handover, JoinStream, JoinWatch, Viewer, nobody_context
-from sessiongraph.schema.extensions import ErrorCodes
+from sessiongraph.schema.extensions import SERVICE_UNAVAILABLE, ErrorCodes
 from sessiongraph.server.persisted import PersistedTransportWSHandler
 
 log = logging.getLogger("sessiongraph.shared_results")
@@ -68,6 +70,27 @@ class OperationHandover(Handover):
     variables: Mapping[str, Any] | None = None
     source: Any = None  # Strawberry's result stream, for the legacy handler to close
     decided: bool = False  # whether the first result has been sent (and the handover tried)
+
+
+# WebSocket's own "try again later": the sign-in could not be checked (4403 would call it bad), or an event
+# could not be read.
+TRY_AGAIN_LATER_CLOSE_CODE = 1013
+UNREADABLE_EVENT_REASON = "An event could not be read: reconnect and resume after your last cursor."
+
+
+class ClosedToResume(BaseException):
+    """Ends Strawberry's task for an operation whose socket was closed for its client to reconnect and resume
+    (a BaseException, as HandedOver)."""
+
+
+def unreadable_event(result: Any) -> bool:
+    """A subscription event that could not be read (its database away or hung): sent, it would carry neither
+    data nor a cursor, and Strawberry would then complete the operation, so that the event and every later
+    one were lost to a client. (A subscribe refused from the start is a PreExecutionError: an `error`
+    message, after which the client knows to try again.)"""
+    return not isinstance(result, PreExecutionError) and any(
+        database_unavailable(error.original_error) or (error.extensions or {}).get("code") == SERVICE_UNAVAILABLE
+        for error in getattr(result, "errors", None) or ())
 
 
 class HandedOver(BaseException):
@@ -297,7 +320,8 @@ class SharedTransportWSHandler(PersistedTransportWSHandler):
         HANDOVER.set(OperationHandover(operation_id=operation.id, query=operation.query,
                                        operation_name=operation.operation_name, variables=operation.variables))
         # HandedOver: Strawberry has closed the operation's result stream; the shared subscriber goes on.
-        with contextlib.suppress(HandedOver):
+        # ClosedToResume: the socket is closed, its client reconnects.
+        with contextlib.suppress(HandedOver, ClosedToResume):
             await super().run_operation(operation)
 
     async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
@@ -309,6 +333,11 @@ class SharedTransportWSHandler(PersistedTransportWSHandler):
         handover = HANDOVER.get()
         assert isinstance(handover, OperationHandover)  # set by run_operation, in this same task
         async for result in result_source:
+            if unreadable_event(result):
+                # Closed "try again later": the client reconnects and resubscribes after the last cursor it
+                # has (`scheduleChanged(after:)`), this event first; a join state is read afresh.
+                await self.websocket.close(code=TRY_AGAIN_LATER_CLOSE_CODE, reason=UNREADABLE_EVENT_REASON)
+                raise ClosedToResume
             yield result
             # Strawberry asks for the next result once it has sent this one.
             if getattr(result, "errors", None) or self.operations.get(operation.id) is not operation:
