@@ -1,8 +1,15 @@
 """Every state of the web pages passes axe-core's check with no serious or critical violation, at desktop and
 phone widths: the sign-in and set-password forms; the learner's portal (its load error with Retry, the
 dashboard with the upcoming list, the past list, a calendar day chosen, the week and day views, a course's
-slots to book, Join turned on, the details dialog, a course's session history); GraphiQL (with its
-documentation and explorer). tests/accessibility.py runs axe.
+slots to book, Join turned on, the details dialog, a course's session history); the guardian's view (a child's
+dashboard and reports, the calendar's load error, the other child, the month and week calendars); the
+instructor's view (today's classes with Join, the absence requests' load error with Retry, then a request, a
+class's learners with a refused feedback, availability with a refused recurrence rule, the published slots);
+the admin's screens (sessions list, session form with its errors and with the coach-window warning, enrolment
+with a CSV file's row errors, tracking, users with the create form's error, webhooks with a new endpoint's
+secret); GraphiQL (with its documentation and explorer). tests/accessibility.py runs axe. The guardian,
+instructor and admin views are opened, and walked, as tests/test_web_staff.py and tests/test_web_admin.py do,
+with their helpers.
 
 The browser tests need Debian's Chromium at /usr/bin/chromium, as tests/test_web_client.py does.
 """
@@ -202,14 +209,18 @@ async def test_the_instructor_view(browser, live_server, database, clock, settin
             models.LiveSession.instructor_id == teaches.id, models.LiveSession.ends_at < now,
             models.LiveSession.starts_at > now - timedelta(hours=6)))
     page, problems, _ = await open_view(browser, f"http://{live_server}", token, now, STAFF_WIDTHS[width],
-                                        drop_once="none")
+                                        drop_once="TeachingAbsenceRequests")
     named(page, width)
     today = page.locator("#teach-today-body tbody tr")
     await today.first.wait_for()
     await page.locator("#teach-today-body button.join").first.wait_for()
-    await page.locator("#teach-absences-body form.teach-request").wait_for()
     await page.locator("#teach-slots").wait_for()
-    await check(page, "instructor: today's classes, absence requests, availability and slots")
+    await page.locator("#teach-absences-body button.retry").wait_for()
+    await check(page, "instructor: today's classes, availability and slots, the absences' load error")
+
+    await page.locator("#teach-absences-body button.retry").click()
+    await page.locator("#teach-absences-body form.teach-request").wait_for()
+    await check(page, "instructor: an absence request")
 
     await today.filter(has_text=ended.code).get_by_role("button", name="Learners", exact=True).click()
     form = page.locator("#teach-class-body form.teach-attendance")
