@@ -90,15 +90,9 @@ export function todayInZone() {
 export function instantInZone(date, time) {
   const wall = Date.parse(`${date}T${time}:00Z`);
   let instant = wall;
-  for (let pass = 0; pass < 2; pass++) instant = wall - zoneOffset(instant); // twice: the offset may change at DST
+  // twice: the offset may change at DST
+  for (let pass = 0; pass < 2; pass++) instant = wall - zoneOffset(new Date(instant));
   return new Date(instant).toISOString();
-}
-
-function zoneOffset(instant) {
-  const parts = Object.fromEntries(formatter({
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
-  }).formatToParts(new Date(instant)).map((part) => [part.type, part.value]));
-  return Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second) - instant;
 }
 
 // The calendar date `days` after a calendar date ("YYYY-MM-DD").
