@@ -42,7 +42,6 @@ from tests.sized_data import (  # noqa: F401
     gid,
     sized,
 )
-from tests.test_client_operations import WEB_ADMIN_COPIES
 from tests.test_schedule_statements import log_hint
 
 SMALL, LARGE = 3, 30
@@ -544,11 +543,8 @@ WEB_TEACHING: dict[str, Entry] = {
         lambda d, made, n: no_errors(d["withdrawSlot"]) and d["withdrawSlot"]["cancelledBookingCount"] == 1), 15),
 }
 
-# The web client's admin screens send web copies of admin documents, selecting the same: the same entries.
-WEB.update({f"Admin{name}": ADMIN[name] for name in (*WEB_ADMIN_COPIES, "ImportCsv")})
-
+# The web client's admin screens send the admin client's documents, and these of their own.
 WEB.update({
-    **{f"Admin{name}": ADMIN[name] for name in ("CreateWebhookEndpoint", "WebhookEndpoints", "WebhookDeliveries")},
     # The viewer, the endpoint, one DELETE (its deliveries go with it, ON DELETE CASCADE), the audit entry.
     "AdminDeleteWebhookEndpoint": Entry(as_admin(SizedData.webhook_endpoints, lambda made, n: {"input": {"id": gid(made)}},
                                                  lambda d, made, n: no_errors(d["deleteWebhookEndpoint"])
@@ -604,7 +600,7 @@ def send(http, app, settings, clock, tmp_path):
         if given.upload is not None:
             path = tmp_path / "upload.csv"
             path.write_text(given.upload)
-            payload = await import_file(path, url="http://test/graphql", token=token, operation=operation,
+            payload = await import_file(path, url="http://test/graphql", token=token,
                                         transport=httpx.ASGITransport(app=app))
             return {"data": {"importCsv": payload}}
         response = await http.post("/graphql", json={"query": operation.document, "operationName": operation.name,

@@ -78,7 +78,7 @@ async def test_the_session_list_searches_filters_and_pages(browser, live_server,
                                                            width):
     # given: the admin's page, whose first load of the list fails
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
-                                      fail_once="AdminSessionList")
+                                      fail_once="SessionList")
     body = page.locator("#admin-sessions-body")
     rows = body.locator("tbody tr")
 
@@ -268,7 +268,7 @@ async def test_the_session_form_creates_and_edits_a_session(browser, live_server
 
     # when: 30 days, sent while the network drops, then sent again
     await page.fill("#admin-session-duration", "30")
-    await drop_next(page, "AdminUpdateSession")
+    await drop_next(page, "UpdateSession")
     await page.click("#admin-session-form button[type=submit]")
     await page.locator("#admin-session-form .form-error", has_text="Could not send this").wait_for()
     await page.click("#admin-session-form button[type=submit]")
@@ -300,7 +300,7 @@ async def test_enrolment_by_person_by_class_and_by_csv_file(browser, live_server
                                                             width):
     # given: the admin's page, whose first load of a session's learners fails
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
-                                      fail_once="AdminSessionEditor")
+                                      fail_once="SessionEditor")
     await page.locator("#admin-sessions-body tbody tr").first.wait_for()
 
     # when: Enrolment, in a session nobody is enrolled in
@@ -383,7 +383,7 @@ async def test_tracking_shows_a_session_s_learners_and_exports_them(browser, liv
                                                                     settings, http, width):
     # given: the admin's page, whose first load of a tracking fails
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
-                                      fail_once="AdminSessionTracking")
+                                      fail_once="SessionTracking")
     await page.locator("#admin-sessions-body tbody tr").first.wait_for()
     async with database.read() as db:
         session_id = await db.scalar(select(models.Session.id).where(models.Session.name == "Spring onboarding"))
@@ -412,7 +412,7 @@ async def test_tracking_shows_a_session_s_learners_and_exports_them(browser, liv
     await page.screenshot(path=ARTIFACTS / f"web-admin-tracking-{width}.png", full_page=True)
 
     # when: exported as CSV while the network drops, then again
-    await drop_next(page, "AdminExportTracking")
+    await drop_next(page, "ExportTracking")
     await page.click("#admin-export button[type=submit]")
     await page.locator("#admin-export .form-error", has_text="Could not send this").wait_for()
     await page.click("#admin-export button[type=submit]")
@@ -543,7 +543,7 @@ async def test_webhook_endpoints_are_listed_created_with_their_secret_read_and_d
         browser, live_server, database, clock, settings, width):
     # given: the admin's page, whose first load of the endpoints fails
     page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width],
-                                      fail_once="AdminWebhookEndpoints")
+                                      fail_once="WebhookEndpoints")
     page.on("dialog", lambda dialog: dialog.accept())  # "Delete the endpoint …?"
     await page.locator("#admin-sessions-body tbody tr").first.wait_for()
     async with database.write() as db:

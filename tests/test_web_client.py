@@ -55,17 +55,21 @@ async def test_the_page_gets_exactly_the_committed_web_operations(http):
     operations = (await http.get("/app/operations.json")).json()["operations"]
     trusted = manifest()
 
-    assert set(operations) == {op.name for op in load_operations("web")}
+    assert set(operations) == {op.name for op in (*load_operations("web"), *load_operations("admin"))}
     assert all(trusted[op["sha256"]] == op["document"] for op in operations.values())
 
 
 def test_the_page_names_only_committed_web_operations():
-    # Every operation the scripts ask for by name is a committed web operation.
-    source = "".join(script.read_text() for script in (Path(__file__).parent.parent / "clients/web/app").glob("*.js"))
-    names = {op.name for op in load_operations("web")}
+    # Every operation the scripts ask for by name is a committed web operation, or the admin client's for the
+    # admin screens.
+    web = {op.name for op in load_operations("web")}
+    admin = {op.name for op in load_operations("admin")}
+    used: dict[str, set[str]] = {}
+    for script in (Path(__file__).parent.parent / "clients/web/app").glob("*.js"):
+        used[script.name] = set(re.findall(r'(?:request|subscribe|upload)\("([A-Za-z]+)"', script.read_text()))
 
-    used = set(re.findall(r'(?:request|subscribe|upload)\("([A-Za-z]+)"', source))
-    assert used and used <= names, used - names
+    assert all(names <= web for script, names in used.items() if script != "admin.js"), used
+    assert used["admin.js"] & admin and used["admin.js"] <= web | admin, used["admin.js"] - web - admin
 
 
 @pytest.fixture

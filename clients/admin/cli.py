@@ -306,12 +306,11 @@ def graphql_url(url: str) -> str:
     return str(parsed.copy_with(path="/graphql")) if parsed.path in ("", "/") else url
 
 
-async def import_file(path: Path, *, url: str, token: str, transport: httpx.AsyncBaseTransport | None = None,
-                      operation: Operation = IMPORT_CSV) -> dict[str, Any]:
-    """The importCsv payload; RequestFailed when there is none to show. `operation`: another client's importCsv
-    document (the web page's), sent the same way."""
-    operations = {"query": operation.document, "operationName": operation.name, "variables": {"input": {"file": None}},
-                  "extensions": {"persistedQuery": {"version": 1, "sha256Hash": operation.sha256}}}
+async def import_file(path: Path, *, url: str, token: str,
+                      transport: httpx.AsyncBaseTransport | None = None) -> dict[str, Any]:
+    """The importCsv payload; RequestFailed when there is none to show."""
+    operations = {"query": IMPORT_CSV.document, "operationName": "ImportCsv", "variables": {"input": {"file": None}},
+                  "extensions": {"persistedQuery": {"version": 1, "sha256Hash": IMPORT_CSV.sha256}}}
     form = {"operations": json.dumps(operations), "map": json.dumps({"file": ["variables.input.file"]})}
     headers = {"Authorization": f"Bearer {token}"}
     try:

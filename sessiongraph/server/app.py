@@ -304,10 +304,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     graphql_app = BodyLimit(Authentication(graphql, settings=settings, bearer=bearer),
                             max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
 
-    web_operations = {"operations": operations_by_name("web")}
+    # The page's admin screens are the admin client's screens: they send its documents, not copies of them
+    # (operation names are unique across clients).
+    web_operations = {"operations": {**operations_by_name("admin"), **operations_by_name("web")}}
 
     async def web_client_operations(_: Request) -> JSONResponse:
-        """The web page's operations (clients/web), so that it sends exactly the committed documents."""
+        """The web page's operations (clients/web, and clients/admin for its admin screens), so that it sends
+        exactly the committed documents."""
         return JSONResponse(web_operations)
 
     async def healthz(_: Request) -> PlainTextResponse:

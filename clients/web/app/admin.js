@@ -77,7 +77,7 @@ function showScreen(name, ...children) {
 
 async function categories() {
   if (!state.categories) {
-    const data = await request("AdminCategoryPicker", {});
+    const data = await request("CategoryPicker", {});
     state.categories = data.sessionCategories.edges.map((edge) => edge.node);
   }
   return state.categories;
@@ -127,8 +127,8 @@ function picker({ id, label, find, describe, onPick, pick = "Add" }) {
     results);
 }
 
-const findUsers = async (search) => (await request("AdminUserSearch", { search: search || null })).users.edges.map((e) => e.node);
-const findCourses = async (search) => (await request("AdminCourseSearch", { search: search || null })).courses.edges.map((e) => e.node);
+const findUsers = async (search) => (await request("UserSearch", { search: search || null })).users.edges.map((e) => e.node);
+const findCourses = async (search) => (await request("CourseSearch", { search: search || null })).courses.edges.map((e) => e.node);
 const personText = (user) => (user.email ? `${user.name} (${user.email})` : user.name);
 const courseText = (course) => `${course.code} · ${course.title}`;
 
@@ -196,7 +196,7 @@ function loadSessions(count, body) {
   const list = state.list;
   const page = list.cursors.length;
   fill(body, el("p", { class: "muted" }, "Loading…"));
-  return loadInto(body, () => request("AdminSessionList", {
+  return loadInto(body, () => request("SessionList", {
     filter: list.filter, first: PAGE_SIZE, after: list.cursors[page - 1],
   }), (data) => {
     const { totalCount, edges, pageInfo } = data.sessions;
@@ -234,7 +234,7 @@ function loadSessions(count, body) {
 function showSessionForm(id) {
   const container = showScreen(id ? "sessions" : "session-form", el("p", { class: "muted" }, "Loading…"));
   const load = async () => {
-    const [found, data] = await Promise.all([categories(), id ? request("AdminSessionEditor", { id }) : null]);
+    const [found, data] = await Promise.all([categories(), id ? request("SessionEditor", { id }) : null]);
     if (id && !data.session) throw new Error("this session no longer exists");
     return { categories: found, session: data ? data.session : null };
   };
@@ -312,8 +312,8 @@ function renderSessionForm(container, found, session, notice) {
       durationDays: duration ? Number(values.get("durationDays")) || 0 : null,
     };
     const saved = editing
-      ? await submit(form, "AdminUpdateSession", { input: { id: s.id, ...input } }, "updateSession")
-      : await submit(form, "AdminCreateSession", { input: { ...input, courseIds: courses.courseIds() } }, "createSession");
+      ? await submit(form, "UpdateSession", { input: { id: s.id, ...input } }, "updateSession")
+      : await submit(form, "CreateSession", { input: { ...input, courseIds: courses.courseIds() } }, "createSession");
     if (!saved) return;
     state.list.cursors = [null]; // the list shows it next time it opens
     markScreen("sessions"); // a created session is edited as any other
@@ -348,7 +348,7 @@ function coursesCard(session, editing) {
       courses = next;
       return render();
     }
-    const saved = await submit(form, "AdminSetSessionCourses", {
+    const saved = await submit(form, "SetSessionCourses", {
       input: { sessionId: session.id, courseIds: next.map((entry) => entry.course.id) },
     }, "setSessionCourses");
     if (saved) {
@@ -358,7 +358,7 @@ function coursesCard(session, editing) {
   }
 
   async function setCoaches(entry, coaches) {
-    const saved = await submit(form, "AdminSetCourseCoaches", {
+    const saved = await submit(form, "SetCourseCoaches", {
       input: { sessionId: session.id, courseId: entry.course.id, coachIds: coaches.map((c) => c.id) },
     }, "setCourseCoaches");
     if (saved) {
@@ -413,9 +413,9 @@ function coursesCard(session, editing) {
 
 // ---------- Enrolment: people, a class, or a CSV file ----------
 
-const findSessions = async (search) => (await request("AdminSessionList", { filter: { search: search || null }, first: 20 }))
+const findSessions = async (search) => (await request("SessionList", { filter: { search: search || null }, first: 20 }))
   .sessions.edges.map((e) => e.node);
-const findClasses = async (search) => (await request("AdminClassPicker", { search: search || null }))
+const findClasses = async (search) => (await request("ClassPicker", { search: search || null }))
   .userClasses.edges.map((e) => e.node);
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
@@ -445,14 +445,14 @@ function showEnrolment() {
 
 function loadEnrolled(container, session) {
   fill(container, el("p", { class: "muted" }, "Loading…"));
-  return loadInto(container, () => request("AdminSessionEditor", { id: session.id }), ({ session: found }) => {
+  return loadInto(container, () => request("SessionEditor", { id: session.id }), ({ session: found }) => {
     if (!found) return fill(container, el("p", { class: "error", role: "alert" }, "This session no longer exists."));
     const { totalCount, edges } = found.learners;
     const enrolForm = (id, title, pickerOptions, input, said) => {
       const notice = el("p", { class: "notice", role: "status" });
       const form = el("form", { class: "admin-enrol", id, "aria-label": title }, el("h4", {}, title),
         picker({ ...pickerOptions, pick: "Enroll", onPick: async (picked) => {
-          const payload = await submit(form, "AdminEnrollLearners", { input: { sessionId: session.id, ...input(picked) } },
+          const payload = await submit(form, "EnrollLearners", { input: { sessionId: session.id, ...input(picked) } },
             "enrollLearners");
           if (!payload) return;
           await loadLearners(list, session); // said once everything shown says it
@@ -480,7 +480,7 @@ function loadEnrolled(container, session) {
 }
 
 function loadLearners(list, session) {
-  return loadInto(list, () => request("AdminSessionEditor", { id: session.id }), ({ session: found }) => (found
+  return loadInto(list, () => request("SessionEditor", { id: session.id }), ({ session: found }) => (found
     ? renderLearners(list, found.learners) : fill(list, el("p", { class: "error", role: "alert" }, "This session no longer exists."))));
 }
 
@@ -513,7 +513,7 @@ function importForm({ id = "admin-import", title = "Import a CSV file", hint } =
     event.preventDefault();
     if (!file.files.length) return showUserErrors(form, [{ field: ["file"], message: "Choose a CSV file." }]);
     fill(result);
-    const payload = await send(form, () => state.client.upload("AdminImportCsv", { input: { file: null } },
+    const payload = await send(form, () => state.client.upload("ImportCsv", { input: { file: null } },
       { "input.file": file.files[0] }), "importCsv");
     if (payload) fill(result, importReport(payload));
   });
@@ -558,7 +558,7 @@ function showTracking() {
 
 function loadTracking(body, session, cursors) {
   fill(body, el("p", { class: "muted" }, "Loading…"));
-  return loadInto(body, () => request("AdminSessionTracking", {
+  return loadInto(body, () => request("SessionTracking", {
     id: session.id, first: TRACKING_PAGE, after: cursors[cursors.length - 1],
   }), ({ session: found }) => {
     if (!found) return fill(body, el("p", { class: "error", role: "alert" }, "This session no longer exists."));
@@ -599,7 +599,7 @@ function exportForm(session) {
     event.preventDefault();
     fill(link);
     const format = new FormData(form).get("format");
-    const payload = await submit(form, "AdminExportTracking", { input: { sessionId: session.id, format } }, "exportTracking");
+    const payload = await submit(form, "ExportTracking", { input: { sessionId: session.id, format } }, "exportTracking");
     if (payload) {
       fill(link, el("a", { href: payload.url, download: "" }, `Download the tracking (${format})`),
         ` — the link works until ${fmtTime(payload.expiresAt)}.`);
@@ -729,7 +729,7 @@ function showWebhooks() {
 function loadWebhooks(list, deliveries) {
   fill(list, el("p", { class: "muted" }, "Loading…"));
   const reload = () => loadWebhooks(list, deliveries);
-  return loadInto(list, () => request("AdminWebhookEndpoints", { first: 100 }), (data) => {
+  return loadInto(list, () => request("WebhookEndpoints", { first: 100 }), (data) => {
     const { totalCount, edges } = data.webhookEndpoints;
     const remove = async (endpoint) => {
       if (!window.confirm(`Delete the endpoint ${endpoint.url} and its delivery log?`)) return;
@@ -754,7 +754,7 @@ function loadWebhooks(list, deliveries) {
 
 function loadDeliveries(container, endpoint, cursors) {
   fill(container, el("p", { class: "muted" }, "Loading…"));
-  return loadInto(container, () => request("AdminWebhookDeliveries", { id: endpoint.id, after: cursors[cursors.length - 1] }),
+  return loadInto(container, () => request("WebhookDeliveries", { id: endpoint.id, after: cursors[cursors.length - 1] }),
     ({ node }) => {
       if (!node) return fill(container, el("p", { class: "error", role: "alert" }, "This endpoint no longer exists."));
       const { edges, pageInfo } = node.deliveries;
@@ -793,7 +793,7 @@ function webhookForm(created) {
     event.preventDefault();
     fill(secret);
     const values = new FormData(form);
-    const payload = await submit(form, "AdminCreateWebhookEndpoint", { input: {
+    const payload = await submit(form, "CreateWebhookEndpoint", { input: {
       url: values.get("url").trim(), description: values.get("description").trim() || null,
       eventTypes: values.getAll("eventType"),
     } }, "createWebhookEndpoint");

@@ -1,4 +1,4 @@
-// The web client's GraphQL transport: the committed web operations (clients/web/*.graphql,
+// The web client's GraphQL transport: the committed web operations (clients/web/*.graphql, and clients/admin for the admin screens,
 // served as /app/operations.json), sent by SHA-256 as Apollo's persisted queries, over HTTP
 // and over graphql-transport-ws. No library: the page works offline and without a build step.
 
