@@ -98,7 +98,9 @@ def haproxy_config(port: int, instances: dict[str, int], connections: int) -> st
     # request to the other instance, and the health check takes the dead one out (three refused
     # checks, a quarter second apart). Only requests already sent to it fail (a POST is not
     # replayed: it may have been done). No idle connection to an instance is reused: one the dead
-    # instance left would fail the request sent on it, where a new connection's refusal is retried.
+    # instance left would fail the request sent on it, where a new connection's refusal is retried; nor is a
+    # client's own connection to an instance kept for its next request (`http-server-close`): haproxy answers
+    # a request whose kept connection the dead instance reset by closing the client's connection unanswered.
     # /readyz reads the database and its migration: on a busy instance it may take a while, which
     # must not count as down (`timeout check`).
     return f"""global
@@ -114,6 +116,7 @@ defaults
   retries 3
   option redispatch 1
   http-reuse never
+  option http-server-close
 
 frontend entry
   bind 127.0.0.1:{port}
@@ -519,7 +522,11 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         await asyncio.sleep(plan.before)
         victim = stack.instances["a"]
         survivor = stack.instances["b"]
+        # In flight at the kill: open at any moment between the signal and the process's end (a request sent in
+        # that moment reaches a process about to die; SIGKILL takes effect asynchronously).
+        signalled_at = time.monotonic()
         victim.process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(victim.process.wait)
         killed_at = time.monotonic()
         last_before_kill = await last_event(database)
         say(f"killed instance {victim.name} (pid {victim.process.pid}) after {killed_at - load_started:.1f} s of load")
@@ -558,7 +565,7 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
     unexpected = {s.user_id: sorted(set(s.events) - set(expected[s.user_id])) for s in subscribers}
     out_of_order = [s.user_id for s in subscribers if s.events != sorted(s.events)]
     failed_requests = [r for r in [*requests, *changes.log] if r.problem]
-    in_flight = [r for r in failed_requests if r.started <= killed_at <= r.ended]
+    in_flight = [r for r in failed_requests if r.started <= killed_at and r.ended >= signalled_at]
     report = {
         "subscribers": len(subscribers),
         "subscribed_seconds": subscribed_in,
@@ -590,7 +597,7 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         "failed_not_in_flight": [r.problem for r in failed_requests if r not in in_flight][:10],
         "failed_not_in_flight_seconds_from_kill": [(round(r.started - killed_at, 3), round(r.ended - killed_at, 3))
                                                    for r in failed_requests if r not in in_flight][:10],
-        "in_flight_at_kill": sum(r.started <= killed_at <= r.ended for r in [*requests, *changes.log]),
+        "in_flight_at_kill": sum(r.started <= killed_at and r.ended >= signalled_at for r in [*requests, *changes.log]),
         "before_kill": window(requests, load_started, killed_at),
         "after_kill": window(requests, killed_at, load_ended),
         "example_missing": next(([u, v[:5]] for u, v in missing.items() if v), None),
