@@ -2,6 +2,7 @@
 
 import json
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from sessiongraph.models.columns import trigram_index
@@ -22,8 +23,10 @@ DEFAULT_REMINDER_OFFSETS = offsets_text(DEFAULT_REMINDER_OFFSETS_MINUTES)
 
 class Course(SQLModel, table=True):
     __tablename__ = "course"
-    # `courses(search:)` matches any part of the title or the code.
-    __table_args__ = (trigram_index("course", "title"), trigram_index("course", "code"))
+    # `courses(search:)` matches any part of the title or the code; a list without a search (the bookable
+    # courses) is read in its order, title then id.
+    __table_args__ = (trigram_index("course", "title"), trigram_index("course", "code"),
+                      Index("ix_course_title_id", "title", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
