@@ -105,8 +105,8 @@ def served(live_server_with):
 async def answer_to(address, request: bytes, *, dribble: bytes = b"") -> tuple[bytes, float]:
     """What the server answers to `request`, sent at once, then `dribble` a byte every 50 ms until it
     answers; and how long the answer took."""
+    started = time.monotonic()  # before connecting: the server's deadline starts when it accepts
     reader, writer = await asyncio.open_connection(*address)
-    started = time.monotonic()
     writer.write(request)
 
     async def trickle():
