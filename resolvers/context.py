@@ -159,10 +159,11 @@ class Context:
         """
         return replace(self, loaders={}, now=self.clock.now(), shared_reads=None)
 
-    def refresh(self) -> None:
-        """Forget every load and take a new "now": the connection's context, before each event
-        it serves, so the event's fields are read as they are now."""
-        self.loaders = {}
+    def refresh(self, loaders: dict[type, Any] | None = None) -> None:
+        """Forget every load (for `loaders`, shared with others hearing the same event, when given) and
+        take a new "now": the connection's context, before each event it serves, so the event's fields
+        are read as they are now."""
+        self.loaders = {} if loaders is None else loaders
         self.now = self.clock.now()
 
     @asynccontextmanager

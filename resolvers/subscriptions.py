@@ -25,6 +25,12 @@ availability is a state, not a log, so one that falls behind gets the latest sta
 rather than a backlog. After the first state, the WebSocket handlers take a
 subscriber over from Strawberry (`Handover`, sessiongraph/shared_results.py), so
 that subscribers sharing a document and a state share one execution.
+
+`scheduleChanged`: a change to a class is an event for each of its learners (and their
+guardians), published on each one's own channel. Every subscriber in this process that
+hears the same event reads it, their rights to it and the fields they selected through
+one set of loaders (`EventReads`), so an event costs the same statements for one
+subscriber as for a whole class, as a `JoinWatch`'s events do.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import weakref
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sessiongraph.infrastructure.broker import RESYNC, LocalFanout, Subscription
 from sessiongraph.infrastructure.scheduler import Alarm
@@ -46,13 +52,14 @@ from sessiongraph.resolvers.context import Actor, Context
 from sessiongraph.resolvers.errors import NotFound
 from sessiongraph.resolvers.events import ScheduleEventKind, live_session_channel, user_channel
 from sessiongraph.resolvers.loaders.accounts import ChildIdsByGuardian
-from sessiongraph.resolvers.loaders.base import Together
+from sessiongraph.resolvers.loaders.base import SharedLoaders
 from sessiongraph.resolvers.loaders.courses import CourseById
 from sessiongraph.resolvers.loaders.schedule import LiveSessionById
 from sessiongraph.resolvers.permissions import require_signed_in
 from sessiongraph.resolvers.schedule import JoinState
 
 log = logging.getLogger("sessiongraph.subscriptions")
+T = TypeVar("T")
 
 # Live-session events after which every subscriber emits, even if its state did not change.
 ANNOUNCED = {ScheduleEventKind.RESCHEDULED.value, ScheduleEventKind.UPDATED.value, ScheduleEventKind.CANCELLED.value}
@@ -100,18 +107,6 @@ async def _may_join(ctx: Context, live_session: LiveSession, course: Course) -> 
     if not await permissions.can_see_live_session(ctx, live_session):
         return None
     return await permissions.may_join(ctx, live_session, course)
-
-
-class DataLoaders(dict):
-    """Loaders shared by several viewers' contexts, so that checking the rights of every viewer
-    of a live session costs one batch per loader. Loaders are keyed by data, not by who asks;
-    `Together` is the exception (it calls functions with the context that created it), so it
-    is refused here."""
-
-    def __setitem__(self, key: type, value: Any) -> None:
-        if key is Together:
-            raise RuntimeError("Together runs functions as its first caller: it cannot be shared by viewers")
-        super().__setitem__(key, value)
 
 
 class JoinListener(Protocol):
@@ -240,7 +235,7 @@ class JoinWatch:
             self._refresh = None
 
     async def _reread(self, announce: bool) -> None:
-        ctx = self._watches.context()
+        ctx = SharedLoaders.of(self._watches.context()).context
         found = await _read(ctx, self.live_session_id)
         if found is None:  # deleted: nobody may see it any more
             for viewer in list(self.viewers.values()):
@@ -248,9 +243,8 @@ class JoinWatch:
             return
         live_session, course = found
         viewers = list(self.viewers.values())
-        shared = DataLoaders(ctx.loaders)
         rights = await asyncio.gather(*(
-            _may_join(replace(ctx, actor=viewer.actor, loaders=shared), live_session, course) for viewer in viewers))
+            _may_join(replace(ctx, actor=viewer.actor), live_session, course) for viewer in viewers))
         if self._closed:
             return
         self.facts = JoinFacts.of(live_session, course)
@@ -339,15 +333,57 @@ def nobody_context(source: Any) -> Context:
                    broker=source.broker, scheduler=source.scheduler)
 
 
-_registries: weakref.WeakKeyDictionary[LocalFanout, JoinWatches] = weakref.WeakKeyDictionary()
+class EventReads:
+    """The loaders this process's subscribers read one schedule event through (a `SharedLoaders` per event):
+    a change concerns every learner of a session, and each subscriber would otherwise read the live
+    session, its course, instructor and location, and their own rights, alone: hundreds of statements for
+    one event. Together they cost one batch per loader (the viewers' rights included, as a `JoinWatch`'s
+    do). A share serves the event's subscribers for EVENT_READS_SECONDS (they hear it within milliseconds
+    of each other, and those catching up after a reconnect read the same events), and is never reused
+    after one of its reads failed."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._source = ctx
+        self._by_event: dict[int, SharedLoaders] = {}
+
+    def loaders(self, event_id: int) -> SharedLoaders:
+        shared = self._by_event.get(event_id)
+        if shared is None or shared.failed:
+            shared = self._by_event[event_id] = SharedLoaders.of(nobody_context(self._source))
+            asyncio.get_running_loop().call_later(EVENT_READS_SECONDS, self._forget, event_id, shared)
+        return shared
+
+    def _forget(self, event_id: int, shared: SharedLoaders) -> None:
+        if self._by_event.get(event_id) is shared:
+            del self._by_event[event_id]
+
+    def __len__(self) -> int:
+        return len(self._by_event)
+
+
+# How long the rows read for a schedule event serve the process's other subscribers to it.
+EVENT_READS_SECONDS = 1.0
+
+_registries: weakref.WeakKeyDictionary[LocalFanout, dict[type, Any]] = weakref.WeakKeyDictionary()
+
+
+def _of_app(ctx: Context, kind: type[T]) -> T:
+    """One `kind` per broker, and so per app (tests build several apps in one process)."""
+    registry = _registries.get(ctx.broker)
+    if registry is None:
+        registry = _registries[ctx.broker] = {}
+    found = registry.get(kind)
+    if found is None:
+        found = registry[kind] = kind(ctx)
+    return found
 
 
 def watches_of(ctx: Context) -> JoinWatches:
-    """One registry per broker, and so per app (tests build several apps in one process)."""
-    watches = _registries.get(ctx.broker)
-    if watches is None:
-        watches = _registries[ctx.broker] = JoinWatches(ctx)
-    return watches
+    return _of_app(ctx, JoinWatches)
+
+
+def event_reads_of(ctx: Context) -> EventReads:
+    return _of_app(ctx, EventReads)
 
 
 class JoinStream:
@@ -458,7 +494,7 @@ def offer_handover(stream: JoinStream, to_value: Callable[[JoinState], Any]) -> 
 class ScheduleChange:
     event_id: int
     kind: ScheduleEventKind
-    live_session_id: int
+    live_session: LiveSession
     occurred_at: datetime
 
 
@@ -500,14 +536,30 @@ async def _schedule_changes(ctx: Context, live: Subscription, user_ids: list[int
                 rows = await outbox.schedule_events_after(ctx.database, position, user_ids, REPLAY_PAGE)
                 for row in rows:
                     position = row.id
-                    yield ScheduleChange(row.id, ScheduleEventKind(row.kind), row.live_session_id, row.occurred_at)
+                    change = await _seen(ctx, row.id, ScheduleEventKind(row.kind), row.live_session_id,
+                                         row.occurred_at)
+                    if change is not None:
+                        yield change
                 replay = len(rows) == REPLAY_PAGE
             message = await anext(live)
             if message is RESYNC:
                 replay = True
             elif message.get("eventId", 0) > position:
                 position = message["eventId"]
-                yield ScheduleChange(position, ScheduleEventKind(message["kind"]), message["liveSessionId"],
+                change = await _seen(ctx, position, ScheduleEventKind(message["kind"]), message["liveSessionId"],
                                      datetime.fromisoformat(message["occurredAt"]))
+                if change is not None:
+                    yield change
     finally:
         await live.__aexit__(None, None, None)
+
+
+async def _seen(ctx: Context, event_id: int, kind: ScheduleEventKind, live_session_id: int,
+                occurred_at: datetime) -> ScheduleChange | None:
+    """The change as the viewer is sent it, None when they may not see its live session (any more). Its
+    reads, and those of the fields the subscriber selected, go through the event's shared loaders."""
+    ctx.refresh(event_reads_of(ctx).loaders(event_id))
+    live_session = await LiveSessionById(ctx).load(live_session_id)
+    if live_session is None or not await permissions.can_see_live_session(ctx, live_session):
+        return None
+    return ScheduleChange(event_id, kind, live_session, occurred_at)

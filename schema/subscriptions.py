@@ -13,9 +13,7 @@ from strawberry.types import Info
 from sessiongraph.resolvers import subscriptions
 from sessiongraph.resolvers.errors import NotFound
 from sessiongraph.resolvers.events import ScheduleEventKind as ScheduleEventKindModel
-from sessiongraph.resolvers.loaders.schedule import LiveSessionById
 from sessiongraph.resolvers.outbox import CursorExpired, encode_cursor
-from sessiongraph.resolvers.permissions import can_see_live_session
 from sessiongraph.resolvers.schedule import JoinState
 from sessiongraph.schema.relay import id_of
 from sessiongraph.schema.schedule import JoinAvailability, LiveSession
@@ -85,12 +83,7 @@ class Subscription:
         async def stream():
             try:
                 async for change in changes:
-                    ctx = info.context.fresh()
-                    live_session = await LiveSessionById(ctx).load(change.live_session_id)
-                    if live_session is None or not await can_see_live_session(ctx, live_session):
-                        continue
-                    info.context.refresh()
-                    yield ScheduleEvent(kind=change.kind, live_session=LiveSession.from_model(live_session),
+                    yield ScheduleEvent(kind=change.kind, live_session=LiveSession.from_model(change.live_session),
                                         occurred_at=change.occurred_at, cursor=encode_cursor(change.event_id))
             finally:
                 await changes.aclose()  # lets go of the broker at once, not when collected

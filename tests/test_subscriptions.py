@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from sessiongraph.clients.documents import all_operations
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS
@@ -133,6 +134,40 @@ async def test_schedule_changed_tells_the_learner_and_their_guardian_of_a_resche
                                         "status": "SCHEDULED"}
     assert await guardian_socket.nothing_within(0.1)  # once, not once per channel
     assert await stranger_socket.nothing_within(0.1)
+
+
+async def statements_to_hear_a_reschedule(data, connect, admin, count_statements, protocol, subscribers):
+    """The statements from an admin's reschedule of a class of eight learners until `subscribers` of them,
+    each on a socket of their own with every client's scheduleChanged document, have been sent the event."""
+    documents = [op.document for op in all_operations() if op.kind == "subscription" and "scheduleChanged" in op.document]
+    course, teacher = await data.course(), await data.instructor()
+    live_session = await data.live_session(course, teacher, NOW + timedelta(minutes=30), virtual_classroom_url=URL)
+    learners = [await data.user(f"Learner {n}") for n in range(8)]
+    for learner in learners:
+        await data.book(learner, live_session)
+    sockets = []
+    for learner in learners[:subscribers]:
+        socket = await connect(learner, protocol)
+        for document in documents:
+            await socket.subscribe(document)
+        sockets.append(socket)
+    await asyncio.sleep(0.05)  # the subscriptions are listening
+
+    with count_statements() as log:
+        await admin("""mutation($id: ID!) { updateLiveSession(input: {id: $id, startsAt: "2026-03-10T14:00:00Z",
+                      endsAt: "2026-03-10T15:00:00Z"}) { errors { code } } }""", id=gid("LiveSession", live_session.id))
+        for socket in sockets:
+            for _ in documents:
+                assert (await socket.next_data())["scheduleChanged"]["kind"] == "RESCHEDULED"
+    return log.count
+
+
+async def test_a_schedule_event_costs_the_same_statements_for_one_subscriber_as_for_many(
+        data, connect, admin, count_statements, protocol):
+    one = await statements_to_hear_a_reschedule(data, connect, admin, count_statements, protocol, subscribers=1)
+    many = await statements_to_hear_a_reschedule(data, connect, admin, count_statements, protocol, subscribers=8)
+
+    assert many == one
 
 
 async def test_a_query_over_the_legacy_protocol_is_refused_clearly_and_over_transport_ws_answered(

@@ -19,6 +19,7 @@ import asyncio
 import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import replace
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -46,13 +47,15 @@ class Loader(DataLoader[K, V], Generic[K, V]):
     _waiting: list[tuple[list[K], asyncio.Future[Sequence[V]]]]
 
     def __new__(cls, context: Context) -> Loader[K, V]:
-        loader = context.loaders.get(cls)
+        loaders = context.loaders
+        loader = loaders.get(cls)
         if loader is None:
             loader = super().__new__(cls)
             DataLoader.__init__(loader, load_fn=loader._load_batch)
-            loader.context = context
+            # Shared by several viewers, a loader reads in the share's context, not its first caller's.
+            loader.context = loaders.context if isinstance(loaders, SharedLoaders) else context
             loader._waiting = []
-            context.loaders[cls] = loader
+            loaders[cls] = loader
         return loader
 
     def __init__(self, context: Context) -> None:
@@ -89,6 +92,8 @@ class Loader(DataLoader[K, V], Generic[K, V]):
                 waiting, self._waiting = self._waiting, []
                 values = list(await self.batch_load(db, [key for batch, _ in waiting for key in batch]))
         except BaseException as error:
+            if isinstance(self.context.loaders, SharedLoaders):
+                self.context.loaders.failed = True
             if not waiting:
                 waiting, self._waiting = self._waiting, []
             for _, waiter in waiting:  # each batch fails as its own query would have
@@ -108,6 +113,30 @@ class Loader(DataLoader[K, V], Generic[K, V]):
 
     async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[V]:
         raise NotImplementedError
+
+
+class SharedLoaders(dict):
+    """Loaders shared by several viewers' contexts (the subscribers of one live session, or of one
+    event), so that reading for all of them costs one batch per loader. Their batches run in the
+    context the share was made for (a context of nobody's: loaders are keyed by data, never by who
+    asks). `Together` is the exception (it calls functions as the context that asked first), so it
+    is refused. `failed` tells that a batch failed: its error stays in the cache, so the share
+    should not serve anyone else."""
+
+    context: Context
+    failed: bool
+
+    @classmethod
+    def of(cls, context: Context) -> SharedLoaders:
+        shared = cls()
+        shared.context = replace(context, loaders=shared)
+        shared.failed = False
+        return shared
+
+    def __setitem__(self, key: type, value: Any) -> None:
+        if key is Together:
+            raise RuntimeError("Together runs functions as its first caller: it cannot be shared by viewers")
+        super().__setitem__(key, value)
 
 
 class Together(Loader[tuple[Any, ...], Any]):
