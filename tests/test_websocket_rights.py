@@ -307,3 +307,23 @@ async def test_a_socket_that_sends_nothing_has_its_sign_in_checked_again(ws_conn
     assert error_codes(messages) == [(changes, "UNAUTHENTICATED")]
     assert code == 4403
     assert await in_step(kept) == []  # Otto's socket, checked as well, goes on
+
+
+async def test_sockets_due_for_their_check_in_the_same_second_share_one_read_of_their_users(
+        ws_connect, make_user, database, settings, clock, count_statements, protocol):
+    users = [await make_user(f"Learner {n}") for n in range(6)]
+    sockets = [await ws_connect(user, protocol) for user in users]
+    for socket in sockets:
+        await socket.subscribe(CHANGES)
+        await in_step(socket)
+    async with database.write() as db:
+        await db.execute(delete(User).where(User.id == users[0].id))
+
+    with count_statements() as log:
+        clock.advance(seconds=settings.websocket_rights_recheck_seconds + 1)
+        _messages, code = await until_closed(sockets[0])  # its user's read has been answered
+
+    assert code == 4403
+    for socket in sockets[1:]:  # (graphql-ws's step is an operation, which checks the sign-in again)
+        assert await in_step(socket) == []
+    assert len([s for s in log.statements if "FROM app_user" in s]) == 1

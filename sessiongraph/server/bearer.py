@@ -4,10 +4,12 @@ the token's `alg`. Over HTTP and WebSocket alike."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import jwt
 from sqlalchemy import bindparam, inspect, select
+from strawberry.dataloader import DataLoader
 
 from sessiongraph.infrastructure.clock import Clock
 from sessiongraph.infrastructure.db import Database
@@ -19,6 +21,7 @@ from sessiongraph.resolvers.signin import user_for_identity
 
 _USERS = inspect(User).local_table
 _USER_BY_ID = select(*_USERS.columns).where(_USERS.c.id == bindparam("user_id"))
+_USERS_BY_ID = select(*_USERS.columns).where(_USERS.c.id.in_(bindparam("user_ids", expanding=True)))
 _USER_BY_EMAIL = select(*_USERS.columns).where(_USERS.c.email == bindparam("email"))
 
 
@@ -41,6 +44,11 @@ class BearerTokens:
         self.settings = settings
         self.clock = clock
         self.oidc = oidc
+        # Requests, sign-ins and socket checks that ask for users at the same moment share one statement
+        # (thousands of sockets signing in again after an instance went away, or due for their periodic
+        # check in the same second, would each take a pooled connection). No cache: every load reads the
+        # user as stored now.
+        self._users_by_id: DataLoader[int, User | None] | None = None
 
     def _from_provider(self, token: str) -> bool:
         if self.oidc is None:
@@ -60,7 +68,7 @@ class BearerTokens:
             if user is None:
                 raise InvalidToken("no user has the token's e-mail address")
             return user
-        return await self._read(_USER_BY_ID, user_id=user_id_from_token(token, self.settings, self.clock.now()))
+        return await self._users_loader().load(user_id_from_token(token, self.settings, self.clock.now()))
 
     def expiry(self, token: str) -> datetime | None:
         """When a token the service took expires (its signature was checked when it was taken)."""
@@ -74,6 +82,18 @@ class BearerTokens:
 
     async def _read(self, statement, **parameters) -> User | None:
         return await _read_user(self.database, statement, parameters)
+
+    def _users_loader(self) -> DataLoader[int, User | None]:
+        loop = asyncio.get_running_loop()  # the app may be served from more than one loop (tests)
+        if self._users_by_id is None or self._users_by_id.loop is not loop:
+            self._users_by_id = DataLoader(self._read_users, cache=False, loop=loop)
+        return self._users_by_id
+
+    async def _read_users(self, user_ids: list[int]) -> list[User | None]:
+        async with self.database.read_rows() as connection:
+            rows = (await connection.execute(_USERS_BY_ID, {"user_ids": list(set(user_ids))})).all()
+        found = {row.id: row._mapping for row in rows}
+        return [User(**found[user_id]) if user_id in found else None for user_id in user_ids]
 
     async def close(self) -> None:
         if self.oidc is not None:
