@@ -185,3 +185,16 @@ async def test_a_websocket_outlives_the_header_timeout(served, make_user, settin
         assert json.loads(await asyncio.wait_for(socket.socket.recv(), 5)) == {"type": "pong"}
     finally:
         await socket.close()
+
+
+@pytest.mark.parametrize("compression", [False, True])
+async def test_websocket_compression_is_negotiated_only_when_turned_on(served, compression):
+    import websockets
+
+    host, port = await served(websocket_compression=compression)
+
+    # websockets offers permessage-deflate, as browsers do.
+    async with websockets.connect(f"ws://{host}:{port}/graphql", subprotocols=["graphql-transport-ws"]) as socket:
+        extensions = socket.response.headers.get("Sec-WebSocket-Extensions") or ""
+
+    assert extensions.startswith("permessage-deflate") == compression

@@ -126,7 +126,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     # (or behind a proxy that passes the header on) could pick the IP the rate limits count.
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None,
             # h11 with limits on time, size and number of headers, rather than httptools, which has none.
-            "http": "sessiongraph.server.http_protocol:GuardedH11Protocol"}
+            "http": "sessiongraph.server.http_protocol:GuardedH11Protocol",
+            "ws_per_message_deflate": settings.websocket_compression}
 
 
 def cmd_migrate(_args, settings: Settings) -> int:
