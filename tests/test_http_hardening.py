@@ -198,3 +198,16 @@ async def test_websocket_compression_is_negotiated_only_when_turned_on(served, c
         extensions = socket.response.headers.get("Sec-WebSocket-Extensions") or ""
 
     assert extensions.startswith("permessage-deflate") == compression
+
+
+async def test_a_websocket_outlives_the_request_timeouts(served, make_user, settings, clock):
+    # The upgrade request is an HTTP request with its header and body deadlines; the socket it becomes is not.
+    # (They were left armed once: every socket was cut, with an HTTP 408 in its stream, after the body timeout.)
+    host, port = await served(http_header_timeout_seconds=0.2, http_body_timeout_seconds=0.2)
+    token = issue_token((await make_user("Lena")).id, settings, clock.now())
+    socket = await GraphQLSocket.connect(f"{host}:{port}", TRANSPORT_WS, token)
+
+    await asyncio.sleep(0.6)  # past both deadlines, which run on the event loop's own clock
+
+    await socket.socket.send(json.dumps({"type": "ping"}))
+    assert json.loads(await asyncio.wait_for(socket.socket.recv(), 5))["type"] == "pong"

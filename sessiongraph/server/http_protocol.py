@@ -102,6 +102,7 @@ class GuardedH11Protocol(H11Protocol):
         self.conn = self.limited_conn
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_for: str | None = None  # "headers" or "body"
+        self._upgraded = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -109,6 +110,8 @@ class GuardedH11Protocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
+        if self._upgraded:
+            return  # the WebSocket protocol has the transport now: no request's deadline applies to it
         if self.transport.is_closing():
             self._expect(None)
         elif self.conn.their_state is h11.IDLE:
@@ -127,6 +130,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
         self._expect(None)
+        self._upgraded = True
         super().handle_websocket_upgrade(event)
 
     def connection_lost(self, exc: Exception | None) -> None:
