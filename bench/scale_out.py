@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -249,8 +250,13 @@ class Subscriber:
                     await self._subscribe(socket, document)
                     opened = time.monotonic()
                     await self._receive(socket, first)
+            except websockets.exceptions.ConnectionClosed as closed:
+                if not stop.is_set():
+                    received = closed.rcvd
+                    self.problems.append(f"closed: {received.code} {received.reason[:60]}" if received is not None
+                                         else "closed: without a close frame")
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as error:
-                if not stop.is_set() and not isinstance(error, websockets.exceptions.ConnectionClosed):
+                if not stop.is_set():
                     self.problems.append(f"connect: {type(error).__name__}: {error}"[:200])
             finally:
                 self.socket = None
@@ -504,8 +510,17 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
                 tasks.append(asyncio.create_task(subscriber.run(ws_url, document.document, stop_subscribers, first)))
                 await asyncio.wait_for(first.wait(), 900)
 
+        async def progress() -> None:
+            while True:
+                await asyncio.sleep(30)
+                arrived = sum(bool(s.events) for s in subscribers)
+                drops = Counter(p for s in subscribers for p in s.problems)
+                say(f"{time.monotonic() - started:.0f} s: {arrived:,} subscribed; sockets ended: {dict(drops)}")
+
+        reporting = asyncio.create_task(progress())
         # Each balancer alternates between the instances: the subscribers alternate between balancers in pairs.
         await asyncio.gather(*(arrive(s, ws_urls[n // 2 % len(ws_urls)]) for n, s in enumerate(subscribers)))
+        reporting.cancel()
         subscribed_in = time.monotonic() - started
         rss_after = {name: i.rss_kb() for name, i in stack.instances.items()}
         on = {name: [s for s in subscribers if s.connections[0][0] == name] for name in stack.instances}
@@ -589,7 +604,8 @@ async def _scale_out(database: Database, settings: Settings, env: dict[str, str]
         "drained_in_time": drained_in_time,
         "events_unexpected": sum(len(v) for v in unexpected.values()),
         "subscribers_out_of_order": len(out_of_order),
-        "subscriber_problems": sorted({p for s in subscribers for p in s.problems})[:10],
+        # How often each thing ended a subscriber's socket or subscription (the kill's drops among them).
+        "subscriber_problems": dict(Counter(p for s in subscribers for p in s.problems).most_common(10)),
         "changes": len(changes.log), "changes_failed": sum(r.problem is not None for r in changes.log),
         "queries": len(requests),
         "failed_requests": len(failed_requests),
