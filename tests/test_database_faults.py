@@ -273,7 +273,10 @@ async def test_a_mistake_in_a_statement_is_not_called_unavailable(database):
     assert not database_unavailable(raised.value)
 
 
-async def test_no_pooled_connection_free_in_time_answers_503_and_readyz_too(settings, database, make_user, clock):
+async def test_no_pooled_connection_free_in_time_answers_503_while_readyz_stays_ready(settings, database, make_user,
+                                                                                      clock):
+    """A busy pool is not an unready instance: readiness asks the database through a connection of its own (a
+    balancer that took the last instance out under a surge would answer every request with its own 503)."""
     faulty = settings.model_copy(update={**FAULT_TIMEOUTS, "database_pool_size": 1})  # plus one overflow
     own_database = Database(create_engine(faulty))
     app = create_app(faulty, clock=clock, database=own_database, check_migrations=False)
@@ -282,8 +285,8 @@ async def test_no_pooled_connection_free_in_time_answers_503_and_readyz_too(sett
             headers = await sign_in_headers(make_user, faulty, clock)
             async with own_database.read_rows(), own_database.read_rows():  # every connection taken
                 assert_unavailable(*await timed(client.post("/graphql", json={"query": VIEWER}, headers=headers)))
-                ready, elapsed = await timed(client.get("/readyz"))
-                assert elapsed < BOUND_SECONDS and ready.status_code == 503, ready.text
+                ready = await client.get("/readyz")
+                assert ready.status_code == 200, ready.text
             await assert_everything_answers(client, headers, "FREED")
     finally:
         await app.state.broker.close()

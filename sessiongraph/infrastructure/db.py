@@ -16,6 +16,7 @@ from typing import Any
 from asyncpg import Connection
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from sessiongraph.infrastructure.settings import Settings
 
@@ -25,18 +26,20 @@ log = logging.getLogger("sessiongraph.db")
 _NOTIFY_ON_COMMIT = "notify_on_commit"
 
 
-def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
-    """The engine for DATABASE_URL, or for `url` (a read replica's) with the same settings."""
+def create_engine(settings: Settings, url: str | None = None, *, pooled: bool = True) -> AsyncEngine:
+    """The engine for DATABASE_URL, or for `url` (a read replica's) with the same settings; unpooled, a
+    connection of its own for each use, opened and closed with it."""
+    pool: dict[str, Any] = {"pool_size": settings.database_pool_size, "max_overflow": settings.database_pool_size,
+                            "pool_timeout": settings.database_pool_timeout_seconds} if pooled else {
+        "poolclass": NullPool}
     if settings.is_sqlite:
         # Each aiosqlite connection is a thread of its own; a pool keeps them (opening one
         # per unit of work cost more than the query), and the busy timeout makes writers
         # queue instead of failing with "database is locked" -- for a bounded time, after
         # which the request answers SERVICE_UNAVAILABLE rather than waiting on.
         engine = create_async_engine(
-            settings.database_url,
-            pool_size=settings.database_pool_size,
-            max_overflow=settings.database_pool_size,
-            pool_timeout=settings.database_pool_timeout_seconds,
+            url or settings.database_url,
+            **pool,
             connect_args={"timeout": settings.database_busy_timeout_seconds},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -58,12 +61,10 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         connect_args["server_settings"] = {"statement_timeout": str(timeout_ms)}
     return create_async_engine(
         url or settings.database_url,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
-        pool_timeout=settings.database_pool_timeout_seconds,
+        **pool,
         # A pooled connection may have died in an outage; without the ping the first request
         # after the database came back would fail on it.
-        pool_pre_ping=True,
+        pool_pre_ping=pooled,
         connect_args=connect_args,
         **options,
     )

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -210,6 +209,49 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
             return None
 
 
+NOT_MIGRATED = "database not migrated"
+
+
+class Readiness:
+    """Whether this instance may be sent traffic: the database answers, at this release's migration or past it.
+
+    It asks through a connection of its own, not the app's pool: under a surge (thousands of sockets
+    resubscribing to the one instance left) the pool is busy, and a readiness check waiting in its queue
+    timed out, so that the balancer took the last instance out and answered every request with its own 503.
+    A busy pool is not an unready instance; a database that does not answer is. Probes that arrive while a
+    check runs (every balancer probes each instance) share it."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self._settings = settings
+        url = database.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            self._engine, self._own_engine = database.engine, False  # another engine would open another database
+        else:
+            # Unpooled: a probe every second or so, and nothing left open by an app that is never shut down.
+            self._engine = create_engine(settings, url=url.render_as_string(hide_password=False), pooled=False)
+            self._own_engine = True
+        self._check: asyncio.Future[str | None] | None = None
+
+    async def reason_not_ready(self) -> str | None:
+        if self._check is None or self._check.done():
+            self._check = asyncio.ensure_future(self._ask())
+        return await asyncio.shield(self._check)
+
+    async def _ask(self) -> str | None:
+        try:
+            # Its own bound (READINESS_TIMEOUT_SECONDS), shorter than a prober's: a hung database is not ready.
+            async with asyncio.timeout(self._settings.readiness_timeout_seconds):
+                migrated = await migrations.is_up_to_date(self._engine)
+        except Exception as error:  # any failure to reach the database means not ready
+            log.warning("readiness check failed: %r", error)
+            return "database did not answer in time" if isinstance(error, TimeoutError) else "database unreachable"
+        return None if migrated else NOT_MIGRATED
+
+    async def dispose(self) -> None:
+        if self._own_engine:
+            await self._engine.dispose()
+
+
 def _connection_token(params: dict | None) -> str:
     authorization = (params or {}).get("authorization") or (params or {}).get("Authorization")
     token = bearer_token(authorization if isinstance(authorization, str) else None)
@@ -318,24 +360,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     drain = Drain(settings.shutdown_drain_seconds)
 
+    readiness = Readiness(database, settings)
+
     async def readyz(_: Request) -> JSONResponse:
         if drain.started:
             return JSONResponse({"ready": False, "code": "SHUTTING_DOWN", "reason": "this instance is shutting down"},
                                 status_code=503)
-        try:
-            # Its own bound (READINESS_TIMEOUT_SECONDS), shorter than a prober's: a hung database is not ready.
-            async with asyncio.timeout(settings.readiness_timeout_seconds):
-                async with database.read() as db:
-                    await db.execute(text("SELECT 1"))
-                migrated = await migrations.is_up_to_date(database.engine)
-        except Exception as error:  # any failure to reach the database means not ready
-            log.warning("readiness check failed: %r", error)
-            reason = "database did not answer in time" if isinstance(error, TimeoutError) else "database unreachable"
-            return JSONResponse({"ready": False, "reason": reason}, status_code=503,
-                                headers={"Retry-After": str(settings.service_unavailable_retry_after_seconds)})
-        if not migrated:
-            return JSONResponse({"ready": False, "reason": "database not migrated"}, status_code=503)
-        return JSONResponse({"ready": True})
+        reason = await readiness.reason_not_ready()
+        if reason is None:
+            return JSONResponse({"ready": True})
+        headers = {"Retry-After": str(settings.service_unavailable_retry_after_seconds)}
+        return JSONResponse({"ready": False, "reason": reason}, status_code=503,
+                            headers=headers if reason != NOT_MIGRATED else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -362,6 +398,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await broker.close()
         if replicas is not None:
             await replicas.dispose()
+        await readiness.dispose()
         await database.dispose()
         await asyncio.to_thread(tracing.shutdown)  # exports the last spans without holding the event loop
 
