@@ -337,3 +337,47 @@ async def test_a_schedule_event_the_database_cannot_read_closes_the_socket_so_th
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013, closed.value
     assert resumed["scheduleChanged"]["cursor"] == encode_cursor(event_id)
     assert resumed["scheduleChanged"]["liveSession"]["id"] == gid("LiveSession", live_session.id)
+
+
+async def test_socket_work_holds_at_most_its_share_of_the_pool_and_never_waits_on_itself(database):
+    """WebSocket work reads through `Database.sharing(WEBSOCKET_DATABASE_CONNECTIONS)`: thousands of sockets
+    reconnecting at once queue for their share instead of taking the whole pool from HTTP requests."""
+    sockets = database.sharing(2)
+    inside, most, release = 0, 0, asyncio.Event()
+
+    async def socket_read() -> None:
+        nonlocal inside, most
+        async with sockets.read() as db:
+            await db.execute(text("SELECT 1"))
+            inside += 1
+            most = max(most, inside)
+            await release.wait()
+            inside -= 1
+
+    readers = [asyncio.create_task(socket_read()) for _ in range(6)]
+    while inside < 2:
+        await asyncio.sleep(0)
+    for _ in range(20):  # the others had every chance to come in
+        await asyncio.sleep(0)
+    async with database.read() as db:  # the rest of the pool is free meanwhile
+        assert (await db.execute(text("SELECT 1"))).scalar() == 1
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*readers), 10)
+    assert most == 2
+
+    # One connection's share: work holding it opens a session inside its own, and starts tasks that read.
+    alone = database.sharing(1)
+
+    async def nested() -> int:
+        async with alone.read() as outer:
+            await outer.execute(text("SELECT 1"))
+            async with alone.read_rows() as inner:
+                first = (await inner.execute(text("SELECT 2"))).scalar()
+
+            async def side() -> int:
+                async with alone.read() as db:
+                    return (await db.execute(text("SELECT 3"))).scalar()
+
+            return first + sum(await asyncio.gather(side(), side()))
+
+    assert await asyncio.wait_for(nested(), 10) == 8

@@ -6,6 +6,8 @@ domain's sessions.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import copy
 import logging
 import sqlite3
@@ -153,6 +155,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+# Whether this task (or the task that started it) holds a turn of a `Database.sharing` view.
+_HOLDS_TURN: contextvars.ContextVar[bool] = contextvars.ContextVar("holds_database_turn", default=False)
+
+
 class Database:
     """Hands out database sessions; one per loader batch, one per mutation."""
 
@@ -173,6 +179,7 @@ class Database:
         self._reads = async_sessionmaker(reading, class_=AsyncSession, expire_on_commit=False)
         self._reading = reading
         self._commit_listeners: list[Callable[[], None]] = []
+        self._turns: asyncio.Semaphore | None = None  # see `sharing`
 
     def reading_from(self, replica: Database, node: str) -> Database:
         """This database, its reads answered by `replica` (sessiongraph/infrastructure/replicas.py); writes,
@@ -181,10 +188,31 @@ class Database:
         view._reads, view._reading, view.node = replica._reads, replica._reading, node
         return view
 
+    def sharing(self, connections: int) -> Database:
+        """This database, for work that may hold at most `connections` of the pool's connections at once (a
+        WebSocket's, so that a surge of sockets leaves the rest of the pool to HTTP requests): its reads,
+        rows and transactions wait their turn. A task that holds a turn reads on in it (as do the tasks it
+        starts), so that work opening a session inside another never waits on itself."""
+        view = copy.copy(self)
+        view._turns = asyncio.Semaphore(connections)
+        return view
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self._turns is None or _HOLDS_TURN.get():
+            yield
+            return
+        async with self._turns:
+            holding = _HOLDS_TURN.set(True)
+            try:
+                yield
+            finally:
+                _HOLDS_TURN.reset(holding)
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reading; on PostgreSQL each statement commits on its own, so never write in it."""
-        async with self._reads() as db:
+        async with self._turn(), self._reads() as db:
             yield db
 
     def reading_session(self) -> AsyncSession:
@@ -196,13 +224,13 @@ class Database:
     async def read_rows(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reading rows with Core statements, as `read` but without an ORM
         session, which costs more than a short statement's whole round trip."""
-        async with self._reading.connect() as connection:
+        async with self._turn(), self._reading.connect() as connection:
             yield connection
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction: committed when the block ends, rolled back if it raises."""
-        async with self._sessions() as db:
+        async with self._turn(), self._sessions() as db:
             async with db.begin():
                 yield db
             if db.info.pop(_NOTIFY_ON_COMMIT, False):

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     public_url: str = DEFAULT_PUBLIC_URL
     # Pool size per process; PostgreSQL only (SQLite serialises writers anyway).
     database_pool_size: int = 10
+    # How many of the pool's connections (DATABASE_POOL_SIZE and as many more at a peak) WebSocket work may hold
+    # at once: subscribes and their catch-up, subscription events, operations over a socket. The rest stay for
+    # HTTP requests when thousands of sockets reconnect at once. Unset: DATABASE_POOL_SIZE.
+    websocket_database_connections: int | None = Field(None, gt=0)
     # What stands between the service and PostgreSQL: "pgbouncer" for a pooler in transaction mode, which
     # hands each transaction whichever server connection is free (sessiongraph/infrastructure/db.py).
     database_pooler: Literal["none", "pgbouncer"] = "none"
@@ -244,6 +248,10 @@ class Settings(BaseSettings):
     @property
     def logs_as_json(self) -> bool:
         return (self.log_format or ("json" if self.is_production else "text")).lower() == "json"
+
+    @property
+    def socket_database_connections(self) -> int:
+        return self.websocket_database_connections or self.database_pool_size
 
     @property
     def is_sqlite(self) -> bool:

@@ -141,6 +141,9 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
                  **options) -> None:
         super().__init__(schema, **options)
         self.database = database
+        # WebSocket work waits for its share of the pool (WEBSOCKET_DATABASE_CONNECTIONS), so that sockets
+        # reconnecting by the thousand leave connections for HTTP requests.
+        self.socket_database = database.sharing(settings.socket_database_connections)
         self.replicas = replicas
         self.clock = clock
         self.settings = settings
@@ -160,7 +163,8 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
 
     async def get_context(self, request, response) -> Context:
         user = request.scope.get("state", {}).get("user")
-        return Context(database=self.database, clock=self.clock, settings=self.settings, actor=Actor(user),
+        database = self.socket_database if request.scope.get("type") == "websocket" else self.database
+        return Context(database=database, clock=self.clock, settings=self.settings, actor=Actor(user),
                        broker=self.broker, scheduler=self.scheduler, rate_limiter=self.rate_limiter,
                        request=request, response=response, replicas=self.replicas)
 
