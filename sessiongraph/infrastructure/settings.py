@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # at once: subscribes and their catch-up, subscription events, operations over a socket. The rest stay for
     # HTTP requests when thousands of sockets reconnect at once. Unset: DATABASE_POOL_SIZE.
     websocket_database_connections: int | None = Field(None, gt=0)
+    # How many sockets a process sets up at once, each from `connection_init` to its first operation's first
+    # result (sessiongraph/server/admission.py); more wait their turn.
+    websocket_setups_at_once: int = Field(16, gt=0)
     # What stands between the service and PostgreSQL: "pgbouncer" for a pooler in transaction mode, which
     # hands each transaction whichever server connection is free (sessiongraph/infrastructure/db.py).
     database_pooler: Literal["none", "pgbouncer"] = "none"

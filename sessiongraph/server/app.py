@@ -44,6 +44,7 @@ from sessiongraph.resolvers.webhooks import WebhookDispatcher
 from sessiongraph.schema import build_schema
 from sessiongraph.schema.exports import DOWNLOAD_PATH
 from sessiongraph.server import calendar_feed
+from sessiongraph.server.admission import Admission
 from sessiongraph.server.bearer import BearerTokens, stored_user
 from sessiongraph.server.connection_rights import (
     ConnectionRights,
@@ -153,6 +154,7 @@ class SessiongraphGraphQL(PersistedDocumentsView, GraphQLOverHTTP):
         self.bearer = bearer
         self.unavailable_retry_after = settings.service_unavailable_retry_after_seconds
         self.scheduler = Scheduler(clock)
+        self.admission = Admission(settings.websocket_setups_at_once)
         self.user_sockets = UserSockets(max_sockets=settings.max_websockets_per_user,
                                         max_operations=settings.max_subscriptions_per_user)
         # joinAvailability results shared by the subscribers in the same state (sessiongraph/server/shared_results.py).

@@ -36,6 +36,7 @@ from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.models import User
 from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.events import USER_RIGHTS_CHANNEL
+from sessiongraph.server.admission import Admission, SetupTurn
 from sessiongraph.server.shared_results import TRY_AGAIN_LATER_CLOSE_CODE, SharedTransportWSHandler
 
 log = logging.getLogger("sessiongraph.connection_rights")
@@ -132,6 +133,7 @@ class RightsView(Protocol):
     scheduler: Scheduler
     settings: Settings
     user_sockets: UserSockets
+    admission: Admission
 
     async def connection_lapse(self, context: Context) -> Lapse | None: ...
 
@@ -309,11 +311,26 @@ class RightsTransportWSHandler(ConnectionRights, SharedTransportWSHandler):
     def operation_error(self, operation_id: str, lapse: Lapse) -> dict[str, Any]:
         return {"id": operation_id, "type": "error", "payload": [lapse.error().formatted]}
 
+    _setup_turn: SetupTurn | None = None
+
     async def handle_connection_init(self, message: Any) -> None:
+        if self._setup_turn is None and not self.connection_acknowledged:
+            # A few sockets are set up at a time (sessiongraph/server/admission.py).
+            self._setup_turn = await self._view.admission.setup_turn()
         if not await self.sign_in(super().handle_connection_init(message)):
+            self._set_up()
             return
         if self.connection_acknowledged:
             await self.signed_in()
+
+    async def send_message(self, message: Any) -> None:
+        await super().send_message(message)
+        if message.get("type") in ("next", "error", "complete"):
+            self._set_up()
+
+    def _set_up(self) -> None:
+        if self._setup_turn is not None:
+            self._setup_turn.leave()
 
     async def handle_subscribe(self, message: Any) -> None:
         operation_id = message.get("id")
@@ -323,6 +340,7 @@ class RightsTransportWSHandler(ConnectionRights, SharedTransportWSHandler):
         await super().handle_subscribe(message)
 
     async def shutdown(self) -> None:
+        self._set_up()
         self.stop_watching()
         await super().shutdown()
 
