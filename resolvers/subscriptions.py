@@ -343,7 +343,7 @@ class EventReads:
     after one of its reads failed."""
 
     def __init__(self, ctx: Context) -> None:
-        self._source = ctx
+        self._source = nobody_context(ctx)  # not the first subscriber's own context, which the app would keep
         self._by_event: dict[int, SharedLoaders] = {}
 
     def loaders(self, event_id: int) -> SharedLoaders:
@@ -356,9 +356,6 @@ class EventReads:
     def _forget(self, event_id: int, shared: SharedLoaders) -> None:
         if self._by_event.get(event_id) is shared:
             del self._by_event[event_id]
-
-    def __len__(self) -> int:
-        return len(self._by_event)
 
 
 # How long the rows read for a schedule event serve the process's other subscribers to it.

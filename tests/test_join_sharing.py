@@ -348,3 +348,20 @@ async def test_a_shared_subscriber_sends_only_its_latest_state_and_the_group_exe
         subscriber.close()
     assert len(results) == 0 and broker.subscriber_count == 0
     await scheduler.close()
+
+
+async def test_loaders_shared_by_viewers_never_share_together_whose_functions_run_as_their_caller(
+        database, settings, clock):
+    from dataclasses import replace
+
+    from sessiongraph.resolvers.loaders.base import SharedLoaders, answered_together
+
+    @answered_together
+    async def asked_by(ctx):
+        return ctx.actor.user_id
+
+    shared = SharedLoaders.of(Context(database=database, clock=clock, settings=settings, actor=Actor(None)))
+    lena, otto = (replace(shared.context, actor=Actor(models.User(id=n, name=f"U{n}", email=f"u{n}@example.test")))
+                  for n in (1, 2))
+
+    assert await asyncio.gather(asked_by(lena), asked_by(otto)) == [1, 2]

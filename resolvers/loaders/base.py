@@ -46,16 +46,22 @@ class Loader(DataLoader[K, V], Generic[K, V]):
     context: Context
     _waiting: list[tuple[list[K], asyncio.Future[Sequence[V]]]]
 
+    # Whether several viewers may share it (`SharedLoaders`): not a loader that runs functions as its caller.
+    shareable: ClassVar[bool] = True
+
     def __new__(cls, context: Context) -> Loader[K, V]:
         loaders = context.loaders
-        loader = loaders.get(cls)
+        shared = isinstance(loaders, SharedLoaders)
+        kept = cls.shareable or not shared
+        loader = loaders.get(cls) if kept else None
         if loader is None:
             loader = super().__new__(cls)
             DataLoader.__init__(loader, load_fn=loader._load_batch)
             # Shared by several viewers, a loader reads in the share's context, not its first caller's.
-            loader.context = loaders.context if isinstance(loaders, SharedLoaders) else context
+            loader.context = loaders.context if shared and cls.shareable else context
             loader._waiting = []
-            loaders[cls] = loader
+            if kept:
+                loaders[cls] = loader
         return loader
 
     def __init__(self, context: Context) -> None:
@@ -119,9 +125,9 @@ class SharedLoaders(dict):
     """Loaders shared by several viewers' contexts (the subscribers of one live session, or of one
     event), so that reading for all of them costs one batch per loader. Their batches run in the
     context the share was made for (a context of nobody's: loaders are keyed by data, never by who
-    asks). `Together` is the exception (it calls functions as the context that asked first), so it
-    is refused. `failed` tells that a batch failed: its error stays in the cache, so the share
-    should not serve anyone else."""
+    asks). `Together` is the exception (it calls functions as the context that asked), so it is not
+    shared: each caller gets one of its own. `failed` tells that a batch failed: its error stays in
+    the cache, so the share should not serve anyone else."""
 
     context: Context
     failed: bool
@@ -133,11 +139,6 @@ class SharedLoaders(dict):
         shared.failed = False
         return shared
 
-    def __setitem__(self, key: type, value: Any) -> None:
-        if key is Together:
-            raise RuntimeError("Together runs functions as its first caller: it cannot be shared by viewers")
-        super().__setitem__(key, value)
-
 
 class Together(Loader[tuple[Any, ...], Any]):
     """Runs the lists a request asks for at the same time together, and answers them at once.
@@ -148,6 +149,8 @@ class Together(Loader[tuple[Any, ...], Any]):
     in one batch per loader, and the request costs the same statements whatever the
     lists hold. Key: (function, positional arguments, sorted keyword arguments).
     """
+
+    shareable = False
 
     async def _load_batch(self, keys):
         return await asyncio.gather(*(function(self.context, *args, **dict(kwargs)) for function, args, kwargs in keys),
