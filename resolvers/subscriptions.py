@@ -475,9 +475,19 @@ class Handover:
 
     stream: JoinStream | None = None
     to_value: Callable[[JoinState], Any] | None = None
+    # Called when the subscription has been set up and waits for what comes next: the server sets a few
+    # sockets up at a time (sessiongraph/server/admission.py), and one with nothing to catch up has no
+    # first result to say so.
+    settled: Callable[[], None] | None = None
 
 
 HANDOVER: contextvars.ContextVar[Handover | None] = contextvars.ContextVar("join_handover", default=None)
+
+
+def _settled() -> None:
+    handover = HANDOVER.get()
+    if handover is not None and handover.settled is not None:
+        handover.settled()
 
 
 def offer_handover(stream: JoinStream, to_value: Callable[[JoinState], Any]) -> None:
@@ -538,6 +548,7 @@ async def _schedule_changes(ctx: Context, live: Subscription, user_ids: list[int
                     if change is not None:
                         yield change
                 replay = len(rows) == REPLAY_PAGE
+            _settled()  # caught up: what comes next comes when it happens
             message = await anext(live)
             if message is RESYNC:
                 replay = True

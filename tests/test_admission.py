@@ -57,3 +57,17 @@ async def test_a_turn_is_given_back_when_its_socket_ends_or_its_time_is_up():
     assert not fourth.done()
     third.leave()
     (await asyncio.wait_for(fourth, 5)).leave()
+
+
+async def test_a_subscription_with_nothing_to_catch_up_gives_the_turn_back_once_it_listens(
+        live_server_with, make_user, settings, clock):
+    address = await live_server_with(websocket_setups_at_once=1)
+    tokens = [issue_token((await make_user(name)).id, settings, clock.now()) for name in ("Lena", "Otto")]
+    first = await GraphQLSocket.connect(address, TRANSPORT_WS, tokens[0])
+    await first.subscribe("subscription { scheduleChanged { cursor } }")  # no event for it: no first result
+
+    second = await opened(address, tokens[1])  # acknowledged once the first listens, within the turn's bound
+
+    assert json.loads(await asyncio.wait_for(second.recv(), 0.8))["type"] == "connection_ack"
+    await second.close()
+    await first.close()

@@ -8,16 +8,16 @@ readiness probe and almost no query for 23 seconds while it set up 5,000 sockets
 balancer took it out. So a socket's setup, from `connection_init` until the first result
 or error of its first operation, takes one of WEBSOCKET_SETUPS_AT_ONCE turns; the others
 wait for theirs before any work, while probes and requests keep their place on the loop.
-A turn is given back at the first result, when the socket ends, or after
-SETUP_TURN_SECONDS (a subscription may wait long for its first event).
+A turn is given back at the first result, when a subscription has caught up and waits for
+what comes next (`Handover.settled`, resolvers/subscriptions.py), when the socket ends, or
+after SETUP_TURN_SECONDS at the latest.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-# The longest a socket keeps its turn: a subscribe's first result is usually its catch-up's first event,
-# or the current join state; a `scheduleChanged` with nothing to catch up waits for the next change.
+# The longest a socket keeps its turn (one that subscribes to nothing, say).
 SETUP_TURN_SECONDS = 1.0
 
 

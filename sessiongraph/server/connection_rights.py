@@ -328,6 +328,9 @@ class RightsTransportWSHandler(ConnectionRights, SharedTransportWSHandler):
         if message.get("type") in ("next", "error", "complete"):
             self._set_up()
 
+    def operation_settled(self) -> None:
+        self._set_up()
+
     def _set_up(self) -> None:
         if self._setup_turn is not None:
             self._setup_turn.leave()

@@ -318,11 +318,15 @@ class SharedTransportWSHandler(PersistedTransportWSHandler):
     async def run_operation(self, operation: Any) -> None:
         # In this operation's own task: the resolver leaves its stream here.
         HANDOVER.set(OperationHandover(operation_id=operation.id, query=operation.query,
-                                       operation_name=operation.operation_name, variables=operation.variables))
+                                       operation_name=operation.operation_name, variables=operation.variables,
+                                       settled=self.operation_settled))
         # HandedOver: Strawberry has closed the operation's result stream; the shared subscriber goes on.
         # ClosedToResume: the socket is closed, its client reconnects.
         with contextlib.suppress(HandedOver, ClosedToResume):
             await super().run_operation(operation)
+
+    def operation_settled(self) -> None:
+        """A subscription has been set up and waits for its next event (see `Handover.settled`)."""
 
     async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
         async with aclosing(self._until_taken_over(operation, result_source)) as results:
