@@ -58,7 +58,7 @@ class Loader(DataLoader[K, V], Generic[K, V]):
             loader = super().__new__(cls)
             DataLoader.__init__(loader, load_fn=loader._load_batch)
             # Shared by several viewers, a loader reads in the share's context, not its first caller's.
-            loader.context = loaders.context if shared and cls.shareable else context
+            loader.context = loaders.context if isinstance(loaders, SharedLoaders) and cls.shareable else context
             loader._waiting = []
             if kept:
                 loaders[cls] = loader
