@@ -315,7 +315,10 @@ class RightsTransportWSHandler(ConnectionRights, SharedTransportWSHandler):
 
     async def handle_connection_init(self, message: Any) -> None:
         if self._setup_turn is None and not self.connection_acknowledged:
-            # A few sockets are set up at a time (sessiongraph/server/admission.py).
+            # A few sockets are set up at a time (sessiongraph/server/admission.py). The client has sent its
+            # init: the wait for a turn is the server's, not the initialisation timeout's (4408).
+            if self.connection_init_timeout_task is not None:
+                self.connection_init_timeout_task.cancel()
             self._setup_turn = await self._view.admission.setup_turn()
         if not await self.sign_in(super().handle_connection_init(message)):
             self._set_up()
