@@ -40,12 +40,9 @@ class SetupTurn:
 
 class Admission:
     def __init__(self, at_once: int, seconds: float = SETUP_TURN_SECONDS) -> None:
-        self.at_once = at_once
+        self._turns = asyncio.Semaphore(at_once)  # bound to a loop only once a socket waits on it
         self._seconds = seconds
-        self._turns: asyncio.Semaphore | None = None
 
     async def setup_turn(self) -> SetupTurn:
-        if self._turns is None:
-            self._turns = asyncio.Semaphore(self.at_once)
         await self._turns.acquire()
         return SetupTurn(self._turns, self._seconds)
