@@ -28,6 +28,7 @@ import httpx  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.load import JWT_SECRET, body, failed, requests_for, sample  # noqa: E402
+from bench.paths import PATHS  # noqa: E402
 from sessiongraph.clients.documents import load_operations  # noqa: E402
 from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
@@ -41,7 +42,7 @@ LABELS = {"Dashboard": "dashboard", "UpcomingTab": "today/upcoming", "CalendarTa
 
 async def run(args) -> int:
     settings = Settings(database_url=args.database_url, jwt_secret=JWT_SECRET, environment="benchmark",
-                        rate_limit_enabled=False, _env_file=None)
+                        rate_limit_enabled=False, _env_file=None, **PATHS[args.path])
     operation = {op.name: op for client in ("web", "admin") for op in load_operations(client)}[args.operation]
     database = Database(create_engine(settings))
     learners, admins, bookings = await sample(database, args.requests, seed=1)
@@ -104,6 +105,8 @@ def main() -> int:
     parser.add_argument("--operation", default="CalendarTab", choices=sorted(LABELS))
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--path", default="planned", choices=sorted(PATHS),
+                        help="which execution answers (bench/paths.py); planned is the service's default")
     parser.add_argument("--pyinstrument", action="store_true")
     parser.add_argument("--statements", action="store_true", help="print one request's SQL with its time")
     return asyncio.run(run(parser.parse_args()))

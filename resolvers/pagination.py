@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, literal, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, Select, SQLColumnExpression, func, literal, select, tuple_
 
 from sessiongraph.infrastructure.storable import MAX_INTEGER, storable_text
 from sessiongraph.resolvers.context import Context
@@ -89,9 +89,11 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
 
 def past_cursor(order_by: Sequence[SQLColumnExpression[Any]], values: Sequence[Any],
                 descending: bool = False) -> ColumnElement[bool]:
-    """The rows after the one whose `order_by` values a cursor holds, in that order."""
+    """The rows after the one whose `order_by` values a cursor holds, in that order (or bound
+    parameters that will hold them)."""
     row_key = tuple_(*order_by)
-    seen = tuple_(*(literal(v, type_=column.type)  # type: ignore[attr-defined]  # ORM attributes proxy .type
+    seen = tuple_(*(v if isinstance(v, BindParameter)
+                    else literal(v, type_=column.type)  # type: ignore[attr-defined]  # ORM attributes proxy .type
                     for v, column in zip(values, order_by, strict=True)))
     return row_key < seen if descending else row_key > seen
 

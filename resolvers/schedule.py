@@ -56,6 +56,7 @@ from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking
 from sessiongraph.resolvers.loaders.courses import CourseById
 from sessiongraph.resolvers.loaders.reports import ReportByLearnerLiveSession
 from sessiongraph.resolvers.loaders.schedule import (
+    LIVE_SESSIONS,
     SCHEDULE_ORDER,
     BookedCountByLiveSession,
     BookingByLearnerLiveSession,
@@ -421,7 +422,7 @@ async def teaching(ctx: Context, *, starts_from: datetime | None, starts_before:
     profile = await InstructorByUser(ctx).load(user.id)
     if profile is None:
         return None
-    query = select(LiveSession).where(LiveSession.instructor_id == profile.id)
+    query = select(*LIVE_SESSIONS.columns).where(LiveSession.instructor_id == profile.id)
     if starts_from is not None:
         query = query.where(LiveSession.starts_at >= starts_from)
     if starts_before is not None:

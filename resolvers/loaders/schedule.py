@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
+from datetime import date
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Integer, Select, Subquery, bindparam, func, select, union
+from sqlalchemy import BindParameter, ColumnElement, Integer, Select, Subquery, bindparam, func, select, union
 from sqlmodel import col
 
 from sessiongraph.models import Booking, BookingStatus, Course, Enrollment, Instructor, LiveSession
+from sessiongraph.models.rows import PlainRows
 from sessiongraph.resolvers.loaders.accounts import InstructorById
 from sessiongraph.resolvers.loaders.base import CountBy, Loader, OneBy, first_rows_per_key, many_per_key, pairs_in
 from sessiongraph.resolvers.loaders.courses import CourseById
@@ -33,7 +36,7 @@ def on_schedule_of(learner_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     return col(LiveSession.id).in_(union(booked, enrolled))
 
 
-def schedules_of(learner_ids: Sequence[int]) -> Subquery:
+def schedules_of(learner_ids: Sequence[int] | BindParameter[Any]) -> Subquery:
     """`on_schedule_of` for several learners at once: its UNION as rows (learner_id,
     live_session_id), which say whose schedule each live session is on. Each branch reads
     by learner through its index, as `on_schedule_of`'s do."""
@@ -45,22 +48,31 @@ def schedules_of(learner_ids: Sequence[int]) -> Subquery:
     return union(booked, enrolled).subquery("on_schedule")
 
 
+# A schedule's lists read their rows plain (models/rows.py): they are read-only, and the
+# ORM's instances cost three times the statement's other work.
+LIVE_SESSIONS, COURSES, INSTRUCTORS = PlainRows(LiveSession), PlainRows(Course), PlainRows(Instructor)
+
+
 def with_course_and_instructor(query: Select) -> Select:
     """Every schedule list shows each row's course and instructor (and the Join rule reads the
-    course): read in the list's own statement, they are two statements fewer than the loaders'."""
-    return (query.add_columns(Course, Instructor)
+    course): read in the list's own statement, they are two statements fewer than the loaders'.
+    Their columns come last, after the list's own."""
+    return (query.add_columns(*COURSES.columns, *INSTRUCTORS.columns)
             .join(Course, col(Course.id) == LiveSession.course_id)
             .join(Instructor, col(Instructor.id) == LiveSession.instructor_id))
 
 
-def take_course_and_instructor(ctx: Context, rows: Iterable[Any]) -> list[LiveSession]:
-    """The live sessions of rows `with_course_and_instructor` read, their courses and
-    instructors put in the request's loaders."""
+def take_course_and_instructor(ctx: Context, rows: Iterable[Sequence[Any]]) -> list[LiveSession]:
+    """The live sessions of rows `with_course_and_instructor` read (each a live session's
+    columns, then its course's and instructor's), their courses and instructors put in the
+    request's loaders."""
     courses, instructors = CourseById(ctx), InstructorById(ctx)
     live_sessions = []
-    for live_session, course, instructor in rows:
-        courses.prime(course.id, course)
-        instructors.prime(instructor.id, instructor)
+    course_end = len(LIVE_SESSIONS) + len(COURSES)
+    for row in rows:
+        live_session = LIVE_SESSIONS.of(row[:len(LIVE_SESSIONS)])
+        courses.prime(live_session.course_id, COURSES.of(row[len(LIVE_SESSIONS):course_end]))
+        instructors.prime(live_session.instructor_id, INSTRUCTORS.of(row[course_end:]))
         live_sessions.append(live_session)
     return live_sessions
 
@@ -71,16 +83,41 @@ SCHEDULE_ORDER = (col(LiveSession.starts_at), col(LiveSession.id))
 _ORDERINGS = {False: [column.asc() for column in SCHEDULE_ORDER],
               True: [column.desc() for column in SCHEDULE_ORDER]}
 
-# One learner's list (a learner's own screens) reads their schedule as `on_schedule_of`
-# does, built once with the learner as a parameter: built per call, its UNION was a third
-# of what the list's statement cost to build and key, and the lists answering from a loader
-# then cost the learner's own screens more CPU than the statements of their own they replaced.
+# A list's statement is built once per shape and kept, its values bound as parameters:
+# built and keyed anew for each request, it cost as much CPU as reading its rows (0.4 to
+# 0.6 ms of a month calendar's). The shape is what decides the statement's structure: the
+# rule, which of its arguments are None (and its enums and flags, which rules branch on),
+# the order, whether there is a limit and a cursor, and one learner or several.
 _LEARNER = bindparam("learner_id", type_=Integer)
+_LEARNERS = bindparam("learner_ids", type_=Integer, expanding=True)
 _ON_SCHEDULE_OF_ONE = on_schedule_of(_LEARNER)
 _ONE_LEARNER = _LEARNER.label("learner_id")
+_LIMIT = bindparam("row_limit", type_=Integer)
+_AFTER = tuple(bindparam(f"after_{i}", type_=column.type)  # type: ignore[attr-defined]  # ORM attributes proxy .type
+               for i, column in enumerate(SCHEDULE_ORDER))
+MAX_STATEMENTS = 512  # shapes are a few dozen; the bound only guards against a rule's unforeseen argument
+_STATEMENTS: dict[Hashable, Select] = {}
 
 # A statement and its parameters.
 Statement = tuple[Select, dict[str, Any]]
+
+
+def _bound(value: Any, name: str, parameters: dict[str, Any]) -> tuple[Hashable, Any]:
+    """(the value's part of the statement's shape, what stands for it in the statement): a bound
+    parameter for a value, the value itself where it decides structure (None, a flag, an enum),
+    and a dataclass's fields each so."""
+    if value is None or isinstance(value, bool | Enum):
+        return value, value
+    if isinstance(value, int | str | date):  # datetime is a date
+        parameters[name] = value
+        return type(value).__name__, bindparam(name)
+    if is_dataclass(value) and not isinstance(value, type):
+        shapes, stand_ins = [], {}
+        for field in fields(value):
+            shape, stand_ins[field.name] = _bound(getattr(value, field.name), f"{name}_{field.name}", parameters)
+            shapes.append(shape)
+        return (type(value).__name__, tuple(shapes)), replace(value, **stand_ins)
+    raise TypeError(f"a schedule list's argument of type {type(value).__name__} has no parameter form")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +125,8 @@ class ScheduleList:
     """One list of a schedule, the same for every learner it is asked for: the live sessions
     `rule(*arguments)`'s conditions keep, in SCHEDULE_ORDER (reversed when `descending`),
     those past the sort key `after` when given, at most `limit` (all when None). A value, so
-    that the same list asked for several learners is one key of theirs, and one statement."""
+    that the same list asked for several learners is one key of theirs, and one statement.
+    `rule` is a function of its arguments alone: its statement is built once per shape."""
 
     rule: Callable[..., Iterable[ColumnElement[bool]]]
     arguments: tuple[Hashable, ...] = ()
@@ -100,45 +138,70 @@ class ScheduleList:
         """Every row of the list, what its totalCount counts."""
         return replace(self, limit=None, after=None)
 
-    def _kept(self, query: Select) -> Select:
-        query = query.where(*self.rule(*self.arguments))
-        if self.after is not None:
-            query = query.where(past_cursor(SCHEDULE_ORDER, self.after, self.descending))
-        return query
-
     def rows(self, learner_ids: Sequence[int]) -> Statement:
-        """(learner_id, live session, course, instructor) for each learner's rows, in order."""
-        ordering = _ORDERINGS[self.descending]
-        if len(learner_ids) == 1:
-            # A page of one learner's list is a plain LIMIT: the join of schedules_of's rows
-            # costs some 0.3 ms more to build.
-            one = self._kept(select(_ONE_LEARNER, LiveSession).where(_ON_SCHEDULE_OF_ONE)).order_by(*ordering)
-            return (with_course_and_instructor(one.limit(self.limit) if self.limit is not None else one),
-                    {"learner_id": learner_ids[0]})
-        on = schedules_of(learner_ids)
-        chosen = self._kept(select(on.c.learner_id, LiveSession)
-                            .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id))
-        if self.limit is None:
-            return with_course_and_instructor(chosen.order_by(on.c.learner_id, *ordering)), {}
-        # Each learner's page: their first rows by a window function, then those rows read whole.
-        rank = func.row_number().over(partition_by=on.c.learner_id, order_by=ordering).label("row_rank")
-        ranked = self._kept(select(on.c.learner_id, col(LiveSession.id).label("live_session_id"), rank)
-                            .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id)).subquery("ranked")
-        return with_course_and_instructor(
-            select(ranked.c.learner_id, LiveSession)
-            .join_from(ranked, LiveSession, col(LiveSession.id) == ranked.c.live_session_id)
-            .where(ranked.c.row_rank <= self.limit).order_by(ranked.c.learner_id, ranked.c.row_rank)), {}
+        """(learner_id, then the live session's, course's and instructor's columns) for each learner's
+        rows, in order."""
+        return self._statement("rows", learner_ids, self._rows)
 
     def counts(self, learner_ids: Sequence[int]) -> Statement:
         """(learner_id, how many rows) for each learner with any, whatever the page."""
-        whole = self.whole()
-        if len(learner_ids) == 1:
-            return (whole._kept(select(_ONE_LEARNER, func.count()).select_from(LiveSession).where(_ON_SCHEDULE_OF_ONE)),
-                    {"learner_id": learner_ids[0]})
-        on = schedules_of(learner_ids)
-        return (whole._kept(select(on.c.learner_id, func.count())
-                            .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id))
-                .group_by(on.c.learner_id)), {}
+        return self.whole()._statement("counts", learner_ids, self._counts)
+
+    def _statement(self, kind: str, learner_ids: Sequence[int],
+                   build: Callable[[tuple[Any, ...], bool], Select]) -> Statement:
+        parameters: dict[str, Any] = {}
+        bound = [_bound(argument, f"argument_{i}", parameters) for i, argument in enumerate(self.arguments)]
+        shapes, stand_ins = tuple(shape for shape, _ in bound), tuple(stand_in for _, stand_in in bound)
+        one = len(learner_ids) == 1
+        parameters.update({"learner_id": learner_ids[0]} if one else {"learner_ids": list(learner_ids)})
+        if self.limit is not None:
+            parameters["row_limit"] = self.limit
+        if self.after is not None:
+            parameters.update(zip((p.key for p in _AFTER), self.after, strict=True))
+        shape = (kind, self.rule, shapes, self.descending, self.limit is None, self.after is None, one)
+        statement = _STATEMENTS.get(shape)
+        if statement is None:
+            statement = build(stand_ins, one)
+            if len(_STATEMENTS) < MAX_STATEMENTS:
+                _STATEMENTS[shape] = statement
+        return statement, parameters
+
+    def _kept(self, query: Select, stand_ins: tuple[Any, ...]) -> Select:
+        query = query.where(*self.rule(*stand_ins))
+        if self.after is not None:
+            query = query.where(past_cursor(SCHEDULE_ORDER, _AFTER, self.descending))
+        return query
+
+    def _rows(self, stand_ins: tuple[Any, ...], one: bool) -> Select:
+        ordering = _ORDERINGS[self.descending]
+        if one:
+            # A page of one learner's list is a plain LIMIT, without schedules_of's join.
+            listed = self._kept(select(_ONE_LEARNER, *LIVE_SESSIONS.columns).where(_ON_SCHEDULE_OF_ONE),
+                                stand_ins).order_by(*ordering)
+            return with_course_and_instructor(listed.limit(_LIMIT) if self.limit is not None else listed)
+        on = schedules_of(_LEARNERS)
+        chosen = self._kept(select(on.c.learner_id, *LIVE_SESSIONS.columns)
+                            .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id), stand_ins)
+        if self.limit is None:
+            return with_course_and_instructor(chosen.order_by(on.c.learner_id, *ordering))
+        # Each learner's page: their first rows by a window function, then those rows read whole.
+        rank = func.row_number().over(partition_by=on.c.learner_id, order_by=ordering).label("row_rank")
+        ranked = self._kept(select(on.c.learner_id, col(LiveSession.id).label("live_session_id"), rank)
+                            .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id),
+                            stand_ins).subquery("ranked")
+        return with_course_and_instructor(
+            select(ranked.c.learner_id, *LIVE_SESSIONS.columns)
+            .join_from(ranked, LiveSession, col(LiveSession.id) == ranked.c.live_session_id)
+            .where(ranked.c.row_rank <= _LIMIT).order_by(ranked.c.learner_id, ranked.c.row_rank))
+
+    def _counts(self, stand_ins: tuple[Any, ...], one: bool) -> Select:
+        if one:
+            return self._kept(select(_ONE_LEARNER, func.count()).select_from(LiveSession).where(_ON_SCHEDULE_OF_ONE),
+                              stand_ins)
+        on = schedules_of(_LEARNERS)
+        return (self._kept(select(on.c.learner_id, func.count())
+                           .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id), stand_ins)
+                .group_by(on.c.learner_id))
 
 
 def _learners_by_list(keys: Sequence[tuple[int, ScheduleList]]) -> dict[ScheduleList, list[int]]:
@@ -156,8 +219,8 @@ class ScheduleListByLearner(Loader[tuple[int, ScheduleList], list[LiveSession]])
     async def batch_load(self, db, keys):
         found: dict[tuple[int, ScheduleList], list[Any]] = defaultdict(list)
         for schedule_list, learner_ids in _learners_by_list(keys).items():
-            for learner_id, *row in (await db.execute(*schedule_list.rows(learner_ids))).all():
-                found[learner_id, schedule_list].append(row)
+            for row in (await db.execute(*schedule_list.rows(learner_ids))).all():
+                found[row[0], schedule_list].append(row[1:])
         return [take_course_and_instructor(self.context, found.get(key, [])) for key in keys]
 
 
