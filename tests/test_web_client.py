@@ -31,6 +31,8 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 # The demo data is laid out as if loaded this long from now: the learner's next class starts in
 # 30 minutes, so its Join window (15 minutes before) is closed when the page opens.
 DEMO_AHEAD = timedelta(minutes=20)
+# Every flow runs at both widths: a desktop's and a common phone's.
+WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.fixture
@@ -86,15 +88,16 @@ async def browser():
         await browser.close()
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser, live_server, database, clock,
-                                                                       settings):
+                                                                       settings, width):
     # given: the demo platform, and the learner's token
     await load_demo(database, clock.now() + DEMO_AHEAD)
     async with database.read() as db:
         learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
     token = issue_token(learner.id, settings, clock.now())
     base = f"http://{live_server}"
-    page = await browser.new_page(viewport={"width": 1360, "height": 900})
+    page = await browser.new_page(viewport=WIDTHS[width])
     await page.clock.set_fixed_time(clock.now())  # the page's "now" is the service's frozen one
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
@@ -122,7 +125,7 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     assert "sessions" in await page.locator("#calendar-body .day.today .count").text_content()
     assert "?token=" not in page.url
     ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=ARTIFACTS / "web-client-before-join.png", full_page=True)
+    await page.screenshot(path=ARTIFACTS / f"web-client-before-join-{width}.png", full_page=True)
 
     # when: the clock reaches the moment the window opens
     opens_at = clock.now() + timedelta(minutes=15)
@@ -133,7 +136,7 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     await page.locator("#up-next button.join:not([disabled])").wait_for(timeout=5000)
     assert await join.text_content() == "Join now"
     assert await page.locator("#up-next .join-hint").is_hidden()  # it has
-    await page.screenshot(path=ARTIFACTS / "web-client.png", full_page=True)
+    await page.screenshot(path=ARTIFACTS / f"web-client-{width}.png", full_page=True)
 
     # and View Details opens the session's details window
     code = await page.locator("#up-next .facts code").text_content()
@@ -144,15 +147,16 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     shown = await page.locator("body").inner_text()
     assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
     assert await page.locator("#details-body button.join:not([disabled])").count() == 1
-    await page.screenshot(path=ARTIFACTS / "web-client-details.png")
+    await page.screenshot(path=ARTIFACTS / f"web-client-details-{width}.png")
     assert problems == []
     # and every request named a committed document by hash, none sent query text
     assert graphql_bodies and all("query" not in body and body["extensions"]["persistedQuery"]["sha256Hash"]
                                   in manifest() for body in graphql_bodies)
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_its_session(
-        browser, live_server, database, clock, settings, http):
+        browser, live_server, database, clock, settings, http, width):
     # given: the demo platform, and the learner's next class as their calendar app links to it
     await load_demo(database, clock.now() + DEMO_AHEAD)
     async with database.read() as db:
@@ -163,7 +167,7 @@ async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_i
             .order_by(models.LiveSession.starts_at).limit(1))
     token = issue_token(learner.id, settings, clock.now())
     base = f"http://{live_server}"
-    page = await browser.new_page(viewport={"width": 1360, "height": 900})
+    page = await browser.new_page(viewport=WIDTHS[width])
     await page.clock.set_fixed_time(clock.now())
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
@@ -181,7 +185,7 @@ async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_i
     old = await feed.input_value()
     assert old.startswith(f"{settings.public_url}/calendar/")
     assert "#session=" not in page.url  # closing the details leaves the link behind
-    await page.screenshot(path=ARTIFACTS / "web-client-feed.png", full_page=True)
+    await page.screenshot(path=ARTIFACTS / f"web-client-feed-{width}.png", full_page=True)
 
     # when: Reset link
     await page.locator("#feed-reset").click()
@@ -192,9 +196,6 @@ async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_i
     assert (await http.get(new.removeprefix(settings.public_url))).status_code == 200
     assert (await http.get(old.removeprefix(settings.public_url))).status_code == 404
     assert problems == []
-
-
-WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.mark.parametrize("width", WIDTHS)
