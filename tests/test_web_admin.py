@@ -185,8 +185,12 @@ async def test_the_session_form_creates_and_edits_a_session(browser, live_server
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-admin-session-errors-{width}.png", full_page=True)
 
-    # when: fixed, with a coach window that opens after the learners', a coach and a course
+    # when: fixed, with a description, a category, a visibility, a coach window that opens after the
+    # learners', a coach and a course
     await page.fill("#admin-session-name", "Web onboarding")
+    await page.fill("#admin-session-description", "For the spring hires")
+    await page.select_option("#admin-session-category", label="Onboarding")
+    await page.select_option("#admin-session-visibility", "INVISIBLE")
     await page.fill("#admin-accessWindow-end", f"{day + timedelta(days=30)}T18:00")
     await page.fill("#admin-coachAccessWindow-start", f"{day + timedelta(days=1)}T09:00")
     await page.fill("#admin-coach-search", "Carla")
@@ -206,11 +210,15 @@ async def test_the_session_form_creates_and_edits_a_session(browser, live_server
     async with database.read() as db:
         made = await db.scalar(select(models.Session).where(models.Session.name == "Web onboarding"))
         coach = await db.scalar(select(models.User).where(models.User.id == made.coach_id))
+        category = await db.scalar(select(models.SessionCategory.name).where(
+            models.SessionCategory.id == made.category_id))
         course_codes = (await db.scalars(select(models.Course.code).join(models.SessionCourse).where(
             models.SessionCourse.session_id == made.id))).all()
     assert (made.access_start, made.access_end) == (local(day, 10), local(day + timedelta(days=30), 18))
     assert made.coach_start == local(day + timedelta(days=1), 9) and made.coach_end is None
     assert coach.name == "Carla Coach" and made.duration_days is None
+    assert (made.description, category, made.visibility) == ("For the spring hires", "Onboarding", "INVISIBLE")
+    assert await page.locator("#admin-session-visibility").input_value() == "INVISIBLE"
     assert list(course_codes) == [course_name.split(" · ")[0].strip()]
     await page.screenshot(path=ARTIFACTS / f"web-admin-session-created-{width}.png", full_page=True)
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sessiongraph import models
 from sessiongraph.clients.documents import load_operations, manifest
 from sessiongraph.demo import load_demo
+from sessiongraph.infrastructure.passwords import hash_password, new_secret, secret_digest, verify_password
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema.relay import to_global_id
 from sessiongraph.server.app import create_app
@@ -30,6 +31,8 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 # The demo data is laid out as if loaded this long from now: the learner's next class starts in
 # 30 minutes, so its Join window (15 minutes before) is closed when the page opens.
 DEMO_AHEAD = timedelta(minutes=20)
+# Every flow runs at both widths: a desktop's and a common phone's.
+WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.fixture
@@ -85,15 +88,16 @@ async def browser():
         await browser.close()
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser, live_server, database, clock,
-                                                                       settings):
+                                                                       settings, width):
     # given: the demo platform, and the learner's token
     await load_demo(database, clock.now() + DEMO_AHEAD)
     async with database.read() as db:
         learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
     token = issue_token(learner.id, settings, clock.now())
     base = f"http://{live_server}"
-    page = await browser.new_page(viewport={"width": 1360, "height": 900})
+    page = await browser.new_page(viewport=WIDTHS[width])
     await page.clock.set_fixed_time(clock.now())  # the page's "now" is the service's frozen one
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
@@ -121,7 +125,7 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     assert "sessions" in await page.locator("#calendar-body .day.today .count").text_content()
     assert "?token=" not in page.url
     ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=ARTIFACTS / "web-client-before-join.png", full_page=True)
+    await page.screenshot(path=ARTIFACTS / f"web-client-before-join-{width}.png", full_page=True)
 
     # when: the clock reaches the moment the window opens
     opens_at = clock.now() + timedelta(minutes=15)
@@ -132,7 +136,7 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     await page.locator("#up-next button.join:not([disabled])").wait_for(timeout=5000)
     assert await join.text_content() == "Join now"
     assert await page.locator("#up-next .join-hint").is_hidden()  # it has
-    await page.screenshot(path=ARTIFACTS / "web-client.png", full_page=True)
+    await page.screenshot(path=ARTIFACTS / f"web-client-{width}.png", full_page=True)
 
     # and View Details opens the session's details window
     code = await page.locator("#up-next .facts code").text_content()
@@ -143,15 +147,16 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     shown = await page.locator("body").inner_text()
     assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
     assert await page.locator("#details-body button.join:not([disabled])").count() == 1
-    await page.screenshot(path=ARTIFACTS / "web-client-details.png")
+    await page.screenshot(path=ARTIFACTS / f"web-client-details-{width}.png")
     assert problems == []
     # and every request named a committed document by hash, none sent query text
     assert graphql_bodies and all("query" not in body and body["extensions"]["persistedQuery"]["sha256Hash"]
                                   in manifest() for body in graphql_bodies)
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_its_session(
-        browser, live_server, database, clock, settings, http):
+        browser, live_server, database, clock, settings, http, width):
     # given: the demo platform, and the learner's next class as their calendar app links to it
     await load_demo(database, clock.now() + DEMO_AHEAD)
     async with database.read() as db:
@@ -162,7 +167,7 @@ async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_i
             .order_by(models.LiveSession.starts_at).limit(1))
     token = issue_token(learner.id, settings, clock.now())
     base = f"http://{live_server}"
-    page = await browser.new_page(viewport={"width": 1360, "height": 900})
+    page = await browser.new_page(viewport=WIDTHS[width])
     await page.clock.set_fixed_time(clock.now())
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
@@ -180,7 +185,7 @@ async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_i
     old = await feed.input_value()
     assert old.startswith(f"{settings.public_url}/calendar/")
     assert "#session=" not in page.url  # closing the details leaves the link behind
-    await page.screenshot(path=ARTIFACTS / "web-client-feed.png", full_page=True)
+    await page.screenshot(path=ARTIFACTS / f"web-client-feed-{width}.png", full_page=True)
 
     # when: Reset link
     await page.locator("#feed-reset").click()
@@ -193,19 +198,16 @@ async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_i
     assert problems == []
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 async def test_the_learner_signs_in_with_a_password_and_the_page_renews_its_token(browser, live_server, database,
-                                                                                 clock, settings):
-    from sqlalchemy import update
-
-    from sessiongraph.infrastructure.passwords import hash_password
-
+                                                                                 clock, settings, width):
     # given: the demo platform, and the learner's password
     await load_demo(database, clock.now() + DEMO_AHEAD)
     async with database.write() as db:
         await db.execute(update(models.User).where(models.User.email == "learner@example.com")
                          .values(password_hash=await hash_password("the learner's password")))
     base = f"http://{live_server}"
-    page = await browser.new_page(viewport={"width": 1360, "height": 900})
+    page = await browser.new_page(viewport=WIDTHS[width])
     await page.clock.set_fixed_time(clock.now())
     operations: list[str] = []
     page.on("request", lambda request: operations.append(json.loads(request.post_data).get("operationName"))
@@ -238,6 +240,109 @@ async def test_the_learner_signs_in_with_a_password_and_the_page_renews_its_toke
     assert operations.count("RefreshToken") == 1, operations
     assert operations.index("RefreshToken") < len(operations) - 1 - operations[::-1].index("PastTab")
     assert not await page.locator("#portal").is_hidden()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-client-renewed-{width}.png", full_page=True)
+
+    # when: they sign out
+    async with page.expect_response(lambda response: response.url == f"{base}/graphql"
+                                    and '"SignOut"' in (response.request.post_data or "")):
+        await page.click("#sign-out")
+
+    # then: the sign-in form, no token left in the page, and the sign-in's refresh tokens revoked
+    await page.locator("#sign-in-form").wait_for()
+    assert await page.evaluate("[localStorage.getItem('sessiongraph.token'), "
+                               "localStorage.getItem('sessiongraph.refreshToken')]") == [None, None]
+    async with database.read() as db:
+        learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
+        tokens = (await db.scalars(select(models.RefreshToken).where(models.RefreshToken.user_id == learner.id))).all()
+    assert tokens and all(token.revoked_at is not None for token in tokens)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_an_invited_user_chooses_a_first_password_each_refusal_beside_its_field(browser, live_server, database,
+                                                                                     clock, settings, width):
+    # given: the demo platform, and a user invited by an admin (no password yet)
+    await load_demo(database, clock.now() + DEMO_AHEAD)
+    invitation = new_secret()
+    async with database.write() as db:
+        invited = models.User(name="Ivy Invited", email="ivy@example.com")
+        db.add(invited)
+        await db.flush()
+        db.add(models.Invitation(token_hash=secret_digest(invitation), user_id=invited.id,
+                                 expires_at=clock.now() + timedelta(days=7)))
+    base = f"http://{live_server}"
+    page = await browser.new_page(viewport=WIDTHS[width])
+    await page.clock.set_fixed_time(clock.now())
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    form = page.locator("#set-password-form")
+    field_error = page.locator("#new-password-input + .field-error")
+    alert = page.locator("#set-password-error")
+
+    async def choose(password: str) -> None:
+        await page.fill("#new-password-input", password)
+        await page.click("#set-password-form button[type=submit]")
+
+    # when: they open the invitation link and choose a password of one character repeated
+    await page.goto(f"{base}/app/#invitation={invitation}")
+    await form.wait_for()
+    await choose("a" * 10)
+
+    # then: the service's refusal shows beside the password field, and nothing is set
+    await field_error.wait_for()
+    assert "different characters" in await field_error.text_content()
+    assert await page.get_attribute("#new-password-input", "aria-invalid") == "true"
+    assert await page.get_attribute("#new-password-input", "aria-describedby") == "new-password-input-error"
+    assert await alert.is_hidden()
+    async with database.read() as db:
+        assert (await db.get(models.User, invited.id)).password_hash is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-client-set-password-refused-{width}.png", full_page=True)
+
+    # when: a good one, sent while the network drops
+    async def drop(route):
+        await route.abort("internetdisconnected")
+        await page.unroute(f"{base}/graphql", drop)
+
+    await page.route(f"{base}/graphql", drop)
+    await choose("a first password, long enough")
+
+    # then: the form says so in its alert, the field's old refusal gone, and offers to send it again
+    await page.locator("#set-password-error:not([hidden])").wait_for()
+    assert (await alert.text_content()).startswith("Could not set the password")
+    assert await field_error.count() == 0
+    assert await form.is_visible()
+
+    # when: sent again
+    await choose("a first password, long enough")
+
+    # then: set; the sign-in form says so, and the link is gone from the address
+    await page.locator("#sign-in-error.notice", has_text="Your password is set").wait_for()
+    assert "#invitation=" not in page.url
+
+    # when: they sign in with it
+    await page.fill("#email-input", "ivy@example.com")
+    await page.fill("#password-input", "a first password, long enough")
+    await page.click("#sign-in-form button[type=submit]")
+
+    # then: their page
+    await page.locator("#user-name", has_text="Ivy Invited").wait_for()
+    assert not await page.locator("#portal").is_hidden()
+
+    # when: the link is opened again (it works once)
+    await page.goto(f"{base}/app/#invitation={invitation}")
+    await page.reload()
+    await form.wait_for()
+    await choose("another password, long enough")
+
+    # then: refused in the form's alert (the link has no field of its own), the password kept
+    await page.locator("#set-password-error:not([hidden])").wait_for()
+    assert "not valid" in await alert.text_content()
+    assert await field_error.count() == 0
+    async with database.read() as db:
+        user = await db.get(models.User, invited.id)
+    assert await verify_password(user.password_hash, "a first password, long enough")
+    assert problems == []
 
 
 PHONE = {"width": 360, "height": 780}  # the narrowest phones in common use

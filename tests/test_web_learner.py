@@ -7,6 +7,7 @@ that works. Driven in headless Chromium against a live service in trusted-docume
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -412,4 +413,99 @@ async def test_from_the_details_the_learner_requests_an_absence_reschedules_and_
     await page.screenshot(path=ARTIFACTS / f"web-learner-history-{viewport['width']}.png")
     shown = await page.locator("body").inner_text()
     assert "null" not in shown and "undefined" not in shown and "NaN" not in shown
+    assert problems == []
+
+
+# ---------- the Upcoming and Past lists: filters, pages, and loads the network drops ----------
+
+
+@pytest.mark.parametrize("viewport", WIDTHS)
+async def test_the_lists_filter_by_course_and_instructor_and_each_dropped_load_offers_a_retry(
+        browser, live_server, database, clock, settings, http, viewport):
+    # given: the learner's page, the upcoming list loaded
+    token = await learner_token(database, clock, settings)
+    base = f"http://{live_server}"
+    page, problems = await open_page(browser, base, token, clock.now(), viewport)
+    rows = page.locator("#list-body tbody tr")
+    await rows.first.wait_for()
+    shown = page.locator("#list-body .list-foot span.muted")
+
+    async def total(name: str, filter: dict) -> int:
+        data = await send(http, token, name, {"filter": filter, "first": 1})
+        return data["viewer"]["schedule"]["upcoming" if name == "UpcomingTab" else "past"]["totalCount"]
+
+    async def column(index: int) -> list[str]:
+        return [text.strip() for text in await rows.locator(f"td:nth-child({index})").all_text_contents()]
+
+    # when: a course chosen in the filter, and the network drops that request
+    option = page.locator("#filter-course option").nth(1)
+    course_id, title = await option.get_attribute("value"), await option.text_content()
+    await drop_once(page, base, "UpcomingTab")
+    await page.select_option("#filter-course", course_id)
+
+    # then: Retry in the list's place, which loads that course's upcoming sessions alone, counted as the service
+    # counts them
+    await page.locator("#list-body button.retry").click()
+    upcoming = await total("UpcomingTab", {"courseId": course_id})
+    assert 0 < upcoming < await total("UpcomingTab", {})
+    await shown.filter(has_text=re.compile(rf"^\d+ of {upcoming}$")).wait_for()
+    assert all(cell.endswith(title) for cell in await column(3)), await column(3)
+
+    # when: the Past tab, the same course, and the network drops that request too
+    await drop_once(page, base, "PastTab")
+    await page.click("#tab-past")
+
+    # then: Retry, then that course's past sessions
+    await page.locator("#list-body button.retry").click()
+    past = await total("PastTab", {"courseId": course_id})
+    if past:
+        await shown.filter(has_text=re.compile(rf"^\d+ of {past}$")).wait_for()
+        assert all(cell.endswith(title) for cell in await column(3))
+    else:
+        await page.locator("#list-body", has_text="No past sessions.").wait_for()
+
+    # when: any course, one instructor
+    await page.select_option("#filter-course", "")
+    await shown.filter(has_text=re.compile(rf"^\d+ of {await total('PastTab', {})}$")).wait_for()
+    option = page.locator("#filter-instructor option").nth(1)
+    instructor_id, name = await option.get_attribute("value"), await option.text_content()
+    await page.select_option("#filter-instructor", instructor_id)
+
+    # then: that instructor's past sessions alone
+    by_instructor = await total("PastTab", {"instructorId": instructor_id})
+    await shown.filter(has_text=re.compile(rf"^\d+ of {by_instructor}$")).wait_for()
+    assert set(await column(4)) == {name}
+
+    # when: every past session, and the next page is dropped by the network
+    await page.select_option("#filter-instructor", "")
+    every = await total("PastTab", {})
+    await shown.filter(has_text=re.compile(rf"^8 of {every}$")).wait_for()
+    assert every > 8
+    await drop_once(page, base, "PastTab")
+    await page.get_by_role("button", name="Load more").first.click()
+
+    # then: Retry where Load more was, the rows shown kept; it loads the next page
+    retry = page.locator("#list-body .list-foot button.retry")
+    await retry.wait_for()
+    assert await rows.count() == 8
+    await retry.click()
+    await shown.filter(has_text=re.compile(rf"^{min(every, 16)} of {every}$")).wait_for()
+    assert await rows.count() == min(every, 16)
+
+    # when: a session's details, whose load the network drops
+    # (the list stays inside its card: its last column, View Details, does not run under the calendar beside it)
+    assert await rows.first.get_by_role("button", name="View Details").evaluate("""(button) => {
+      button.scrollIntoView({ block: "center", inline: "center" });
+      const box = button.getBoundingClientRect();
+      return document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2) === button;
+    }""")
+    await drop_once(page, base, "SessionDetails")
+    await rows.first.get_by_role("button", name="View Details").click()
+
+    # then: Retry in the dialog, never a dialog left loading; it loads the details
+    await page.locator("#details-body button.retry").click()
+    await page.locator("#details-body .facts").wait_for()
+    await page.screenshot(path=ARTIFACTS / f"web-learner-lists-{viewport['width']}.png")
+    text = await page.locator("body").inner_text()
+    assert "null" not in text and "undefined" not in text and "NaN" not in text
     assert problems == []

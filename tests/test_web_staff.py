@@ -65,14 +65,16 @@ async def test_the_instructor_records_attendance_reviews_an_absence_and_publishe
     now = clock.now()
     async with database.write() as db:
         teaches = await db.scalar(select(models.Instructor).where(models.Instructor.user_id == instructor.id))
-        booking, learner = (await db.execute(
+        (booking, learner), (other_booking, _) = (await db.execute(
             select(models.Booking, models.User).join(models.LiveSession).join(
                 models.User, models.User.id == models.Booking.learner_id).where(
                 models.LiveSession.instructor_id == teaches.id, models.LiveSession.starts_at > now + timedelta(days=1),
                 models.LiveSession.cancelled_at.is_(None), models.Booking.status == "BOOKED")
-            .order_by(models.LiveSession.starts_at).limit(1))).one()
+            .order_by(models.LiveSession.starts_at, models.Booking.id).limit(2))).all()
         request = models.AbsenceRequest(booking_id=booking.id, reason="A family wedding", requested_at=now)
-        db.add(request)
+        # and a second one, to refuse
+        other_request = models.AbsenceRequest(booking_id=other_booking.id, reason="A train strike", requested_at=now)
+        db.add_all([request, other_request])
         await db.flush()
         # The class that ended this morning, the one the instructor reports on.
         ended = await db.scalar(select(models.LiveSession).where(
@@ -97,7 +99,7 @@ async def test_the_instructor_records_attendance_reviews_an_absence_and_publishe
     assert await page.locator("#teach-today-body button.join").count() >= 1
     assert await page.locator("#teach-upcoming-body tbody tr").count() == 10
     await retry.click()
-    item = page.locator("#teach-absences-body form.teach-request")
+    item = page.locator("#teach-absences-body form.teach-request", has_text="A family wedding")
     await item.wait_for()
     assert learner.name in await item.text_content() and "A family wedding" in await item.text_content()
     # nothing is cut: every Session ID, button and heading shows whole, at either width
@@ -145,6 +147,18 @@ async def test_the_instructor_records_attendance_reviews_an_absence_and_publishe
         reviewed = await db.get(models.AbsenceRequest, request.id)
     assert (reviewed.status, reviewed.review_comment, reviewed.reviewed_by_id) == (
         "APPROVED", "Enjoy the wedding", instructor.id)
+
+    # when: they refuse the other one, with no comment
+    other = f"absence-decision-{to_global_id('AbsenceRequest', other_request.id)}"
+    await page.locator("#teach-absences-body form.teach-request", has_text="A train strike").get_by_role(
+        "button", name="Refuse").click()
+    await page.locator(f"[id='{other}']:not([hidden])").wait_for()
+
+    # then: refused, on the page and in the database
+    assert await page.locator(f"[id='{other}']").text_content() == "Refused"
+    async with database.read() as db:
+        refused = await db.get(models.AbsenceRequest, other_request.id)
+    assert (refused.status, refused.review_comment, refused.reviewed_by_id) == ("REJECTED", None, instructor.id)
 
     # when: they publish a weekly slot at 06:15 Paris time that never ends
     publish = page.locator("form.teach-publish")
@@ -232,9 +246,15 @@ async def test_the_guardian_switches_between_children_and_reads_their_dashboard_
             models.Booking.learner_id == children["Noah Guardian"].id, models.Booking.status == "BOOKED",
             models.LiveSession.starts_at > clock.now(), models.LiveSession.cancelled_at.is_(None))
             .order_by(models.LiveSession.starts_at).limit(1))
-        mila_latest = (await db.execute(select(models.AttendanceReport, models.LiveSession).join(models.LiveSession).where(
-            models.AttendanceReport.learner_id == children["Mila Guardian"].id)
-            .order_by(models.LiveSession.starts_at.desc()).limit(1))).one()
+        reports = select(models.AttendanceReport, models.LiveSession).join(models.LiveSession).order_by(
+            models.LiveSession.starts_at.desc()).limit(1)
+        mila_latest = (await db.execute(reports.where(
+            models.AttendanceReport.learner_id == children["Mila Guardian"].id))).one()
+        # (Noah's latest report on a class Mila was not reported on: what only his reports show)
+        noah_latest = (await db.execute(reports.where(
+            models.AttendanceReport.learner_id == children["Noah Guardian"].id,
+            models.AttendanceReport.live_session_id.not_in(select(models.AttendanceReport.live_session_id).where(
+                models.AttendanceReport.learner_id == children["Mila Guardian"].id))))).one()
     base = f"http://{live_server}"
 
     # when: they open the page, and the calendar's first load is lost to the network
@@ -276,11 +296,16 @@ async def test_the_guardian_switches_between_children_and_reads_their_dashboard_
     await page.locator("#guardian-calendar [data-calendar-view=WEEK]").click()
     await page.locator("#guardian-calendar-body .guardian-week").wait_for()
 
-    # then: his dashboard shows his next class as Up Next, and the week (as his guardian's weeks go, from
-    # Monday) has today in it
+    # then: his dashboard shows his next class as Up Next, his reports are his, and the week (as his
+    # guardian's weeks go, from Monday) has today in it
     assert await page.locator("#guardian-switch [aria-pressed=true]").text_content() == "Noah Guardian"
     up_next = await dashboard.locator(".guardian-up-next").text_content()
     assert noah_next.code in up_next
+    report, reported_on = noah_latest
+    starts = reported_on.starts_at.astimezone(PARIS)
+    row = page.locator("#guardian-reports-body tbody tr", has_text=f"{starts:%a} {starts.day} {starts:%b} {starts:%H:%M}–")
+    await row.locator(".attendance", has_text=report.status.lower()).wait_for()
+    assert await row.locator("td").last.text_content() == (f"“{report.feedback}”" if report.feedback else "—")
     days = page.locator("#guardian-calendar-body .day")
     assert await days.count() == 7
     assert (await days.first.get_attribute("aria-label")).startswith("Mon")

@@ -4,7 +4,7 @@
 // module exporting mount(client, user, root) and, if it keeps anything, unmount(). Every request is one of
 // the committed web operations.
 import { accessToken, anonymousClient, forgetTokens, keepTokens, signedInClient, takeTokenFromUrl } from "./auth.js";
-import { $, el, fill, setTimeZone } from "./ui.js";
+import { $, el, fill, setTimeZone, showUserErrors } from "./ui.js";
 
 // The views in the order the top bar shows them; `has` says whether the signed-in user has that role.
 const VIEWS = [
@@ -52,11 +52,12 @@ function invitationToken() {
   return match ? match[1] : null;
 }
 
-function showSetPassword(message) {
+// The form, with the service's UserErrors: a weak password beside the password field, the rest (an
+// invitation used or expired, the network) in the form's alert.
+function showSetPassword(errors = []) {
   showOnly("set-password");
   $("who").hidden = true;
-  $("set-password-error").hidden = !message;
-  $("set-password-error").textContent = message || "";
+  showUserErrors($("set-password-form"), errors);
 }
 
 async function setFirstPassword(newPassword) {
@@ -64,7 +65,7 @@ async function setFirstPassword(newPassword) {
     input: { invitationToken: invitationToken(), newPassword },
   });
   const { errors } = data.setPassword;
-  if (errors.length) return showSetPassword(errors.map((e) => e.message).join(" "));
+  if (errors.length) return showSetPassword(errors);
   history.replaceState(null, "", location.pathname + location.search); // the link works once
   showSignIn("Your password is set: sign in with it.", { notice: true });
 }
@@ -150,7 +151,8 @@ $("set-password-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const password = $("new-password-input").value;
   $("new-password-input").value = "";
-  setFirstPassword(password).catch((error) => showSetPassword(`Could not set the password: ${error.message}`));
+  setFirstPassword(password)
+    .catch((error) => showSetPassword([{ field: null, message: `Could not set the password: ${error.message}` }]));
 });
 $("sign-out").addEventListener("click", () => signOut());
 $("load-retry").addEventListener("click", () => {

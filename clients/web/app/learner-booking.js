@@ -56,7 +56,8 @@ function pagedTable(container, { headings, rows, connection, append, empty, more
 }
 
 function say(node, message) {
-  fill(node, message ? el("p", { class: "notice learner-done", role: "status" }, message) : null);
+  // (no node: the details it belongs to failed to load again, and show Retry instead)
+  if (node) fill(node, message ? el("p", { class: "notice learner-done", role: "status" }, message) : null);
 }
 
 // Sends a mutation from `form`: its UserErrors go beside their fields, a failure of the network or the

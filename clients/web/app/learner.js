@@ -36,9 +36,9 @@ function watchSchedule() {
 
 async function reloadSchedule() {
   if (!state.client) return;
-  const data = await state.client.request("Dashboard");
-  renderUpNext(data.viewer.schedule.upNext);
-  await Promise.all([loadLists(), loadCalendar()]);
+  await Promise.all([
+    loadInto($("up-next-body"), () => state.client.request("Dashboard"), (data) => renderUpNext(data.viewer.schedule.upNext)),
+    reloadLists(), loadCalendar()]);
 }
 
 // ---------- Up Next ----------
@@ -79,6 +79,11 @@ function locationText(location) {
 // ---------- today, upcoming and past ----------
 
 let listCursor = null;
+
+// The chosen tab's list loaded again (a tab, a filter, a schedule change): a failure shows Retry in its place.
+function reloadLists() {
+  return loadInto($("list-body"), () => loadLists(), () => {});
+}
 
 async function loadLists(append = false) {
   const filter = {};
@@ -158,7 +163,9 @@ function renderList(connection, append, row, headings) {
   const foot = body.querySelector(".list-foot");
   foot.replaceChildren(el("span", { class: "muted" }, `${tbody.children.length} of ${connection.totalCount}`));
   if (connection.pageInfo.hasNextPage) {
-    foot.append(el("button", { type: "button", class: "secondary", onclick: () => loadLists(true) }, "Load more"));
+    // A next page that fails to load shows Retry in the foot, the rows already shown kept.
+    foot.append(el("button", { type: "button", class: "secondary", onclick: () => loadInto(foot, () => loadLists(true), () => {}) },
+      "Load more"));
   }
 }
 
@@ -335,7 +342,12 @@ async function openDetails(id) {
   const body = $("details-body");
   body.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   if (!dialog.open) dialog.showModal();
-  const { node: s } = await state.client.request("SessionDetails", { id });
+  // A failed load shows Retry in the dialog, never a dialog left saying "Loading…".
+  await loadInto(body, () => state.client.request("SessionDetails", { id }), ({ node }) => renderDetails(node));
+}
+
+function renderDetails(s) {
+  const body = $("details-body");
   if (!s) {
     body.replaceChildren(el("p", {}, "This session is no longer on your schedule."));
     return;
@@ -420,11 +432,11 @@ function wire() {
       state.listMode = mode;
       $("tab-upcoming").setAttribute("aria-selected", String(mode === "upcoming"));
       $("tab-past").setAttribute("aria-selected", String(mode === "past"));
-      loadLists();
+      reloadLists();
     });
   }
-  $("filter-course").addEventListener("change", (event) => { state.filter.courseId = event.target.value; loadLists(); });
-  $("filter-instructor").addEventListener("change", (event) => { state.filter.instructorId = event.target.value; loadLists(); });
+  $("filter-course").addEventListener("change", (event) => { state.filter.courseId = event.target.value; reloadLists(); });
+  $("filter-instructor").addEventListener("change", (event) => { state.filter.instructorId = event.target.value; reloadLists(); });
   $("month-prev").addEventListener("click", () => shiftCalendar(-1));
   $("month-next").addEventListener("click", () => shiftCalendar(1));
   for (const tab of document.querySelectorAll("#calendar-views [role=tab]")) {
