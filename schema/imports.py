@@ -44,7 +44,9 @@ class ImportCsvPayload:
     updated: int = strawberry.field(description="Existing sessions whose fields changed or that gained a course; "
                                                 "for the users format, existing users changed or added to.")
     already_enrolled: int = strawberry.field(description="Rows that changed nothing.")
-    row_errors: list[CsvRowError] = strawberry.field(description="The first 100 errors, by line.")
+    row_errors: list[CsvRowError] = strawberry.field(description=(
+        "Every error found, by line, up to IMPORT_MAX_ERRORS (1,000 by default, where reading stops); "
+        "rowErrorCount counts them all."))
     row_error_count: int = strawberry.field(description=(
         "Every error, including those not listed; at least this many when reading stopped early "
         "(the summary error says at which line)."))

@@ -128,11 +128,11 @@ async def test_a_file_of_bad_lines_stops_being_read_once_it_is_known_bad(admin, 
     payload = await refused_quickly(admin, database, content, "200,000 bad lines")
 
     # then: the first 1,000 lines' errors are counted (both cells of each: no email, and then
-    # no session named x), the first 100 listed, and the file read no further
+    # no session named x), the first 1,000 (IMPORT_MAX_ERRORS) listed, and the file read no further
     assert payload["rowErrorCount"] == 2_000
     assert [(e["line"], e["column"]) for e in payload["rowErrors"]] == [
-        (line, column) for line in range(2, 52) for column in ("email", "session")]
-    assert the_summary(payload) == ("The file has at least 2,000 errors (the first 100 are listed); "
+        (line, column) for line in range(2, 502) for column in ("email", "session")]
+    assert the_summary(payload) == ("The file has at least 2,000 errors (the first 1,000 are listed); "
                                     "reading stopped at line 1,002. Nothing was imported.")
 
 

@@ -65,8 +65,10 @@ async def import_csv(ctx: Context, source: BinaryIO) -> ImportReport:
     if size > limit:
         raise refuse_file(ErrorCode.FILE_TOO_LARGE,
                           f"The file is {human_size(size)}; the largest file accepted is {human_size(limit)}.")
-    errors = RowErrors()
     settings = ctx.settings
+    # Every error found is listed (DESIGN.md: "every error listed"), up to the count at which reading
+    # stops: a file's errors are bounded by it, and those its database lookups find by as many.
+    errors = RowErrors(limit=settings.import_max_errors)
     limits = ImportLimits(max_lines=settings.import_max_lines, max_row_bytes=settings.import_max_row_bytes,
                           max_errors=settings.import_max_errors)
     file_format, plan = await asyncio.to_thread(_read, source, limits, errors, _zone_of(ctx.actor.user))
@@ -127,7 +129,7 @@ def _refused(file_format: ImportFormat | None, errors: RowErrors) -> ImportRepor
     listed = errors.listed()
     errors_ = f"{errors.count:,} error{'s' if errors.count != 1 else ''}"
     if errors.count > len(listed):
-        errors_ += f" (the first {len(listed)} are listed)"
+        errors_ += f" (the first {len(listed):,} are listed)"
     if errors.stopped_at is None:
         message = f"The file has {errors_}; nothing was imported."
     else:  # the lines before are checked whole, so the listed ones are still the file's first

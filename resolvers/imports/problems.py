@@ -14,7 +14,7 @@ from itertools import count
 
 from sessiongraph.resolvers.errors import ErrorCode
 
-LISTED_ERRORS = 100
+LISTED_ERRORS = 1_000  # the default of IMPORT_MAX_ERRORS, where reading stops
 
 
 @dataclass(slots=True)

@@ -549,7 +549,7 @@ export type ImportCsvPayload = {
   format?: Maybe<CsvFormat>;
   /** Every error, including those not listed; at least this many when reading stopped early (the summary error says at which line). */
   rowErrorCount: Scalars['Int']['output'];
-  /** The first 100 errors, by line. */
+  /** Every error found, by line, up to IMPORT_MAX_ERRORS (1,000 by default, where reading stops); rowErrorCount counts them all. */
   rowErrors: Array<CsvRowError>;
   /** Existing sessions whose fields changed or that gained a course; for the users format, existing users changed or added to. */
   updated: Scalars['Int']['output'];
