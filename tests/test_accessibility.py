@@ -50,7 +50,7 @@ async def page(request, browser, clock):
 
 async def check(page, state: str) -> None:
     context = f"{state}, {page.width_name}"
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"accessibility-{re.sub(r'[^a-z0-9]+', '-', context.lower())}.png",
                           full_page=True)
     await assert_accessible(page, context)

@@ -100,6 +100,6 @@ async def test_graphiql_runs_a_query_with_the_network_cut_off(browser, live_serv
 
     # then: the editor rendered the answer, and nothing left the machine or failed
     assert '"__typename": "Query"' in await response.evaluate("node => node.CodeMirror.getValue()")
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "graphiql.png")
     assert problems == []

@@ -89,7 +89,7 @@ async def test_the_session_list_searches_filters_and_pages(browser, live_server,
     assert await page.locator("#admin-sessions-count").text_content() == f"{len(sessions)} sessions"
     assert await rows.count() == 20
     assert await page.locator("#admin-sessions-page").text_content() == "Page 1 of 2"
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-admin-sessions-{width}.png", full_page=True)
 
     # when: the next page
@@ -182,7 +182,7 @@ async def test_the_session_form_creates_and_edits_a_session(browser, live_server
     assert await page.get_attribute("#admin-accessWindow-end", "aria-invalid") == "true"
     assert await page.locator("#admin-displayWindow-end-error").count() == 0
     assert len(await all_sessions(database)) == before
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-admin-session-errors-{width}.png", full_page=True)
 
     # when: fixed, with a description, a category, a visibility, a coach window that opens after the
@@ -350,7 +350,7 @@ async def test_enrolment_by_person_by_class_and_by_csv_file(browser, live_server
     assert [class_id for _, class_id in await enrolled(database, "Bulk session 00")].count(sales) == 40
     await page.locator("#admin-enrol-learners tbody tr").first.wait_for()
     assert await page.locator("#admin-enrol-learners tbody tr").count() == 41
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-admin-enrolment-{width}.png", full_page=True)
 
     # when: a CSV file with a good row and two bad ones
@@ -416,7 +416,7 @@ async def test_tracking_shows_a_session_s_learners_and_exports_them(browser, liv
     assert set(await texts(rows.locator("td:first-child"))) <= names
     assert await page.locator("#admin-tracking-page").text_content() == f"Page 1 of {-(-learners // 50)}"
     assert await page.locator("tr.admin-totals").count() == 1
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-admin-tracking-{width}.png", full_page=True)
 
     # when: exported as CSV while the network drops, then again
@@ -516,7 +516,7 @@ async def test_users_are_found_created_edited_deactivated_and_imported(browser, 
     # then: refused, said with the list
     await page.locator("#admin-users-list .form-error", has_text="cannot deactivate").wait_for()
     assert (await user(database, "admin@example.com")).active is True
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-admin-users-{width}.png", full_page=True)
 
     # when: a users file with a bad time zone, then fixed
@@ -607,7 +607,7 @@ async def test_webhook_endpoints_are_listed_created_with_their_secret_read_and_d
         made = await db.scalar(select(models.WebhookEndpoint).where(models.WebhookEndpoint.url == "https://93.184.216.34/hooks"))
     assert await secret.input_value() == made.secret and made.secret.startswith("whsec_")
     assert json.loads(made.event_types) == ["booking.created"] and made.description == "CRM"
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-admin-webhooks-{width}.png", full_page=True)
 
     # when: deleted

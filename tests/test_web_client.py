@@ -2,7 +2,7 @@
 service in trusted-documents-only mode, where the Join button turns on by itself when the window opens.
 
 The browser test needs Debian's Chromium at /usr/bin/chromium (`.ci/run` installs it) and
-Playwright for Python (the `dev` extra); it saves screenshots in tests/artifacts/.
+Playwright for Python (the `dev` extra); it saves screenshots in tests/artifacts/<engine>/.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from sessiongraph.infrastructure.passwords import hash_password, new_secret, sec
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema.relay import to_global_id
 from sessiongraph.server.app import create_app
+from tests.conftest import on_postgresql
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = Path(__file__).parent / "artifacts"
+# Screenshots, by engine: CI's PostgreSQL run keeps the SQLite run's beside its own.
+ARTIFACTS = Path(__file__).parent / "artifacts" / ("postgresql" if on_postgresql() else "sqlite")
 # The demo data is laid out as if loaded this long from now: the learner's next class starts in
 # 30 minutes, so its Join window (15 minutes before) is closed when the page opens.
 DEMO_AHEAD = timedelta(minutes=20)
@@ -124,7 +126,7 @@ async def test_the_join_button_turns_on_by_itself_when_the_window_opens(browser,
     assert await page.locator("#today-body tbody tr").count() >= 3
     assert "sessions" in await page.locator("#calendar-body .day.today .count").text_content()
     assert "?token=" not in page.url
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-client-before-join-{width}.png", full_page=True)
 
     # when: the clock reaches the moment the window opens
@@ -240,7 +242,7 @@ async def test_the_learner_signs_in_with_a_password_and_the_page_renews_its_toke
     assert operations.count("RefreshToken") == 1, operations
     assert operations.index("RefreshToken") < len(operations) - 1 - operations[::-1].index("PastTab")
     assert not await page.locator("#portal").is_hidden()
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-client-renewed-{width}.png", full_page=True)
 
     # when: they sign out
@@ -296,7 +298,7 @@ async def test_an_invited_user_chooses_a_first_password_each_refusal_beside_its_
     assert await alert.is_hidden()
     async with database.read() as db:
         assert (await db.get(models.User, invited.id)).password_hash is None
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-client-set-password-refused-{width}.png", full_page=True)
 
     # when: a good one, sent while the network drops
@@ -388,7 +390,7 @@ async def test_at_phone_width_no_session_id_nor_course_code_is_cut(browser, live
     token = await learner_token(database, clock, settings)
     page, problems = await open_portal(browser, f"http://{live_server}", token, clock.now(), viewport=PHONE)
     await page.locator("#today-body tbody tr").first.wait_for()
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "web-client-phone.png", full_page=True)
     await page.locator("#calendar-body").screenshot(path=ARTIFACTS / "web-client-phone-calendar.png")
     await page.locator("#today-body").screenshot(path=ARTIFACTS / "web-client-phone-today.png")

@@ -127,7 +127,7 @@ async def test_the_day_and_week_views_show_the_viewers_own_days(browser, live_se
             assert await page.locator(f'.week-day[data-date="{day}"] .chip').count() == counts[day.isoformat()]
     assert await page.locator("#month-next").get_attribute("aria-label") == "Next week"
     assert await page.get_by_role("tab", name="Week").get_attribute("aria-selected") == "true"
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.locator(".calendar").screenshot(path=ARTIFACTS / f"web-learner-week-{viewport['width']}.png")
 
     # when: the next week, then back

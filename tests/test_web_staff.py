@@ -4,7 +4,7 @@ running service in trusted-documents-only mode, at desktop and phone width, with
 The instructor records attendance and feedback, reviews an absence request and publishes (then withdraws)
 availability with a recurrence; the guardian switches between children and reads each one's dashboard,
 calendar and reports. Each flow also meets a refused input (its UserError beside its field) and a request
-the network drops (a Retry that then works). Screenshots go to tests/artifacts/.
+the network drops (a Retry that then works). Screenshots go to tests/artifacts/<engine>/.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ async def test_the_instructor_records_attendance_reviews_an_absence_and_publishe
     assert learner.name in await item.text_content() and "A family wedding" in await item.text_content()
     # nothing is cut: every Session ID, button and heading shows whole, at either width
     assert await page.evaluate(CUT_TEXTS, "#view-instructor code, #view-instructor button, #views-nav, #who") == []
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-instructor-{width}.png", full_page=True)
 
     # when: they open this morning's class, and give its first learner too long a feedback
@@ -285,7 +285,7 @@ async def test_the_guardian_switches_between_children_and_reads_their_dashboard_
     assert await row.locator(".attendance").text_content() == report.status.lower()
     assert await row.locator("td").last.text_content() == (f"“{report.feedback}”" if report.feedback else "—")
     assert await page.evaluate(CUT_TEXTS, "#view-guardian code, #view-guardian button, #views-nav, #who") == []
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"web-guardian-{width}.png", full_page=True)
 
     # when: they switch to Noah, and to the week view
