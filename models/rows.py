@@ -17,7 +17,7 @@ mapped), so nothing written starts from one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cache, cached_property
 from types import FunctionType
 from typing import Any, Generic, TypeVar, cast
 
@@ -79,3 +79,9 @@ class PlainRows(Generic[M]):
 
     def __len__(self) -> int:
         return len(self.names)
+
+
+@cache
+def plain_rows(model: type[M]) -> PlainRows[M]:
+    """The one PlainRows of a model."""
+    return PlainRows(model)

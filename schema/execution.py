@@ -383,6 +383,12 @@ async def answer(plan: Plan, executor: Executor, info_class: Any, convert: Calla
             for field_step in step.fields:
                 key, complete = field_step.key, field_step.complete
                 values = _resolve(field_step, step.type, sources, executor, info_class, convert)
+                if field_step.kind is not RESOLVER:
+                    # An attribute or __typename: no type here holds an awaitable, and one that did
+                    # would fail its completion, which declines the request to graphql-core.
+                    for out, value in zip(outs, values, strict=True):
+                        out[key] = complete(value, next_level)
+                    continue
                 for out, value in zip(outs, values, strict=True):
                     if _awaitable(value):
                         out[key] = None  # its place in the response's field order, filled when it comes

@@ -148,9 +148,10 @@ SEARCH_STATEMENTS = 7
 # Slots: the signed-in user, the course, the access, the slots, instructors, bookings.
 SLOTS_STATEMENTS = 6
 # Ledger: the signed-in user, the balance, the page, its totalCount, then one per loader:
-# live sessions, courses, instructors, the learner's bookings, their absence requests.
-LEDGER_STATEMENTS = 9
+# live sessions (with their courses and instructors), the learner's bookings (with their
+# absence requests).
+LEDGER_STATEMENTS = 6
 # History: the signed-in user, the page, its totalCount, then one per loader: the learner's
-# bookings, their transactions, their absence requests (the course is not needed once a live
-# session has started: no absence can be requested).
-HISTORY_STATEMENTS = 6
+# bookings (with their absence requests), their transactions (the course is not needed once a
+# live session has started: no absence can be requested).
+HISTORY_STATEMENTS = 5

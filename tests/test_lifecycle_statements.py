@@ -59,8 +59,9 @@ async def test_a_cancellation_promotes_at_the_same_cost_however_long_the_line(da
 # (its waitlist with it); then the instructor's user, and the events (a booking.cancelled per booking):
 # the outbox counter, one INSERT of the events, one of the users they concern.
 WITHDRAW_STATEMENTS = 17
-# Cancelling (the checks, the seat, the booking, the refund) and promoting the first in line: the
+# Cancelling (the checks: the booking, its live session read with its course and instructor; the seat,
+# the booking, the refund) and promoting the first in line: the
 # overdue entries expired, the slot, course and live session afresh, the line, who may book, the
 # debit, the seat, the booking, its ledger line, the entry; the instructor's user, then the events
 # (booking.cancelled, waitlist.promoted): the outbox counter, one INSERT of the events, one of their users.
-CANCEL_AND_PROMOTE_STATEMENTS = 29
+CANCEL_AND_PROMOTE_STATEMENTS = 28

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, union
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import UnmappedInstanceError
 
-from sessiongraph.models import LiveSession
+from sessiongraph.models import Booking, LiveSession
 from sessiongraph.models.rows import PlainRow, PlainRows
+from sessiongraph.resolvers.context import _reads_no_instances
 
 STARTS = datetime(2026, 12, 7, 9, tzinfo=UTC)
 
@@ -57,3 +59,12 @@ def test_a_plain_row_has_its_columns_only() -> None:
 def test_a_session_refuses_to_write_a_plain_row() -> None:
     with pytest.raises(UnmappedInstanceError):
         Session().add(_plain(_model()))
+
+
+def test_a_query_reads_through_the_sessions_connection_only_what_makes_no_instances() -> None:
+    assert not _reads_no_instances(select(LiveSession))
+    assert not _reads_no_instances(select(LiveSession.id, aliased(Booking)))
+    assert not _reads_no_instances(union(select(Booking), select(Booking)))
+    assert _reads_no_instances(select(*PlainRows(LiveSession).columns).join(Booking))
+    assert _reads_no_instances(select(Booking.live_session_id, func.count()).group_by(Booking.live_session_id))
+    assert _reads_no_instances(union(select(Booking.live_session_id), select(LiveSession.id)))

@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from strawberry.dataloader import DataLoader
 
+from sessiongraph.models.rows import plain_rows
+
 if TYPE_CHECKING:
     from sessiongraph.resolvers.context import Context
 
@@ -225,6 +227,14 @@ def _key_in(columns: tuple[Any, ...], keys: Sequence[Any]) -> ColumnElement[bool
     return column.in_(keys)
 
 
+async def _plain(db: AsyncSession, model: Any, where: ColumnElement[bool], order_by: Sequence[Any] = ()) -> list[Any]:
+    """The model's rows that `where` keeps, read plain (models/rows.py): what a loader gives is read,
+    never written, and an ORM instance costs several times what the row's values do."""
+    rows = plain_rows(model)
+    query = select(*rows.columns).where(where).order_by(*order_by)
+    return [rows.of(row) for row in (await db.execute(query)).all()]
+
+
 class OneBy(Loader[K, V]):
     """The row whose key columns hold the key, None where none does (a unique key)."""
 
@@ -236,8 +246,7 @@ class OneBy(Loader[K, V]):
 
     async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[V]:
         columns = self.key_columns
-        rows = await db.scalars(select(columns[0].class_).where(_key_in(columns, keys)))
-        return one_per_key(keys, rows, _key_of(columns))
+        return one_per_key(keys, await _plain(db, columns[0].class_, _key_in(columns, keys)), _key_of(columns))
 
 
 class ManyBy(Loader[K, V]):
@@ -254,9 +263,8 @@ class ManyBy(Loader[K, V]):
 
     async def batch_load(self, db: AsyncSession, keys: list[K]) -> Sequence[V]:
         columns = self.key_columns
-        query = select(columns[0].class_).where(_key_in(columns, keys)).order_by(*self.order_by)
-        grouped = many_per_key(keys, await db.scalars(query), _key_of(columns))
-        return [self.shape(rows) for rows in grouped]
+        rows = await _plain(db, columns[0].class_, _key_in(columns, keys), self.order_by)
+        return [self.shape(rows) for rows in many_per_key(keys, rows, _key_of(columns))]
 
     def shape(self, rows: list[Any]) -> V:
         return cast(V, rows)

@@ -5,15 +5,25 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import date
 from enum import Enum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BindParameter, ColumnElement, Integer, Select, Subquery, bindparam, func, select, union
 from sqlmodel import col
 
-from sessiongraph.models import Booking, BookingStatus, Course, Enrollment, Instructor, LiveSession
+from sessiongraph.models import AbsenceRequest, Booking, BookingStatus, Course, Enrollment, Instructor, LiveSession
 from sessiongraph.models.rows import PlainRows
 from sessiongraph.resolvers.loaders.accounts import InstructorById
-from sessiongraph.resolvers.loaders.base import CountBy, Loader, OneBy, first_rows_per_key, many_per_key, pairs_in
+from sessiongraph.resolvers.loaders.base import (
+    CountBy,
+    Loader,
+    OneBy,
+    first_rows_per_key,
+    many_per_key,
+    one_per_key,
+    pairs_in,
+)
+from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking
 from sessiongraph.resolvers.loaders.courses import CourseById
 from sessiongraph.resolvers.pagination import past_cursor
 
@@ -236,21 +246,41 @@ class ScheduleCountByLearner(Loader[tuple[int, ScheduleList], int]):
         return [counts.get(key, 0) for key in keys]
 
 
-class LiveSessionById(OneBy[int, LiveSession | None], key=LiveSession.id):
-    pass
+class LiveSessionById(Loader[int, LiveSession | None]):
+    """Key: live session ID; its course and instructor read in the same statement and put in
+    the request's loaders, as a schedule list's are: every screen that shows a live session
+    shows them, and the Join rule reads the course."""
+
+    async def batch_load(self, db, keys):
+        query = with_course_and_instructor(select(*LIVE_SESSIONS.columns).where(col(LiveSession.id).in_(keys)))
+        return one_per_key(keys, take_course_and_instructor(self.context, (await db.execute(query)).all()),
+                           attrgetter("id"))
 
 
 class BookingById(OneBy[int, Booking | None], key=Booking.id):
     pass
 
 
+BOOKINGS, ABSENCE_REQUESTS = PlainRows(Booking), PlainRows(AbsenceRequest)
+
+
 class BookingByLearnerLiveSession(Loader[tuple[int, int], Booking | None]):
-    """Key: (learner ID, live session ID); their live booking, else their latest cancelled one."""
+    """Key: (learner ID, live session ID); their live booking, else their latest cancelled one.
+    Each booking's absence request (at most one) is read in the same statement and put in the
+    request's loaders: every screen that shows the viewer's booking shows its request."""
 
     async def batch_load(self, db, keys):
-        query = (select(Booking).where(pairs_in(Booking.learner_id, Booking.live_session_id, keys))
-                 .order_by(Booking.id))
-        grouped = many_per_key(keys, (await db.scalars(query)), lambda b: (b.learner_id, b.live_session_id))
+        query = (select(*BOOKINGS.columns, *ABSENCE_REQUESTS.columns)
+                 .outerjoin(AbsenceRequest, col(AbsenceRequest.booking_id) == Booking.id)
+                 .where(pairs_in(Booking.learner_id, Booking.live_session_id, keys)).order_by(Booking.id))
+        requests = AbsenceRequestByBooking(self.context)
+        bookings = []
+        for row in (await db.execute(query)).all():
+            booking = BOOKINGS.of(row[:len(BOOKINGS)])
+            request = row[len(BOOKINGS):]
+            requests.prime(booking.id, ABSENCE_REQUESTS.of(request) if request[0] is not None else None)
+            bookings.append(booking)
+        grouped = many_per_key(keys, bookings, lambda b: (b.learner_id, b.live_session_id))
         return [_current(bookings) for bookings in grouped]
 
 
