@@ -2,8 +2,9 @@
 running service in trusted-documents-only mode, at desktop and phone width, with the clock frozen.
 
 The instructor records attendance and feedback, reviews an absence request, publishes (then withdraws)
-availability with a recurrence, and loads more classes ahead; the guardian switches between children and
-reads each one's dashboard, calendar and reports. Each flow also meets a refused input (its UserError beside its field) and a request
+availability with a recurrence, loads more classes ahead, and withdraws a slot a learner booked (the booking
+cancelled and refunded once confirmed); the guardian switches between children and reads each one's
+dashboard, calendar and reports. Each flow also meets a refused input (its UserError beside its field) and a request
 the network drops (a Retry that then works). Screenshots go to tests/artifacts/<engine>/.
 """
 
@@ -20,6 +21,7 @@ from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema.relay import id_of, to_global_id
 from tests.test_web_client import ARTIFACTS, CUT_TEXTS, DEMO_AHEAD, app, browser  # noqa: F401  (fixtures)
+from tests.test_web_learner import send
 
 PARIS = ZoneInfo("Europe/Paris")  # the demo users' zone
 WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -300,6 +302,93 @@ async def test_the_instructor_loads_more_classes_ahead_and_a_dropped_page_offers
     await page.locator("#teach-upcoming").screenshot(path=ARTIFACTS / f"web-instructor-more-{width}.png")
     shown_text = await page.locator("#view-instructor").inner_text()
     assert "null" not in shown_text and "undefined" not in shown_text and "NaN" not in shown_text
+    assert problems == []
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+async def test_the_instructor_withdraws_a_booked_slot_once_confirmed_and_its_learner_is_refunded(
+        browser, live_server, database, clock, settings, http, width):
+    # given: the demo's instructor, and a learner who booked one of their slots ahead
+    instructor, token = await demo_user(database, clock, settings, "instructor@example.com")
+    now = clock.now()
+    async with database.read() as db:
+        learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
+        teaches = await db.scalar(select(models.Instructor).where(models.Instructor.user_id == instructor.id))
+        slot = await db.scalar(
+            select(models.BookableSlot).join(models.SessionCourse, models.SessionCourse.course_id
+                                             == models.BookableSlot.course_id)
+            .join(models.Enrollment, models.Enrollment.session_id == models.SessionCourse.session_id)
+            .join(models.Session, models.Session.id == models.Enrollment.session_id)
+            .where(models.Enrollment.user_id == learner.id, models.BookableSlot.instructor_id == teaches.id,
+                   models.BookableSlot.starts_at > now + timedelta(days=2),
+                   models.BookableSlot.starts_at < now + timedelta(days=14),
+                   models.Session.access_end > now + timedelta(days=30))
+            .order_by(models.BookableSlot.starts_at).limit(1))
+        course = await db.get(models.Course, slot.course_id)
+    slot_id = to_global_id("BookableSlot", slot.id)
+    booked = (await send(http, issue_token(learner.id, settings, now), "BookSlot",
+                         {"input": {"slotId": slot_id}}))["bookSlot"]
+    assert booked["errors"] == []
+    booking_id = id_of(booked["booking"]["id"], "Booking")
+    debit = booked["booking"]["creditTransaction"]
+    assert debit["amount"] < 0
+    base = f"http://{live_server}"
+    page, problems, dropped = await open_view(browser, base, token, now, WIDTHS[width], drop_once="MySlots")
+    asked: list[str] = []
+
+    def answer(dialog):  # the first "withdraw it?" is declined, the next one accepted
+        asked.append(dialog.message)
+        return dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+
+    # when: the availability's first load of slots is lost to the network
+    slots = page.locator("#teach-slots")
+    await slots.locator("button.retry").click()
+
+    # then: its Retry loads them; and choosing the booked slot's course lists it, booked
+    await slots.locator("h3").wait_for()
+    assert dropped == ["MySlots"]
+    await page.locator("#slot-course").select_option(to_global_id("Course", course.id))
+    row = slots.locator(f"tr[data-slot='{slot_id}']")
+    await row.wait_for()
+    assert (await row.locator("td").nth(2).text_content()).startswith(f"1 of {slot.seats}")
+
+    # when: they withdraw it, and decline when asked to cancel its booking
+    async with page.expect_event("dialog"):
+        await row.get_by_role("button", name="Withdraw").click()
+
+    # then: asked once; nothing is withdrawn nor cancelled
+    assert asked == ["This slot has bookings. Cancel them (each learner is refunded) and withdraw it?"]
+    assert await row.is_visible()
+    async with database.read() as db:
+        assert (await db.get(models.Booking, booking_id)).status == "BOOKED"
+        assert await db.get(models.BookableSlot, slot.id) is not None
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.locator("#teach-availability").screenshot(path=ARTIFACTS / f"web-instructor-booked-slot-{width}.png")
+
+    # when: withdrawn again, and accepted
+    async with page.expect_event("dialog"):
+        await row.get_by_role("button", name="Withdraw").click()
+
+    # then: the slot leaves the list; in the database it is gone, its class cancelled, the booking cancelled
+    # and the learner refunded what they paid
+    await row.wait_for(state="detached")
+    assert len(asked) == 2
+    assert await slots.locator("p.error").is_hidden()
+    async with database.read() as db:
+        assert await db.get(models.BookableSlot, slot.id) is None
+        booking = await db.get(models.Booking, booking_id)
+        live_session = await db.get(models.LiveSession, booking.live_session_id)
+        refund = (await db.scalars(select(models.CreditTransaction).where(
+            models.CreditTransaction.booking_id == booking_id, models.CreditTransaction.kind == "REFUND"))).all()
+        balance = await db.scalar(select(models.CreditAccount.balance).where(
+            models.CreditAccount.user_id == learner.id))
+    assert booking.status == "CANCELLED" and booking.cancelled_at == now
+    assert live_session.cancelled_at == now
+    assert [(line.user_id, line.amount) for line in refund] == [(learner.id, -debit["amount"])]
+    assert balance == debit["balanceAfter"] - debit["amount"]
+    await page.locator("#teach-availability").screenshot(path=ARTIFACTS / f"web-instructor-withdrawn-{width}.png")
     assert problems == []
 
 
