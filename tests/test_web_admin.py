@@ -19,6 +19,7 @@ from sessiongraph import models
 from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.models.events import EventType
+from tests.test_exports import xlsx_rows
 from tests.test_web_client import ARTIFACTS, app, browser  # noqa: F401 (fixtures)
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -432,6 +433,23 @@ async def test_tracking_shows_a_session_s_learners_and_exports_them(browser, liv
     download = await http.get(url.removeprefix(settings.public_url))
     assert download.status_code == 200 and "text/csv" in download.headers["content-type"]
     assert all(name in download.text for name in names)
+
+    # when: exported as XLSX
+    await page.select_option("#admin-export-format", "XLSX")
+    await page.click("#admin-export button[type=submit]")
+
+    # then: a new link, to a workbook (a zip) whose rows are the session's learners, one each
+    xlsx = page.locator("#admin-export-link a", has_text="(XLSX)")
+    await xlsx.wait_for()
+    assert await page.locator("#admin-export-link a").count() == 1
+    assert await xlsx.get_attribute("href") != url
+    workbook = await http.get((await xlsx.get_attribute("href")).removeprefix(settings.public_url))
+    assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
+    assert workbook.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    rows = xlsx_rows(workbook.content)
+    assert rows[0][:2] == ["learner", "email"]
+    assert len(rows) - 1 == learners and {row[0] for row in rows[1:]} == names
+    await page.screenshot(path=ARTIFACTS / f"web-admin-tracking-xlsx-{width}.png", full_page=True)
     assert await page.evaluate(PAST_THE_EDGE) == []
     assert problems == []
 
@@ -617,5 +635,68 @@ async def test_webhook_endpoints_are_listed_created_with_their_secret_read_and_d
     await page.locator("#admin-webhooks-count", has_text="1 endpoint").wait_for()
     async with database.read() as db:
         assert await db.get(models.WebhookEndpoint, made.id) is None
+    assert await page.evaluate(PAST_THE_EDGE) == []
+    assert problems == []
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+async def test_an_endpoint_s_delivery_log_pages_older_and_newer_with_each_status_and_attempts(
+        browser, live_server, database, clock, settings, width):
+    # given: the admin's page, and the demo endpoint's log of more deliveries than a page holds (20):
+    # delivered, failed for good, and pending a retry
+    page, problems = await open_admin(browser, live_server, database, clock, settings, VIEWPORTS[width])
+    await page.locator("#admin-sessions-body tbody tr").first.wait_for()
+    now = clock.now()
+    outcomes = [("DELIVERED", 200, None), ("FAILED", 500, None), ("PENDING", 503, now + timedelta(minutes=5))]
+    async with database.write() as db:
+        endpoint = await db.scalar(select(models.WebhookEndpoint))
+        db.add_all([models.WebhookDelivery(
+            endpoint_id=endpoint.id, event_id=k + 1, event_type="booking.created", webhook_id=f"msg_page{k:02}",
+            body="{}", created_at=now - timedelta(minutes=30 - k), attempts=k % 4 + 1, status=status,
+            response_status=code, last_attempt_at=now - timedelta(minutes=30 - k), next_attempt_at=next_attempt)
+            for k, (status, code, next_attempt) in ((k, outcomes[k % 3]) for k in range(27))])
+    async with database.read() as db:
+        log = [[d.webhook_id, d.status.title(), str(d.attempts), str(d.response_status)]
+               for d in (await db.scalars(select(models.WebhookDelivery).where(
+                   models.WebhookDelivery.endpoint_id == endpoint.id).order_by(models.WebhookDelivery.id.desc())))]
+    assert len(log) == 27
+    shown = page.locator("#admin-deliveries tbody tr")
+    older, newer = page.locator("#admin-deliveries button", has_text="Older"), page.locator(
+        "#admin-deliveries button", has_text="Newer")
+
+    async def columns() -> list[list[str]]:
+        return [[cells[1], cells[2], cells[3], cells[5]] for cells in
+                [await texts(row.locator("td")) for row in await shown.all()]]
+
+    # when: Webhooks, and the endpoint's deliveries
+    await page.click("#admin-nav [data-screen=webhooks]")
+    await page.click(f"button[aria-label='Deliveries to {endpoint.url}']")
+    await page.locator("#admin-deliveries h3").wait_for()
+
+    # then: the newest 20, each with its status, attempts and response; no newer page
+    assert await columns() == log[:20]
+    assert await newer.is_disabled() and await older.is_enabled()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-admin-deliveries-{width}.png", full_page=True)
+
+    # when: Older, and the network drops that request
+    await drop_next(page, "WebhookDeliveries")
+    await older.click()
+
+    # then: a Retry, which loads the older ones: the rest of the log, and no page after it
+    await page.locator("#admin-deliveries button.retry").click()
+    await shown.filter(has_text="msg_page06").wait_for()
+    assert await columns() == log[20:]
+    assert await older.is_disabled() and await newer.is_enabled()
+    await page.screenshot(path=ARTIFACTS / f"web-admin-deliveries-older-{width}.png", full_page=True)
+
+    # when: Newer
+    await newer.click()
+
+    # then: the newest 20 again
+    await shown.filter(has_text="msg_page26").wait_for()
+    assert await columns() == log[:20]
+    shown_text = await page.locator("#view-admin").inner_text()
+    assert "null" not in shown_text and "undefined" not in shown_text and "NaN" not in shown_text
     assert await page.evaluate(PAST_THE_EDGE) == []
     assert problems == []

@@ -261,6 +261,86 @@ async def test_the_learner_signs_in_with_a_password_and_the_page_renews_its_toke
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+async def test_wrong_passwords_lock_the_address_then_a_flood_is_rate_limited_each_said_in_the_sign_in_form(
+        browser, live_server, database, clock, settings, width):
+    # given: the demo platform, and the learner's password
+    await load_demo(database, clock.now() + DEMO_AHEAD)
+    async with database.write() as db:
+        await db.execute(update(models.User).where(models.User.email == "learner@example.com")
+                         .values(password_hash=await hash_password("the learner's password")))
+    base = f"http://{live_server}"
+    page = await browser.new_page(viewport=WIDTHS[width])
+    await page.clock.set_fixed_time(clock.now())
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    said = page.locator("#sign-in-form #sign-in-error[role=alert]:not([hidden])")
+    statuses: list[int] = []
+    wrong = "The e-mail address or the password is wrong."
+    locked = f"Too many failed sign-ins for this address; try again in {settings.sign_in_lock_minutes} minutes."
+    flooded = re.compile(r"^Too many attempts in a short time; try again in \d+ seconds\.$")
+
+    async def sign_in(password: str, expected: str | re.Pattern) -> None:
+        """The form sent once; the answer's HTTP status kept, and the form saying `expected`."""
+        async with page.expect_response(lambda response: response.url == f"{base}/graphql"
+                                        and '"SignIn"' in (response.request.post_data or "")) as answer:
+            await page.fill("#email-input", "learner@example.com")
+            await page.fill("#password-input", password)
+            await page.click("#sign-in-form button[type=submit]")
+        statuses.append((await answer.value).status)
+        await said.filter(has_text=expected if isinstance(expected, re.Pattern) else
+                          re.compile(f"^{re.escape(expected)}$")).wait_for()
+
+    async def failures():
+        async with database.read() as db:
+            return await db.get(models.SignInFailures, "learner@example.com")
+
+    await page.goto(f"{base}/app/")
+    await page.locator("#sign-in-form").wait_for()
+
+    # when: a wrong password as many times in a row as the service allows (SIGN_IN_MAX_FAILURES)
+    for n in range(settings.sign_in_max_failures):
+        await sign_in(f"wrong password {n}", wrong)
+
+    # then: each time the form said so; the last one locked the address, for SIGN_IN_LOCK_MINUTES
+    assert (await failures()).locked_until == clock.now() + timedelta(minutes=settings.sign_in_lock_minutes)
+
+    # when: the right password now
+    await sign_in("the learner's password", locked)
+
+    # then: refused as locked, said in the form, which stays (not signed in, no blank page)
+    assert await page.locator("#sign-in-form").is_visible() and await page.locator("#portal").is_hidden()
+    assert await page.evaluate("localStorage.getItem('sessiongraph.token')") is None
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"web-client-sign-in-locked-{width}.png", full_page=True)
+
+    # when: it is tried on up to the address's burst of attempts (SIGN_IN_EMAIL_BURST), then once more, the
+    # clock still frozen
+    while len(statuses) < settings.sign_in_email_burst:
+        await sign_in("the learner's password", locked)
+    await sign_in("the learner's password", flooded)
+
+    # then: the one past the burst is refused as too many (HTTP 429), said in the form, which stays with
+    # the address as typed
+    assert statuses == [200] * settings.sign_in_email_burst + [429]
+    assert await page.locator("#sign-in-form").is_visible() and await page.locator("#portal").is_hidden()
+    assert await page.input_value("#email-input") == "learner@example.com"
+    assert "Sign in" in await page.locator("body").inner_text()
+    await page.screenshot(path=ARTIFACTS / f"web-client-sign-in-rate-limited-{width}.png", full_page=True)
+
+    # when: the lock-out is over
+    later = clock.now() + timedelta(minutes=settings.sign_in_lock_minutes, seconds=1)
+    clock.set(later)
+    await page.clock.set_fixed_time(later)
+    await page.fill("#password-input", "the learner's password")
+    await page.click("#sign-in-form button[type=submit]")
+
+    # then: the right password signs in, and the count of failures is gone
+    await page.locator("#up-next button.join").wait_for()
+    assert await failures() is None
+    assert problems == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 async def test_an_invited_user_chooses_a_first_password_each_refusal_beside_its_field(browser, live_server, database,
                                                                                      clock, settings, width):
     # given: the demo platform, and a user invited by an admin (no password yet)

@@ -1,9 +1,10 @@
 """The instructor's and the guardian's views of the web client at /app, driven in headless Chromium against a
 running service in trusted-documents-only mode, at desktop and phone width, with the clock frozen.
 
-The instructor records attendance and feedback, reviews an absence request and publishes (then withdraws)
-availability with a recurrence; the guardian switches between children and reads each one's dashboard,
-calendar and reports. Each flow also meets a refused input (its UserError beside its field) and a request
+The instructor records attendance and feedback, reviews an absence request, publishes (then withdraws)
+availability with a recurrence, loads more classes ahead, and withdraws a slot a learner booked (the booking
+cancelled and refunded once confirmed); the guardian switches between children and reads each one's
+dashboard, calendar and reports. Each flow also meets a refused input (its UserError beside its field) and a request
 the network drops (a Retry that then works). Screenshots go to tests/artifacts/<engine>/.
 """
 
@@ -20,15 +21,16 @@ from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema.relay import id_of, to_global_id
 from tests.test_web_client import ARTIFACTS, CUT_TEXTS, DEMO_AHEAD, app, browser  # noqa: F401  (fixtures)
+from tests.test_web_learner import send
 
 PARIS = ZoneInfo("Europe/Paris")  # the demo users' zone
 WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
-async def open_view(browser, base: str, token: str, now: datetime, viewport: dict, drop_once: str):
+async def open_view(browser, base: str, token: str, now: datetime, viewport: dict, drop_once: str | None):
     """The page, signed in by token, in a browser whose clock is the service's and whose zone is UTC (the
     page must read and write times in the user's own zone, not the browser's); the first request for the
-    operation `drop_once` is dropped as a network failure would drop it."""
+    operation `drop_once` (if any) is dropped as a network failure would drop it."""
     context = await browser.new_context(viewport=viewport, timezone_id="UTC")
     page = await context.new_page()
     await page.clock.set_fixed_time(now)
@@ -39,7 +41,7 @@ async def open_view(browser, base: str, token: str, now: datetime, viewport: dic
     dropped: list[str] = []
 
     async def drop_first(route, request):
-        if not dropped and f'"operationName":"{drop_once}"' in (request.post_data or "").replace(" ", ""):
+        if drop_once and not dropped and sent(request, drop_once):
             dropped.append(drop_once)
             await route.abort("internetdisconnected")
         else:
@@ -48,6 +50,26 @@ async def open_view(browser, base: str, token: str, now: datetime, viewport: dic
     await page.route(f"{base}/graphql", drop_first)
     await page.goto(f"{base}/app/?token={token}")
     return page, problems, dropped
+
+
+def sent(request, operation: str) -> bool:
+    return f'"operationName":"{operation}"' in (request.post_data or "").replace(" ", "")
+
+
+async def drop_next(page, base: str, operation: str) -> list[str]:
+    """The page's next request for `operation` is dropped as a network failure would drop it; the list
+    returned names it once it was."""
+    dropped: list[str] = []
+
+    async def drop(route, request):
+        if not dropped and sent(request, operation):
+            dropped.append(operation)
+            await page.unroute(f"{base}/graphql", drop)
+            return await route.abort("internetdisconnected")
+        await route.fallback()
+
+    await page.route(f"{base}/graphql", drop)
+    return dropped
 
 
 async def demo_user(database, clock, settings, email: str) -> tuple[models.User, str]:
@@ -232,6 +254,142 @@ async def count_slots(database, instructor_id: int) -> int:
     async with database.read() as db:
         return await db.scalar(select(func.count()).select_from(models.BookableSlot).where(
             models.BookableSlot.instructor_id == instructor_id, models.BookableSlot.recurrence.is_not(None)))
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+async def test_the_instructor_loads_more_classes_ahead_and_a_dropped_page_offers_a_retry(
+        browser, live_server, database, clock, settings, width):
+    # given: the demo's instructor, who teaches more classes from tomorrow on than a page holds (10)
+    instructor, token = await demo_user(database, clock, settings, "instructor@example.com")
+    tomorrow = datetime.combine(clock.now().astimezone(PARIS).date() + timedelta(days=1), time(), tzinfo=PARIS)
+    async with database.read() as db:
+        teaches = await db.scalar(select(models.Instructor).where(models.Instructor.user_id == instructor.id))
+        ahead = list((await db.scalars(select(models.LiveSession.code).where(
+            models.LiveSession.instructor_id == teaches.id, models.LiveSession.starts_at >= tomorrow)
+            .order_by(models.LiveSession.starts_at, models.LiveSession.id))).all())
+    assert len(ahead) > 10
+    base = f"http://{live_server}"
+    page, problems, _ = await open_view(browser, base, token, clock.now(), WIDTHS[width], drop_once=None)
+    upcoming = page.locator("#teach-upcoming-body")
+    rows = upcoming.locator("tbody tr")
+    shown = upcoming.locator(".list-foot span.muted")
+
+    # then: the first page of the classes ahead, soonest first, counted as the service counts them
+    await shown.filter(has_text=f"10 of {len(ahead)}").wait_for()
+    assert await rows.locator("code").all_text_contents() == ahead[:10]
+
+    # when: Load more, and the network drops that request
+    dropped = await drop_next(page, base, "Teaching")
+    await upcoming.get_by_role("button", name="Load more").click()
+
+    # then: Retry where Load more was, the rows shown kept
+    retry = upcoming.locator(".list-foot button.retry")
+    await retry.wait_for()
+    assert dropped == ["Teaching"]
+    assert await rows.count() == 10
+    assert "Could not load this" in await upcoming.locator(".list-foot").text_content()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.locator("#teach-upcoming").screenshot(path=ARTIFACTS / f"web-instructor-more-retry-{width}.png")
+
+    # when: Retry
+    await retry.click()
+
+    # then: the next page follows the first, none twice, and Load more stays while there are more
+    await shown.filter(has_text=f"{min(20, len(ahead))} of {len(ahead)}").wait_for()
+    assert await rows.locator("code").all_text_contents() == ahead[:20]
+    assert await upcoming.get_by_role("button", name="Load more").count() == (1 if len(ahead) > 20 else 0)
+    assert await upcoming.locator("button.retry").count() == 0
+    await page.locator("#teach-upcoming").screenshot(path=ARTIFACTS / f"web-instructor-more-{width}.png")
+    shown_text = await page.locator("#view-instructor").inner_text()
+    assert "null" not in shown_text and "undefined" not in shown_text and "NaN" not in shown_text
+    assert problems == []
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+async def test_the_instructor_withdraws_a_booked_slot_once_confirmed_and_its_learner_is_refunded(
+        browser, live_server, database, clock, settings, http, width):
+    # given: the demo's instructor, and a learner who booked one of their slots ahead
+    instructor, token = await demo_user(database, clock, settings, "instructor@example.com")
+    now = clock.now()
+    async with database.read() as db:
+        learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
+        teaches = await db.scalar(select(models.Instructor).where(models.Instructor.user_id == instructor.id))
+        slot = await db.scalar(
+            select(models.BookableSlot).join(models.SessionCourse, models.SessionCourse.course_id
+                                             == models.BookableSlot.course_id)
+            .join(models.Enrollment, models.Enrollment.session_id == models.SessionCourse.session_id)
+            .join(models.Session, models.Session.id == models.Enrollment.session_id)
+            .where(models.Enrollment.user_id == learner.id, models.BookableSlot.instructor_id == teaches.id,
+                   models.BookableSlot.starts_at > now + timedelta(days=2),
+                   models.BookableSlot.starts_at < now + timedelta(days=14),
+                   models.Session.access_end > now + timedelta(days=30))
+            .order_by(models.BookableSlot.starts_at).limit(1))
+        course = await db.get(models.Course, slot.course_id)
+    slot_id = to_global_id("BookableSlot", slot.id)
+    booked = (await send(http, issue_token(learner.id, settings, now), "BookSlot",
+                         {"input": {"slotId": slot_id}}))["bookSlot"]
+    assert booked["errors"] == []
+    booking_id = id_of(booked["booking"]["id"], "Booking")
+    debit = booked["booking"]["creditTransaction"]
+    assert debit["amount"] < 0
+    base = f"http://{live_server}"
+    page, problems, dropped = await open_view(browser, base, token, now, WIDTHS[width], drop_once="MySlots")
+    asked: list[str] = []
+
+    def answer(dialog):  # the first "withdraw it?" is declined, the next one accepted
+        asked.append(dialog.message)
+        return dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+
+    # when: the availability's first load of slots is lost to the network
+    slots = page.locator("#teach-slots")
+    await slots.locator("button.retry").click()
+
+    # then: its Retry loads them; and choosing the booked slot's course lists it, booked
+    await slots.locator("h3").wait_for()
+    assert dropped == ["MySlots"]
+    await page.locator("#slot-course").select_option(to_global_id("Course", course.id))
+    row = slots.locator(f"tr[data-slot='{slot_id}']")
+    await row.wait_for()
+    assert (await row.locator("td").nth(2).text_content()).startswith(f"1 of {slot.seats}")
+
+    # when: they withdraw it, and decline when asked to cancel its booking
+    async with page.expect_event("dialog"):
+        await row.get_by_role("button", name="Withdraw").click()
+
+    # then: asked once; nothing is withdrawn nor cancelled
+    assert asked == ["This slot has bookings. Cancel them (each learner is refunded) and withdraw it?"]
+    assert await row.is_visible()
+    async with database.read() as db:
+        assert (await db.get(models.Booking, booking_id)).status == "BOOKED"
+        assert await db.get(models.BookableSlot, slot.id) is not None
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.locator("#teach-availability").screenshot(path=ARTIFACTS / f"web-instructor-booked-slot-{width}.png")
+
+    # when: withdrawn again, and accepted
+    async with page.expect_event("dialog"):
+        await row.get_by_role("button", name="Withdraw").click()
+
+    # then: the slot leaves the list; in the database it is gone, its class cancelled, the booking cancelled
+    # and the learner refunded what they paid
+    await row.wait_for(state="detached")
+    assert len(asked) == 2
+    assert await slots.locator("p.error").is_hidden()
+    async with database.read() as db:
+        assert await db.get(models.BookableSlot, slot.id) is None
+        booking = await db.get(models.Booking, booking_id)
+        live_session = await db.get(models.LiveSession, booking.live_session_id)
+        refund = (await db.scalars(select(models.CreditTransaction).where(
+            models.CreditTransaction.booking_id == booking_id, models.CreditTransaction.kind == "REFUND"))).all()
+        balance = await db.scalar(select(models.CreditAccount.balance).where(
+            models.CreditAccount.user_id == learner.id))
+    assert booking.status == "CANCELLED" and booking.cancelled_at == now
+    assert live_session.cancelled_at == now
+    assert [(line.user_id, line.amount) for line in refund] == [(learner.id, -debit["amount"])]
+    assert balance == debit["balanceAfter"] - debit["amount"]
+    await page.locator("#teach-availability").screenshot(path=ARTIFACTS / f"web-instructor-withdrawn-{width}.png")
+    assert problems == []
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))

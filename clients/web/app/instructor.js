@@ -310,7 +310,8 @@ async function withdraw(courseId, slot, problem, cancelBookings = false) {
     const { withdrawSlot: result } = await state.client.request("WithdrawMySlot", { input: { slotId: slot.id, cancelBookings } });
     const [error] = result.errors;
     if (error && error.code === "SLOT_HAS_BOOKINGS" && !cancelBookings) {
-      if (confirm(`${error.message} Cancel its bookings (each learner is refunded) and withdraw it?`)) {
+      // (error.message is the API's: it names the cancelBookings argument)
+      if (confirm("This slot has bookings. Cancel them (each learner is refunded) and withdraw it?")) {
         return withdraw(courseId, slot, problem, true);
       }
       return;

@@ -33,15 +33,16 @@ export function table(headings, rows) {
 
 // Rows of one page of a connection, in `body`: a table for the first page (or the `empty` text when there is
 // nothing), appended to for the next ones, with "n of total" and, while there is more, Load more (`more`).
+// A next page that fails to load shows Retry in the foot, the rows already shown kept.
 export function pagedRows(body, { headings, rows, append, totalCount, hasNextPage, empty, more }) {
   if (!append) fill(body, totalCount ? table(headings, []) : el("p", { class: "muted" }, empty));
   const tbody = body.querySelector("tbody");
   if (!tbody) return;
   rows.forEach((row) => tbody.append(labelled(row, headings)));
   body.querySelector(".list-foot")?.remove();
-  body.append(el("div", { class: "list-foot" },
-    el("span", { class: "muted" }, `${tbody.children.length} of ${totalCount}`),
-    hasNextPage ? el("button", { type: "button", class: "secondary", onclick: more }, "Load more") : null));
+  const foot = el("div", { class: "list-foot" }, el("span", { class: "muted" }, `${tbody.children.length} of ${totalCount}`));
+  if (hasNextPage) foot.append(el("button", { type: "button", class: "secondary", onclick: () => loadInto(foot, more, () => {}) }, "Load more"));
+  body.append(foot);
 }
 
 // A view's card: a section named by its heading.
