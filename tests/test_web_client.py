@@ -200,14 +200,19 @@ async def test_the_feed_card_shows_the_link_resets_it_and_an_events_link_opens_i
     assert problems == []
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-async def test_the_learner_signs_in_with_a_password_and_the_page_renews_its_token(browser, live_server, database,
-                                                                                 clock, settings, width):
-    # given: the demo platform, and the learner's password
+async def demo_with_learner_password(database, clock) -> None:
+    """The demo platform, its learner signing in with the password "the learner's password"."""
     await load_demo(database, clock.now() + DEMO_AHEAD)
     async with database.write() as db:
         await db.execute(update(models.User).where(models.User.email == "learner@example.com")
                          .values(password_hash=await hash_password("the learner's password")))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_the_learner_signs_in_with_a_password_and_the_page_renews_its_token(browser, live_server, database,
+                                                                                 clock, settings, width):
+    # given: the demo platform, and the learner's password
+    await demo_with_learner_password(database, clock)
     base = f"http://{live_server}"
     page = await browser.new_page(viewport=WIDTHS[width])
     await page.clock.set_fixed_time(clock.now())
@@ -264,10 +269,7 @@ async def test_the_learner_signs_in_with_a_password_and_the_page_renews_its_toke
 async def test_wrong_passwords_lock_the_address_then_a_flood_is_rate_limited_each_said_in_the_sign_in_form(
         browser, live_server, database, clock, settings, width):
     # given: the demo platform, and the learner's password
-    await load_demo(database, clock.now() + DEMO_AHEAD)
-    async with database.write() as db:
-        await db.execute(update(models.User).where(models.User.email == "learner@example.com")
-                         .values(password_hash=await hash_password("the learner's password")))
+    await demo_with_learner_password(database, clock)
     base = f"http://{live_server}"
     page = await browser.new_page(viewport=WIDTHS[width])
     await page.clock.set_fixed_time(clock.now())
