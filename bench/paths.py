@@ -53,25 +53,36 @@ def required_variables(document: str, name: str) -> list[str]:
             if isinstance(v.type, NonNullTypeNode) and v.default_value is None]
 
 
-def any_document_requests(operation, learners: list[Learner], admins: list[int], instructors: list[int],
+# The web client's instructor screens' documents, sent as an instructor.
+INSTRUCTORS_DOCUMENTS = {"Teaching", "ClassRoster", "TeachingAbsenceRequests", "MySlots", "TeachableCourses"}
+
+
+def any_document_requests(operation, learners: list[Learner], admins: list[int],
+                          instructors: list[tuple[int, int, int]],
                           sessions: list[int]) -> list[tuple[int, dict[str, Any]]]:
     """(user, variables) for a query document bench/load.py has no screen's variables for: its
     required variables from the sampled rows by name, the others left to their defaults; an
-    admin's document as an admin, Teaching as an instructor, the rest as learners. (The
+    admin's document (the admin client's, the web client's Admin…) as an admin, the instructor's
+    screens' as an instructor, the rest as learners. (The
     generated data has no guardians: a guardian's document runs as a learner, with no children.)"""
     now = datetime.now(UTC)
     wanted = required_variables(operation.document, operation.name)
 
+    as_instructor = operation.name in INSTRUCTORS_DOCUMENTS
+
     def value(name: str, learner: Learner, index: int) -> Any:
+        _, instructor_id, taught_course_id = instructors[index % len(instructors)]
         if name == "id":
             if "on LiveSession" in operation.document or "LiveSessionDetails" in operation.document:
                 return to_global_id("LiveSession", learner.live_session_id)
             return to_global_id("Session", sessions[index % len(sessions)])
-        return {"courseId": to_global_id("Course", learner.course_id), "date": now.date().isoformat(),
+        return {"courseId": to_global_id("Course", taught_course_id if as_instructor else learner.course_id),
+                "instructorId": to_global_id("Instructor", instructor_id), "date": now.date().isoformat(),
                 "view": "DAY" if "Day" in operation.name else "MONTH", "from": now.isoformat(),
                 "to": (now + timedelta(days=14)).isoformat()}[name]
 
-    users = (admins if operation.client == "admin" else instructors if operation.name == "Teaching"
+    users = (admins if operation.client == "admin" or operation.name.startswith("Admin")
+             else [user_id for user_id, _, _ in instructors] if as_instructor
              else [learner.user_id for learner in learners])
     return [(users[index % len(users)], {name: value(name, learner, index) for name in wanted})
             for index, learner in enumerate(learners)]
@@ -89,9 +100,11 @@ async def run(args) -> int:
         base_url="http://paths") for name, update in PATHS.items() if name in args.paths}
     learners, admins, bookings = await sample(database, args.requests, seed=1)
     async with database.read() as db:
-        instructors = list((await db.scalars(text(
-            "SELECT i.user_id FROM instructor i WHERE EXISTS (SELECT 1 FROM live_session l "
-            "WHERE l.instructor_id = i.id) ORDER BY i.id LIMIT 200"))).all())
+        # (user ID, instructor ID, a course they teach) of instructors who teach
+        instructors = [tuple(row) for row in (await db.execute(text(
+            "SELECT i.user_id, i.id, (SELECT l.course_id FROM live_session l WHERE l.instructor_id = i.id "
+            "ORDER BY l.id LIMIT 1) AS course_id FROM instructor i WHERE EXISTS (SELECT 1 FROM live_session l "
+            "WHERE l.instructor_id = i.id) ORDER BY i.id LIMIT 200"))).all()]
         sessions = list((await db.scalars(text("SELECT id FROM session ORDER BY id LIMIT 200"))).all())
     documents = {op.name: op for client in ("web", "admin", "mobile") for op in load_operations(client)}
     today = datetime.now(UTC).date().isoformat()
