@@ -12,7 +12,7 @@ from sqlalchemy import BindParameter, ColumnElement, Integer, Select, Subquery, 
 from sqlmodel import col
 
 from sessiongraph.models import AbsenceRequest, Booking, BookingStatus, Course, Enrollment, Instructor, LiveSession
-from sessiongraph.models.rows import PlainRows
+from sessiongraph.models.rows import plain_rows
 from sessiongraph.resolvers.loaders.accounts import InstructorById
 from sessiongraph.resolvers.loaders.base import (
     CountBy,
@@ -60,7 +60,7 @@ def schedules_of(learner_ids: Sequence[int] | BindParameter[Any]) -> Subquery:
 
 # A schedule's lists read their rows plain (models/rows.py): they are read-only, and the
 # ORM's instances cost three times the statement's other work.
-LIVE_SESSIONS, COURSES, INSTRUCTORS = PlainRows(LiveSession), PlainRows(Course), PlainRows(Instructor)
+LIVE_SESSIONS, COURSES, INSTRUCTORS = plain_rows(LiveSession), plain_rows(Course), plain_rows(Instructor)
 
 
 def with_course_and_instructor(query: Select) -> Select:
@@ -261,7 +261,7 @@ class BookingById(OneBy[int, Booking | None], key=Booking.id):
     pass
 
 
-BOOKINGS, ABSENCE_REQUESTS = PlainRows(Booking), PlainRows(AbsenceRequest)
+BOOKINGS, ABSENCE_REQUESTS = plain_rows(Booking), plain_rows(AbsenceRequest)
 
 
 class BookingByLearnerLiveSession(Loader[tuple[int, int], Booking | None]):
