@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sessiongraph import models
 from sessiongraph.demo import load_demo
 from sessiongraph.infrastructure.tokens import issue_token
+from sessiongraph.resolvers import outbox
 from sessiongraph.schema.relay import to_global_id
 from sessiongraph.server.drain import SERVICE_RESTART_CLOSE_CODE, SERVICE_RESTART_REASON
 from tests.conftest import free_port
@@ -176,7 +177,7 @@ async def _until(condition, seconds: float = 20):
 
 
 async def test_the_web_page_reconnects_after_a_drain_and_resumes_after_its_last_event(
-        browser, app, live_server, database, clock, settings, admin):
+        browser, app, live_server, database, clock, settings, admin, monkeypatch):
     await load_demo(database, clock.now() + DEMO_AHEAD)
     async with database.read() as db:
         learner = await db.scalar(select(models.User).where(models.User.email == "learner@example.com"))
@@ -192,6 +193,17 @@ async def test_the_web_page_reconnects_after_a_drain_and_resumes_after_its_last_
         socket.on("framesent", lambda payload: sent.append(json.loads(payload)))
         socket.on("framereceived", lambda payload: received.append(json.loads(payload)))
 
+    # A subscription with no cursor starts at the outbox's position as it reads it: a change committed
+    # before that read is behind it. The page is live (acknowledged) before its subscribe is set up.
+    starts_read: list[object] = []
+    read_positions = outbox.positions
+
+    async def positions(db):
+        position = await read_positions(db)
+        starts_read.append(position)
+        return position
+
+    monkeypatch.setattr(outbox, "positions", positions)
     page = await browser.new_page()
     await page.clock.set_fixed_time(clock.now())
     page.on("websocket", watch)
@@ -208,6 +220,7 @@ async def test_the_web_page_reconnects_after_a_drain_and_resumes_after_its_last_
                            e=(starts + timedelta(hours=1)).isoformat())
         assert data["updateLiveSession"]["errors"] == []
 
+    await _until(lambda: starts_read)
     await reschedule(days=3)
     (seen,) = await _until(changes)
 
