@@ -182,9 +182,10 @@ async def _page(ctx: Context, learner_id: int, listed: ScheduleList, first: int 
 
 
 @answered_together
-async def up_next(ctx: Context, learner_id: int) -> LiveSession | None:
-    """The next live session that has not ended (one under way counts), cancelled ones skipped."""
-    found = await _listed(ctx, learner_id, ScheduleList(_running_after, (ctx.now,), limit=1))
+async def up_next(ctx: Context, learner_id: int, details: bool = False) -> LiveSession | None:
+    """The next live session that has not ended (one under way counts), cancelled ones skipped;
+    with `details`, what its details show read with it (ScheduleList)."""
+    found = await _listed(ctx, learner_id, ScheduleList(_running_after, (ctx.now,), limit=1, details=details))
     return found[0] if found else None
 
 

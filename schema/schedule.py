@@ -23,6 +23,7 @@ from sessiongraph.resolvers.loaders.schedule import (
     BookingById,
     BookingByLearnerLiveSession,
     LiveSessionById,
+    LiveSessionDetails,
 )
 from sessiongraph.resolvers.loaders.sessions import SessionById
 from sessiongraph.resolvers.pagination import Page
@@ -30,7 +31,7 @@ from sessiongraph.resolvers.reports import live_session_reports
 from sessiongraph.schema.accounts import Instructor, User, Weekday, load_instructor, load_user
 from sessiongraph.schema.courses import Course, load_course
 from sessiongraph.schema.errors import UserError, attempt
-from sessiongraph.schema.lookahead import load_ahead
+from sessiongraph.schema.lookahead import load_ahead, selected_names
 from sessiongraph.schema.relay import Connection, Node, decode_id, id_of, node_fetcher, to_global_id
 from sessiongraph.schema.reports import SessionReport
 from sessiongraph.schema.sessions import Session
@@ -96,6 +97,16 @@ async def load_ahead_rows(info: Info, live_sessions: Iterable[models.LiveSession
             (("course", "joinAvailability"), CourseById(info.context), (ls.course_id for ls in rows)),
             (("instructor",), InstructorById(info.context), (ls.instructor_id for ls in rows)),
         ])
+
+
+# A live session's own fields that read more rows than it and its course and instructor. Where a
+# document selects any of them on a live session found on its own (by ID, or Up Next),
+# LiveSessionDetails reads them all with it in one statement, for the fields to find loaded.
+DETAILS = frozenset({"myBooking", "myReport", "seatsLeft", "session", "canRequestAbsence"})
+
+
+def asks_for_details(info: Info) -> bool:
+    return not selected_names(info).isdisjoint(DETAILS)
 
 
 @strawberry.type(description="One instructor-led class meeting of a course.")
@@ -220,7 +231,11 @@ class LiveSession(Node):
 
 @node_fetcher("LiveSession")
 async def fetch_live_session(info: Info, live_session_id: int) -> LiveSession | None:
-    live_session = await LiveSessionById(info.context).load(live_session_id)
+    viewer = info.context.actor.user_id
+    if viewer is not None and asks_for_details(info):
+        live_session = await LiveSessionDetails(info.context).load((viewer, live_session_id))
+    else:
+        live_session = await LiveSessionById(info.context).load(live_session_id)
     if live_session is None or not await permissions.can_see_live_session(info.context, live_session):
         return None
     return LiveSession.from_model(live_session)
@@ -348,10 +363,12 @@ class LearnerSchedule:
 
     @strawberry.field(description="The next live session that has not ended (one under way included).")
     async def up_next(self, info: Info) -> LiveSession | None:
-        found = await schedule.up_next(info.context, self.learner_id)
+        details = asks_for_details(info)
+        found = await schedule.up_next(info.context, self.learner_id, details=details)
         if found is None:
             return None
-        await load_ahead_rows(info, [found])
+        if not details:
+            await load_ahead_rows(info, [found])
         return self._live_session(found)
 
     @strawberry.field(description="Every live session starting on the current local day, ended ones "

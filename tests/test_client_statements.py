@@ -281,7 +281,7 @@ WEB: dict[str, Entry] = {
     "Dashboard": Entry(as_learner(nothing, lambda d, made, n: schedule(d)["upNext"]["joinAvailability"]["isOpen"]
                                   and schedule(d)["upNext"]["lesson"]["goal"]
                                   and schedule(d)["upNext"]["myBooking"]["creditTransaction"]["kind"] == "BOOKING"),
-                       10),
+                       4),  # the user; Up Next with its details, in one statement; the viewer's instructor; the credit line
     "UpcomingTab": Entry(as_learner(nothing, lambda d, made, n: len(schedule(d)["today"]) == n
                                     and page_of(schedule(d)["upcoming"], n, 20)), 8),
     "PastTab": Entry(as_learner(nothing, lambda d, made, n: schedule(d)["past"]["totalCount"] > n
@@ -292,7 +292,7 @@ WEB: dict[str, Entry] = {
     "SessionDetails": Entry(as_learner(the_detail,
                                        lambda d, made, n: d["node"]["id"] == gid(made.detail)
                                        and d["node"]["myBooking"]["creditTransaction"]["kind"] == "BOOKING"
-                                       and d["node"]["myBooking"]["absenceRequest"]["status"] == "PENDING"), 10),
+                                       and d["node"]["myBooking"]["absenceRequest"]["status"] == "PENDING"), 3),
     "CourseSessionHistory": Entry(as_learner(the_history_course,
                                              lambda d, made, n: d["course"]["title"].startswith("History")
                                              and schedule(d)["courseHistory"]["totalCount"] >= n // 2
@@ -352,7 +352,7 @@ MOBILE: dict[str, Entry] = {
     "MobilePast": Entry(as_learner(nothing, lambda d, made, n: len(edges(schedule(d)["past"])) >= min(n, 10)), 3),
     "MobileSessionDetails": Entry(as_learner(the_detail,
                                              lambda d, made, n: d["node"]["lesson"]["goal"]
-                                             and d["node"]["myBooking"]["absenceRequest"]["status"] == "PENDING"), 8),
+                                             and d["node"]["myBooking"]["absenceRequest"]["status"] == "PENDING"), 2),
     "MobileCourseHistory": Entry(as_learner(the_history_course,
                                             lambda d, made, n: len(edges(schedule(d)["courseHistory"]))
                                             >= min(n, 10)), 2),

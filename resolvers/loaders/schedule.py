@@ -8,10 +8,21 @@ from enum import Enum
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, Select, Subquery, bindparam, func, select, union
+from sqlalchemy import BindParameter, ColumnElement, Integer, Select, Subquery, and_, bindparam, func, select, union
 from sqlmodel import col
 
-from sessiongraph.models import AbsenceRequest, Booking, BookingStatus, Course, Enrollment, Instructor, LiveSession
+from sessiongraph.models import (
+    AbsenceRequest,
+    AttendanceReport,
+    Booking,
+    BookingStatus,
+    Course,
+    Enrollment,
+    Instructor,
+    LiveSession,
+    Session,
+    User,
+)
 from sessiongraph.models.rows import plain_rows
 from sessiongraph.resolvers.loaders.accounts import InstructorById
 from sessiongraph.resolvers.loaders.base import (
@@ -25,6 +36,8 @@ from sessiongraph.resolvers.loaders.base import (
 )
 from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking
 from sessiongraph.resolvers.loaders.courses import CourseById
+from sessiongraph.resolvers.loaders.reports import ReportByLearnerLiveSession
+from sessiongraph.resolvers.loaders.sessions import EnrollmentByLearnerSession, SessionById
 from sessiongraph.resolvers.pagination import past_cursor
 
 if TYPE_CHECKING:
@@ -143,14 +156,16 @@ class ScheduleList:
     descending: bool = False
     limit: int | None = None
     after: tuple[Any, ...] | None = None
+    # Each row with its details (`detailed`), for a document that selects them.
+    details: bool = False
 
     def whole(self) -> ScheduleList:
         """Every row of the list, what its totalCount counts."""
-        return replace(self, limit=None, after=None)
+        return replace(self, limit=None, after=None, details=False)
 
     def rows(self, learner_ids: Sequence[int]) -> Statement:
-        """(learner_id, then the live session's, course's and instructor's columns) for each learner's
-        rows, in order."""
+        """(learner_id, then the live session's, course's and instructor's columns, or with `details`
+        `_DETAILED_COLUMNS`) for each learner's rows, in order."""
         return self._statement("rows", learner_ids, self._rows)
 
     def counts(self, learner_ids: Sequence[int]) -> Statement:
@@ -168,7 +183,8 @@ class ScheduleList:
             parameters["row_limit"] = self.limit
         if self.after is not None:
             parameters.update(zip((p.key for p in _AFTER), self.after, strict=True))
-        shape = (kind, self.rule, shapes, self.descending, self.limit is None, self.after is None, one)
+        shape = (kind, self.rule, shapes, self.descending, self.limit is None, self.after is None, one,
+                 self.details)
         statement = _STATEMENTS.get(shape)
         if statement is None:
             statement = build(stand_ins, one)
@@ -188,21 +204,25 @@ class ScheduleList:
             # A page of one learner's list is a plain LIMIT, without schedules_of's join.
             listed = self._kept(select(_ONE_LEARNER, *LIVE_SESSIONS.columns).where(_ON_SCHEDULE_OF_ONE),
                                 stand_ins).order_by(*ordering)
-            return with_course_and_instructor(listed.limit(_LIMIT) if self.limit is not None else listed)
+            return self._shown(listed.limit(_LIMIT) if self.limit is not None else listed)
         on = schedules_of(_LEARNERS)
         chosen = self._kept(select(on.c.learner_id, *LIVE_SESSIONS.columns)
                             .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id), stand_ins)
         if self.limit is None:
-            return with_course_and_instructor(chosen.order_by(on.c.learner_id, *ordering))
+            return self._shown(chosen.order_by(on.c.learner_id, *ordering))
         # Each learner's page: their first rows by a window function, then those rows read whole.
         rank = func.row_number().over(partition_by=on.c.learner_id, order_by=ordering).label("row_rank")
         ranked = self._kept(select(on.c.learner_id, col(LiveSession.id).label("live_session_id"), rank)
                             .join_from(on, LiveSession, col(LiveSession.id) == on.c.live_session_id),
                             stand_ins).subquery("ranked")
-        return with_course_and_instructor(
+        return self._shown(
             select(ranked.c.learner_id, *LIVE_SESSIONS.columns)
             .join_from(ranked, LiveSession, col(LiveSession.id) == ranked.c.live_session_id)
             .where(ranked.c.row_rank <= _LIMIT).order_by(ranked.c.learner_id, ranked.c.row_rank))
+
+    def _shown(self, listed: Select) -> Select:
+        """The list's rows (learner_id and the live session's columns) with what their fields read."""
+        return detailed(listed, self.descending) if self.details else with_course_and_instructor(listed)
 
     def _counts(self, stand_ins: tuple[Any, ...], one: bool) -> Select:
         if one:
@@ -230,8 +250,9 @@ class ScheduleListByLearner(Loader[tuple[int, ScheduleList], list[LiveSession]])
         found: dict[tuple[int, ScheduleList], list[Any]] = defaultdict(list)
         for schedule_list, learner_ids in _learners_by_list(keys).items():
             for row in (await db.execute(*schedule_list.rows(learner_ids))).all():
-                found[row[0], schedule_list].append(row[1:])
-        return [take_course_and_instructor(self.context, found.get(key, [])) for key in keys]
+                found[row[0], schedule_list].append(row)
+        return [take_details(self.context, found.get(key, [])) if key[1].details
+                else take_course_and_instructor(self.context, (row[1:] for row in found.get(key, []))) for key in keys]
 
 
 class ScheduleCountByLearner(Loader[tuple[int, ScheduleList], int]):
@@ -326,6 +347,102 @@ class OnLearnerSchedule(Loader[tuple[int, int], bool]):
                     .where(pairs_in(Enrollment.user_id, LiveSession.id, keys)))
         found = {tuple(row) for row in (await db.execute(union(booked, enrolled))).all()}
         return [key in found for key in keys]
+
+
+# What a live session's details show for a learner (LiveSessionDetails), each read by its own
+# loader otherwise. The learner's booking is their live one, else their latest cancelled one, as
+# BookingByLearnerLiveSession picks (there is at most one live booking per learner and live session).
+SESSIONS, REPORTS, ENROLLMENTS = plain_rows(Session), plain_rows(AttendanceReport), plain_rows(Enrollment)
+_CURRENT_BOOKING = (select(col(Booking.id))
+                    .where(col(Booking.learner_id) == User.id, col(Booking.live_session_id) == LiveSession.id)
+                    .order_by((col(Booking.status) == BookingStatus.BOOKED.value).desc(), col(Booking.id).desc())
+                    .limit(1).correlate(LiveSession, User).scalar_subquery())
+_SEATS_TAKEN = (select(func.count()).select_from(Booking)
+                .where(col(Booking.live_session_id) == LiveSession.id,
+                       col(Booking.status) == BookingStatus.BOOKED.value)
+                .correlate(LiveSession).scalar_subquery())
+_DETAILED_PARTS = (LIVE_SESSIONS, COURSES, INSTRUCTORS, SESSIONS, BOOKINGS, ABSENCE_REQUESTS, REPORTS, ENROLLMENTS)
+_DETAILED_COLUMNS = (col(User.id), *(column for part in _DETAILED_PARTS for column in part.columns), _SEATS_TAKEN)
+
+
+def _joined_details(query: Select) -> Select:
+    """The joins of a live session's details on a query that reads live_session, and app_user as its learner."""
+    return (query
+            .join(Course, col(Course.id) == LiveSession.course_id)
+            .join(Instructor, col(Instructor.id) == LiveSession.instructor_id)
+            .outerjoin(Session, col(Session.id) == LiveSession.session_id)
+            .outerjoin(Booking, col(Booking.id) == _CURRENT_BOOKING)
+            .outerjoin(AbsenceRequest, col(AbsenceRequest.booking_id) == Booking.id)
+            .outerjoin(AttendanceReport, and_(col(AttendanceReport.learner_id) == User.id,
+                                              col(AttendanceReport.live_session_id) == LiveSession.id))
+            .outerjoin(Enrollment, and_(col(Enrollment.user_id) == User.id,
+                                        col(Enrollment.session_id) == LiveSession.session_id)))
+
+
+# Every learner asked for beside every live session asked for: a request asks for one learner's
+# (the viewer's), and the pairs not asked for are few and true all the same.
+_DETAILED_BY_ID = _joined_details(
+    select(*_DETAILED_COLUMNS).select_from(LiveSession)
+    .join(User, col(User.id).in_(bindparam("learner_ids", type_=Integer, expanding=True)))
+).where(col(LiveSession.id).in_(bindparam("live_session_ids", type_=Integer, expanding=True)))
+
+
+def detailed(listed: Select, descending: bool) -> Select:
+    """The rows of a schedule list's statement (`learner_id`, then a live session's columns), each
+    with its details, in the list's order."""
+    rows = listed.subquery("listed")
+    return _joined_details(
+        select(*_DETAILED_COLUMNS).select_from(rows)
+        .join(LiveSession, col(LiveSession.id) == rows.c.id)
+        .join(User, col(User.id) == rows.c.learner_id)
+    ).order_by(col(User.id), *_ORDERINGS[descending])
+
+
+def take_details(ctx: Context, rows: Iterable[Sequence[Any]]) -> list[LiveSession]:
+    """The live sessions of rows with their details (`_DETAILED_COLUMNS`), and what each shows for
+    the row's learner put in the request's loader that reads it."""
+    live_sessions = []
+    for row in rows:
+        learner_id, seats_taken = row[0], row[-1]
+        parts: list[Any] = []
+        start = 1
+        for part in _DETAILED_PARTS:  # None for an outer join that found none
+            values = row[start:start + len(part)]
+            parts.append(part.of(values) if any(value is not None for value in values) else None)
+            start += len(part)
+        live_session, course, instructor, session, booking, absence, report, enrollment = parts
+        key = (learner_id, live_session.id)
+        LiveSessionById(ctx).prime(live_session.id, live_session)
+        CourseById(ctx).prime(course.id, course)
+        InstructorById(ctx).prime(instructor.id, instructor)
+        BookedCountByLiveSession(ctx).prime(live_session.id, seats_taken)
+        BookingByLearnerLiveSession(ctx).prime(key, booking)
+        ReportByLearnerLiveSession(ctx).prime(key, report)
+        OnLearnerSchedule(ctx).prime(key, (booking is not None and booking.status == BookingStatus.BOOKED.value)
+                                     or enrollment is not None)
+        if booking is not None:
+            AbsenceRequestByBooking(ctx).prime(booking.id, absence)
+        if live_session.session_id is not None:
+            SessionById(ctx).prime(live_session.session_id, session)
+            EnrollmentByLearnerSession(ctx).prime((learner_id, live_session.session_id), enrollment)
+        live_sessions.append(live_session)
+    return live_sessions
+
+
+class LiveSessionDetails(Loader[tuple[int, int], LiveSession | None]):
+    """Key: (learner ID, live session ID); the live session, and in the same statement what its
+    details show for that learner (course, instructor, administrative session, seats taken, the
+    learner's booking with its absence request, report and enrollment, and so whether it is on
+    their schedule), each put in the request's loader that reads it: one statement where those
+    loaders make seven. A field asks for it when the document selects those details
+    (schema/schedule.py); permissions and fields then find what they read already loaded."""
+
+    async def batch_load(self, db, keys):
+        rows = (await db.execute(_DETAILED_BY_ID, {"learner_ids": sorted({k[0] for k in keys}),
+                                                   "live_session_ids": sorted({k[1] for k in keys})})).all()
+        found = {(row[0], live_session.id): live_session
+                 for row, live_session in zip(rows, take_details(self.context, rows), strict=True)}
+        return [found.get(key) for key in keys]
 
 
 class TeachesLearner(Loader[tuple[int, int], bool]):
