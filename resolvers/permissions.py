@@ -51,7 +51,7 @@ async def can_see_session(ctx: Context, session: Session) -> bool:
         return False
     if ctx.actor.is_admin:
         return True
-    # The enrollment first: a learner's own card has it read already (up_next_with_details),
+    # The enrollment first: a learner's own details have it read already (LiveSessionDetails),
     # and then who coaches what need not be read at all.
     enrollment = await EnrollmentByLearnerSession(ctx).load((ctx.actor.user_id, session.id))
     if enrollment is not None and session.listed_for_learner(ctx.now, enrollment.first_access_at):

@@ -15,19 +15,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessiongraph.infrastructure.zones import shown, zone_named
 from sessiongraph.models import (
-    AbsenceRequest,
-    AttendanceReport,
     BookableSlot,
     Booking,
     BookingStatus,
     Course,
-    Enrollment,
     Instructor,
     LiveSession,
     LiveSessionStatus,
@@ -50,20 +47,14 @@ from sessiongraph.resolvers.events import (
     record_schedule_changes,
     schedule_change,
 )
-from sessiongraph.resolvers.loaders.accounts import InstructorById, InstructorByUser
+from sessiongraph.resolvers.loaders.accounts import InstructorByUser
 from sessiongraph.resolvers.loaders.base import answered_together
-from sessiongraph.resolvers.loaders.booking import AbsenceRequestByBooking
 from sessiongraph.resolvers.loaders.courses import CourseById
-from sessiongraph.resolvers.loaders.reports import ReportByLearnerLiveSession
 from sessiongraph.resolvers.loaders.schedule import (
     LIVE_SESSIONS,
     SCHEDULE_ORDER,
-    BookedCountByLiveSession,
-    BookingByLearnerLiveSession,
     BookingCountByLiveSession,
     BookingsByLiveSession,
-    LiveSessionById,
-    OnLearnerSchedule,
     ScheduleCountByLearner,
     ScheduleList,
     ScheduleListByLearner,
@@ -71,7 +62,6 @@ from sessiongraph.resolvers.loaders.schedule import (
     take_course_and_instructor,
     with_course_and_instructor,
 )
-from sessiongraph.resolvers.loaders.sessions import EnrollmentByLearnerSession, SessionById
 from sessiongraph.resolvers.pagination import Page, Related, decode_cursor, first_page, page_of, page_size, paginate
 from sessiongraph.resolvers.permissions import (
     can_manage_live_session,
@@ -187,75 +177,6 @@ async def up_next(ctx: Context, learner_id: int, details: bool = False) -> LiveS
     with `details`, what its details show read with it (ScheduleList)."""
     found = await _listed(ctx, learner_id, ScheduleList(_running_after, (ctx.now,), limit=1, details=details))
     return found[0] if found else None
-
-
-# The viewer's booking on the row (the live one, else the latest cancelled, as
-# BookingByLearnerLiveSession picks: there is at most one live booking per learner and
-# live session) and the seats taken, each a subquery on the outer row.
-_LEARNER = bindparam("learner_id")
-_CURRENT_BOOKING = (select(Booking.id)
-                    .where(Booking.learner_id == _LEARNER, Booking.live_session_id == LiveSession.id)
-                    .order_by((Booking.status == BookingStatus.BOOKED.value).desc(), Booking.id.desc())
-                    .limit(1).correlate(LiveSession).scalar_subquery())
-_SEATS_TAKEN = (select(func.count()).select_from(Booking)
-                .where(Booking.live_session_id == LiveSession.id, Booking.status == BookingStatus.BOOKED.value)
-                .correlate(LiveSession).scalar_subquery())
-_NEXT_ID = (select(LiveSession.id)
-            .where(on_schedule_of(_LEARNER), LiveSession.ends_at > bindparam("now"), LiveSession.cancelled_at.is_(None))
-            .order_by(LiveSession.starts_at, LiveSession.id).limit(1).scalar_subquery())
-_WITH_DETAILS = (
-    select(LiveSession, Course, Instructor, Session, Booking, AttendanceReport, Enrollment, AbsenceRequest,
-           _SEATS_TAKEN, on_schedule_of(_LEARNER).label("on_schedule"))
-    .join(Course, Course.id == LiveSession.course_id)
-    .join(Instructor, Instructor.id == LiveSession.instructor_id)
-    .outerjoin(Session, Session.id == LiveSession.session_id)
-    .outerjoin(Booking, Booking.id == _CURRENT_BOOKING)
-    .outerjoin(AttendanceReport, and_(AttendanceReport.learner_id == _LEARNER,
-                                      AttendanceReport.live_session_id == LiveSession.id))
-    .outerjoin(Enrollment, and_(Enrollment.user_id == _LEARNER, Enrollment.session_id == LiveSession.session_id))
-    .outerjoin(AbsenceRequest, AbsenceRequest.booking_id == Booking.id))
-_UP_NEXT_WITH_DETAILS = _WITH_DETAILS.where(LiveSession.id == _NEXT_ID)
-_ONE_WITH_DETAILS = _WITH_DETAILS.where(LiveSession.id == bindparam("live_session_id"))
-
-
-async def up_next_with_details(ctx: Context, learner_id: int) -> LiveSession | None:
-    """`up_next`, with what its details show read in the same statement and put in the
-    request's loaders (`_read_with_details`)."""
-    if not await can_read_schedule(ctx, learner_id):
-        return None
-    return await _read_with_details(ctx, learner_id, _UP_NEXT_WITH_DETAILS, {"now": ctx.now})
-
-
-async def live_session_with_details(ctx: Context, live_session_id: int, learner_id: int) -> LiveSession | None:
-    """One live session, whoever may see it (the caller asks permissions), with what its
-    details show for `learner_id` put in the request's loaders (`_read_with_details`)."""
-    return await _read_with_details(ctx, learner_id, _ONE_WITH_DETAILS, {"live_session_id": live_session_id})
-
-
-async def _read_with_details(ctx: Context, learner_id: int, query: Select,
-                             parameters: dict[str, Any]) -> LiveSession | None:
-    """The live session the query finds, and in the same statement its course, instructor,
-    seats taken and administrative session, and the learner's booking on it, report, absence
-    request, enrollment in its session and whether it is on their schedule, each put in the
-    request's loader that reads it, where permission checks and fields then find it."""
-    async with ctx.read() as db:
-        row = (await db.execute(query, {"learner_id": learner_id, **parameters})).first()
-    if row is None:
-        return None
-    live_session, course, instructor, session, booking, report, enrollment, absence, seats_taken, on_schedule = row
-    LiveSessionById(ctx).prime(live_session.id, live_session)
-    CourseById(ctx).prime(course.id, course)
-    InstructorById(ctx).prime(instructor.id, instructor)
-    BookedCountByLiveSession(ctx).prime(live_session.id, seats_taken)
-    BookingByLearnerLiveSession(ctx).prime((learner_id, live_session.id), booking)
-    ReportByLearnerLiveSession(ctx).prime((learner_id, live_session.id), report)
-    OnLearnerSchedule(ctx).prime((learner_id, live_session.id), bool(on_schedule))
-    if live_session.session_id is not None:
-        SessionById(ctx).prime(live_session.session_id, session)
-        EnrollmentByLearnerSession(ctx).prime((learner_id, live_session.session_id), enrollment)
-    if booking is not None:
-        AbsenceRequestByBooking(ctx).prime(booking.id, absence)
-    return live_session
 
 
 @answered_together

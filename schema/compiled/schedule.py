@@ -1,5 +1,4 @@
-"""The schedule's hot screens, compiled: CalendarTab (web), MobileCalendarMonth and
-MobileCalendarDay, and the Dashboard and SessionDetails (web).
+"""The calendars, compiled: CalendarTab (web), MobileCalendarMonth and MobileCalendarDay.
 
 The calendars answer from `resolvers.schedule.calendar_rows`, one statement for the
 sessions with their courses and instructors, and build the document's response in its
@@ -9,12 +8,6 @@ and dates and instants from schema/scalars.py. A row whose join window is open n
 the exception: who may join decides its `isOpen` and `url`, so its join state comes from
 the schema's own `resolvers.schedule.join_availability`, with the loaders' few more
 statements.
-
-The dashboard reads its up-next card with `resolvers.schedule.up_next_with_details`,
-and SessionDetails its live session with `live_session_with_details`: one statement that
-puts the card's related rows in the request's loaders. Each part of the card is then
-answered by the function or loader the schema's field calls, so the permission checks
-are the schema's own.
 
 Declined, and so executed field by field: an anonymous viewer (its `viewer` is null), and
 variables that are not as the schema would coerce them (the schema reports the error).
@@ -28,23 +21,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sessiongraph import models
 from sessiongraph.models.calendar import CalendarView
 from sessiongraph.models.schedule import location_of, status_of
-from sessiongraph.resolvers import absences, permissions, schedule
+from sessiongraph.resolvers import schedule
 from sessiongraph.resolvers.context import Context
-from sessiongraph.resolvers.loaders.accounts import InstructorById
-from sessiongraph.resolvers.loaders.courses import CourseById
-from sessiongraph.resolvers.loaders.credits import TransactionsByBooking
-from sessiongraph.resolvers.loaders.reports import ReportByLearnerLiveSession
 from sessiongraph.resolvers.loaders.schedule import (
-    BookedCountByLiveSession,
-    BookingByLearnerLiveSession,
     LiveSessionById,
 )
-from sessiongraph.resolvers.loaders.sessions import SessionById
 from sessiongraph.schema.compiled import DECLINED, CompiledOperation
-from sessiongraph.schema.relay import from_global_id, to_global_id
+from sessiongraph.schema.relay import to_global_id
 from sessiongraph.schema.scalars import InvalidScalar, parse_date, serialize_datetime
 
 
@@ -185,127 +170,7 @@ async def mobile_calendar_day(ctx: Context, variables: Mapping[str, Any]) -> Any
     return _data({"days": _days(answer, ctx.now, count=False, session=_session_list_item)})
 
 
-# --- the dashboard ------------------------------------------------------------------------
-
-
-def _instant(value: datetime | None) -> str | None:
-    return serialize_datetime(value) if value is not None else None
-
-
-def _credit_line(transaction: models.CreditTransaction) -> dict[str, Any]:
-    """clients/web/fragments/credit_transaction.graphql."""
-    return {"id": to_global_id("CreditTransaction", transaction.id), "createdAt": _instant(transaction.created_at),
-            "kind": models.CreditTransactionKind(transaction.kind).name, "amount": transaction.amount,
-            "balanceAfter": transaction.balance_after, "description": transaction.description}
-
-
-async def _visible_session(ctx: Context, live_session: models.LiveSession) -> dict[str, Any] | None:
-    if live_session.session_id is None:
-        return None
-    session = await SessionById(ctx).load(live_session.session_id)
-    if session is None or not await permissions.can_see_session(ctx, session):
-        return None
-    return {"id": to_global_id("Session", session.id), "name": session.name}
-
-
-async def _booking_transaction(ctx: Context, booking: models.Booking) -> dict[str, Any] | None:
-    if not await permissions.can_read_credits(ctx, booking.learner_id):
-        return None
-    found = (await TransactionsByBooking(ctx).load(booking.id)).get(models.CreditTransactionKind.BOOKING)
-    return _credit_line(found) if found is not None else None
-
-
-async def _my_booking(ctx: Context, live_session: models.LiveSession, learner_id: int) -> dict[str, Any] | None:
-    booking = await BookingByLearnerLiveSession(ctx).load((learner_id, live_session.id))
-    if booking is None:
-        return None
-    transaction, request = await asyncio.gather(_booking_transaction(ctx, booking),
-                                                absences.absence_request_of(ctx, booking))
-    return {
-        "id": to_global_id("Booking", booking.id),
-        "status": models.BookingStatus(booking.status).name,
-        "bookedAt": _instant(booking.booked_at),
-        "cancelledAt": _instant(booking.cancelled_at),
-        "creditTransaction": transaction,
-        "absenceRequest": {
-            "id": to_global_id("AbsenceRequest", request.id),
-            "status": models.AbsenceRequestStatus(request.status).name,
-            "reason": request.reason, "requestedAt": _instant(request.requested_at),
-            "reviewedAt": _instant(request.reviewed_at), "comment": request.review_comment,
-        } if request is not None else None,
-    }
-
-
-async def _live_session_details(ctx: Context, live_session: models.LiveSession, learner_id: int) -> dict[str, Any]:
-    """clients/web/fragments/live_session_details.graphql (with the row it spreads), as the
-    learner sees their own: each part through the function or loader the schema's field uses."""
-    ls = live_session
-    course, instructor, seats_taken, join, session, my_booking, report, can_request = await asyncio.gather(
-        CourseById(ctx).load(ls.course_id), InstructorById(ctx).load(ls.instructor_id),
-        BookedCountByLiveSession(ctx).load(ls.id), schedule.join_availability(ctx, ls), _visible_session(ctx, ls),
-        _my_booking(ctx, ls, learner_id), ReportByLearnerLiveSession(ctx).load((learner_id, ls.id)),
-        absences.can_request_absence(ctx, ls, learner_id))
-    place = ls.location
-    return {
-        "id": to_global_id("LiveSession", ls.id),
-        "code": ls.code,
-        "startsAt": _instant(ls.starts_at),
-        "endsAt": _instant(ls.ends_at),
-        "status": ls.status(ctx.now).name,
-        "course": {"id": to_global_id("Course", course.id), "code": course.code, "title": course.title},
-        "instructor": {"id": to_global_id("Instructor", instructor.id), "displayName": instructor.display_name,
-                       "bio": instructor.bio},
-        "lesson": {"name": ls.lesson_name, "goal": ls.lesson_goal} if ls.lesson_name is not None else None,
-        "location": {"isVirtual": place.is_virtual, "name": place.name, "address": place.address,
-                     "room": place.room} if place is not None else None,
-        "joinAvailability": _join_fields(join),
-        "recordingUrl": ls.recording_url,
-        "extraLinks": [{"title": link.title, "url": link.url} for link in ls.links],
-        "capacity": ls.capacity,
-        "seatsLeft": max(ls.capacity - seats_taken, 0),
-        "cancelledAt": _instant(ls.cancelled_at),
-        "cancellationReason": ls.cancellation_reason,
-        "session": session,
-        "myBooking": my_booking,
-        "myReport": {"attendance": models.AttendanceStatus(report.status).name, "feedback": report.feedback,
-                     "recordedAt": _instant(report.recorded_at)} if report is not None else None,
-        "canRequestAbsence": can_request,
-    }
-
-
-async def dashboard(ctx: Context, variables: Mapping[str, Any]) -> Any:
-    """clients/web/dashboard.graphql: its up-next card read in one statement
-    (`resolvers.schedule.up_next_with_details`) and its parts answered from the loaders."""
-    user = ctx.actor.user
-    if user is None or variables:
-        return DECLINED
-    up_next = await schedule.up_next_with_details(ctx, user.id)
-    return {"viewer": {
-        "user": {"id": to_global_id("User", user.id), "name": user.name, "timeZone": user.time_zone,
-                 "weekStart": models.Weekday(user.week_start).name},
-        "schedule": {"upNext": await _live_session_details(ctx, up_next, user.id) if up_next is not None else None},
-    }}
-
-
-async def session_details(ctx: Context, variables: Mapping[str, Any]) -> Any:
-    """clients/web/session_details.graphql: `node(id:)` on a live session, read in one statement
-    (`resolvers.schedule.live_session_with_details`), shown if `permissions.can_see_live_session`."""
-    user = ctx.actor.user
-    global_id = variables.get("id")
-    decoded = from_global_id(global_id) if variables.keys() == {"id"} and isinstance(global_id, str) else None
-    if user is None or decoded is None or decoded[0] != "LiveSession":
-        return DECLINED  # the schema's node(id:) answers other types and malformed IDs
-    live_session = await schedule.live_session_with_details(ctx, decoded[1], user.id)
-    if live_session is None or not await permissions.can_see_live_session(ctx, live_session):
-        return {"node": None}
-    return {"node": await _live_session_details(ctx, live_session, user.id)}
-
-
 COMPILED = (
-    CompiledOperation("web", "SessionDetails", "d259801733a17ba45338e9b65db4b37dbcfdfcc931992ecc4576bab93b044a28",
-                      session_details),
-    CompiledOperation("web", "Dashboard", "70ddee0857b54eb7ffd3714a9d4c7acd25b1652d07ff7d9a765853e98734a471",
-                      dashboard),
     CompiledOperation("web", "CalendarTab", "0f422f88098e9626756044aa94ad58e9cebc568b284f33c0c498948e9ed8b869",
                       calendar_tab),
     CompiledOperation("mobile", "MobileCalendarMonth",
