@@ -11,6 +11,7 @@ from strawberry.types import Info
 from sessiongraph import models
 from sessiongraph.models.windows import DateWindow as Window
 from sessiongraph.resolvers import permissions, sessions
+from sessiongraph.resolvers.context import Context
 from sessiongraph.resolvers.loaders.accounts import UserById
 from sessiongraph.resolvers.loaders.base import NOT_LOADED
 from sessiongraph.resolvers.loaders.sessions import (
@@ -22,6 +23,7 @@ from sessiongraph.resolvers.loaders.sessions import (
     LearnerCountBySession,
     SessionById,
 )
+from sessiongraph.resolvers.pagination import Page
 from sessiongraph.schema.accounts import User, load_user
 from sessiongraph.schema.courses import Course, load_course
 from sessiongraph.schema.errors import UserError, attempt
@@ -368,20 +370,27 @@ class SessionsQuery:
                                   "first), then name.")
     async def sessions(self, info: Info, filter: SessionFilter | None = None, first: int | None = None,
                        after: str | None = None) -> Connection[Session]:
-        ctx = info.context
-        given = filter or SessionFilter()
-        category_id = None
-        if given.category_id is not None:
-            category_id = id_of(given.category_id, "SessionCategory")
-            if category_id is None:  # names no category: an empty list, for admins only
-                permissions.require_admin(ctx)
-                return Connection.empty()
-        page = await sessions.list_sessions(ctx, sessions.SessionFilter(
-            search=given.search, category_id=category_id,
-            status=models.SessionStatus(given.status) if given.status else None,
-            starts_before=given.to, ends_after=given.from_), first, after)
+        page = await sessions_page(info.context, filter, first, after)
+        if page is None:
+            return Connection.empty()
         await load_ahead_rows(info, page.items)
         return Connection.from_page(page, Session.from_model)
+
+
+async def sessions_page(ctx: Context, filter: SessionFilter | None, first: int | None,
+                        after: str | None) -> Page[models.Session] | None:
+    """`sessions` as a page; None (an empty list) when the category ID names no category."""
+    given = filter or SessionFilter()
+    category_id = None
+    if given.category_id is not None:
+        category_id = id_of(given.category_id, "SessionCategory")
+        if category_id is None:
+            permissions.require_admin(ctx)
+            return None
+    return await sessions.list_sessions(ctx, sessions.SessionFilter(
+        search=given.search, category_id=category_id,
+        status=models.SessionStatus(given.status) if given.status else None,
+        starts_before=given.to, ends_after=given.from_), first, after)
 
 
 @strawberry.type

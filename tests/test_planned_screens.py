@@ -1,8 +1,8 @@
-"""The dashboard, a live session's details and the admin's session list, on worlds made for
-them, answer on the planned path (schema/execution.py) exactly what graphql-core's execution
-answers, within their statements.
+"""The dashboard and a live session's details, on worlds made for them, answer on the planned
+path (schema/execution.py) exactly what graphql-core's execution answers, within their
+statements.
 
-These three were compiled (schema/compiled) until the planned path read what they show as
+These two were compiled (schema/compiled) until the planned path read what they show as
 cheaply; the worlds their compiled functions were held to stay, now holding the planned
 path. Each request goes to two apps on the same database and clock: the service as it runs,
 and one with PLANNED_EXECUTION (and COMPILED_OPERATIONS) off, which executes every document
@@ -30,7 +30,7 @@ from sessiongraph.server.app import create_app
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
 
-OPERATIONS = {(op.client, op.name): op for client in ("web", "admin") for op in load_operations(client)}
+OPERATIONS = {(op.client, op.name): op for op in load_operations("web")}
 
 
 @pytest.fixture
@@ -74,103 +74,6 @@ def both(http, executed, settings, clock, count_statements):
 
 def request(operation, **variables: Any) -> dict[str, Any]:
     return {"query": operation.document, "operationName": operation.name, "variables": variables}
-
-
-# --- the admin's session list ----------------------------------------------------------------
-
-SESSION_LIST = OPERATIONS["admin", "SessionList"]
-# The token's user, the page, its total, categories, course counts and learner counts.
-SESSION_LIST_STATEMENTS = 6
-
-
-@pytest.fixture
-async def sessions_world(data):
-    """Twelve sessions: past, active, upcoming and open-ended, with and without a category,
-    courses and learners, by duration or by dates, in every visibility."""
-    admin = await data.user("Ada Admin", is_admin=True)
-    learners = [await data.user(f"Learner {n}") for n in range(3)]
-    courses = [await data.course() for _ in range(2)]
-    language = models.SessionCategory(name="Languages")
-    music = models.SessionCategory(name="Music")
-    await data.add(language, music)
-    day = timedelta(days=1)
-    windows = [(NOW - 60 * day, NOW - 30 * day), (NOW - day, NOW + day), (NOW + 10 * day, NOW + 40 * day),
-               (None, None), (None, NOW + day), (NOW - day, None)]
-    visibilities = list(models.SessionVisibility)
-    for n in range(12):
-        start, end = windows[n % len(windows)]
-        session = await data.session(
-            f"{'Spanish' if n % 2 else 'Piano'} {n:02d}", courses=courses[: n % 3],
-            category_id=(language.id, music.id, None)[n % 3], visibility=visibilities[n % 3].value,
-            access_start=start, access_end=end, display_start=start and start - day, display_end=end,
-            coach_start=start, coach_end=end and end + day, duration_days=30 if n == 7 else None)
-        await data.enroll(session, *learners[: n % 4])
-    return {"admin": admin, "learner": learners[0], "language": language}
-
-
-def sessions_of(body: dict[str, Any]) -> dict[str, Any]:
-    return body["data"]["sessions"]
-
-
-async def test_the_session_list_answers_as_executed_page_after_page(sessions_world, both):
-    # when: three pages of five
-    pages, after = [], None
-    for _ in range(3):
-        sent = await both(sessions_world["admin"], request(SESSION_LIST, first=5, after=after))
-        assert sent.planned and sent.statements <= SESSION_LIST_STATEMENTS
-        pages.append(sessions_of(sent.body))
-        after = pages[-1]["pageInfo"]["endCursor"]
-
-    # then: every session once, and the rows this test is about are there to compare
-    names = [e["node"]["name"] for page in pages for e in page["edges"]]
-    assert len(names) == len(set(names)) == 12 == pages[0]["totalCount"]
-    assert [p["pageInfo"]["hasNextPage"] for p in pages] == [True, True, False]
-    nodes = [e["node"] for page in pages for e in page["edges"]]
-    assert {n["status"] for n in nodes} == {"ACTIVE", "UPCOMING", "PAST"}
-    assert {n["category"]["name"] if n["category"] else None for n in nodes} == {"Languages", "Music", None}
-    assert {n["learnerCount"] for n in nodes} == {0, 1, 2, 3} and {n["courseCount"] for n in nodes} == {0, 1, 2}
-
-
-@pytest.mark.parametrize("make_filter", [
-    lambda w: {"search": "span"},
-    lambda w: {"status": "ACTIVE"},
-    lambda w: {"status": "PAST", "search": "o"},
-    lambda w: {"categoryId": gid("SessionCategory", w["language"].id)},
-    lambda w: {"from": "2026-03-20T00:00:00Z", "to": "2026-04-30T00:00:00+02:00"},
-    lambda w: {"search": None, "categoryId": None, "status": None, "from": None, "to": None},
-    lambda w: None,
-])
-async def test_a_filtered_session_list_answers_as_executed(sessions_world, both, make_filter):
-    sent = await both(sessions_world["admin"], request(SESSION_LIST, filter=make_filter(sessions_world), first=50))
-
-    assert sent.planned and sent.statements <= SESSION_LIST_STATEMENTS
-    assert sessions_of(sent.body)["totalCount"] == len(sessions_of(sent.body)["edges"]) > 0
-
-
-@pytest.mark.parametrize(("variables", "code"), [
-    ({"first": -1}, "BAD_USER_INPUT"),
-    ({"after": "not-a-cursor"}, "BAD_USER_INPUT"),
-    ({"first": 1.5}, "BAD_USER_INPUT"),
-    ({"filter": {"status": "SOON"}}, "BAD_USER_INPUT"),
-    ({"filter": {"from": "yesterday"}}, "BAD_USER_INPUT"),
-    ({"filter": {"categoryId": "bm90IGFuIGlk"}}, None),
-])
-async def test_session_list_variables_the_schema_refuses_are_left_to_it(sessions_world, both, variables, code):
-    sent = await both(sessions_world["admin"], request(SESSION_LIST, **variables))
-
-    body = sent.body
-    assert sent.planned == (code is None)  # what the schema refuses, graphql-core answers with its error
-    if code is None:  # an ID that names no category: an empty list
-        assert sessions_of(body) == {"totalCount": 0, "edges": [],
-                                     "pageInfo": {"hasNextPage": False, "endCursor": None}}
-    else:
-        assert body["errors"][0]["extensions"]["code"] == code
-
-
-async def test_a_learner_asking_for_the_session_list_is_refused_as_executed(sessions_world, both):
-    sent = await both(sessions_world["learner"], request(SESSION_LIST, first=5))
-
-    assert not sent.planned and sent.body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 # --- the dashboard -------------------------------------------------------------------------

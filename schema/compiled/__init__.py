@@ -2,13 +2,15 @@
 
 graphql-core and Strawberry spend several microseconds on every field they resolve,
 and a month calendar has about 260 of them; with the ORM's rows behind them that was
-most of a request's CPU (README, "At scale"). For the calendars a function written for
-the document reads one statement's rows and builds the response as plain dictionaries,
-with the rules and permission checks the schema's fields use. The planned execution
-(schema/execution.py) answers every other document as fast as a compiled one did (the
-dashboard, session details and the admin's session list were compiled until it did);
-the calendars' 260 fields still cost it about 40 % more CPU than these functions do
-(README, "Plain rows and kept statements"), so they stay until it does not.
+most of a request's CPU (README, "At scale"). For a few hot documents from clients/
+a function written for that document reads what the document needs (the calendars: one
+statement's rows; the admin list: the schema's own resolvers and loaders) and builds the
+response as plain dictionaries, with the rules and permission checks the schema's fields
+use. The planned execution (schema/execution.py) answers every other document; the
+dashboard and session details were compiled until it answered them for less CPU than
+their functions did. A month calendar's 260 fields and a page of 50 sessions' 1,000 still
+cost it about 25 % and 13 % more CPU than these functions (README, "A live session's
+details, and two documents no longer compiled"), so they stay until they do not.
 
 What stays as it was: the request is parsed, validated, limited and counted exactly as
 before (Strawberry's extensions all run); only execution is replaced, from the
@@ -57,9 +59,10 @@ class CompiledOperation:
 
 
 def _compiled() -> tuple[CompiledOperation, ...]:
-    from sessiongraph.schema.compiled.schedule import COMPILED
+    from sessiongraph.schema.compiled.schedule import COMPILED as schedule
+    from sessiongraph.schema.compiled.sessions import COMPILED as sessions
 
-    return COMPILED
+    return (*schedule, *sessions)
 
 
 @cache
