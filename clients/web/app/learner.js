@@ -458,9 +458,11 @@ export async function mount(client) {
   useJoinClient(client);
   state.calendarView = "MONTH";
   state.calendarDate = todayInZone().slice(0, 8) + "01";
+  // Listening before anything is read: a subscription with no cursor starts when the service sets it
+  // up, so a change made between a read and a later subscribe would never reach this page.
+  watchSchedule();
   const data = await client.request("Dashboard");
   renderUpNext(data.viewer.schedule.upNext);
-  watchSchedule();
   openLinkedSession();
   await Promise.all([loadLists(), loadCalendar(), loadFeed(),
     mountBooking(client, $("portal"), { openDetails, scheduleChanged: reloadSchedule })]);
