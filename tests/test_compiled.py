@@ -10,7 +10,6 @@ answered or left the document to be executed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,11 +19,11 @@ from prometheus_client import REGISTRY
 
 from sessiongraph import models
 from sessiongraph.clients.documents import load_operations
-from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.schema.compiled import _compiled, compiled_by_document
 from sessiongraph.server.app import create_app
 from tests.conftest import NOW
 from tests.schedule_data import data, gid  # noqa: F401
+from tests.side_by_side import side_by_side
 
 OPERATIONS = {(op.client, op.name): op for client in ("web", "mobile", "admin") for op in load_operations(client)}
 CALENDAR_TAB = OPERATIONS["web", "CalendarTab"]
@@ -48,28 +47,10 @@ def compiled_answers(outcome: str) -> float:
                                          {"operation": c.name, "outcome": outcome}) or 0 for c in _compiled())
 
 
-@dataclass
-class Sent:
-    body: dict[str, Any]
-    statements: int
-    compiled: bool  # the compiled operation answered (not declined, not skipped)
-
-
 @pytest.fixture
 def both(http, executed, settings, clock, count_statements):
-    """send(user, body) -> Sent, after checking the executed response is the same bytes."""
-
-    async def send(user, body: dict[str, Any]) -> Sent:
-        headers = {"Authorization": f"Bearer {issue_token(user.id, settings, clock.now())}"} if user else {}
-        answered = compiled_answers("answered")
-        with count_statements() as log:
-            compiled = await http.post("/graphql", json=body, headers=headers)
-        answered = compiled_answers("answered") - answered
-        reference = await executed.post("/graphql", json=body, headers=headers)
-        assert (compiled.status_code, compiled.content) == (reference.status_code, reference.content)
-        return Sent(compiled.json(), log.count, answered == 1)
-
-    return send
+    """send(user, body) -> Sent, after checking the reference's response is the same bytes."""
+    return side_by_side(http, executed, settings, clock, count_statements, lambda: compiled_answers("answered"))
 
 
 def request(operation, **variables: Any) -> dict[str, Any]:
@@ -143,7 +124,7 @@ def test_every_compiled_operation_matches_its_document_in_clients():
 async def test_the_calendar_tab_answers_as_executed(world, both, learner, view, day):
     sent = await both(world[learner], request(CALENDAR_TAB, view=view, date=day))
 
-    assert (sent.compiled, sent.statements) == (True, COMPILED_STATEMENTS)
+    assert (sent.answered, sent.statements) == (True, COMPILED_STATEMENTS)
     assert calendar_of(sent.body)["view"] == view
 
 
@@ -166,7 +147,7 @@ async def test_the_mobile_calendars_answer_as_executed(world, both, learner, day
             await both(world[learner], request(DAY, date=day)),
             await both(world[learner], request(DAY, view="WEEK", date=day))]
 
-    assert [(s.compiled, s.statements) for s in sent] == [(True, COMPILED_STATEMENTS)] * 3
+    assert [(s.answered, s.statements) for s in sent] == [(True, COMPILED_STATEMENTS)] * 3
     month, one_day, week = (calendar_of(s.body)["days"] for s in sent)
     assert (len(month) in (35, 42), len(one_day), len(week)) == (True, 1, 7)
 
@@ -179,7 +160,7 @@ async def test_a_session_open_to_join_asks_who_may_join(world, both, clock):
     sent = await both(world["paris"], request(CALENDAR_TAB, view="WEEK", date="2026-03-17"))
 
     # then: who may join decided it (more statements), and gave the URL
-    assert sent.compiled and sent.statements > COMPILED_STATEMENTS
+    assert sent.answered and sent.statements > COMPILED_STATEMENTS
     open_now = [s for d in calendar_of(sent.body)["days"] for s in d["sessions"] if s["joinAvailability"]["isOpen"]]
     assert [s["joinAvailability"]["url"] for s in open_now] == ["https://class.example/4"]
 
@@ -190,7 +171,7 @@ async def test_the_window_closed_again_is_compiled(world, both, clock):
 
     sent = await both(world["paris"], request(CALENDAR_TAB, view="WEEK", date="2026-03-17"))
 
-    assert (sent.compiled, sent.statements) == (True, COMPILED_STATEMENTS)
+    assert (sent.answered, sent.statements) == (True, COMPILED_STATEMENTS)
     assert not any(s["joinAvailability"]["isOpen"] for d in calendar_of(sent.body)["days"] for s in d["sessions"])
 
 
@@ -204,7 +185,7 @@ async def test_the_window_closed_again_is_compiled(world, both, clock):
 async def test_variables_the_schema_refuses_or_questions_are_left_to_it(world, both, variables):
     sent = await both(world["paris"], request(CALENDAR_TAB, **variables))
 
-    assert not sent.compiled
+    assert not sent.answered
     if "extra" in variables:  # graphql-core ignores a variable the document does not declare
         assert calendar_of(sent.body)["view"] == "MONTH"
     else:
@@ -214,14 +195,14 @@ async def test_variables_the_schema_refuses_or_questions_are_left_to_it(world, b
 async def test_an_anonymous_calendar_is_the_schemas_null_viewer(world, both):
     sent = await both(None, request(CALENDAR_TAB, view="MONTH", date="2026-03-10"))
 
-    assert (sent.compiled, sent.body) == (False, {"data": {"viewer": None}})
+    assert (sent.answered, sent.body) == (False, {"data": {"viewer": None}})
 
 
 async def test_a_trusted_document_sent_by_hash_is_compiled(world, both):
     sent = await both(world["paris"], {"documentId": f"sha256:{CALENDAR_TAB.sha256}",
                                        "variables": {"view": "DAY", "date": "2026-03-17"}})
 
-    assert (sent.compiled, sent.statements) == (True, COMPILED_STATEMENTS)
+    assert (sent.answered, sent.statements) == (True, COMPILED_STATEMENTS)
     assert [s["lesson"]["name"] for s in calendar_of(sent.body)["days"][0]["sessions"]] == ["Term lesson"]
 
 
@@ -233,7 +214,7 @@ async def test_the_same_query_written_differently_is_executed(world, both):
 
     # (told by the compiled operations' metric: executed, the calendar reads its courses and
     # instructors in its own statement too, so the statements no longer tell the paths apart)
-    assert not sent.compiled
+    assert not sent.answered
     assert calendar_of(sent.body)["days"][0]["count"] == 1
 
 
@@ -278,7 +259,7 @@ async def test_the_session_list_answers_as_executed_page_after_page(sessions_wor
     pages, after = [], None
     for _ in range(3):
         sent = await both(sessions_world["admin"], request(SESSION_LIST, first=5, after=after))
-        assert sent.compiled and sent.statements <= SESSION_LIST_STATEMENTS
+        assert sent.answered and sent.statements <= SESSION_LIST_STATEMENTS
         pages.append(sessions_of(sent.body))
         after = pages[-1]["pageInfo"]["endCursor"]
 
@@ -304,7 +285,7 @@ async def test_the_session_list_answers_as_executed_page_after_page(sessions_wor
 async def test_a_filtered_session_list_answers_as_executed(sessions_world, both, make_filter):
     sent = await both(sessions_world["admin"], request(SESSION_LIST, filter=make_filter(sessions_world), first=50))
 
-    assert sent.compiled and sent.statements <= SESSION_LIST_STATEMENTS
+    assert sent.answered and sent.statements <= SESSION_LIST_STATEMENTS
     assert sessions_of(sent.body)["totalCount"] == len(sessions_of(sent.body)["edges"]) > 0
 
 
@@ -320,7 +301,7 @@ async def test_session_list_variables_the_schema_refuses_are_left_to_it(sessions
     sent = await both(sessions_world["admin"], request(SESSION_LIST, **variables))
 
     body = sent.body
-    assert not sent.compiled
+    assert not sent.answered
     if code is None:  # an ID that names no category: an empty list
         assert sessions_of(body) == {"totalCount": 0, "edges": [],
                                      "pageInfo": {"hasNextPage": False, "endCursor": None}}
@@ -331,7 +312,7 @@ async def test_session_list_variables_the_schema_refuses_are_left_to_it(sessions
 async def test_a_learner_asking_for_the_session_list_is_refused_as_executed(sessions_world, both):
     sent = await both(sessions_world["learner"], request(SESSION_LIST, first=5))
 
-    assert not sent.compiled and sent.body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert not sent.answered and sent.body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_a_compiled_operation_that_fails_leaves_the_document_to_the_schema(world, both, monkeypatch, caplog):
@@ -353,6 +334,6 @@ async def test_a_compiled_operation_that_fails_leaves_the_document_to_the_schema
     sent = await both(world["paris"], request(CALENDAR_TAB, view="MONTH", date="2026-03-10"))
 
     # then: executed field by field (byte-equal to the executed service's answer), and logged
-    assert failures == [1] and not sent.compiled
+    assert failures == [1] and not sent.answered
     assert len([d for d in calendar_of(sent.body)["days"] if d["sessions"]]) > 0
     assert "CalendarTab failed; executing it field by field" in caplog.text
