@@ -401,6 +401,11 @@ def detailed(listed: Select, descending: bool) -> Select:
 def take_details(ctx: Context, rows: Iterable[Sequence[Any]]) -> list[LiveSession]:
     """The live sessions of rows with their details (`_DETAILED_COLUMNS`), and what each shows for
     the row's learner put in the request's loader that reads it."""
+    live_sessions_by_id, courses, instructors = LiveSessionById(ctx), CourseById(ctx), InstructorById(ctx)
+    seats, bookings, reports = BookedCountByLiveSession(ctx), BookingByLearnerLiveSession(ctx), \
+        ReportByLearnerLiveSession(ctx)
+    on_schedule, requests = OnLearnerSchedule(ctx), AbsenceRequestByBooking(ctx)
+    sessions, enrollments = SessionById(ctx), EnrollmentByLearnerSession(ctx)
     live_sessions = []
     for row in rows:
         learner_id, seats_taken = row[0], row[-1]
@@ -412,19 +417,19 @@ def take_details(ctx: Context, rows: Iterable[Sequence[Any]]) -> list[LiveSessio
             start += len(part)
         live_session, course, instructor, session, booking, absence, report, enrollment = parts
         key = (learner_id, live_session.id)
-        LiveSessionById(ctx).prime(live_session.id, live_session)
-        CourseById(ctx).prime(course.id, course)
-        InstructorById(ctx).prime(instructor.id, instructor)
-        BookedCountByLiveSession(ctx).prime(live_session.id, seats_taken)
-        BookingByLearnerLiveSession(ctx).prime(key, booking)
-        ReportByLearnerLiveSession(ctx).prime(key, report)
-        OnLearnerSchedule(ctx).prime(key, (booking is not None and booking.status == BookingStatus.BOOKED.value)
-                                     or enrollment is not None)
+        live_sessions_by_id.prime(live_session.id, live_session)
+        courses.prime(course.id, course)
+        instructors.prime(instructor.id, instructor)
+        seats.prime(live_session.id, seats_taken)
+        bookings.prime(key, booking)
+        reports.prime(key, report)
+        on_schedule.prime(key, (booking is not None and booking.status == BookingStatus.BOOKED.value)
+                          or enrollment is not None)
         if booking is not None:
-            AbsenceRequestByBooking(ctx).prime(booking.id, absence)
+            requests.prime(booking.id, absence)
         if live_session.session_id is not None:
-            SessionById(ctx).prime(live_session.session_id, session)
-            EnrollmentByLearnerSession(ctx).prime((learner_id, live_session.session_id), enrollment)
+            sessions.prime(live_session.session_id, session)
+            enrollments.prime((learner_id, live_session.session_id), enrollment)
         live_sessions.append(live_session)
     return live_sessions
 
@@ -434,7 +439,7 @@ class LiveSessionDetails(Loader[tuple[int, int], LiveSession | None]):
     details show for that learner (course, instructor, administrative session, seats taken, the
     learner's booking with its absence request, report and enrollment, and so whether it is on
     their schedule), each put in the request's loader that reads it: one statement where those
-    loaders make seven. A field asks for it when the document selects those details
+    seven loaders make up to seven. A field asks for it when the document selects those details
     (schema/schedule.py); permissions and fields then find what they read already loaded."""
 
     async def batch_load(self, db, keys):
