@@ -16,7 +16,7 @@ from sessiongraph.models import (
 from sessiongraph.models.columns import UTCDateTime
 from sessiongraph.models.reports import ATTENDED, AttendanceFigures
 from sessiongraph.models.sessions import SessionCourse
-from sessiongraph.resolvers.loaders.base import CountBy, Loader, OneBy, first_rows_per_key, pairs_in
+from sessiongraph.resolvers.loaders.base import CountBy, Loader, NotByIndex, OneBy, first_rows_per_key, pairs_in
 
 
 class ReportByLearnerLiveSession(OneBy[tuple[int, int], AttendanceReport | None],
@@ -56,7 +56,7 @@ def _tracked(enrollments: ColumnElement[bool]):
         .join(Session, col(Session.id) == Enrollment.session_id)
         .join(SessionCourse, col(SessionCourse.session_id) == Enrollment.session_id)
         .join(LiveSession, and_(col(LiveSession.course_id) == SessionCourse.course_id,
-                                col(LiveSession.session_id).is_(None)))
+                                NotByIndex(col(LiveSession.session_id)).is_(None)))
         .join(Booking, and_(col(Booking.live_session_id) == LiveSession.id,
                             col(Booking.learner_id) == Enrollment.user_id,
                             col(Booking.status) == BookingStatus.BOOKED.value))
