@@ -2,6 +2,7 @@
 
     python bench/paths.py --database-url <URL from generate.py> [--requests 300] [--operation CalendarTab ...]
     python bench/paths.py --database-url <URL> --all      # every query document in clients/
+    python bench/paths.py --database-url <PostgreSQL URL> --database-url <SQLite URL> --all --paths planned
 
 One process holds one app per path (graphql-core's execution, the compiled operations,
 the planned execution) on the same database, and sends each operation's requests (as
@@ -11,6 +12,12 @@ operation it prints the CPU time of this process per request (the in-process cli
 share included, the same for every path) and the SQL statements of one request, and the
 ratio to graphql-core's execution. A load run (bench/load.py) gives latency and
 throughput; this gives the comparison that a busy machine does not blur.
+
+Given --database-url twice (the same generated data on PostgreSQL and on SQLite), it answers
+each request on both databases in turn, each path on each, and prints the ratio of the second
+to the first for each path: SQLite's CPU per request against PostgreSQL's. SQLite runs in this
+process (its thread's CPU counts), as it does in the service; PostgreSQL's own CPU does not.
+The users and rows the requests name are sampled from the first database.
 """
 
 from __future__ import annotations
@@ -89,15 +96,21 @@ def any_document_requests(operation, learners: list[Learner], admins: list[int],
 
 
 async def run(args) -> int:
-    # The sample's query of bookable pairs takes seconds at full scale on a busy machine.
-    base = Settings(database_url=args.database_url, jwt_secret=JWT_SECRET, environment="benchmark",
-                    rate_limit_enabled=False, database_statement_timeout_seconds=120, _env_file=None)
-    database = Database(create_engine(base))
     statements: list[str] = []
-    event.listen(database.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(
-        app=create_app(base.model_copy(update=update), database=database, check_migrations=False)),
-        base_url="http://paths") for name, update in PATHS.items() if name in args.paths}
+    clients: dict[str, httpx.AsyncClient] = {}
+    databases: list[Database] = []
+    for url in args.database_url:
+        # The sample's query of bookable pairs takes seconds at full scale on a busy machine.
+        settings = Settings(database_url=url, jwt_secret=JWT_SECRET, environment="benchmark",
+                            rate_limit_enabled=False, database_statement_timeout_seconds=120, _env_file=None)
+        database = Database(create_engine(settings))
+        databases.append(database)
+        event.listen(database.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        suffix = f"@{database.engine.dialect.name}" if len(args.database_url) > 1 else ""
+        clients |= {name + suffix: httpx.AsyncClient(transport=httpx.ASGITransport(
+            app=create_app(settings.model_copy(update=update), database=database, check_migrations=False)),
+            base_url="http://paths") for name, update in PATHS.items() if name in args.paths}
+    base, database = settings, databases[0]
     learners, admins, bookings = await sample(database, args.requests, seed=1)
     async with database.read() as db:
         # (user ID, instructor ID, a course they teach) of instructors who teach
@@ -111,7 +124,9 @@ async def run(args) -> int:
     screens = {name: label for label, _, name in OPERATIONS if label != "booking"}
     names = ([op.name for op in documents.values() if op.kind == "query"] if args.all
              else [name for name in screens if not args.operation or name in args.operation])
-    print(f"{'operation':<24} " + " ".join(f"{name + ' ms':>12} {'SQL':>4}" for name in clients) + "  ratio")
+    widths = {name: max(12, len(name) + 3) for name in clients}
+    print(f"{'operation':<24} " + " ".join(f"{name + ' ms':>{widths[name]}} {'SQL':>4}" for name in clients)
+          + "  ratio")
     for name in names:
         operation = documents[name]
         work = (requests_for(screens[name], learners, admins, bookings, today) if name in screens
@@ -133,19 +148,31 @@ async def run(args) -> int:
                     cpu[path].append(elapsed)
                 counted.setdefault(path, len(statements))
         means = {path: statistics.mean(values) * 1000 for path, values in cpu.items()}
-        reference = means.get("executed")
-        print(f"{name:<24} " + " ".join(f"{means[p]:>12.2f} {counted[p]:>4}" for p in clients)
-              + ("  " + " ".join(f"{p}={means[p] / reference:.2f}" for p in clients if p != "executed")
-                 if reference else ""))
+        print(f"{name:<24} " + " ".join(f"{means[p]:>{widths[p]}.2f} {counted[p]:>4}" for p in clients) + "  "
+              + " ".join(f"{label}={ratio:.2f}" for label, ratio in _ratios(means, len(databases))))
     for http in clients.values():
         await http.aclose()
-    await database.dispose()
+    for database in databases:
+        await database.dispose()
     return 0
+
+
+def _ratios(means: dict[str, float], databases: int) -> list[tuple[str, float]]:
+    """Each path against graphql-core's execution; with two databases, each path's second against its first."""
+    if databases == 1:
+        reference = means.get("executed")
+        return [(path, mean / reference) for path, mean in means.items() if path != "executed"] if reference else []
+    ratios = []
+    for path in dict.fromkeys(label.split("@")[0] for label in means):
+        first, second = (mean for label, mean in means.items() if label.split("@")[0] == path)
+        ratios.append((path, second / first))
+    return ratios
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--database-url", required=True, action="append",
+                        help="repeatable: twice compares two databases (PostgreSQL, then SQLite)")
     parser.add_argument("--operation", action="append", help="an operation's name (repeatable); default: all")
     parser.add_argument("--all", action="store_true", help="every query document in clients/")
     parser.add_argument("--paths", default="executed,compiled,planned")
