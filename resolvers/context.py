@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sessiongraph.infrastructure.broker import Broker, InProcessBroker
 from sessiongraph.infrastructure.clock import Clock
@@ -46,7 +46,7 @@ class Actor:
 
 
 class SharedReads:
-    """One database session for all the reads of one operation, its statements one at a time.
+    """One database connection for all the reads of one operation, its statements one at a time.
 
     Each statement read through a session of its own paid for a pool checkout, and on
     PostgreSQL the pre-ping round trip that checkout makes (infrastructure/db.py): about
@@ -60,6 +60,10 @@ class SharedReads:
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._connection: AsyncConnection | None = None
+        # An ORM session on that connection, made only for a statement that reads instances: one that
+        # reads columns only runs on the connection itself, without a session's bookkeeping (its
+        # transaction object, identity map and close), some 100 µs a statement.
         self._db: AsyncSession | None = None
         self._closed = False
         self._lock = asyncio.Lock()
@@ -67,7 +71,7 @@ class SharedReads:
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
-        """The session for the statements of this block, in the task that holds it: a loader takes
+        """The connection for the statements of this block, in the task that holds it: a loader takes
         its turn first and gathers its keys after, so that the keys that came while it waited
         go into its statement instead of one more."""
         async with self._lock:
@@ -87,20 +91,28 @@ class SharedReads:
         if self._closed:
             async with self._database.read() as db:
                 return await getattr(db, method)(*args, **kwargs)
-        if self._db is None:
-            self._db = self._database.reading_session()
         try:
+            if self._connection is None:
+                self._connection = await self._database.reading_connection()
             if args and _reads_no_instances(args[0]):
-                # The session's connection answers what makes no ORM instances: the session's own
-                # execute costs some 100 µs more a statement, for bookkeeping such a read never needs.
-                return await getattr(await self._db.connection(), method)(*args, **kwargs)
+                return await getattr(self._connection, method)(*args, **kwargs)
+            if self._db is None:
+                self._db = self._database.session_on(self._connection)
             return await getattr(self._db, method)(*args, **kwargs)
         except BaseException:
-            # A failed statement leaves the session waiting for a rollback (and its connection
-            # perhaps dead); the next statement starts afresh on a session of its own.
-            db, self._db = self._db, None
-            await asyncio.shield(db.close())
+            # A failed statement leaves the connection waiting for a rollback (or dead); the next
+            # statement starts afresh on a connection of its own.
+            await asyncio.shield(self._release())
             raise
+
+    async def _release(self) -> None:
+        db, connection, self._db, self._connection = self._db, self._connection, None, None
+        try:
+            if db is not None:
+                await db.close()
+        finally:
+            if connection is not None:
+                await connection.close()
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
         return await self._call("execute", *args, **kwargs)
@@ -121,9 +133,7 @@ class SharedReads:
         """After the statement under way, if any; later ones read through sessions of their own."""
         async with self._lock:
             self._closed = True
-            if self._db is not None:
-                db, self._db = self._db, None
-                await db.close()
+            await self._release()
 
 
 def _reads_no_instances(statement: Any) -> bool:

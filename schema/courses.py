@@ -27,11 +27,14 @@ class Course(Node):
     absence_requests_enabled: bool
     join_lead_minutes: int
     cancellation_notice_minutes: int
-    reminder_offsets_minutes: list[int] = strawberry.field(
-        description="Minutes before each of its live sessions that the people on it get a reminder (reminder.due "
-                    "webhooks, and email), largest first.")
     db_id: strawberry.Private[int]
     model: strawberry.Private[models.Course]
+
+    # Decoded from its stored JSON only when asked for: a course is built for every row of a list.
+    @strawberry.field(description="Minutes before each of its live sessions that the people on it get a reminder "
+                                  "(reminder.due webhooks, and email), largest first.")
+    def reminder_offsets_minutes(self) -> list[int]:
+        return self.model.reminder_offsets_minutes
 
     @strawberry.field(description="The course's open slots starting in [from, to) (at most 93 days), "
                                   "ascending, full ones included with seatsLeft 0; slots that have started "
@@ -66,8 +69,7 @@ class Course(Node):
                    bookable=course.bookable, credit_cost=course.credit_cost,
                    absence_requests_enabled=course.absence_requests_enabled,
                    join_lead_minutes=course.join_lead_minutes,
-                   cancellation_notice_minutes=course.cancellation_notice_minutes,
-                   reminder_offsets_minutes=course.reminder_offsets_minutes, db_id=course.id, model=course)
+                   cancellation_notice_minutes=course.cancellation_notice_minutes, db_id=course.id, model=course)
 
 
 async def load_course(info: Info, course_id: int) -> Course | None:

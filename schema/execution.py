@@ -116,6 +116,10 @@ class FieldStep:
     takes_arguments: bool
     # The field's AWAITED_WRAPPER, looked up once with the plan.
     awaited: Callable[[Any, GraphQLResolveInfo], Any] | None = None
+    # For a resolver whose field has no arguments, what Strawberry's get_arguments would pass it, known
+    # with the plan: the object (as `self`) or not, and the name of its Info parameter, if any.
+    takes_self: bool = False
+    info_name: str | None = None
     complete: Completer = field(init=False)
 
 
@@ -192,6 +196,12 @@ class Plan:
         kind = _kind_of(strawberry_field)
         step = FieldStep(key, details, nodes, definition, kind, strawberry_field,
                          bool(definition.args or nodes[0].arguments), definition.extensions.get(AWAITED_WRAPPER))
+        if kind is RESOLVER and not step.takes_arguments:
+            resolver = strawberry_field.base_resolver
+            assert resolver is not None
+            info_parameter = resolver.info_parameter
+            step.takes_self = resolver.self_parameter is not None
+            step.info_name = info_parameter.name if info_parameter is not None else None
         step.complete = self._completer(definition.type, step, parent)
         return step
 
@@ -409,23 +419,37 @@ def _resolve(step: FieldStep, parent: GraphQLObjectType, sources: list[Any], exe
         return [parent.name] * len(sources)
     assert step.strawberry is not None and step.definition is not None
     strawberry_field = step.strawberry
-    raw_info: GraphQLResolveInfo = executor.build_resolve_info(step.definition, step.nodes, parent,
-                                                               Path(None, step.key, parent.name))
-    info = info_class(_raw_info=raw_info, _field=strawberry_field)
-    raw_arguments = get_argument_values(step.definition, step.nodes[0], executor.variable_values,
-                                        step.details[0].fragment_variable_values) if step.takes_arguments else {}
-    args, kwargs = convert(field=strawberry_field, source=_SOURCE, info=info, kwargs=raw_arguments)
     resolver = strawberry_field.base_resolver
     assert resolver is not None
     # What StrawberryResolver.__call__ calls, without its frame.
     function = cast("Callable[..., Any]", resolver.wrapped_func)
-    if args and args[0] is _SOURCE:
-        rest = args[1:]
-        values = [function(source, *rest, **kwargs) for source in sources]
-    else:
-        values = [function(*args, **kwargs) for _ in sources]
     wrap = step.awaited
-    return values if wrap is None else [wrap(value, raw_info) if _awaitable(value) else value for value in values]
+    raw_info: GraphQLResolveInfo | None = None
+    if step.takes_arguments or step.info_name is not None or wrap is not None:
+        raw_info = executor.build_resolve_info(step.definition, step.nodes, parent, Path(None, step.key, parent.name))
+    if not step.takes_arguments:
+        # No arguments to convert: the call get_arguments would make, without it.
+        kwargs: dict[str, Any] = {}
+        if step.info_name is not None:
+            kwargs[step.info_name] = info_class(_raw_info=raw_info, _field=strawberry_field)
+        if step.takes_self:
+            values = [function(source, **kwargs) for source in sources]
+        else:
+            values = [function(**kwargs) for _ in sources]
+    else:
+        info = info_class(_raw_info=raw_info, _field=strawberry_field)
+        raw_arguments = get_argument_values(step.definition, step.nodes[0], executor.variable_values,
+                                            step.details[0].fragment_variable_values)
+        args, kwargs = convert(field=strawberry_field, source=_SOURCE, info=info, kwargs=raw_arguments)
+        if args and args[0] is _SOURCE:
+            rest = args[1:]
+            values = [function(source, *rest, **kwargs) for source in sources]
+        else:
+            values = [function(*args, **kwargs) for _ in sources]
+    if wrap is None:
+        return values
+    assert raw_info is not None
+    return [wrap(value, raw_info) if _awaitable(value) else value for value in values]
 
 
 class PlannedExecution(SchemaExtension):

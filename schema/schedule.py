@@ -117,7 +117,6 @@ class LiveSession(Node):
     lesson: Lesson | None
     location: Location | None
     recording_url: str | None
-    extra_links: list[Link]
     capacity: int
     cancelled_at: datetime | None
     cancellation_reason: str | None
@@ -135,12 +134,16 @@ class LiveSession(Node):
             lesson=Lesson(name=ls.lesson_name, goal=ls.lesson_goal) if ls.lesson_name is not None else None,
             location=Location(is_virtual=place.is_virtual, name=place.name, address=place.address,
                               room=place.room) if place is not None else None,
-            recording_url=ls.recording_url, extra_links=[Link(title=k.title, url=k.url) for k in ls.links],
-            capacity=ls.capacity, cancelled_at=ls.cancelled_at, cancellation_reason=ls.cancellation_reason,
-            model=ls, learner_id=learner_id)
+            recording_url=ls.recording_url, capacity=ls.capacity, cancelled_at=ls.cancelled_at,
+            cancellation_reason=ls.cancellation_reason, model=ls, learner_id=learner_id)
 
     def _learner(self, info: Info) -> int | None:
         return self.learner_id if self.learner_id is not None else info.context.actor.user_id
+
+    # Built only when asked for: a live session is built for every row of a list.
+    @strawberry.field
+    def extra_links(self) -> list[Link]:
+        return [Link(title=k.title, url=k.url) for k in self.model.links]
 
     @strawberry.field(description="CANCELLED once cancelled; else COMPLETED from endsAt on; else SCHEDULED.")
     def status(self, info: Info) -> LiveSessionStatus:

@@ -92,10 +92,17 @@ def take_course_and_instructor(ctx: Context, rows: Iterable[Sequence[Any]]) -> l
     courses, instructors = CourseById(ctx), InstructorById(ctx)
     live_sessions = []
     course_end = len(LIVE_SESSIONS) + len(COURSES)
+    # A list's rows share a few courses and instructors: each is made and primed once.
+    course_ids: set[int] = set()
+    instructor_ids: set[int] = set()
     for row in rows:
         live_session = LIVE_SESSIONS.of(row[:len(LIVE_SESSIONS)])
-        courses.prime(live_session.course_id, COURSES.of(row[len(LIVE_SESSIONS):course_end]))
-        instructors.prime(live_session.instructor_id, INSTRUCTORS.of(row[course_end:]))
+        if live_session.course_id not in course_ids:
+            course_ids.add(live_session.course_id)
+            courses.prime(live_session.course_id, COURSES.of(row[len(LIVE_SESSIONS):course_end]))
+        if live_session.instructor_id not in instructor_ids:
+            instructor_ids.add(live_session.instructor_id)
+            instructors.prime(live_session.instructor_id, INSTRUCTORS.of(row[course_end:]))
         live_sessions.append(live_session)
     return live_sessions
 

@@ -215,10 +215,14 @@ class Database:
         async with self._turn(), self._reads() as db:
             yield db
 
-    def reading_session(self) -> AsyncSession:
-        """A session for reading that the caller closes: one operation's reads share it (see
+    async def reading_connection(self) -> AsyncConnection:
+        """A connection for reading that the caller closes: one operation's reads share it (see
         resolvers/context.py `SharedReads`), so that the operation checks a connection out once."""
-        return self._reads()
+        return await self._reading.connect().start()
+
+    def session_on(self, connection: AsyncConnection) -> AsyncSession:
+        """An ORM session reading through `connection`; closing it leaves the connection open."""
+        return AsyncSession(bind=connection, expire_on_commit=False)
 
     @asynccontextmanager
     async def read_rows(self) -> AsyncIterator[AsyncConnection]:
