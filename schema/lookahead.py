@@ -15,7 +15,7 @@ from typing import Any
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
-from sessiongraph.resolvers.loaders.base import Loader
+from sessiongraph.resolvers.loaders.base import NOT_LOADED, Loader
 
 # Parsed documents are cached (schema/limits.py), so the same field nodes come back with
 # every request of a client's operation; the answer is kept per field node. The node is
@@ -66,8 +66,11 @@ async def load_ahead(info: Info, loads: Iterable[tuple[tuple[str, ...], Loader[A
     whose fields are all ready without a task or a gather, most of what a long list's row
     costs."""
     wanted = selected_names(info)
-    batches = [loader.load_many(list(dict.fromkeys(keys))) for names, loader, keys in loads
-               if not wanted.isdisjoint(names)]
+    # Keys already loaded are left out: the lists that read their rows' courses and instructors in
+    # their own statement have loaded them all, and a gather over their done futures still cost an
+    # event-loop callback for each.
+    batches = [loader.load_many(missing) for names, loader, keys in loads if not wanted.isdisjoint(names)
+               if (missing := [key for key in dict.fromkeys(keys) if loader.peek(key) is NOT_LOADED])]
     if batches:
         # A failed batch stays in its loader: each row's field then raises it as its own
         # error, as it did before anything was loaded ahead, and the list itself stands.
