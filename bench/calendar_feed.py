@@ -36,7 +36,7 @@ from sqlalchemy import insert, text  # noqa: E402
 from bench.support import make_database  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
 from sessiongraph.infrastructure.clock import FrozenClock  # noqa: E402
-from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.db import Database  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 from sessiongraph.models import Booking, Course, Instructor, LiveSession, User  # noqa: E402
 from sessiongraph.resolvers.calendar_feed import FeedEntry, feed_span, read_feed  # noqa: E402
@@ -114,7 +114,7 @@ async def bench_request(database_url: str | None, count: int, runs: int) -> None
     with tempfile.TemporaryDirectory() as folder:
         url, drop = await make_database(database_url, Path(folder), "feed")
         settings = Settings(database_url=url, environment="bench", rate_limit_enabled=False, _env_file=None)
-        database = Database(create_engine(settings))
+        database = Database.of(settings)
         try:
             await migrations.upgrade(database.engine)
             learner = await seed(database, count)

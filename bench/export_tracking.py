@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from bench.import_enrollments import ADMIN_EMAIL, email, seed_people  # noqa: E402
 from bench.support import analyze, make_database  # noqa: E402
 from sessiongraph.infrastructure.clock import Clock  # noqa: E402
-from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.db import Database  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
 from sessiongraph.models import (  # noqa: E402
@@ -102,7 +102,7 @@ async def seed(url: str, learners: int, live_sessions: int) -> None:
 
 async def measure(url: str) -> None:
     settings = Settings(database_url=url, _env_file=None)
-    database = Database(create_engine(settings))
+    database = Database.of(settings)
     clock = Clock()
     async with database.read() as db:
         admin_id = (await db.execute(select(User.id).where(User.email == ADMIN_EMAIL))).scalar_one()

@@ -136,7 +136,7 @@ async def run_import(url: str, path: Path, trace: bool) -> dict:
     from sessiongraph.resolvers.context import Actor, Context
 
     settings = Settings(database_url=url, _env_file=None)
-    database = Database(create_engine(settings))
+    database = Database.of(settings)
     async with database.read() as db:
         admin = (await db.scalars(select(User).where(User.email == ADMIN_EMAIL))).one()
     ctx = Context(database=database, clock=Clock(), settings=settings, actor=Actor(admin))

@@ -35,7 +35,7 @@ import websockets  # noqa: E402
 
 from bench.support import free_port, make_database, wait_ready  # noqa: E402
 from sessiongraph import migrations  # noqa: E402
-from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.db import Database  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
 from sessiongraph.models import Booking, Course, Instructor, LiveSession, User  # noqa: E402
@@ -60,7 +60,7 @@ def rss_kb(pid: int) -> int:
 
 async def seed(url: str, learners: int, opens_at: datetime) -> tuple[str, list[str]]:
     settings = Settings(database_url=url, jwt_secret=SECRET, _env_file=None)
-    database = Database(create_engine(settings))
+    database = Database.of(settings)
     await migrations.upgrade(database.engine)
     async with database.write() as db:
         teacher = User(name="Ines", email="ines@example.org")

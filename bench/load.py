@@ -46,7 +46,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.support import free_port, wait_ready  # noqa: E402
 from sessiongraph.clients.documents import load_operations  # noqa: E402
-from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.db import Database  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
 from sessiongraph.schema.relay import to_global_id  # noqa: E402
@@ -144,11 +144,11 @@ async def count_statements(settings: Settings, operations, work) -> dict[str, in
     """Each operation once, in-process on the same database, counting the SQL it sends."""
     from sessiongraph.server.app import create_app
 
-    database = Database(create_engine(settings))
+    database = Database.of(settings)
     app = create_app(settings, database=database, check_migrations=False)
     statements: list[str] = []
-    event.listen(database.engine.sync_engine, "before_cursor_execute",
-                 lambda *args: statements.append(args[2]))
+    for engine in database.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     counted = {}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
         for label, operation in operations.items():
@@ -280,7 +280,7 @@ async def run(args) -> int:
     by_name = {(op.client, op.name): op for client in ("web", "admin") for op in load_operations(client)}
     operations = {label: by_name[(client, name)] for label, client, name in OPERATIONS
                   if not args.only or label in args.only}
-    database = Database(create_engine(settings))
+    database = Database.of(settings)
     learners, admins, bookings = await sample(database, args.users, args.seed)
     await database.dispose()
     today = datetime.now(UTC).date().isoformat()

@@ -40,7 +40,7 @@ from sqlalchemy import event, text  # noqa: E402
 
 from bench.load import JWT_SECRET, OPERATIONS, Learner, body, failed, requests_for, sample  # noqa: E402
 from sessiongraph.clients.documents import load_operations  # noqa: E402
-from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.db import Database  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
 from sessiongraph.schema.relay import to_global_id  # noqa: E402
@@ -103,9 +103,10 @@ async def run(args) -> int:
         # The sample's query of bookable pairs takes seconds at full scale on a busy machine.
         settings = Settings(database_url=url, jwt_secret=JWT_SECRET, environment="benchmark",
                             rate_limit_enabled=False, database_statement_timeout_seconds=120, _env_file=None)
-        database = Database(create_engine(settings))
+        database = Database.of(settings)
         databases.append(database)
-        event.listen(database.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        for engine in database.engines:
+            event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         suffix = f"@{database.engine.dialect.name}" if len(args.database_url) > 1 else ""
         clients |= {name + suffix: httpx.AsyncClient(transport=httpx.ASGITransport(
             app=create_app(settings.model_copy(update=update), database=database, check_migrations=False)),

@@ -39,7 +39,7 @@ from sqlalchemy import event  # noqa: E402
 from bench.load import JWT_SECRET, body, failed, requests_for, sample  # noqa: E402
 from bench.paths import PATHS  # noqa: E402
 from sessiongraph.clients.documents import load_operations  # noqa: E402
-from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.db import Database  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 from sessiongraph.infrastructure.tokens import issue_token  # noqa: E402
 from sessiongraph.server.app import create_app  # noqa: E402
@@ -53,7 +53,7 @@ async def run(args) -> int:
     settings = Settings(database_url=args.database_url, jwt_secret=JWT_SECRET, environment="benchmark",
                         rate_limit_enabled=False, _env_file=None, **PATHS[args.path])
     operation = {op.name: op for client in ("web", "admin") for op in load_operations(client)}[args.operation]
-    database = Database(create_engine(settings))
+    database = Database.of(settings)
     learners, admins, bookings = await sample(database, args.requests, seed=1)
     work = requests_for(LABELS[args.operation], learners, admins, bookings, datetime.now(UTC).date().isoformat())
     work = (work * (args.requests // max(len(work), 1) + 1))[: args.requests]
@@ -67,8 +67,9 @@ async def run(args) -> int:
     def after(conn, cursor, statement, parameters, context, executemany):
         context.profiled[3] = time.perf_counter() - context.profiled[2]
 
-    event.listen(database.engine.sync_engine, "before_cursor_execute", before)
-    event.listen(database.engine.sync_engine, "after_cursor_execute", after)
+    for engine in database.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
+        event.listen(engine.sync_engine, "after_cursor_execute", after)
     now = datetime.now(UTC)
     tokens = {user: issue_token(user, settings, now) for user, _ in work}
     profiler = None

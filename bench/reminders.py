@@ -31,7 +31,7 @@ from bench.import_enrollments import ADMIN_EMAIL, email, seed_people  # noqa: E4
 from bench.support import make_database  # noqa: E402
 from sessiongraph.infrastructure.background import Round  # noqa: E402
 from sessiongraph.infrastructure.clock import FrozenClock  # noqa: E402
-from sessiongraph.infrastructure.db import Database, create_engine  # noqa: E402
+from sessiongraph.infrastructure.db import Database  # noqa: E402
 from sessiongraph.infrastructure.settings import Settings  # noqa: E402
 from sessiongraph.models import Booking, Course, Event, Instructor, LiveSession, User  # noqa: E402
 from sessiongraph.resolvers import reminders  # noqa: E402
@@ -94,7 +94,7 @@ class CountingPlanner(ReminderPlanner):
 
 async def measure(url: str, people: int) -> None:
     settings = Settings(database_url=url, _env_file=None)
-    database = Database(create_engine(settings))
+    database = Database.of(settings)
     planner = CountingPlanner(database, FrozenClock(STARTS - timedelta(minutes=15)), settings)
     started = time.perf_counter()
     planner.wake()

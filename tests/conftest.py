@@ -26,7 +26,7 @@ from sqlmodel import SQLModel
 
 from sessiongraph import migrations, models
 from sessiongraph.infrastructure.clock import FrozenClock
-from sessiongraph.infrastructure.db import Database, create_engine
+from sessiongraph.infrastructure.db import Database
 from sessiongraph.infrastructure.settings import Settings, async_database_url
 from sessiongraph.infrastructure.tokens import issue_token
 from sessiongraph.server.app import create_app
@@ -70,7 +70,7 @@ async def settings(database_url) -> Settings:
 
 @pytest.fixture(scope="session")
 async def database(settings) -> AsyncIterator[Database]:
-    database = Database(create_engine(settings))
+    database = Database.of(settings)
     await migrations.upgrade(database.engine)
     yield database
     await database.dispose()
@@ -206,12 +206,14 @@ def count_statements(database):
             log.statements.append(statement)
             log.parameters.append(parameters)
 
-        engine = database.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", record)
+        engines = [engine.sync_engine for engine in database.engines]
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", record)
         try:
             yield log
         finally:
-            event.remove(engine, "before_cursor_execute", record)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", record)
 
     return counting
 

@@ -59,12 +59,14 @@ async def test_a_query_s_reads_check_out_one_connection_whatever_its_statements(
     def checked_out(dbapi_connection, record, proxy) -> None:
         checkouts.append(dbapi_connection)
 
-    event.listen(database.engine.sync_engine, "checkout", checked_out)
+    for engine in database.engines:
+        event.listen(engine.sync_engine, "checkout", checked_out)
     try:
         with count_statements() as log:
             body = await caller(learner).execute(DASHBOARD)
     finally:
-        event.remove(database.engine.sync_engine, "checkout", checked_out)
+        for engine in database.engines:
+            event.remove(engine.sync_engine, "checkout", checked_out)
 
     assert "errors" not in body, body
     assert len(body["data"]["viewer"]["schedule"]["upcoming"]["edges"]) == 6

@@ -318,18 +318,20 @@ class _statements:
     """Every statement the block sends on the engine, the planner's background work included."""
 
     def __init__(self, database) -> None:
-        self.engine = database.engine.sync_engine
+        self.engines = [engine.sync_engine for engine in database.engines]
         self.sent: list[str] = []
 
     def _record(self, _conn, _cursor, statement, *_args) -> None:
         self.sent.append(statement)
 
     def __enter__(self) -> list[str]:
-        sa_event.listen(self.engine, "before_cursor_execute", self._record)
+        for engine in self.engines:
+            sa_event.listen(engine, "before_cursor_execute", self._record)
         return self.sent
 
     def __exit__(self, *_exc) -> None:
-        sa_event.remove(self.engine, "before_cursor_execute", self._record)
+        for engine in self.engines:
+            sa_event.remove(engine, "before_cursor_execute", self._record)
 
 
 async def test_the_purge_forgets_reminders_an_hour_after_their_start_and_writes_nothing_before(

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.pool import NullPool
 
 from sessiongraph.infrastructure.settings import Settings
+from sessiongraph.infrastructure.sqlite_inline import inline_reading_engine
 
 log = logging.getLogger("sessiongraph.db")
 
@@ -147,6 +148,16 @@ def database_unavailable(error: BaseException | None) -> bool:
     return False
 
 
+def create_reading_engine(settings: Settings, url: str | None = None) -> AsyncEngine | None:
+    """On SQLite, the engine its reads go through: on the event loop's thread, not aiosqlite's
+    (sessiongraph/infrastructure/sqlite_inline.py); elsewhere None, the engine reads as it writes."""
+    if not settings.is_sqlite:
+        return None
+    return inline_reading_engine(url or settings.database_url, timeout=settings.database_busy_timeout_seconds,
+                                 pool_size=settings.database_pool_size, max_overflow=settings.database_pool_size,
+                                 pool_timeout=settings.database_pool_timeout_seconds)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -165,8 +176,9 @@ class Database:
     # Which node answers the reads: the primary, or a read replica's name (`reading_from`).
     node = "primary"
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, reading_engine: AsyncEngine | None = None) -> None:
         self.engine = engine
+        self._reading_engine = reading_engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         # Reads on PostgreSQL run outside a transaction: asyncpg would otherwise send BEGIN
         # before a loader's one SELECT and ROLLBACK after it, two round trips for nothing.
@@ -175,7 +187,7 @@ class Database:
         # Behind a pooler in transaction mode, though, a statement outside a transaction is prepared on
         # one server connection and could be executed on another: reads open a transaction there.
         autocommit = engine.dialect.name != "sqlite" and not engine.get_execution_options().get(TRANSACTION_POOLED)
-        reading = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+        reading = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else reading_engine or engine
         self._reads = async_sessionmaker(reading, class_=AsyncSession, expire_on_commit=False)
         self._reading = reading
         self._commit_listeners: list[Callable[[], None]] = []
@@ -258,8 +270,21 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine its statements go through: the one engine, or on SQLite also the reading one
+        (what listens to statements, traces them or counts them listens to each)."""
+        return (self.engine,) if self._reading_engine is None else (self.engine, self._reading_engine)
+
+    @classmethod
+    def of(cls, settings: Settings, url: str | None = None) -> Database:
+        """The database DATABASE_URL (or `url`) names, as the service reads and writes it."""
+        return cls(create_engine(settings, url), reading_engine=create_reading_engine(settings, url))
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._reading_engine is not None:
+            await self._reading_engine.dispose()
 
 
 def notify_on_commit(db: AsyncSession) -> None:

@@ -323,10 +323,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                database: Database | None = None, check_migrations: bool = True) -> Starlette:
     settings = settings or get_settings()
     settings.check()
-    database = database or Database(create_engine(settings))
+    database = database or Database.of(settings)
     replicas = Replicas.from_settings(database, settings)
     tracing = create_tracing(settings)  # off (and free) unless OTEL_EXPORTER_OTLP_ENDPOINT is set
-    tracing.instrument_engine(database.engine)
+    for engine in database.engines:
+        tracing.instrument_engine(engine)
     for replica in replicas.replicas if replicas is not None else ():
         tracing.instrument_engine(replica.database.engine)
     clock = clock or Clock()

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from sessiongraph import migrations
 from sessiongraph.infrastructure.clock import Clock
-from sessiongraph.infrastructure.db import Database, create_engine
+from sessiongraph.infrastructure.db import Database
 from sessiongraph.infrastructure.settings import Settings, get_settings
 from sessiongraph.models import User
 
@@ -72,7 +72,7 @@ class CommandFailed(Exception):
 
 def _with_database(settings: Settings, work):
     async def run():
-        database = Database(create_engine(settings))
+        database = Database.of(settings)
         try:
             return await work(database)
         finally:

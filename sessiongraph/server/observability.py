@@ -78,8 +78,8 @@ def metrics_endpoint(app_state):
         if not hmac.compare_digest(sent, f"Bearer {expected}".encode()):
             return _refusal(401, "UNAUTHENTICATED", "Metrics need `Authorization: Bearer <METRICS_TOKEN>`.")
         ACTIVE_SUBSCRIPTIONS.set(app_state.broker.subscriber_count)
-        pool = app_state.database.engine.pool
-        POOL_CHECKED_OUT.set(pool.checkedout() if hasattr(pool, "checkedout") else 0)
+        pools = [engine.pool for engine in app_state.database.engines]
+        POOL_CHECKED_OUT.set(sum(pool.checkedout() for pool in pools if hasattr(pool, "checkedout")))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
