@@ -51,7 +51,7 @@ class SharedReads:
     Each statement read through a session of its own paid for a pool checkout, and on
     PostgreSQL the pre-ping round trip that checkout makes (infrastructure/db.py): about
     as much CPU as the statement itself. An operation's loaders and lists run side by
-    side, and a session takes one statement at a time, so a lock queues them; the
+    side, and a connection takes one statement at a time, so a lock queues them; the
     statements of one request then run one after another, each still answering a whole
     level's batch. A statement that comes after the operation has been answered (a
     sibling field graphql-core left running when an error nulled its parent) reads
