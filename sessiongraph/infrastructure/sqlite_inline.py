@@ -104,16 +104,18 @@ class _Inline:
 class InlineConnection:
     """A sqlite3 connection with aiosqlite.Connection's coroutine methods, answered where awaited."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_open")
 
     _tx = _Inline()
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._conn = connection
+        self._open = True
 
     @property
-    def _connection(self) -> sqlite3.Connection | None:  # aiosqlite's name; the dialect tests it
-        return self._conn
+    def _connection(self) -> sqlite3.Connection | None:
+        """aiosqlite's name for it, None once closed: the dialect commits and rolls back only while it is set."""
+        return self._conn if self._open else None
 
     @property
     def isolation_level(self) -> str | None:
@@ -129,9 +131,10 @@ class InlineConnection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        self._conn.close()
+        self.stop()
 
     def stop(self) -> None:
+        self._open = False
         self._conn.close()
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
