@@ -108,6 +108,8 @@ async def test_the_instructor_or_an_admin_reviews_and_the_learner_hears_of_it(da
     request_id = (await ask(caller, lea, live_session_id))["absenceRequest"]["id"]
     other_teacher = await data.user_of(await data.instructor("Omar"))
     teacher_user = await data.user_of(teacher)
+    # What the setup published is out first: the subscriptions below hear only what the step does.
+    await app.state.relay.idle()
 
     async with app.state.broker.subscribe(f"schedule:user:{lea.id}") as events:
         # when

@@ -389,6 +389,8 @@ async def test_booking_and_cancelling_are_published_to_the_learner_and_the_instr
     _, teacher, slot, lea = await a_slot(data, given)
     teacher_user = await data.user_of(teacher)
     broker = app.state.broker
+    # What the setup published is out first: the subscriptions below hear only what the step does.
+    await app.state.relay.idle()
 
     async with broker.subscribe(f"schedule:user:{lea.id}") as learners, \
             broker.subscribe(f"schedule:user:{teacher_user.id}") as teachers:

@@ -187,6 +187,8 @@ async def test_a_slot_with_bookings_is_withdrawn_only_with_cancel_bookings(data,
     # when
     refused = await withdraw(caller(ines), slot)
     unchanged = await snapshot(data.database)
+    # What the setup published is out first: the subscriptions below hear only what the step does.
+    await app.state.relay.idle()
     async with app.state.broker.subscribe(f"schedule:user:{lea.id}") as leas, \
             app.state.broker.subscribe(f"schedule:user:{max_.id}") as maxs:
         withdrawn = await withdraw(caller(ines), slot, cancel_bookings=True)

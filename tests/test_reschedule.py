@@ -176,6 +176,8 @@ async def test_the_freed_seat_goes_to_the_old_slot_s_waitlist_and_everyone_hears
                   await data.user_of(await data_instructor(data, second)))
     broker = app.state.broker
 
+    # What the setup published is out first: the subscriptions below hear only what the step does.
+    await app.state.relay.idle()
     # when
     async with broker.subscribe(f"schedule:user:{lea.id}") as lea_hears, \
             broker.subscribe(f"schedule:user:{max_.id}") as max_hears, \

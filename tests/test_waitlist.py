@@ -141,6 +141,8 @@ async def test_a_cancellation_books_the_first_waiting_learner_at_once(data, give
         await join(caller, learner, slot)
     teacher = await data.user_of(await instructor_of(data, slot))
 
+    # What the setup published is out first: the subscriptions below hear only what the step does.
+    await app.state.relay.idle()
     # when
     async with app.state.broker.subscribe(f"schedule:user:{ben.id}") as bens, \
             app.state.broker.subscribe(f"schedule:user:{teacher.id}") as teachers:
