@@ -2,9 +2,9 @@
 
 aiosqlite runs each call of a connection (cursor, execute, fetchall, close...) on a thread of its
 own and hands the answer back through the event loop: measured on the full-scale benchmark
-database, one indexed SELECT of a user cost 343 µs of CPU that way against 7 µs called directly,
-and a request makes several such calls for each statement. Under load the handoffs made SQLite's
-CPU per request two to three times PostgreSQL's (README, "Speed").
+database, one indexed SELECT of a user (four such calls) cost 343 µs of CPU that way against 7 µs
+called directly. Under load SQLite's CPU per request was 1.4 to 2.3 times PostgreSQL's (README,
+"Instructions per request, and SQLite at full scale").
 
 A read on SQLite in WAL mode does not wait for writers, and the service's reads are indexed and
 short (a month calendar's statement takes 0.4 ms), so `Database` reads SQLite through connections
@@ -13,8 +13,9 @@ more. Writes keep aiosqlite: a writer may wait for the database lock (up to the 
 that wait must not stop the loop.
 
 The classes give SQLAlchemy's aiosqlite dialect the part of aiosqlite's API it calls, through its
-`async_creator` hook; everything else (pooling, the pragmas, errors, which are sqlite3's own
-classes either way) is the dialect's as before.
+`async_creator` hook; everything else (pooling, errors, which are sqlite3's own classes either way)
+is the dialect's as before. The writing engine's pragmas are not run on these connections: WAL is
+the file's own mode once a writer set it, and foreign keys and `synchronous` concern writes only.
 """
 
 from __future__ import annotations
