@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
+from asyncpg import Connection
 from sqlalchemy import text
 
 from sessiongraph.infrastructure.db import Database, create_engine
@@ -74,3 +75,28 @@ async def test_behind_a_pooler_no_prepared_statement_stays_on_the_server(engine_
     pooled = engine_of.engine.get_execution_options().get("transaction_pooled", False)
     # Directly, the engine keeps them per connection on purpose (this very statement among them).
     assert (kept == 0) is pooled, kept
+
+
+async def test_a_pooled_connection_is_pinged_in_one_round_trip(engine_of, monkeypatch):
+    """Each checkout pings the pooled connection (test_database_faults: an outage while idle), with one
+    statement in the simple protocol: not SQLAlchemy's BEGIN, SELECT and ROLLBACK, three round trips."""
+    sent: list[str] = []
+    for method in ("execute", "fetch", "fetchrow", "_execute"):
+        original = getattr(Connection, method)
+
+        def spy(self, query, *args, _original=original, _method=method, **kwargs):
+            sent.append(f"{_method}: {query}")
+            return _original(self, query, *args, **kwargs)
+        monkeypatch.setattr(Connection, method, spy)
+
+    async with engine_of.read_rows() as connection:  # a new connection: nothing to ping
+        await connection.execute(text("SELECT 2"))
+    made = list(sent)
+    del sent[:]
+    async with engine_of.read_rows() as connection:  # the same one, from the pool
+        await connection.execute(text("SELECT 2"))
+
+    assert not any("SELECT 1" in s for s in made), made
+    pinged = [s for s in sent if "SELECT 2" not in s and "SET LOCAL" not in s and s != "execute: BEGIN"
+              and not s.startswith("execute: ROLLBACK")]
+    assert pinged == ["execute: SELECT 1"], sent
