@@ -39,6 +39,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import EnumMeta
 from inspect import isawaitable
 from types import GeneratorType
 from typing import Any, cast
@@ -49,6 +50,7 @@ from graphql import (
     ExecutionResult,
     FieldNode,
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
     GraphQLList,
@@ -121,6 +123,9 @@ class FieldStep:
     takes_self: bool = False
     info_name: str | None = None
     complete: Completer = field(init=False)
+    # The type of the values that `complete` returns as they are (str for a String or an ID, bool for a
+    # Boolean), which the loops take without calling it; None for other types.
+    passes: type | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -186,7 +191,7 @@ class Plan:
         nodes = [d.node for d in details]
         name = nodes[0].name.value
         if name == "__typename":
-            step = FieldStep(key, details, nodes, None, TYPENAME, None, False)
+            step = FieldStep(key, details, nodes, None, TYPENAME, None, False, passes=str)
             step.complete = _leaf_completer(self.schema.type_map["String"], nullable=False)
             return step
         definition = parent.fields.get(name)
@@ -203,12 +208,16 @@ class Plan:
             step.takes_self = resolver.self_parameter is not None
             step.info_name = info_parameter.name if info_parameter is not None else None
         step.complete = self._completer(definition.type, step, parent)
+        leaf = definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type
+        step.passes = _PASSED_AS_THEY_ARE.get(leaf.name) if is_leaf_type(leaf) else None
         return step
 
     def _completer(self, type_: GraphQLOutputType, step: FieldStep, parent: GraphQLObjectType) -> Completer:
         """How a value of the type is completed, as graphql-core's complete_value does."""
         if isinstance(type_, GraphQLNonNull) and is_leaf_type(type_.of_type):
             return _leaf_completer(type_.of_type, nullable=False)  # one call a leaf, not two
+        if isinstance(type_, GraphQLNonNull) and isinstance(type_.of_type, GraphQLObjectType):
+            return self._object_completer(type_.of_type, step, nullable=False)  # nor an object
         if isinstance(type_, GraphQLNonNull):
             inner = self._completer(type_.of_type, step, parent)
 
@@ -234,19 +243,28 @@ class Plan:
         assert isinstance(type_, GraphQLObjectType)
         return self._object_completer(type_, step)
 
-    def _object_completer(self, type_: GraphQLObjectType, step: FieldStep) -> Completer:
+    def _object_completer(self, type_: GraphQLObjectType, step: FieldStep, *, nullable: bool = True) -> Completer:
         child: list[ObjectStep] = []  # planned when the first value reaches it
         is_type_of = type_.is_type_of
         plan = self
 
         def object_value(value: Any, level: Level) -> Any:
             if value is None:
-                return None
+                if nullable:
+                    return None
+                raise Declined("null where the schema promises a value")
             if not child:
                 child.append(plan.child(type_, step))
             if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
                 raise Declined(f"not a {type_.name}")
-            return level.add(child[0], value)
+            # Level.add, without its call.
+            group = level.groups.get(child[0])
+            if group is None:
+                group = level.groups[child[0]] = ([], [])
+            out: dict[str, Any] = {}
+            group[0].append(value)
+            group[1].append(out)
+            return out
         return object_value
 
     def _abstract_completer(self, type_: GraphQLAbstractType, step: FieldStep,
@@ -271,11 +289,37 @@ class Plan:
         return abstract_value
 
 
+# The built-in scalars whose values of these types graphql-core's coerce_output_value returns unchanged.
+_PASSED_AS_THEY_ARE: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
+
+
+def _enum_names(type_: Any) -> dict[int, str]:
+    """A Strawberry enum's GraphQL names, by the id of each member of its Python enum (members live as
+    long as their class, so no other object has their id). Strawberry's coerce_output_value compares the
+    value with each of the enum's values in turn, reading a property of both every time."""
+    wrapped = getattr(type_, "wrapped_cls", None)
+    if not isinstance(type_, GraphQLEnumType) or not isinstance(wrapped, EnumMeta):
+        return {}
+    names: dict[int, str] = {}
+    member: Any
+    for member in wrapped:
+        try:
+            names[id(member)] = type_.coerce_output_value(member)
+        except Exception:  # left to the call, which raises it, to decline the request
+            continue
+    return names
+
+
 def _leaf_completer(type_: Any, *, nullable: bool = True) -> Completer:
     coerce = type_.coerce_output_value
     # The values graphql-core's built-in scalars pass through unchanged, taken without the call.
-    same: type | None = {"String": str, "ID": str, "Boolean": bool}.get(getattr(type_, "name", ""))
-    if type_.name == "Int":
+    same: type | None = _PASSED_AS_THEY_ARE.get(getattr(type_, "name", ""))
+    enum_names = _enum_names(type_)
+    if enum_names:
+        def enum_leaf(value: Any, level: Level) -> Any:
+            name = enum_names.get(id(value))
+            return name if name is not None else leaf(value, level)
+    elif type_.name == "Int":
         def int_leaf(value: Any, level: Level) -> Any:
             if type(value) is int and -2147483648 <= value <= 2147483647:
                 return value
@@ -295,6 +339,8 @@ def _leaf_completer(type_: Any, *, nullable: bool = True) -> Completer:
         if coerced is None or coerced is Undefined:
             raise Declined(f"{type_} cannot represent {value!r}")
         return coerced
+    if enum_names:
+        return enum_leaf
     if type_.name == "Int":
         return int_leaf
     return same_leaf if same is not None else leaf
@@ -389,18 +435,30 @@ async def answer(plan: Plan, executor: Executor, info_class: Any, convert: Calla
                     raise result
                 out[field_step.key] = field_step.complete(result, next_level)
             waiting = []
+        # The loops below are a response's every value: each call left out of them counts (a value
+        # that `passes` is taken as it is, an awaitable is told by its type's entry in _AWAITABLE).
         for step, (sources, outs) in level.groups.items():
             for field_step in step.fields:
-                key, complete = field_step.key, field_step.complete
-                values = _resolve(field_step, step.type, sources, executor, info_class, convert)
-                if field_step.kind is not RESOLVER:
-                    # An attribute or __typename: no type here holds an awaitable, and one that did
-                    # would fail its completion, which declines the request to graphql-core.
-                    for out, value in zip(outs, values, strict=True):
-                        out[key] = complete(value, next_level)
+                key, complete, passes = field_step.key, field_step.complete, field_step.passes
+                if field_step.kind is ATTRIBUTE:
+                    # No type here holds an awaitable, and one that did would fail its completion,
+                    # which declines the request to graphql-core.
+                    assert field_step.strawberry is not None
+                    name = field_step.strawberry.python_name
+                    for source, out in zip(sources, outs, strict=True):
+                        value = getattr(source, name)
+                        out[key] = value if type(value) is passes else complete(value, next_level)
                     continue
+                values = _resolve(field_step, step.type, sources, executor, info_class, convert)
                 for out, value in zip(outs, values, strict=True):
-                    if _awaitable(value):
+                    kind = type(value)
+                    if kind is passes:
+                        out[key] = value
+                        continue
+                    awaitable = _AWAITABLE.get(kind)
+                    if awaitable is None:
+                        awaitable = _awaitable(value)
+                    if awaitable:
                         out[key] = None  # its place in the response's field order, filled when it comes
                         waiting.append((field_step, out, value))
                     else:
@@ -411,10 +469,6 @@ async def answer(plan: Plan, executor: Executor, info_class: Any, convert: Calla
 
 def _resolve(step: FieldStep, parent: GraphQLObjectType, sources: list[Any], executor: Executor, info_class: Any,
              convert: Callable[..., Any]) -> list[Any]:
-    if step.kind is ATTRIBUTE:
-        assert step.strawberry is not None
-        name = step.strawberry.python_name
-        return [getattr(source, name) for source in sources]
     if step.kind is TYPENAME:
         return [parent.name] * len(sources)
     assert step.strawberry is not None and step.definition is not None

@@ -73,3 +73,23 @@ async def test_a_query_s_reads_check_out_one_connection_whatever_its_statements(
     # the signed-in user (before execution) and the query's one session, for its many statements
     assert log.count > 5
     assert len(checkouts) == 2, len(checkouts)
+
+
+def test_every_enum_value_is_named_as_graphql_core_names_it():
+    """The planned path names an enum's values from a table made with the plan; graphql-core asks the type
+    each time. For every enum of the schema, every member of its Python enum, both agree; a value of
+    another type is left to the type itself."""
+    from graphql import GraphQLEnumType
+
+    from sessiongraph.schema import schema
+    from sessiongraph.schema.execution import Level, _leaf_completer
+
+    enums = [t for t in schema._schema.type_map.values()
+             if isinstance(t, GraphQLEnumType) and not t.name.startswith("__")]
+    assert len(enums) > 5
+    for enum_type in enums:
+        complete = _leaf_completer(enum_type)
+        for member in enum_type.wrapped_cls:
+            assert complete(member, Level()) == enum_type.coerce_output_value(member), (enum_type, member)
+        name = next(iter(enum_type.values))
+        assert complete(name, Level()) == enum_type.coerce_output_value(name)
