@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
-from strawberry.dataloader import DataLoader
+from strawberry.dataloader import AbstractCache, DataLoader
 
 from sessiongraph.models.rows import plain_rows
 
@@ -46,6 +46,16 @@ SETTLE_TURNS = 4
 NOT_LOADED: Any = object()
 
 
+class _Futures(dict, AbstractCache):
+    """A loader's futures by key, looked up and stored by the dict's own methods. Strawberry's DefaultCache
+    calls a key function (the identity, as a lambda) in a method of its own for every load and peek."""
+
+    get = dict.get  # type: ignore[assignment]
+    set = dict.__setitem__  # type: ignore[assignment]
+    delete = dict.__delitem__  # type: ignore[assignment]
+    clear = dict.clear
+
+
 class Loader(DataLoader[K, V], Generic[K, V]):
     context: Context
     _waiting: list[tuple[list[K], asyncio.Future[Sequence[V]]]]
@@ -55,12 +65,14 @@ class Loader(DataLoader[K, V], Generic[K, V]):
 
     def __new__(cls, context: Context) -> Loader[K, V]:
         loaders = context.loaders
+        if type(loaders) is dict and (found := loaders.get(cls)) is not None:
+            return found  # a request's own loader, made before: most of the calls, at a row's every field
         shared = isinstance(loaders, SharedLoaders)
         kept = cls.shareable or not shared
         loader = loaders.get(cls) if kept else None
         if loader is None:
             loader = super().__new__(cls)
-            DataLoader.__init__(loader, load_fn=loader._load_batch)
+            DataLoader.__init__(loader, load_fn=loader._load_batch, cache_map=_Futures())
             # Shared by several viewers, a loader reads in the share's context, not its first caller's.
             loader.context = loaders.context if isinstance(loaders, SharedLoaders) and cls.shareable else context
             loader._waiting = []
@@ -79,9 +91,12 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         without a task or a gather, which is most of what a row of a long list costs.
         """
         loaded = self.cache_map.get(key)
-        if loaded is None or not loaded.done() or loaded.cancelled() or loaded.exception() is not None:
+        if loaded is None or not loaded.done():
             return NOT_LOADED
-        return loaded.result()
+        try:
+            return loaded.result()
+        except BaseException:  # failed or cancelled: what a load would raise again
+            return NOT_LOADED
 
     async def _load_batch(self, keys: list[K]) -> Sequence[V]:
         """The first batch to arrive waits SETTLE_TURNS turns, then answers every batch that
