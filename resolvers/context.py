@@ -168,6 +168,9 @@ class Context:
     # query again after the replica it read from failed (sessiongraph/server/app.py).
     replicas: Replicas | None = None
     read_failover: bool = False
+    # While the planned execution answers (schema/execution.py): it gathers a level's awaitables all at
+    # once, which is what `Together` does for sibling lists, so those run as they are called.
+    answered_by_levels: bool = False
 
     def __post_init__(self) -> None:
         if self.now is None:

@@ -542,7 +542,9 @@ class PlannedExecution(SchemaExtension):
             return get_arguments(config=strawberry_schema.config, scalar_registry=converter.scalar_registry,
                                  **arguments)
 
+        ctx = context.context
         try:
+            ctx.answered_by_levels = True
             return await answer(plan, executor, strawberry_schema.config.info_class, convert)
         except Unplannable as why:
             log.info("%s is executed by graphql-core from now on: %s", context.operation_name, why)
@@ -556,7 +558,9 @@ class PlannedExecution(SchemaExtension):
                 return None
             # graphql-core reports it the schema's way, with its path and partial data.
             log.debug("%s executed by graphql-core after a resolver's error", context.operation_name, exc_info=True)
-        context.context.forget_loaded()
+        finally:
+            ctx.answered_by_levels = False
+        ctx.forget_loaded()
         return None
 
 
