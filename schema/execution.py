@@ -218,6 +218,8 @@ class Plan:
             return _leaf_completer(type_.of_type, nullable=False)  # one call a leaf, not two
         if isinstance(type_, GraphQLNonNull) and isinstance(type_.of_type, GraphQLObjectType):
             return self._object_completer(type_.of_type, step, nullable=False)  # nor an object
+        if isinstance(type_, GraphQLNonNull) and isinstance(type_.of_type, GraphQLList):
+            return self._list_completer(type_.of_type, step, parent, nullable=False)  # nor a list
         if isinstance(type_, GraphQLNonNull):
             inner = self._completer(type_.of_type, step, parent)
 
@@ -227,21 +229,28 @@ class Plan:
                 return inner(value, level)
             return non_null
         if isinstance(type_, GraphQLList):
-            item = self._completer(type_.of_type, step, parent)
-
-            def list_of(value: Any, level: Level) -> Any:
-                if value is None:
-                    return None
-                if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-                    raise Declined("a list's value is not iterable")
-                return [item(v, level) for v in value]
-            return list_of
+            return self._list_completer(type_, step, parent)
         if is_leaf_type(type_):
             return _leaf_completer(type_)
         if is_abstract_type(type_):
             return self._abstract_completer(type_, step, parent)
         assert isinstance(type_, GraphQLObjectType)
         return self._object_completer(type_, step)
+
+    def _list_completer(self, type_: GraphQLList, step: FieldStep, parent: GraphQLObjectType, *,
+                        nullable: bool = True) -> Completer:
+        item = self._completer(type_.of_type, step, parent)
+
+        def list_of(value: Any, level: Level) -> Any:
+            if type(value) is not list:  # a list, the usual value, needs no more checking
+                if value is None:
+                    if nullable:
+                        return None
+                    raise Declined("null where the schema promises a value")
+                if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+                    raise Declined("a list's value is not iterable")
+            return [item(v, level) for v in value]
+        return list_of
 
     def _object_completer(self, type_: GraphQLObjectType, step: FieldStep, *, nullable: bool = True) -> Completer:
         child: list[ObjectStep] = []  # planned when the first value reaches it
