@@ -305,7 +305,7 @@ _PASSED_AS_THEY_ARE: dict[str, type] = {"String": str, "ID": str, "Boolean": boo
 def _enum_names(type_: Any) -> dict[int, str]:
     """A Strawberry enum's GraphQL names, by the id of each member of its Python enum (members live as
     long as their class, so no other object has their id). Strawberry's coerce_output_value compares the
-    value with each of the enum's values in turn, reading a property of both every time."""
+    value with each of the enum's values in turn, reading the Python enum's `.value` property each time."""
     wrapped = getattr(type_, "wrapped_cls", None)
     if not isinstance(type_, GraphQLEnumType) or not isinstance(wrapped, EnumMeta):
         return {}
