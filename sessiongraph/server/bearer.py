@@ -8,7 +8,8 @@ import asyncio
 from datetime import UTC, datetime
 
 import jwt
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import bindparam, select
+from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
 from sessiongraph.infrastructure.clock import Clock
@@ -17,12 +18,14 @@ from sessiongraph.infrastructure.oidc import ALGORITHMS, OidcVerifier
 from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.infrastructure.tokens import InvalidToken, token_expiry, user_id_from_token
 from sessiongraph.models import User
+from sessiongraph.models.rows import plain_rows
 from sessiongraph.resolvers.signin import user_for_identity
 
-_USERS = inspect(User).local_table
-_USER_BY_ID = select(*_USERS.columns).where(_USERS.c.id == bindparam("user_id"))
-_USERS_BY_ID = select(*_USERS.columns).where(_USERS.c.id.in_(bindparam("user_ids", expanding=True)))
-_USER_BY_EMAIL = select(*_USERS.columns).where(_USERS.c.email == bindparam("email"))
+_USER_ROWS = plain_rows(User)
+_USERS = select(*_USER_ROWS.columns)
+_USER_BY_ID = _USERS.where(col(User.id) == bindparam("user_id"))
+_USERS_BY_ID = _USERS.where(col(User.id).in_(bindparam("user_ids", expanding=True)))
+_USER_BY_EMAIL = _USERS.where(col(User.email) == bindparam("email"))
 
 
 async def _read_user(database: Database, statement, parameters) -> User | None:
@@ -30,7 +33,7 @@ async def _read_user(database: Database, statement, parameters) -> User | None:
     statement on every request. The user is detached either way: nothing writes it."""
     async with database.read_rows() as connection:
         row = (await connection.execute(statement, parameters)).first()
-    return User(**row._mapping) if row is not None else None
+    return _USER_ROWS.of(row) if row is not None else None
 
 
 async def stored_user(database: Database, user_id: int) -> User | None:
@@ -92,8 +95,8 @@ class BearerTokens:
     async def _read_users(self, user_ids: list[int]) -> list[User | None]:
         async with self.database.read_rows() as connection:
             rows = (await connection.execute(_USERS_BY_ID, {"user_ids": list(set(user_ids))})).all()
-        found = {row.id: row._mapping for row in rows}
-        return [User(**found[user_id]) if user_id in found else None for user_id in user_ids]
+        found = {row.id: _USER_ROWS.of(row) for row in rows}
+        return [found.get(user_id) for user_id in user_ids]
 
     async def close(self) -> None:
         if self.oidc is not None:
