@@ -45,6 +45,10 @@ class Actor:
         return self.user.id if self.user is not None else None
 
 
+# Where an HTTP request's state keeps the reads its sign-in began.
+REQUEST_READS = "sessiongraph_reads"
+
+
 class SharedReads:
     """One database connection for all the reads of one operation, its statements one at a time.
 
@@ -59,7 +63,7 @@ class SharedReads:
     """
 
     def __init__(self, database: Database) -> None:
-        self._database = database
+        self.database = database
         self._connection: AsyncConnection | None = None
         # An ORM session on that connection, made only for a statement that reads instances: one that
         # reads columns only runs on the connection itself, without a session's bookkeeping (its
@@ -89,15 +93,15 @@ class SharedReads:
 
     async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if self._closed:
-            async with self._database.read() as db:
+            async with self.database.read() as db:
                 return await getattr(db, method)(*args, **kwargs)
         try:
             if self._connection is None:
-                self._connection = await self._database.reading_connection()
+                self._connection = await self.database.reading_connection()
             if args and _reads_no_instances(args[0]):
                 return await getattr(self._connection, method)(*args, **kwargs)
             if self._db is None:
-                self._db = self._database.session_on(self._connection)
+                self._db = self.database.session_on(self._connection)
             return await getattr(self._db, method)(*args, **kwargs)
         except BaseException:
             # A failed statement leaves the connection waiting for a rollback (or dead); the next
@@ -127,7 +131,7 @@ class SharedReads:
         return await self._call("get", *args, **kwargs)
 
     def get_bind(self) -> Any:
-        return self._database.engine
+        return self.database.engine
 
     async def close(self) -> None:
         """After the statement under way, if any; later ones read through sessions of their own."""
@@ -225,6 +229,12 @@ class Context:
         """After a mutation: its writer's next queries read from a replica only once it has replayed them."""
         if self.replicas is not None and self.actor.user_id is not None:
             await self.replicas.wrote(self.actor.user_id)
+
+    def take_request_reads(self) -> SharedReads | None:
+        """The reads an HTTP request's sign-in began on the primary (sessiongraph/server/app.py
+        `Authentication`), handed to the first operation that asks; None when there are none."""
+        state = getattr(self.request, "scope", {}).get("state") if self.request is not None else None
+        return state.pop(REQUEST_READS, None) if state else None
 
     def forget_loaded(self) -> None:
         """Drop every cached load; a mutation has changed what they would answer."""

@@ -592,10 +592,19 @@ class OneReadSession(SchemaExtension):
         shared = None
         primary = getattr(ctx, "database", None)
         primary_node = getattr(primary, "node", None)
+        # The connection the request's sign-in read its user on: a query on the primary reads on it
+        # too, so that a request checks out one connection; anything else gives it back first.
+        held = ctx.take_request_reads() if hasattr(ctx, "take_request_reads") else None
         if context.operation_type is StrawberryOperationType.QUERY and getattr(ctx, "shared_reads", False) is None:
             ctx.database = await ctx.reads_for_query()
             READS_BY_NODE.labels(ctx.database.node).inc()
-            shared = ctx.shared_reads = SharedReads(ctx.database)
+            if held is not None and held.database is ctx.database:
+                shared, held = held, None
+            else:
+                shared = SharedReads(ctx.database)
+            ctx.shared_reads = shared
+        if held is not None:
+            await held.close()
         try:
             yield
         finally:

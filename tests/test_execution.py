@@ -7,11 +7,13 @@ tests/test_differential.py's to show.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 from prometheus_client import REGISTRY
 from sqlalchemy import event
 
+from sessiongraph.clients.documents import load_operations
 from tests.conftest import NOW
 from tests.schedule_data import data  # noqa: F401
 from tests.test_schedule_statements import DASHBOARD, learner_with_schedule
@@ -48,31 +50,72 @@ async def test_a_resolver_s_error_is_reported_as_graphql_core_reports_it(data, c
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert answered("Negative", "executed") == before + 1
 
+RESET_CALENDAR_FEED = next(op.document for op in load_operations("web") if op.name == "ResetCalendarFeed")
 
-async def test_a_query_s_reads_check_out_one_connection_whatever_its_statements(data, caller, database, app,
-                                                                                 count_statements):
-    learner = await learner_with_schedule(data, [NOW + timedelta(days=1, hours=n) for n in range(6)])
-    # The outbox relay publishes what the setup recorded on connections of its own: not while counting.
-    await app.state.relay.idle()
-    checkouts: list[object] = []
+
+@contextmanager
+def pool_use(database):
+    """How many connections the engines' pools hand out while the block runs, and the most out at once."""
+    use = {"checkouts": 0, "out": 0, "most": 0}
 
     def checked_out(dbapi_connection, record, proxy) -> None:
-        checkouts.append(dbapi_connection)
+        use["checkouts"] += 1
+        use["out"] += 1
+        use["most"] = max(use["most"], use["out"])
+
+    def checked_in(dbapi_connection, record) -> None:
+        use["out"] -= 1
 
     for engine in database.engines:
         event.listen(engine.sync_engine, "checkout", checked_out)
+        event.listen(engine.sync_engine, "checkin", checked_in)
     try:
-        with count_statements() as log:
-            body = await caller(learner).execute(DASHBOARD)
+        yield use
     finally:
         for engine in database.engines:
             event.remove(engine.sync_engine, "checkout", checked_out)
+            event.remove(engine.sync_engine, "checkin", checked_in)
+
+
+async def test_a_query_s_reads_and_its_user_s_check_out_one_connection_whatever_its_statements(
+        data, caller, database, app, count_statements):
+    learner = await learner_with_schedule(data, [NOW + timedelta(days=1, hours=n) for n in range(6)])
+    # The outbox relay publishes what the setup recorded on connections of its own: not while counting.
+    await app.state.relay.idle()
+    with pool_use(database) as use, count_statements() as log:
+        body = await caller(learner).execute(DASHBOARD)
 
     assert "errors" not in body, body
     assert len(body["data"]["viewer"]["schedule"]["upcoming"]["edges"]) == 6
-    # the signed-in user (before execution) and the query's one session, for its many statements
+    # the signed-in user, before execution, then the query's many statements, on one connection
     assert log.count > 5
-    assert len(checkouts) == 2, len(checkouts)
+    assert use["checkouts"] == 1, use
+    assert use["out"] == 0, use
+
+
+async def test_a_mutation_s_user_is_read_on_a_connection_given_back_before_it_runs(data, caller, database, app):
+    learner = await learner_with_schedule(data, [NOW + timedelta(days=1)])
+    await app.state.relay.idle()
+    with pool_use(database) as use:
+        body = await caller(learner).execute(RESET_CALENDAR_FEED)
+
+    assert body["data"]["resetCalendarFeed"]["errors"] == [], body
+    assert use["checkouts"] >= 2, use  # the user's read, then the mutation's transaction
+    assert use["most"] == 1, use
+    assert use["out"] == 0, use
+
+
+async def test_a_signed_in_request_that_no_operation_answers_gives_its_connection_back(data, caller, database,
+                                                                                       http):
+    learner = await learner_with_schedule(data, [NOW + timedelta(days=1)])
+    with pool_use(database) as use:
+        invalid = await http.post("/graphql", json={"query": "{ nothing }"}, headers=caller(learner).headers)
+        unparsed = await http.post("/graphql", json={"query": "{"}, headers=caller(learner).headers)
+
+    assert invalid.json()["errors"], invalid.text
+    assert unparsed.json()["errors"], unparsed.text
+    assert use["checkouts"] == 2, use  # each request's user
+    assert use["out"] == 0, use
 
 
 def test_every_enum_value_is_named_as_graphql_core_names_it():

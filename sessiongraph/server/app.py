@@ -36,7 +36,7 @@ from sessiongraph.infrastructure.tokens import InvalidToken, bearer_token
 from sessiongraph.infrastructure.tracing import create_tracing
 from sessiongraph.models import User
 from sessiongraph.resolvers import email, webhooks
-from sessiongraph.resolvers.context import Actor, Context
+from sessiongraph.resolvers.context import REQUEST_READS, Actor, Context, SharedReads
 from sessiongraph.resolvers.email import EmailSender
 from sessiongraph.resolvers.outbox import Relay
 from sessiongraph.resolvers.reminders import ReminderPlanner
@@ -286,29 +286,43 @@ class Authentication:
                 refusal = Refusal(400, "BAD_REQUEST", "Send one Authorization header, not several.")
                 await refusal_response(refusal, Request(scope).headers.get("accept"))(scope, receive, send)
                 return
+            state = scope.setdefault("state", {})
+            # The user is read on the connection the request's query goes on to read on (schema/execution.py
+            # `OneReadSession` takes it): a request checks out one connection, not one for each.
+            reads = state[REQUEST_READS] = SharedReads(self.bearer.database)
             try:
-                scope.setdefault("state", {})["user"] = await self.user_of(scope)
-            except InvalidToken as refusal:
-                response = JSONResponse(
-                    {"data": None, "errors": [{"message": str(refusal), "extensions": {"code": "UNAUTHENTICATED"}}]},
-                    status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-                await response(scope, receive, send)
-                return
-            except Exception as error:
-                if not database_unavailable(error):
-                    raise
-                log.warning("cannot read the signed-in user: %s", error)
-                accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1") or None
-                await unavailable_response(accept, self.settings.service_unavailable_retry_after_seconds)(
-                    scope, receive, send)
-                return
+                await self._signed_in(scope, receive, send, state, reads)
+            finally:
+                if state.pop(REQUEST_READS, None) is not None:
+                    await reads.close()
+            return
         await self.app(scope, receive, send)
 
-    async def user_of(self, scope: Scope) -> User | None:
+    async def _signed_in(self, scope: Scope, receive: Receive, send: Send, state: dict, reads: SharedReads) -> None:
+        """The request, with its signed-in user in its state; refused when the token is."""
+        try:
+            state["user"] = await self.user_of(scope, reads)
+        except InvalidToken as refusal:
+            response = JSONResponse(
+                {"data": None, "errors": [{"message": str(refusal), "extensions": {"code": "UNAUTHENTICATED"}}]},
+                status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            await response(scope, receive, send)
+            return
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.warning("cannot read the signed-in user: %s", error)
+            accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1") or None
+            await unavailable_response(accept, self.settings.service_unavailable_retry_after_seconds)(
+                scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def user_of(self, scope: Scope, reads: SharedReads) -> User | None:
         token = bearer_token(next(iter(_authorization_headers(scope)), ""))
         if token is None:
             return None
-        user = await self.bearer.user(token)
+        user = await self.bearer.user(token, reads)
         lapse = rights_lapse(None, user)
         if lapse is not None:
             raise InvalidToken(lapse.message)

@@ -19,6 +19,7 @@ from sessiongraph.infrastructure.settings import Settings
 from sessiongraph.infrastructure.tokens import InvalidToken, token_expiry, user_id_from_token
 from sessiongraph.models import User
 from sessiongraph.models.rows import plain_rows
+from sessiongraph.resolvers.context import SharedReads
 from sessiongraph.resolvers.signin import user_for_identity
 
 _USER_ROWS = plain_rows(User)
@@ -28,11 +29,15 @@ _USERS_BY_ID = _USERS.where(col(User.id).in_(bindparam("user_ids", expanding=Tru
 _USER_BY_EMAIL = _USERS.where(col(User.email) == bindparam("email"))
 
 
-async def _read_user(database: Database, statement, parameters) -> User | None:
-    """The user read as a row rather than through an ORM session, which costs more than the
-    statement on every request. The user is detached either way: nothing writes it."""
-    async with database.read_rows() as connection:
-        row = (await connection.execute(statement, parameters)).first()
+async def _read_user(reads: Database | SharedReads, statement, parameters) -> User | None:
+    """The user read as a plain row (models/rows.py), on a connection of its own or on a request's
+    shared one: neither an ORM session nor a SQLModel instance, each of which costs more than the
+    statement on every request. Nothing writes the user."""
+    if isinstance(reads, SharedReads):
+        row = (await reads.execute(statement, parameters)).first()
+    else:
+        async with reads.read_rows() as connection:
+            row = (await connection.execute(statement, parameters)).first()
     return _USER_ROWS.of(row) if row is not None else None
 
 
@@ -61,17 +66,22 @@ class BearerTokens:
         except (jwt.InvalidTokenError, UnicodeError):
             return False
 
-    async def user(self, token: str) -> User | None:
-        """The token's user as stored now (None when there is none); InvalidToken for a bad token."""
+    async def user(self, token: str, reads: SharedReads | None = None) -> User | None:
+        """The token's user as stored now (None when there is none); InvalidToken for a bad token.
+        Read through `reads` when given (an HTTP request's), else in a statement shared with
+        whoever else asks at the same moment."""
         if self.oidc is not None and self._from_provider(token):
             identity = await self.oidc.identity(token)
-            user = await self._read(_USER_BY_EMAIL, email=identity.email)
+            user = await _read_user(reads or self.database, _USER_BY_EMAIL, {"email": identity.email})
             if user is None and self.settings.oidc_create_users:
                 user = await user_for_identity(self.database, identity.email, identity.name)
             if user is None:
                 raise InvalidToken("no user has the token's e-mail address")
             return user
-        return await self._users_loader().load(user_id_from_token(token, self.settings, self.clock.now()))
+        user_id = user_id_from_token(token, self.settings, self.clock.now())
+        if reads is not None:
+            return await _read_user(reads, _USER_BY_ID, {"user_id": user_id})
+        return await self._users_loader().load(user_id)
 
     def expiry(self, token: str) -> datetime | None:
         """When a token the service took expires (its signature was checked when it was taken)."""
@@ -82,9 +92,6 @@ class BearerTokens:
             return token_expiry(token, self.settings)
         except (InvalidToken, jwt.InvalidTokenError):
             return None
-
-    async def _read(self, statement, **parameters) -> User | None:
-        return await _read_user(self.database, statement, parameters)
 
     def _users_loader(self) -> DataLoader[int, User | None]:
         loop = asyncio.get_running_loop()  # the app may be served from more than one loop (tests)
