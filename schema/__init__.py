@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
 from graphql import GraphQLError, lexicographic_sort_schema, print_schema
-from strawberry.extensions import AddValidationRules
+from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -24,6 +25,7 @@ from sessiongraph.schema.credits import CreditsMutation
 from sessiongraph.schema.execution import OneReadSession, PlannedExecution
 from sessiongraph.schema.exports import ExportsMutation
 from sessiongraph.schema.extensions import ErrorCodes
+from sessiongraph.schema.hooks import ExtensionsRunner
 from sessiongraph.schema.imports import ImportsMutation
 from sessiongraph.schema.limits import QueryLimits, limit_extensions
 from sessiongraph.schema.metrics import OperationMetrics
@@ -63,6 +65,10 @@ class Mutation(SignInMutation, AccountsMutation, CoursesMutation, SessionsMutati
 
 
 class SessiongraphSchema(strawberry.Schema):
+    def create_extensions_runner(self, execution_context: ExecutionContext,
+                                 extensions: list[SchemaExtension]) -> SchemaExtensionsRunner:
+        return ExtensionsRunner(execution_context=execution_context, extensions=extensions)
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Logging happens in ErrorCodes, with the error ID the client sees."""
 
