@@ -42,6 +42,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from email.message import Message
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from cross_web import HTTPException
@@ -84,6 +85,9 @@ class Refusal(HTTPException):
         self.headers = dict(headers or {})
 
 
+# A client sends the same few Accept and Content-Type values, and a request asks for its Accept's
+# media type three times: both are parsed once per value.
+@lru_cache(maxsize=256)
 def response_media_type(accept: str | None) -> str | None:
     """The media type to answer in, by the client's Accept header; None when it accepts neither kind."""
     if accept is None or not accept.strip():
@@ -119,6 +123,7 @@ def response_media_type(accept: str | None) -> str | None:
     return max(ranked)[-1] if ranked else None
 
 
+@lru_cache(maxsize=256)
 def content_media_type(content_type: str) -> str:
     """The media type of a Content-Type header, parameters dropped, as Strawberry's view reads it
     (the standard library's header parser, which Strawberry's parse_content_type uses too)."""
