@@ -26,6 +26,14 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=None)
         return value
 
+    def result_processor(self, dialect, coltype):
+        # asyncpg reads a timestamptz as an aware datetime in UTC already: no call for each value
+        # (a list of 50 live sessions reads some 200). tests/test_platform.py holds every such
+        # column a timestamptz.
+        if dialect.name == "postgresql" and dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect):
         if value is None:
             return None

@@ -1,15 +1,18 @@
 """The service's plumbing: health checks, migrations, scalars, error masking."""
 
 import logging
+from datetime import UTC
 
 import pytest
 import strawberry
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
-from sqlmodel import SQLModel
+from sqlalchemy import select, text
+from sqlmodel import SQLModel, col
 
 from sessiongraph import migrations
+from sessiongraph.models import User
+from sessiongraph.models.columns import UTCDateTime
 from sessiongraph.schema.extensions import ErrorCodes
 from sessiongraph.schema.scalars import SCALARS
 
@@ -59,6 +62,26 @@ async def test_the_migrations_create_exactly_the_tables_the_models_describe(data
 
     assert diff == []
     assert await migrations.current_revision(database.engine) == migrations.head_revision()
+
+
+async def test_every_utc_column_reads_back_aware_in_utc(database, make_user):
+    """UTCDateTime makes SQLite's naive values aware, and leaves asyncpg's as they come: asyncpg reads a
+    timestamptz as an aware UTC datetime, so every such column must be a timestamptz on PostgreSQL."""
+    columns = {(table.name, column.name) for table in SQLModel.metadata.tables.values()
+               for column in table.columns if isinstance(column.type, UTCDateTime)}
+    assert len(columns) > 20
+    user = await make_user("Ada")
+
+    async with database.engine.connect() as connection:
+        created_at = (await connection.execute(
+            select(User.created_at).where(col(User.id) == user.id))).scalar_one()
+        if database.dialect == "postgresql":
+            kinds = {(table, name): kind for table, name, kind in (await connection.execute(text(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema()"))).all()}
+            assert {kinds[column] for column in columns} == {"timestamp with time zone"}
+
+    assert created_at.tzinfo is UTC, created_at
 
 
 def test_the_session_order_index_spells_the_constant_the_list_query_does():
