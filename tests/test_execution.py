@@ -7,6 +7,7 @@ tests/test_differential.py's to show.
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -90,6 +91,22 @@ async def test_a_query_s_reads_and_its_user_s_check_out_one_connection_whatever_
     # the signed-in user, before execution, then the query's many statements, on one connection
     assert log.count > 5
     assert use["checkouts"] == 1, use
+    assert use["out"] == 0, use
+
+
+async def test_requests_at_once_read_their_users_in_one_statement_on_one_of_their_connections(
+        data, caller, database, app, count_statements):
+    learners = [await learner_with_schedule(data, [NOW + timedelta(days=1)]) for _ in range(3)]
+    await app.state.relay.idle()
+    with pool_use(database) as use, count_statements() as log:
+        bodies = await asyncio.gather(*(caller(learner).execute(
+            "{ viewer { user { name } schedule { upcoming(first: 5) { totalCount } } } }") for learner in learners))
+
+    assert all("errors" not in body for body in bodies), bodies
+    assert [body["data"]["viewer"]["user"]["name"] for body in bodies] == [learner.name for learner in learners]
+    assert [body["data"]["viewer"]["schedule"]["upcoming"]["totalCount"] for body in bodies] == [1, 1, 1]
+    assert sum("FROM app_user" in statement for statement in log.statements) == 1, log.statements
+    assert use["checkouts"] == 3, use  # each request's one: the users' statement ran on the first's
     assert use["out"] == 0, use
 
 

@@ -55,8 +55,10 @@ class BearerTokens:
         # Requests, sign-ins and socket checks that ask for users at the same moment share one statement
         # (thousands of sockets signing in again after an instance went away, or due for their periodic
         # check in the same second, would each take a pooled connection). No cache: every load reads the
-        # user as stored now.
-        self._users_by_id: DataLoader[int, User | None] | None = None
+        # user as stored now. A key is (user ID, the HTTP request's reads or None): the statement runs on
+        # the first request's connection, which its query then reads on, so that under load as alone a
+        # request checks out one connection.
+        self._users_by_id: DataLoader[tuple[int, SharedReads | None], User | None] | None = None
 
     def _from_provider(self, token: str) -> bool:
         if self.oidc is None:
@@ -68,8 +70,7 @@ class BearerTokens:
 
     async def user(self, token: str, reads: SharedReads | None = None) -> User | None:
         """The token's user as stored now (None when there is none); InvalidToken for a bad token.
-        Read through `reads` when given (an HTTP request's), else in a statement shared with
-        whoever else asks at the same moment."""
+        `reads`: an HTTP request's, whose connection the read may go on (see `_users_by_id`)."""
         if self.oidc is not None and self._from_provider(token):
             identity = await self.oidc.identity(token)
             user = await _read_user(reads or self.database, _USER_BY_EMAIL, {"email": identity.email})
@@ -78,10 +79,7 @@ class BearerTokens:
             if user is None:
                 raise InvalidToken("no user has the token's e-mail address")
             return user
-        user_id = user_id_from_token(token, self.settings, self.clock.now())
-        if reads is not None:
-            return await _read_user(reads, _USER_BY_ID, {"user_id": user_id})
-        return await self._users_loader().load(user_id)
+        return await self._users_loader().load((user_id_from_token(token, self.settings, self.clock.now()), reads))
 
     def expiry(self, token: str) -> datetime | None:
         """When a token the service took expires (its signature was checked when it was taken)."""
@@ -93,17 +91,22 @@ class BearerTokens:
         except (InvalidToken, jwt.InvalidTokenError):
             return None
 
-    def _users_loader(self) -> DataLoader[int, User | None]:
+    def _users_loader(self) -> DataLoader[tuple[int, SharedReads | None], User | None]:
         loop = asyncio.get_running_loop()  # the app may be served from more than one loop (tests)
         if self._users_by_id is None or self._users_by_id.loop is not loop:
             self._users_by_id = DataLoader(self._read_users, cache=False, loop=loop)
         return self._users_by_id
 
-    async def _read_users(self, user_ids: list[int]) -> list[User | None]:
-        async with self.database.read_rows() as connection:
-            rows = (await connection.execute(_USERS_BY_ID, {"user_ids": list(set(user_ids))})).all()
+    async def _read_users(self, keys: list[tuple[int, SharedReads | None]]) -> list[User | None]:
+        parameters = {"user_ids": list({user_id for user_id, _ in keys})}
+        reads = next((reads for _, reads in keys if reads is not None), None)
+        if reads is not None:
+            rows = (await reads.execute(_USERS_BY_ID, parameters)).all()
+        else:
+            async with self.database.read_rows() as connection:
+                rows = (await connection.execute(_USERS_BY_ID, parameters)).all()
         found = {row.id: _USER_ROWS.of(row) for row in rows}
-        return [found.get(user_id) for user_id in user_ids]
+        return [found.get(user_id) for user_id, _ in keys]
 
     async def close(self) -> None:
         if self.oidc is not None:
