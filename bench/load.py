@@ -268,7 +268,9 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, "RATE_LIMIT_ENABLED": "false",
            "ENVIRONMENT": "benchmark", "LOG_FORMAT": "text"}
     env.pop("REDIS_URL", None)
-    command = [str(Path(sys.executable).parent / "sessiongraph"), "serve", "--port", str(port),
+    # `-m` from ROOT: this checkout's code. The console script in the environment's bin/ imports the
+    # package its editable install points at, whichever checkout runs the benchmark.
+    command = [sys.executable, "-m", "sessiongraph.server.cli", "serve", "--port", str(port),
                "--workers", str(workers)]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
