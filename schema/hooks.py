@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from functools import cache
 from types import TracebackType
 from typing import Any
 
@@ -39,13 +38,25 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 _GENERATOR, _ASYNC_GENERATOR, _COROUTINE, _CALL = "generator", "async generator", "coroutine", "call"
 
 
-@cache
+# Per extension class and hook name, (kind, function), or None for SchemaExtension's own hook.
+_HOOKS: dict[tuple[Any, str], tuple[str, Callable[..., Any]] | None] = {}
+# Per extension class, whether it has results of its own to add to a response's `extensions`.
+_RESULTS: dict[Any, bool] = {}
+
+
 def _hook(extension_class: type[SchemaExtension], name: str) -> tuple[str, Callable[..., Any]] | None:
-    """(kind, function) of the class's hook `name`; None when the class keeps SchemaExtension's own,
-    which does nothing."""
+    key = (extension_class, name)
+    try:
+        return _HOOKS[key]
+    except KeyError:
+        found = _HOOKS[key] = _hook_of(extension_class, name)
+        return found
+
+
+def _hook_of(extension_class: type[SchemaExtension], name: str) -> tuple[str, Callable[..., Any]] | None:
     function = getattr(extension_class, name)
     if function is getattr(SchemaExtension, name):
-        return None
+        return None  # SchemaExtension's own, which does nothing
     if inspect.isgeneratorfunction(function):
         return _GENERATOR, function
     if inspect.isasyncgenfunction(function):
@@ -57,10 +68,11 @@ def _hook(extension_class: type[SchemaExtension], name: str) -> tuple[str, Calla
     raise ValueError(f"Hook {name} on {extension_class} must be callable, received {function!r}")
 
 
-@cache
 def _results_hook(extension_class: type[SchemaExtension]) -> bool:
-    """Whether the class has results of its own to add to a response's `extensions`."""
-    return extension_class.get_results is not SchemaExtension.get_results
+    found = _RESULTS.get(extension_class)
+    if found is None:
+        found = _RESULTS[extension_class] = extension_class.get_results is not SchemaExtension.get_results
+    return found
 
 
 class _Step:
