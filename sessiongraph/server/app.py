@@ -288,7 +288,8 @@ class Authentication:
                 return
             state = scope.setdefault("state", {})
             # The user is read on the connection the request's query goes on to read on (schema/execution.py
-            # `OneReadSession` takes it): a request checks out one connection, not one for each.
+            # `OneReadSession` takes it), or with users asked for at the same moment on the first such
+            # request's (server/bearer.py): a request checks out one connection, not one for each.
             reads = state[REQUEST_READS] = SharedReads(self.bearer.database)
             try:
                 await self._signed_in(scope, receive, send, state, reads)

@@ -29,21 +29,22 @@ _USERS_BY_ID = _USERS.where(col(User.id).in_(bindparam("user_ids", expanding=Tru
 _USER_BY_EMAIL = _USERS.where(col(User.email) == bindparam("email"))
 
 
-async def _read_user(reads: Database | SharedReads, statement, parameters) -> User | None:
-    """The user read as a plain row (models/rows.py), on a connection of its own or on a request's
-    shared one: neither an ORM session nor a SQLModel instance, each of which costs more than the
-    statement on every request. Nothing writes the user."""
-    if isinstance(reads, SharedReads):
-        row = (await reads.execute(statement, parameters)).first()
+async def _read_users(database: Database, reads: SharedReads | None, statement, parameters) -> list[User]:
+    """Users read as plain rows (models/rows.py), on a request's shared connection when given, else on a
+    connection of their own: neither an ORM session nor SQLModel instances, each of which costs more
+    than the statement on every request. Nothing writes them."""
+    if reads is not None:
+        rows = (await reads.execute(statement, parameters)).all()
     else:
-        async with reads.read_rows() as connection:
-            row = (await connection.execute(statement, parameters)).first()
-    return _USER_ROWS.of(row) if row is not None else None
+        async with database.read_rows() as connection:
+            rows = (await connection.execute(statement, parameters)).all()
+    return [_USER_ROWS.of(row) for row in rows]
 
 
 async def stored_user(database: Database, user_id: int) -> User | None:
     """A user as stored now, by ID (an export's download checks who asked for it)."""
-    return await _read_user(database, _USER_BY_ID, {"user_id": user_id})
+    found = await _read_users(database, None, _USER_BY_ID, {"user_id": user_id})
+    return found[0] if found else None
 
 
 class BearerTokens:
@@ -56,8 +57,8 @@ class BearerTokens:
         # (thousands of sockets signing in again after an instance went away, or due for their periodic
         # check in the same second, would each take a pooled connection). No cache: every load reads the
         # user as stored now. A key is (user ID, the HTTP request's reads or None): the statement runs on
-        # the first request's connection, which its query then reads on, so that under load as alone a
-        # request checks out one connection.
+        # the first request's connection, which its query then reads on, so that a request checks out
+        # one connection, alone or under load.
         self._users_by_id: DataLoader[tuple[int, SharedReads | None], User | None] | None = None
 
     def _from_provider(self, token: str) -> bool:
@@ -73,7 +74,8 @@ class BearerTokens:
         `reads`: an HTTP request's, whose connection the read may go on (see `_users_by_id`)."""
         if self.oidc is not None and self._from_provider(token):
             identity = await self.oidc.identity(token)
-            user = await _read_user(reads or self.database, _USER_BY_EMAIL, {"email": identity.email})
+            found = await _read_users(self.database, reads, _USER_BY_EMAIL, {"email": identity.email})
+            user = found[0] if found else None
             if user is None and self.settings.oidc_create_users:
                 user = await user_for_identity(self.database, identity.email, identity.name)
             if user is None:
@@ -94,18 +96,14 @@ class BearerTokens:
     def _users_loader(self) -> DataLoader[tuple[int, SharedReads | None], User | None]:
         loop = asyncio.get_running_loop()  # the app may be served from more than one loop (tests)
         if self._users_by_id is None or self._users_by_id.loop is not loop:
-            self._users_by_id = DataLoader(self._read_users, cache=False, loop=loop)
+            self._users_by_id = DataLoader(self._load_users, cache=False, loop=loop)
         return self._users_by_id
 
-    async def _read_users(self, keys: list[tuple[int, SharedReads | None]]) -> list[User | None]:
-        parameters = {"user_ids": list({user_id for user_id, _ in keys})}
+    async def _load_users(self, keys: list[tuple[int, SharedReads | None]]) -> list[User | None]:
         reads = next((reads for _, reads in keys if reads is not None), None)
-        if reads is not None:
-            rows = (await reads.execute(_USERS_BY_ID, parameters)).all()
-        else:
-            async with self.database.read_rows() as connection:
-                rows = (await connection.execute(_USERS_BY_ID, parameters)).all()
-        found = {row.id: _USER_ROWS.of(row) for row in rows}
+        users = await _read_users(self.database, reads, _USERS_BY_ID,
+                                  {"user_ids": list({user_id for user_id, _ in keys})})
+        found = {user.id: user for user in users}
         return [found.get(user_id) for user_id, _ in keys]
 
     async def close(self) -> None:
