@@ -4,9 +4,9 @@ Strawberry runs an extension's hook for a step (operation, parsing, validation, 
 through a context manager it makes for every hook of every request: it looks the hook up
 on the class, asks `inspect` what kind of function it is, decorates it with
 `contextlib.contextmanager` (which copies the function's metadata) and enters it on an
-exit stack. The schema has ten extensions, so that was some forty such context managers
-a request: measured under callgrind, seven extensions that do nothing cost a dashboard
-request 0.39 M instructions.
+exit stack. For a dashboard request (cProfile) that was 44 hook lookups (eleven
+extensions, four steps) and 12 such context managers; measured under callgrind, seven
+extensions that do nothing cost a dashboard request 0.39 M instructions.
 
 `ExtensionsRunner` does the same steps with what is known per class kept per class, and
 each hook's generator resumed directly. Hooks are entered in the extensions' order and

@@ -86,7 +86,7 @@ class Refusal(HTTPException):
 
 
 # A client sends the same few Accept and Content-Type values, and a request asks for its Accept's
-# media type three times: both are parsed once per value.
+# media type four times (cProfile, a dashboard request): both are parsed once per value.
 @lru_cache(maxsize=256)
 def response_media_type(accept: str | None) -> str | None:
     """The media type to answer in, by the client's Accept header; None when it accepts neither kind."""
